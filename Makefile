@@ -1,0 +1,108 @@
+# df2redis: build, test, fuzz and bench.  Everything is discovered by wildcard:
+#   src/*.c        -> bin/df2redis (src/df2redisctl.c -> bin/df2redisctl)
+#   t/tools/*.c    -> t/bin/NAME, test programs (link the library and the test encoder)
+#   t/dflymaster/*.c -> t/dflymaster/dflymaster, the Dragonfly test master
+#   t/fuzz/*.c     -> t/bin/fuzz-NAME with `make fuzz` (clang + libFuzzer)
+# V selects a variant (rel, asan, fuzz); each has its own object tree.
+
+V ?= rel
+PKGS = hiredis lmdb liblz4 libzstd libbsd-overlay
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CC_rel = cc
+CC_asan = cc
+CC_fuzz = clang
+CC = $(CC_$(V))
+WARN = -Wall -Wextra -Werror
+SAN_rel =
+SAN_asan = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SAN_fuzz = -fsanitize=address,undefined,fuzzer-no-link -fno-omit-frame-pointer
+OPT_rel = -O2
+OPT_asan = -O1
+OPT_fuzz = -O1
+CFLAGS ?= $(OPT_$(V)) -g
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SAN_$(V)) -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS) -MMD -MP
+LDLIBS = $(PKG_LIBS) -lm -lpthread
+LDFLAGS_ALL = $(LDFLAGS) $(SAN_$(V))
+
+O = obj/$(V)
+SRCS := $(wildcard src/*.c)
+MAIN_SRCS = src/df2redis.c src/df2redisctl.c
+LIB_SRCS := $(filter-out $(MAIN_SRCS),$(SRCS))
+LIB_OBJS := $(LIB_SRCS:src/%.c=$(O)/src/%.o)
+TOOL_SRCS := $(wildcard t/tools/*.c)
+TOOLS := $(TOOL_SRCS:t/tools/%.c=t/bin/%)
+DFM_SRCS := $(wildcard t/dflymaster/*.c)
+DFM_OBJS := $(DFM_SRCS:%.c=$(O)/%.o)
+# the master's snapshot encoder doubles as the tests' independent stream encoder
+DFENC_OBJS := $(filter $(O)/t/dflymaster/rdbenc%.o,$(DFM_OBJS))
+FUZZ_SRCS := $(wildcard t/fuzz/*.c)
+FUZZERS := $(FUZZ_SRCS:t/fuzz/%.c=t/bin/fuzz-%)
+
+PROGS = bin/df2redis bin/df2redisctl
+ifneq ($(DFM_SRCS),)
+PROGS += t/dflymaster/dflymaster
+endif
+
+# Binaries live at fixed paths; when the variant changes, drop the old ones.
+ifneq ($(V),fuzz)
+ifneq ($(shell cat obj/.variant 2>/dev/null),$(V))
+$(shell rm -f bin/df2redis bin/df2redisctl t/dflymaster/dflymaster; rm -rf t/bin; mkdir -p obj; echo $(V) > obj/.variant)
+endif
+endif
+
+.PHONY: all test asan fuzz bench demo clean install
+all: $(PROGS) $(TOOLS)
+
+bin/df2redis: $(O)/src/df2redis.o $(LIB_OBJS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS)
+
+bin/df2redisctl: $(O)/src/df2redisctl.o $(LIB_OBJS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS)
+
+t/dflymaster/dflymaster: $(DFM_OBJS) $(O)/src/log.o $(O)/src/crc64.o
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS)
+
+t/bin/%: $(O)/t/tools/%.o $(LIB_OBJS) $(DFENC_OBJS)
+	@mkdir -p t/bin
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS)
+
+$(O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+test: all
+	prove -r t/
+
+asan:
+	$(MAKE) V=asan all
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    DF2REDIS_ASAN=1 prove -r t/
+	$(MAKE) V=rel all
+
+FUZZ_SECONDS ?= 60
+fuzz:
+	$(MAKE) V=fuzz fuzzers
+	for f in $(FUZZERS); do \
+	    n=$${f#t/bin/fuzz-}; mkdir -p obj/fuzz/corpus-$$n; \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+	        -artifact_prefix=obj/fuzz/ obj/fuzz/corpus-$$n t/fuzz/corpus/$$n || exit 1; \
+	done
+
+.PHONY: fuzzers
+fuzzers: $(FUZZERS)
+t/bin/fuzz-%: $(O)/t/fuzz/%.o $(LIB_OBJS)
+	@mkdir -p t/bin
+	$(CC) $(LDFLAGS_ALL) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+bench: all
+	t/bench/run
+
+demo: 
+	@sh t/demo/run
+
+clean:
+	rm -rf obj t/bin bin/df2redis bin/df2redisctl t/dflymaster/dflymaster
+
+-include $(shell find obj/$(V) -name '*.d' 2>/dev/null)

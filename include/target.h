@@ -1,0 +1,73 @@
+/*
+ * target.h - a pipelined, at-least-once command channel to one Redis
+ * server or to every master of a Redis Cluster.
+ *
+ * Commands are copied in, routed by the hash slot of their key argument,
+ * pipelined (many in flight per connection) and kept until the server
+ * acknowledged them.  MOVED refreshes the slot map and resends, ASK sends
+ * ASKING first, TRYAGAIN/CLUSTERDOWN/LOADING back off and retry, and a
+ * dropped connection is reopened and every unacknowledged command resent
+ * in order.  Callers therefore send only commands that are safe to run
+ * twice.  Memory is bounded by the in-flight window.
+ */
+#ifndef DF2REDIS_TARGET_H
+#define DF2REDIS_TARGET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hiredis/hiredis.h>
+
+struct target_opts {
+	char	 host[256];
+	int	 port;
+	char	 user[128];
+	char	 password[512];
+	int	 db;			/* standalone: SELECT this db */
+	int	 have_db;		/* db was given in the URL */
+	size_t	 window;		/* commands in flight per node (default 1024) */
+	int	 connect_timeout_ms;	/* default 5000 */
+	int	 retry_ms;		/* give up on a dead node after (60000) */
+};
+
+/*
+ * Reply callback, called once per command with its final reply (after
+ * MOVED/ASK/TRYAGAIN were handled).  Error replies reach it too.  Return 0
+ * to go on, -1 to fail the target (after target_seterr()).
+ */
+typedef int	(*target_reply_fn)(void *arg, uint64_t tag, const redisReply *);
+
+struct target;
+
+/* HOST:PORT or redis://[USER[:PASSWORD]@]HOST:PORT[/DB]; 0 ok, -1 err. */
+int		 target_parse(const char *, struct target_opts *, char *, size_t);
+/* Connects, authenticates, detects standalone or cluster (INFO cluster). */
+struct target	*target_open(const struct target_opts *, char *, size_t);
+void		 target_close(struct target *);
+int		 target_is_cluster(const struct target *);
+/* "7.0.15" parsed from INFO server: major*10000 + minor*100 + patch */
+int		 target_version(const struct target *);
+/* Modules loaded on the target (MODULE LIST), e.g. "ReJSON". */
+int		 target_has_module(const struct target *, const char *);
+void		 target_set_reply_cb(struct target *, target_reply_fn, void *);
+/*
+ * Queue one command.  keyidx: index in argv of the key that routes it;
+ * -1 for a keyless command (standalone: the server; cluster: any master).
+ * May block reading replies while the window is full.  -1 on failure.
+ */
+int		 target_send(struct target *, int argc, const char **argv,
+		    const size_t *argvlen, int keyidx, uint64_t tag);
+/* Send to every master (cluster) or the server (standalone). */
+int		 target_send_all(struct target *, int argc, const char **argv,
+		    const size_t *argvlen, uint64_t tag);
+/* Block until every queued command was acknowledged; -1 on failure. */
+int		 target_flush(struct target *);
+/* Commands queued and not yet acknowledged. */
+size_t		 target_pending(const struct target *);
+void		 target_seterr(struct target *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+const char	*target_error(const struct target *);
+/* CRC16 slot of a key, honouring {hash tags}. */
+unsigned int	 target_slot(const char *, size_t);
+
+#endif

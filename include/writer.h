@@ -1,0 +1,69 @@
+/*
+ * writer.h - turns decoded keys (rdb.h events) and journal commands
+ * (journal.h records) into writes on a target (target.h).
+ *
+ * A key written with several commands becomes visible complete: it is
+ * built under a hash-tagged temporary name in the key's slot and renamed
+ * into place.  Absolute expiries become PEXPIREAT / PXAT; keys already
+ * expired are counted and not written.  Everything is at-least-once and
+ * idempotent, so the target may resend after a reconnect.
+ */
+#ifndef DF2REDIS_WRITER_H
+#define DF2REDIS_WRITER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "journal.h"
+#include "rdb.h"
+#include "target.h"
+
+enum writer_conflict {
+	CONFLICT_OVERWRITE,	/* replace an existing key whole */
+	CONFLICT_SKIP,		/* leave existing keys alone */
+	CONFLICT_PANIC,		/* stop at the first existing key */
+};
+
+enum writer_unsupported {
+	UNSUPPORTED_FAIL,	/* a value the target cannot store: error */
+	UNSUPPORTED_SKIP,	/* count it, log it by name, go on */
+};
+
+#define WRITER_MAXDB	1024
+
+struct writer_opts {
+	enum writer_conflict	 conflict;
+	enum writer_unsupported	 unsupported;
+	size_t			 batch;		/* members per command (default 512) */
+	int			 db_map[WRITER_MAXDB];	/* -1: default */
+	const char		*label;		/* "flow 3", for messages */
+};
+
+enum writer_count {
+	WC_STRING, WC_LIST, WC_SET, WC_ZSET, WC_HASH, WC_STREAM, WC_JSON,
+	WC_WRITTEN,		/* keys written, all types */
+	WC_EXPIRED,		/* already expired, not written */
+	WC_SKIPPED_EXISTING,	/* CONFLICT_SKIP */
+	WC_SKIPPED_UNSUPPORTED,	/* UNSUPPORTED_SKIP */
+	WC_JOURNAL,		/* journal commands applied */
+	WC_COMMANDS,		/* commands sent */
+	WC_BYTES,		/* payload bytes sent */
+	WC_MAX
+};
+
+struct writer;
+
+void		 writer_opts_init(struct writer_opts *);
+struct writer	*writer_open(struct target *, const struct writer_opts *,
+		    char *, size_t);
+void		 writer_close(struct writer *);
+/* Feed every decoder event in order; 0 ok, -1 error (writer_error()). */
+int		 writer_event(struct writer *, const struct rdb_event *);
+/* Apply one journal record (COMMAND) in order; PING/LSN are ignored. */
+int		 writer_journal(struct writer *, const struct journal_rec *);
+/* Block until everything fed so far is acknowledged by the target. */
+int		 writer_sync(struct writer *);
+const char	*writer_error(const struct writer *);
+const uint64_t	*writer_counts(const struct writer *);
+
+#endif

@@ -1,0 +1,63 @@
+/*
+ * df2redis - replicate a Dragonfly server into Redis or Redis Cluster.
+ *
+ * This file only dispatches to the subcommands; each lives in its own file.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+
+#ifndef DF2REDIS_VERSION
+#define DF2REDIS_VERSION "0.1"
+#endif
+
+static const struct subcommand {
+	const char	*name;
+	int		(*main)(int, char **);
+	const char	*usage;
+} subcommands[] = {
+	{ "inspect",	cmd_inspect,	"inspect [--summary] [--flow] FILE" },
+	{ "import",	cmd_import,	"import [options] --target URL FILE..." },
+	{ "replicate",	cmd_replicate,	"replicate [-d] [-f FILE] --source HOST:PORT --target URL --state-dir DIR" },
+	{ "migrate",	cmd_migrate,	"migrate [-d] [-f FILE] --source HOST:PORT --target URL --state-dir DIR" },
+};
+
+static void
+usage(FILE *out)
+{
+	size_t i;
+
+	fprintf(out, "usage:\n");
+	for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+		fprintf(out, "  df2redis %s\n", subcommands[i].usage);
+	fprintf(out, "See df2redis(8).\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	size_t i;
+
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0 ||
+	    strcmp(argv[1], "version") == 0) {
+		printf("df2redis %s\n", DF2REDIS_VERSION);
+		return 0;
+	}
+	for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+		if (strcmp(argv[1], subcommands[i].name) == 0)
+			return subcommands[i].main(argc - 1, argv + 1);
+	fprintf(stderr, "df2redis: unknown command \"%s\"\n", argv[1]);
+	usage(stderr);
+	return 2;
+}
