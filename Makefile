@@ -82,12 +82,15 @@ asan:
 	$(MAKE) V=rel all
 
 FUZZ_SECONDS ?= 60
+# seeds read in place from the shared fixtures, never copied
+FUZZ_SEEDS = $(wildcard ../shared/fixtures/redis-assets ../shared/fixtures/dragonfly-testdata)
 fuzz:
 	$(MAKE) V=fuzz fuzzers
 	for f in $(FUZZERS); do \
 	    n=$${f#t/bin/fuzz-}; mkdir -p obj/fuzz/corpus-$$n; \
 	    $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
-	        -artifact_prefix=obj/fuzz/ obj/fuzz/corpus-$$n t/fuzz/corpus/$$n || exit 1; \
+	        -artifact_prefix=obj/fuzz/ obj/fuzz/corpus-$$n t/fuzz/corpus/$$n \
+	        $(FUZZ_SEEDS) || exit 1; \
 	done
 
 .PHONY: fuzzers
