@@ -41,7 +41,7 @@ FUZZ_SRCS := $(wildcard t/fuzz/*.c)
 FUZZERS := $(FUZZ_SRCS:t/fuzz/%.c=t/bin/fuzz-%)
 
 PROGS = bin/df2redis bin/df2redisctl
-ifneq ($(DFM_SRCS),)
+ifneq ($(wildcard t/dflymaster/dflymaster.c),)
 PROGS += t/dflymaster/dflymaster
 endif
 
