@@ -918,7 +918,7 @@ c_strings(struct gen *g)
 	k_strz(g, "empty-value", "", NOOPT);
 	k_string(g, "", 0, "empty key", 9, NOOPT);
 	k_string(g, "bin\x00\xff\n\\ key", 11, "\x00\x01\x02\x7f\x80\xfe\xff \\",
-	    11, NOOPT);
+	    9, NOOPT);
 	for (i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
 		k_strz(g, ints[i], ints[i], NOOPT);
 		snprintf(key, sizeof(key), "int-%zu", i);
