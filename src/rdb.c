@@ -1802,6 +1802,25 @@ skipped_step(struct rdb *r, struct kctx *k, struct rdb_event *ev)
 
 /* ------------------------------------------------------------ entry */
 
+/*
+ * Redis never stores an empty list, set, zset or hash: such a key is a
+ * corrupt file (Redis's own loader only drops them when told to).
+ * Dragonfly's member-TTL types may be empty once their members expired.
+ */
+static int
+may_be_empty(const struct kctx *k)
+{
+	switch (k->vt) {
+	case RDB_VT_LIST:
+	case RDB_VT_SET:
+	case RDB_VT_ZSET:
+	case RDB_VT_HASH:
+		return k->type == 31 || k->type == 32;
+	default:
+		return 1;
+	}
+}
+
 /* Advance the entry until it has an event, needs input, or is done. */
 static int
 entry_step(struct rdb *r, struct kctx *k, struct rdb_event *ev)
@@ -1912,6 +1931,11 @@ entry_step(struct rdb *r, struct kctx *k, struct rdb_event *ev)
 			TRY(skip_step(r, k));
 			break;
 		case K_END:
+			if (k->what == NK_KEY && k->index == 0 &&
+			    !may_be_empty(k))
+				return fail(r, "empty %s value (type %u): a key "
+				    "cannot be empty", rdb_vtype_name(k->vt),
+				    k->type);
 			k->st = K_DONE;
 			if (k->what == NK_HNSW)
 				return S_OK;
