@@ -2,7 +2,8 @@
  * rdbevents - print the events of include/rdb.h's decoder, one per line
  * (the format is the contract between engineers, see t/rdb.t).
  *
- *	rdbevents [--flow] [--feed N] [--piece N] [--pieces] [--leftover] FILE
+ *	rdbevents [--flow] [--feed N] [--piece N] [--pieces] [--leftover]
+ *	    [--max-blob N] FILE
  *	rdbevents [--flow] --truncations FILE	decode every prefix
  *	rdbevents [--flow] --flips FILE		decode with each byte flipped
  *	rdbevents [--flow] --bench FILE		decode, print MB/s only
@@ -35,7 +36,7 @@ struct acc {
 };
 
 static enum rdb_mode mode = RDB_MODE_FILE;
-static size_t feed = 65536, piece = 65536;
+static size_t feed = 65536, piece = 65536, max_blob;
 static int pieces, leftover;
 static size_t fed;
 static struct acc *accs;
@@ -286,7 +287,7 @@ slurp(const char *path, size_t *len)
 static int
 decode(const unsigned char *buf, size_t len, int print, struct rdb **rp)
 {
-	struct rdb_limits lim = { piece, 0 };
+	struct rdb_limits lim = { piece, max_blob };
 	struct rdb_event ev;
 	struct rdb *r;
 	size_t off = 0, n;
@@ -458,6 +459,11 @@ main(int argc, char **argv)
 			feed = strtonum(argv[++i], 1, 1 << 30, &errstr);
 			if (errstr)
 				errx(2, "--feed %s: %s", argv[i], errstr);
+		} else if (strcmp(argv[i], "--max-blob") == 0 &&
+		    i + 1 < argc) {
+			max_blob = strtonum(argv[++i], 1, 1 << 30, &errstr);
+			if (errstr)
+				errx(2, "--max-blob %s: %s", argv[i], errstr);
 		} else if (strcmp(argv[i], "--piece") == 0 && i + 1 < argc) {
 			piece = strtonum(argv[++i], 1, 1 << 30, &errstr);
 			if (errstr)
