@@ -18,7 +18,7 @@ static const struct subcommand {
 	int		(*main)(int, char **);
 	const char	*usage;
 } subcommands[] = {
-	{ "inspect",	cmd_inspect,	"inspect [--summary] [--flow] FILE" },
+	{ "inspect",	cmd_inspect,	"inspect [--summary] [--flow [--journal]] FILE" },
 	{ "import",	cmd_import,	"import [options] --target URL FILE..." },
 	{ "replicate",	cmd_replicate,	"replicate [-d] [-f FILE] --source HOST:PORT --target URL --state-dir DIR" },
 	{ "migrate",	cmd_migrate,	"migrate [-d] [-f FILE] --source HOST:PORT --target URL --state-dir DIR" },
