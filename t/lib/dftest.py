@@ -292,6 +292,8 @@ def dump_stream(c, key, detail=False):
         if not detail:
             groups.append([latin1(name), latin1(g[b'last-delivered-id'])])
             continue
+        # redis-py parses XPENDING itself (summary form); take the raw reply
+        c.set_response_callback('XPENDING', lambda r, **kw: r)
         pel = c.execute_command('XPENDING', key, name, '-', '+', 1 << 30)
         groups.append({'name': latin1(name), 'last_id': latin1(g[b'last-delivered-id']),
                        'pel': sorted([latin1(p[0]), latin1(p[1]), p[3]] for p in pel),
