@@ -25,6 +25,29 @@
 #include "writer.h"
 
 #define READ_SIZE	(256 * 1024)
+#define MAX_OPEN	64		/* destination dbs written at once */
+
+/*
+ * One target and writer per destination db: the target layer SELECTs the
+ * db on every (re)connection, so a resent command lands in the right db.
+ */
+struct dbw {
+	int		 db;
+	struct target	*t;
+	struct writer	*w;
+};
+
+struct importer {
+	struct target_opts	 topts;
+	struct writer_opts	 wopts;
+	const char		*url;
+	int			 cluster;
+	struct dbw		 dbw[MAX_OPEN];
+	int			 ndbw;
+	struct writer		*cur;		/* writer of the open key */
+	struct writer		*failed;	/* writer that said why */
+	uint64_t		 counts[WC_MAX];
+};
 
 struct progress {
 	int		 tty;
@@ -112,17 +135,88 @@ read_password_file(const char *path, char *out, size_t outlen)
 	return 0;
 }
 
+static int
+dst_db(const struct importer *im, int src)
+{
+	int db = -1;
+
+	if (src >= 0 && src < WRITER_MAXDB)
+		db = im->wopts.db_map[src];
+	if (db >= 0)
+		return db;
+	if (im->cluster)
+		return 0;
+	return im->topts.have_db ? im->topts.db : src;
+}
+
+static struct writer *
+writer_for(struct importer *im, int src)
+{
+	struct target_opts to;
+	struct writer_opts wo;
+	struct dbw *d;
+	char err[1024];
+	int db, i;
+
+	db = dst_db(im, src);
+	for (i = 0; i < im->ndbw; i++)
+		if (im->dbw[i].db == db)
+			return im->dbw[i].w;
+	if (im->ndbw == MAX_OPEN) {
+		log_warnx("more than %d destination dbs", MAX_OPEN);
+		return NULL;
+	}
+	d = &im->dbw[im->ndbw];
+	to = im->topts;
+	wo = im->wopts;
+	if (!im->cluster) {
+		to.db = db;
+		to.have_db = 1;
+		wo.target_db = db;
+	}
+	/* this writer only sees keys bound for db */
+	for (i = 0; i < WRITER_MAXDB; i++)
+		wo.db_map[i] = db;
+	if ((d->t = target_open(&to, err, sizeof(err))) == NULL) {
+		log_warnx("target %s: %s", im->url, err);
+		return NULL;
+	}
+	if ((d->w = writer_open(d->t, &wo, err, sizeof(err))) == NULL) {
+		log_warnx("target %s: %s", im->url, err);
+		target_close(d->t);
+		return NULL;
+	}
+	d->db = db;
+	im->ndbw++;
+	return d->w;
+}
+
 static void
-show_progress(struct progress *pg, const struct writer *w, uint64_t pos,
+sum_counts(struct importer *im)
+{
+	const uint64_t *c;
+	int i, j;
+
+	memset(im->counts, 0, sizeof(im->counts));
+	for (i = 0; i < im->ndbw; i++) {
+		c = writer_counts(im->dbw[i].w);
+		for (j = 0; j < WC_MAX; j++)
+			im->counts[j] += c[j];
+	}
+}
+
+static void
+show_progress(struct progress *pg, struct importer *im, uint64_t pos,
     int final)
 {
-	const uint64_t *c = writer_counts(w);
+	const uint64_t *c = im->counts;
 	double t = now(), el = t - pg->start;
 	uint64_t done = pg->done_bytes + pos;
 
 	if (!pg->tty || (!final && t - pg->last < 0.5))
 		return;
 	pg->last = t;
+	sum_counts(im);
 	fprintf(stderr, "\r%" PRIu64 " keys, %.1f MB sent, %.0f keys/s, "
 	    "%.1f%%%s", c[WC_WRITTEN], c[WC_BYTES] / 1e6,
 	    el > 0 ? c[WC_WRITTEN] / el : 0.0,
@@ -132,7 +226,7 @@ show_progress(struct progress *pg, const struct writer *w, uint64_t pos,
 
 /* Decode one file into the writer; 0 ok, -1 error (printed). */
 static int
-import_file(const char *path, struct writer *w, struct progress *pg)
+import_file(const char *path, struct importer *im, struct progress *pg)
 {
 	struct rdb_event ev;
 	struct rdb *r;
@@ -149,9 +243,17 @@ import_file(const char *path, struct writer *w, struct progress *pg)
 		fatal("%s", __func__);
 	for (;;) {
 		while ((st = rdb_next(r, &ev)) == RDB_OK) {
-			if (writer_event(w, &ev) == -1) {
+			if (ev.type == RDB_EV_KEY &&
+			    (im->cur = writer_for(im, ev.db)) == NULL)
+				goto out;
+			if (ev.type == RDB_EV_FUNCTION &&
+			    (im->cur = writer_for(im, 0)) == NULL)
+				goto out;
+			if (im->cur == NULL)
+				continue;
+			if (writer_event(im->cur, &ev) == -1) {
 				log_warnx("%s: byte %" PRIu64 ": %s", path,
-				    rdb_offset(r), writer_error(w));
+				    rdb_offset(r), writer_error(im->cur));
 				goto out;
 			}
 		}
@@ -161,7 +263,7 @@ import_file(const char *path, struct writer *w, struct progress *pg)
 		}
 		if (st == RDB_DONE)
 			break;
-		show_progress(pg, w, rdb_offset(r), 0);
+		show_progress(pg, im, rdb_offset(r), 0);
 		if ((n = read(fd, buf, READ_SIZE)) == -1) {
 			if (errno == EINTR)
 				continue;
@@ -188,9 +290,9 @@ out:
 }
 
 static void
-summary(const struct writer *w, double elapsed, int errors)
+summary(struct importer *im, double elapsed, int errors)
 {
-	const uint64_t *c = writer_counts(w);
+	const uint64_t *c = im->counts;
 
 	fprintf(stderr, "import: %" PRIu64 " keys written (string %" PRIu64
 	    ", list %" PRIu64 ", set %" PRIu64 ", zset %" PRIu64 ", hash %"
@@ -217,35 +319,34 @@ cmd_import(int argc, char **argv)
 		{ "help",		no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct target_opts topts;
-	struct writer_opts wopts;
+	static struct importer im;
+	struct target_opts *topts = &im.topts;
+	struct writer_opts *wopts = &im.wopts;
 	struct progress pg;
 	struct target *t;
-	struct writer *w;
 	struct stat sb;
-	const char *url = NULL, *pwfile = NULL, *es, *env;
+	const char *pwfile = NULL, *es, *env;
 	char err[1024];
 	int ch, i, verbose = 0, errors = 0;
 
 	log_init("df2redis", LOG_TO_STDERR, 0);
 	log_setprefix("import");
-	writer_opts_init(&wopts);
-	memset(&topts, 0, sizeof(topts));
+	writer_opts_init(wopts);
 	while ((ch = getopt_long(argc, argv, "hv", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 't':
-			url = optarg;
+			im.url = optarg;
 			break;
 		case 'P':
 			pwfile = optarg;
 			break;
 		case 'c':
 			if (strcmp(optarg, "overwrite") == 0)
-				wopts.conflict = CONFLICT_OVERWRITE;
+				wopts->conflict = CONFLICT_OVERWRITE;
 			else if (strcmp(optarg, "skip") == 0)
-				wopts.conflict = CONFLICT_SKIP;
+				wopts->conflict = CONFLICT_SKIP;
 			else if (strcmp(optarg, "panic") == 0)
-				wopts.conflict = CONFLICT_PANIC;
+				wopts->conflict = CONFLICT_PANIC;
 			else {
 				log_warnx("--conflict %s: expected overwrite, "
 				    "skip or panic", optarg);
@@ -253,14 +354,14 @@ cmd_import(int argc, char **argv)
 			}
 			break;
 		case 'm':
-			if (parse_db_map(optarg, &wopts) == -1)
+			if (parse_db_map(optarg, wopts) == -1)
 				return 2;
 			break;
 		case 'u':
 			if (strcmp(optarg, "fail") == 0)
-				wopts.unsupported = UNSUPPORTED_FAIL;
+				wopts->unsupported = UNSUPPORTED_FAIL;
 			else if (strcmp(optarg, "skip") == 0)
-				wopts.unsupported = UNSUPPORTED_SKIP;
+				wopts->unsupported = UNSUPPORTED_SKIP;
 			else {
 				log_warnx("--unsupported %s: expected fail or "
 				    "skip", optarg);
@@ -268,7 +369,7 @@ cmd_import(int argc, char **argv)
 			}
 			break;
 		case 'b':
-			wopts.batch = strtonum(optarg, 1, 100000, &es);
+			wopts->batch = strtonum(optarg, 1, 100000, &es);
 			if (es != NULL) {
 				log_warnx("--batch %s: %s (1-100000)", optarg,
 				    es);
@@ -289,21 +390,21 @@ cmd_import(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 	log_setverbose(verbose);
-	if (url == NULL || argc == 0) {
+	if (im.url == NULL || argc == 0) {
 		usage(stderr);
 		return 2;
 	}
-	if (target_parse(url, &topts, err, sizeof(err)) == -1) {
-		log_warnx("--target %s: %s", url, err);
+	if (target_parse(im.url, topts, err, sizeof(err)) == -1) {
+		log_warnx("--target %s: %s", im.url, err);
 		return 2;
 	}
 	if (pwfile != NULL) {
-		if (read_password_file(pwfile, topts.password,
-		    sizeof(topts.password)) == -1)
+		if (read_password_file(pwfile, topts->password,
+		    sizeof(topts->password)) == -1)
 			return 2;
-	} else if (topts.password[0] == '\0' &&
+	} else if (topts->password[0] == '\0' &&
 	    (env = getenv("DF2REDIS_TARGET_PASSWORD")) != NULL)
-		strlcpy(topts.password, env, sizeof(topts.password));
+		strlcpy(topts->password, env, sizeof(topts->password));
 
 	memset(&pg, 0, sizeof(pg));
 	pg.tty = isatty(STDERR_FILENO);
@@ -314,36 +415,37 @@ cmd_import(int argc, char **argv)
 		}
 		pg.total_bytes += sb.st_size;
 	}
-	if ((t = target_open(&topts, err, sizeof(err))) == NULL) {
-		log_warnx("target %s: %s", url, err);
+	/* a first connection: reachable, password right, cluster or not */
+	if ((t = target_open(topts, err, sizeof(err))) == NULL) {
+		log_warnx("target %s: %s", im.url, err);
 		return 1;
 	}
-	if (target_is_cluster(t)) {
+	im.cluster = target_is_cluster(t);
+	target_close(t);
+	if (im.cluster) {
 		for (i = 0; i < WRITER_MAXDB; i++)
-			if (wopts.db_map[i] > 0) {
+			if (wopts->db_map[i] > 0) {
 				log_warnx("--db-map %d:%d: a cluster has only "
-				    "db 0", i, wopts.db_map[i]);
-				target_close(t);
+				    "db 0", i, wopts->db_map[i]);
 				return 2;
 			}
 		log_info("target is a cluster: every db is written to db 0");
 	}
-	if ((w = writer_open(t, &wopts, err, sizeof(err))) == NULL) {
-		log_warnx("target %s: %s", url, err);
-		target_close(t);
-		return 1;
-	}
 	pg.start = now();
 	for (i = 0; i < argc && errors == 0; i++)
-		if (import_file(argv[i], w, &pg) == -1)
+		if (import_file(argv[i], &im, &pg) == -1)
 			errors++;
-	if (errors == 0 && writer_sync(w) == -1) {
-		log_warnx("%s", writer_error(w));
-		errors++;
+	for (i = 0; i < im.ndbw && errors == 0; i++)
+		if (writer_sync(im.dbw[i].w) == -1) {
+			log_warnx("%s", writer_error(im.dbw[i].w));
+			errors++;
+		}
+	sum_counts(&im);
+	show_progress(&pg, &im, 0, 1);
+	summary(&im, now() - pg.start, errors);
+	for (i = 0; i < im.ndbw; i++) {
+		writer_close(im.dbw[i].w);
+		target_close(im.dbw[i].t);
 	}
-	show_progress(&pg, w, 0, 1);
-	summary(w, now() - pg.start, errors);
-	writer_close(w);
-	target_close(t);
 	return errors ? 1 : 0;
 }
