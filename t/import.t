@@ -22,6 +22,12 @@ TMP = tmpdir('import')
 SCALE = 1 if not ASAN else 0.01
 
 
+def raw(c):
+    """dftest's detail dump reads XPENDING raw; redis-py would parse it."""
+    c.set_response_callback('XPENDING', lambda r, **kw: r)
+    return c
+
+
 def gen_rdb(name, fill, args=()):
     """Fill a scratch redis-server, SAVE, keep its dump.rdb."""
     s = RedisServer(args=list(args))
@@ -43,7 +49,7 @@ def imp(url, files, *opts, env=None, timeout=300):
 
 def native(path):
     s = RedisServer(rdb=path)
-    d = dump_server(s.client(), detail=True)
+    d = dump_server(raw(s.client()), detail=True)
     s.stop()
     return d
 
@@ -51,7 +57,7 @@ def native(path):
 def cluster_dump(cl):
     out = {}
     for n in cl.nodes:
-        out.update(dump_db(n.client(), detail=True))
+        out.update(dump_db(raw(n.client()), detail=True))
     return {'0': out} if out else {}
 
 
@@ -92,7 +98,8 @@ loadable = []
 for f in fixtures:
     try:
         s = RedisServer(rdb=f)
-    except RuntimeError:
+        s.client().ping()
+    except Exception:
         diag('redis-server 7.0 refuses %s: not compared' % os.path.basename(f))
         continue
     loadable.append(f)
@@ -104,7 +111,7 @@ for f in loadable:
     standalone.client().flushall()
     r = imp(standalone.url, [f])
     check_run(r, 'fixture %s' % os.path.basename(f))
-    same(dump_server(standalone.client(), detail=True), want,
+    same(dump_server(raw(standalone.client()), detail=True), want,
          'fixture %s: every key as redis-server loads it' % os.path.basename(f))
 
 cl = RedisCluster()
@@ -148,7 +155,7 @@ want_mixed = native(mixed)
 standalone.client().flushall()
 r = imp(standalone.url, [mixed])
 check_run(r, 'mixed types, 3 dbs')
-same(dump_server(standalone.client(), detail=True), want_mixed, 'mixed types, 3 dbs: exact')
+same(dump_server(raw(standalone.client()), detail=True), want_mixed, 'mixed types, 3 dbs: exact')
 is_(summary_count(r, 'keys written'), sum(len(v) for v in want_mixed.values()),
     'summary counts every key written')
 
@@ -157,7 +164,7 @@ standalone.client().flushall()
 r = imp(standalone.url, [mixed], '--db-map', '1:5,2:0')
 check_run(r, '--db-map 1:5,2:0')
 want = {'0': dict(want_mixed['0'], **want_mixed['2']), '5': want_mixed['1']}
-same(dump_server(standalone.client(), detail=True), want, '--db-map 1:5,2:0: db 1 in 5, db 2 merged into 0')
+same(dump_server(raw(standalone.client()), detail=True), want, '--db-map 1:5,2:0: db 1 in 5, db 2 merged into 0')
 
 # cluster: every db to 0
 flush_cluster(cl)
@@ -209,7 +216,7 @@ def prefill(c):
     c.set('other', 'untouched')
 
 
-c = standalone.client()
+c = raw(standalone.client())
 prefill(c)
 r = imp(standalone.url, [conflict], '--conflict', 'overwrite')
 check_run(r, '--conflict overwrite')
@@ -250,135 +257,6 @@ else:
     for i in range(5):
         ok(True, '# SKIP no redis_json.rdb fixture')
 
-# ---------------------------------------------------------------- big values
-NSET, NHASH, NLIST = int(2000000 * SCALE), int(1000000 * SCALE), int(1000000 * SCALE)
-STRMB = 100 if not ASAN else 3
-NSTREAM = int(200000 * SCALE) or 2000
-
-
-def fill_big(c):
-    c.eval("for i=1,tonumber(ARGV[1]) do redis.call('SADD',KEYS[1],'member:'..i) end", 1, 'bigset', NSET)
-    c.eval("for i=1,tonumber(ARGV[1]),100 do local t={} for j=i,i+99 do t[#t+1]='f'..j t[#t+1]='v'..j end "
-           "redis.call('HSET',KEYS[1],unpack(t)) end", 1, 'bighash', NHASH)
-    c.eval("for i=1,tonumber(ARGV[1]),100 do local t={} for j=i,i+99 do t[#t+1]='e'..j end "
-           "redis.call('RPUSH',KEYS[1],unpack(t)) end", 1, 'biglist', NLIST)
-    c.eval("local s=string.rep('0123456789abcdef',65536) for i=1,tonumber(ARGV[1]) do "
-           "redis.call('APPEND',KEYS[1],s) redis.call('APPEND',KEYS[1],tostring(i)) end", 1, 'bigstr', STRMB)
-    c.pexpireat('bigset', int(time.time() * 1000) + 86400000)
-    c.eval("for i=1,tonumber(ARGV[1]) do redis.call('XADD',KEYS[1],i..'-1','f',i,'g','x') end", 1, 'stream', NSTREAM)
-    c.xgroup_create('stream', 'g1', id='0')
-    c.xgroup_create('stream', 'g2', id='0')
-    c.xreadgroup('g1', 'alice', {'stream': '>'}, count=50)
-    c.xreadgroup('g1', 'bob', {'stream': '>'}, count=30)
-    c.xreadgroup('g2', 'carol', {'stream': '>'}, count=10)
-    c.xack('stream', 'g1', '1-1', '2-1')
-    c.xdel('stream', '%d-1' % NSTREAM)
-    c.execute_command('XGROUP', 'CREATECONSUMER', 'stream', 'g2', 'idle')
-    c.xadd('emptystream', {'a': 'b'}, id='5-5')
-    c.xdel('emptystream', '5-5')
-    c.xgroup_create('emptystream', 'g', id='0')
-
-
-t0 = time.time()
-big = gen_rdb('big', fill_big, args=['--rdbcompression', 'no'])
-diag('big file: %.0f MB generated in %.1f s' % (os.path.getsize(big) / 1e6, time.time() - t0))
-nat = RedisServer(rdb=big, args=['--enable-debug-command', 'yes'])
-tgt = RedisServer(args=['--enable-debug-command', 'yes'])
-t0 = time.time()
-r = imp(tgt.url, [big], timeout=600)
-check_run(r, 'big values')
-diag('big values imported in %.1f s' % (time.time() - t0))
-nc, tc = nat.client(), tgt.client()
-for k in ['bigset', 'bighash', 'biglist', 'bigstr']:
-    is_((tc.type(k), tc.execute_command('DEBUG', 'DIGEST-VALUE', k), tc.execute_command('PEXPIRETIME', k)),
-        (nc.type(k), nc.execute_command('DEBUG', 'DIGEST-VALUE', k), nc.execute_command('PEXPIRETIME', k)),
-        'big %s: same type, digest and expiry' % k)
-for k in ['stream', 'emptystream']:
-    is_(dump_key(tc, k, detail=True), dump_key(nc, k, detail=True),
-        '%s: entries, last id, groups, PEL and consumers' % k)
-is_(tc.execute_command('XINFO', 'STREAM', 'stream')[tc.execute_command('XINFO', 'STREAM', 'stream').index(b'entries-added') + 1],
-    nc.execute_command('XINFO', 'STREAM', 'stream')[nc.execute_command('XINFO', 'STREAM', 'stream').index(b'entries-added') + 1],
-    'stream entries-added restored')
-is_(sorted(k for k in tc.keys() if b'df2redis:tmp' in k), [], 'no temporary key left behind')
-nat.stop()
-tgt.stop()
-
-# ---------------------------------------------------------------- faults: slot migration (ASK, then MOVED)
-NMIG = int(20000 * SCALE) or 500
-
-
-def fill_mig(c):
-    p = c.pipeline(transaction=False)
-    for i in range(NMIG):
-        p.set('{mig}:%d' % i, 'v%d' % i)
-        p.set('other:%d' % i, 'o%d' % i)
-    p.execute()
-    c.sadd('{mig}:bigset', *range(5000))
-    c.rpush('{mig}:biglist', *range(5000))
-
-
-mig = gen_rdb('mig', fill_mig)
-want_mig = collapse(native(mig))
-flush_cluster(cl)
-slot = cl.nodes[0].client().execute_command('CLUSTER', 'KEYSLOT', '{mig}')
-ids = {}
-owner = None
-for n in cl.nodes:
-    ids[n] = n.client().execute_command('CLUSTER', 'MYID').decode()
-for n in cl.nodes:
-    for s0, s1, *nodes in n.client().execute_command('CLUSTER', 'SLOTS'):
-        if s0 <= slot <= s1:
-            owner = [m for m in cl.nodes if m.port == nodes[0][1]][0]
-dest = [n for n in cl.nodes if n is not owner][0]
-dest.client().execute_command('CLUSTER', 'SETSLOT', slot, 'IMPORTING', ids[owner])
-owner.client().execute_command('CLUSTER', 'SETSLOT', slot, 'MIGRATING', ids[dest])
-r = imp(cl.url, [mig])
-check_run(r, 'slot %d migrating during the import (ASK)' % slot)
-n_dest = dest.client().execute_command('CLUSTER', 'COUNTKEYSINSLOT', slot)
-ok(n_dest >= NMIG, 'ASK: the keys of the migrating slot went to the importing node (%d)' % n_dest)
-for n in cl.nodes:
-    n.client().execute_command('CLUSTER', 'SETSLOT', slot, 'NODE', ids[dest])
-time.sleep(0.5)
-same(cluster_dump(cl), want_mig, 'after migration: exact')
-r = imp(cl.url, [mig])
-check_run(r, 'import again with a stale slot map (MOVED)')
-same(cluster_dump(cl), want_mig, 'after MOVED: exact')
-
-# ---------------------------------------------------------------- faults: target restart
-NRS = int(400000 * SCALE) or 5000
-
-
-def fill_restart(c):
-    c.eval("for i=1,tonumber(ARGV[1]) do redis.call('SET','k'..i,string.rep('x',100)..i) end", 0, NRS)
-    c.eval("for i=1,tonumber(ARGV[1]) do redis.call('RPUSH','list'..(i%50),'e'..i) end", 0, NRS // 4)
-
-
-restart = gen_rdb('restart', fill_restart)
-want_rs = native(restart)
-port = free_port()
-rs = RedisServer(port=port, args=['--appendonly', 'yes', '--appendfsync', 'always'])
-p = spawn([DF2REDIS, 'import', '--target', rs.url, restart], stdout=subprocess.PIPE,
-          stderr=subprocess.PIPE, universal_newlines=True)
-killed = False
-end = time.time() + 60
-while time.time() < end and p.poll() is None:
-    try:
-        if rs.client().dbsize() > NRS // 10:
-            rs.kill()
-            killed = True
-            break
-    except Exception:
-        pass
-    time.sleep(0.01)
-ok(killed, 'target killed mid-import')
-time.sleep(0.3)
-rs.start()
-out, err = p.communicate(timeout=300)
-if not ok(p.returncode == 0, 'target restarted: import exits 0'):
-    diag(err[-3000:])
-same(dump_server(rs.client(), detail=True), want_rs, 'target restarted: exact result')
-rs.stop()
-
 # ---------------------------------------------------------------- faults: auth, OOM
 pw = RedisServer(password='s3cret')
 r = imp(pw.url, [conflict], env={'DF2REDIS_TARGET_PASSWORD': 'wrong'})
@@ -391,8 +269,10 @@ r = imp(pw.url, [conflict], '--target-password-file', pwf)
 check_run(r, 'right password from --target-password-file')
 pw.stop()
 
+many = gen_rdb('many', lambda c: c.eval(
+    "for i=1,30000 do redis.call('SET','k'..i,string.rep('x',100)..i) end", 0))
 oom = RedisServer(args=['--maxmemory', '2mb', '--maxmemory-policy', 'noeviction'])
-r = imp(oom.url, [restart])
+r = imp(oom.url, [many])
 ok(r.returncode != 0, 'OOM target: exit non-zero')
 ok(re.search(r'key "[^"]+": OOM', r.stderr), 'OOM target: error names the key') or diag(r.stderr[-2000:])
 oom.stop()
