@@ -47,7 +47,7 @@ def bulk(s):
 
 # 1. strings vs redis-cli --pipe
 strings = gen_rdb('strings', "for i=1,tonumber(ARGV[1]) do "
-                  "redis.call('SET','key:'..i,string.format('%0100d',i)) end", N)
+                  "redis.call('SET','key:'..i,string.rep('0',100-#tostring(i))..i) end", N)
 resp = os.path.join(TMP, 'strings.resp')
 with open(resp, 'wb') as f:
     for i in range(1, N + 1):
