@@ -277,6 +277,61 @@ ok(r.returncode != 0, 'OOM target: exit non-zero')
 ok(re.search(r'key "[^"]+": OOM', r.stderr), 'OOM target: error names the key') or diag(r.stderr[-2000:])
 oom.stop()
 
+
+# ---------------------------------------------------------------- journal replay (writer_journal)
+def pu(n):
+    if n < 64:
+        return bytes([n])
+    if n < 16384:
+        return bytes([0x40 | (n >> 8), n & 0xff])
+    return b'\x80' + n.to_bytes(4, 'big')
+
+
+def jcmd(*args, db=0):
+    args = [a if isinstance(a, bytes) else str(a).encode() for a in args]
+    return (b'\x06' + pu(db) + b'\x0a' + pu(7) + pu(1) + pu(len(args)) +
+            pu(sum(map(len, args))) + b''.join(pu(len(a)) + a for a in args))
+
+
+src = RedisServer()
+sc = src.client()
+sc.rpush('dumped', 'a', 'b')
+payload = sc.dump('dumped')
+src.stop()
+jr = (jcmd('SET', 'j1', 'v', 'STICK', '_MCFLAGS', '7') + jcmd('MSET', 'm1', 'a', 'm2', 'b', 'm3', 'c') +
+      jcmd('DEL', 'm2', 'm3') + b'\x0d' + jcmd('PING') + jcmd('RESTORE', 'r1', 0, payload, 'REPLACE', 'ABSTTL', 'STICK') +
+      jcmd('SET', 'd1', 'x', db=1) + jcmd('STICK', 'j1') + jcmd('PEXPIREAT', 'j1', 4102444800000))
+jfile = os.path.join(TMP, 'journal.bin')
+with open(jfile, 'wb') as f:
+    f.write(jr)
+want_j = {'0': {'j1': {'type': 'string', 'value': 'v', 'pexpiretime': 4102444800000},
+                'm1': {'type': 'string', 'value': 'a', 'pexpiretime': -1},
+                'r1': {'type': 'list', 'value': ['a', 'b'], 'pexpiretime': -1}},
+          '1': {'d1': {'type': 'string', 'value': 'x', 'pexpiretime': -1}}}
+JA = os.path.join(TBIN, 'journalapply')
+c.flushall()
+r = run([JA, standalone.url, jfile], universal_newlines=True)
+check_run(r, 'journal: applied to standalone')
+same(dump_server(c, detail=True), want_j, 'journal: STICK/_MCFLAGS dropped, MSET, DEL, RESTORE, SELECT, PEXPIREAT')
+flush_cluster(cl)
+r = run([JA, cl.url, jfile], universal_newlines=True)
+check_run(r, 'journal: multi-key MSET/DEL split per key on a cluster')
+want_c = {'0': {k: v for k, v in want_j['0'].items()}}
+want_c['0']['d1'] = want_j['1']['d1']
+same(cluster_dump(cl), want_c, 'journal: cluster result exact, db 1 written to db 0')
+with open(jfile, 'wb') as f:
+    f.write(jcmd('SADDEX', 'sx', 100, 'a', 'b'))
+r = run([JA, standalone.url, jfile], universal_newlines=True)
+ok(r.returncode != 0 and 'key "sx"' in r.stderr, 'journal: SADDEX member TTLs fail by default, naming the key')
+r = run([JA, '-u', 'skip', standalone.url, jfile], universal_newlines=True)
+ok(r.returncode == 0 and 'lossy 1' in r.stdout and sorted(c.smembers('sx')) == [b'a', b'b'],
+   'journal: SADDEX with --unsupported skip writes the members, counted lossy')
+with open(jfile, 'wb') as f:
+    f.write(jcmd('SET', 'w', 'x') + jcmd('LPUSH', 'w', 'y'))
+r = run([JA, standalone.url, jfile], universal_newlines=True)
+ok(r.returncode != 0 and 'key "w"' in r.stderr and 'WRONGTYPE' in r.stderr and 'LPUSH' in r.stderr,
+   'journal: WRONGTYPE stops with the key and the command') or diag(r.stderr)
+
 cl.stop()
 standalone.stop()
 done_testing()
