@@ -37,6 +37,9 @@ struct writer_opts {
 	size_t			 batch;		/* members per command (default 512) */
 	int			 db_map[WRITER_MAXDB];	/* -1: default */
 	const char		*label;		/* "flow 3", for messages */
+	int			 target_db;	/* db the target's connections
+						   are SELECTed to (target_opts
+						   .db); -1 unknown */
 };
 
 enum writer_count {
@@ -48,6 +51,7 @@ enum writer_count {
 	WC_JOURNAL,		/* journal commands applied */
 	WC_COMMANDS,		/* commands sent */
 	WC_BYTES,		/* payload bytes sent */
+	WC_LOSSY,		/* written without their member TTLs */
 	WC_MAX
 };
 

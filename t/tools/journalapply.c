@@ -1,0 +1,83 @@
+/*
+ * journalapply - apply a file of journal records (journal.md) to a target
+ * through writer_journal(), as a replication worker does.
+ *
+ *	journalapply [-c overwrite|skip|panic] [-u fail|skip] URL FILE
+ *
+ * Prints the writer's counters on success; exits 1 with its error.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "journal.h"
+#include "log.h"
+#include "target.h"
+#include "writer.h"
+
+int
+main(int argc, char **argv)
+{
+	struct target_opts topts;
+	struct writer_opts wopts;
+	struct journal_rec rec;
+	struct journal *j;
+	struct target *t;
+	struct writer *w;
+	const uint64_t *c;
+	char err[1024], buf[65536];
+	FILE *f;
+	size_t n;
+	int ch, rv;
+
+	log_init("journalapply", LOG_TO_STDERR, 0);
+	writer_opts_init(&wopts);
+	memset(&topts, 0, sizeof(topts));
+	while ((ch = getopt(argc, argv, "u:")) != -1) {
+		switch (ch) {
+		case 'u':
+			wopts.unsupported = strcmp(optarg, "skip") == 0 ?
+			    UNSUPPORTED_SKIP : UNSUPPORTED_FAIL;
+			break;
+		default:
+			return 2;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc != 2)
+		fatalx("usage: journalapply [-u fail|skip] URL FILE");
+	if (target_parse(argv[0], &topts, err, sizeof(err)) == -1 ||
+	    (t = target_open(&topts, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
+	if ((w = writer_open(t, &wopts, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
+	if ((f = fopen(argv[1], "rb")) == NULL)
+		fatal("%s", argv[1]);
+	if ((j = journal_new(NULL)) == NULL)
+		fatal("journal_new");
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+		if (journal_feed(j, buf, n) == -1)
+			fatalx("%s", journal_error(j));
+		while ((rv = journal_next(j, &rec)) == JOURNAL_OK)
+			if (writer_journal(w, &rec) == -1) {
+				fprintf(stderr, "%s\n", writer_error(w));
+				return 1;
+			}
+		if (rv == JOURNAL_ERR)
+			fatalx("%s", journal_error(j));
+	}
+	if (writer_sync(w) == -1) {
+		fprintf(stderr, "%s\n", writer_error(w));
+		return 1;
+	}
+	c = writer_counts(w);
+	printf("journal %llu lossy %llu\n", (unsigned long long)c[WC_JOURNAL],
+	    (unsigned long long)c[WC_LOSSY]);
+	journal_free(j);
+	fclose(f);
+	writer_close(w);
+	target_close(t);
+	return 0;
+}
