@@ -187,8 +187,13 @@ create_session(struct client *c)
 	char		 buf[256];
 	int		 n;
 
-	if (c->sess != NULL)
-		repl_cancel(c->sess, "new session on the same connection");
+	if (c->sess != NULL) {
+		struct session	*old = c->sess;
+
+		old->ctl = NULL;
+		c->sess = NULL;
+		repl_cancel(old, "new session on the same connection");
+	}
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		fatal("calloc");
 	s->id = ++session_counter;
