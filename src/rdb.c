@@ -427,9 +427,19 @@ adv(struct rdb *r, size_t n)
 		r->budget -= n;
 }
 
+static int	need_slow(struct rdb *, size_t);
+
 /* Are n bytes readable now?  S_OK, S_AGAIN, S_SUSP or S_ERR. */
-static int
+static inline int
 need(struct rdb *r, size_t n)
+{
+	if (r->top != T_CHUNK && r->s->len - r->s->pos >= n)
+		return S_OK;
+	return need_slow(r, n);
+}
+
+static int
+need_slow(struct rdb *r, size_t n)
 {
 	if (n == 0)
 		return S_OK;
@@ -464,11 +474,17 @@ need(struct rdb *r, size_t n)
 		return try_s_;						\
 } while (0)
 
-static int
+static inline int
 peek_len(struct rdb *r, size_t off, uint64_t *v, size_t *sz)
 {
 	const unsigned char *p;
 
+	if (r->top != T_CHUNK && r->s->len - r->s->pos > off &&
+	    (cur(r)[off] & 0xc0) == 0) {
+		*v = cur(r)[off];
+		*sz = 1;
+		return S_OK;
+	}
 	NEED(r, off + 1);
 	p = cur(r) + off;
 	if ((*sz = len_size(p[0])) == 0) {

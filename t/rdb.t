@@ -144,8 +144,8 @@ for f in GOOD:
     if f.endswith('.aof'):
         m = re.search(r'^leftover (\d+) (\d+) (\S+)$', out, re.M)
         data = open(f, 'rb').read()
-        at, n = int(m.group(1)), int(m.group(2))
-        ok(n > 0 and at + n == len(data) and data[at:].startswith(b'*') and
+        at, n = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+        ok(m and n > 0 and at + n == len(data) and data[at:].startswith(b'*') and
            unesc(m.group(3)) == data[at:at + 48], 'preamble: leftover is the AOF text')
 
 for f in CORRUPT:
@@ -280,7 +280,8 @@ TRUNC = [os.path.join(FIXTURES, 'redis-assets', 'encodings.rdb'),
 for f in TRUNC:
     mode = ['--flow'] if f.endswith('.bin') else []
     rc, out, err = rdbevents(mode + ['--leftover'], f)
-    end = int(re.search(r'^leftover (\d+)', out, re.M).group(1))
+    m = re.search(r'^leftover (\d+)', out, re.M)
+    end = int(m.group(1)) if m else -1
     size = os.path.getsize(f)
     rc, out, err = rdbevents(mode + ['--truncations'], f)
     m = re.match(r'truncations (\d+) again (\d+) error (\d+) done (\d+)', out)

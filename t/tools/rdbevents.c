@@ -439,7 +439,7 @@ main(int argc, char **argv)
 	unsigned char *buf;
 	const char *errstr;
 	size_t len;
-	int i;
+	int i, rc;
 
 	setvbuf(stdout, obuf, _IOFBF, sizeof(obuf));
 	for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
@@ -476,12 +476,24 @@ main(int argc, char **argv)
 	buf = slurp(argv[i], &len);
 	switch (what) {
 	case TRUNC:
-		return truncations(buf, len);
+		rc = truncations(buf, len);
+		break;
 	case FLIPS:
-		return flips(buf, len);
+		rc = flips(buf, len);
+		break;
 	case BENCH:
-		return bench(buf, len);
+		rc = bench(buf, len);
+		break;
 	default:
-		return one(buf, len);
+		rc = one(buf, len);
+		break;
 	}
+	fflush(stdout);
+	free(buf);
+	for (i = 0; i < (int)naccs; i++) {
+		free(accs[i].s[0].p);
+		free(accs[i].s[1].p);
+	}
+	free(accs);
+	return rc;
 }
