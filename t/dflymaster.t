@@ -417,7 +417,16 @@ for rc, out in ev:
 is_(bad, 0, 'no journal blob for a key before the key\'s snapshot entry (replication.md 4.2)')
 alltxt = ''.join(e[1] for e in ev)
 ok(len(re.findall(r'^journal ', alltxt, re.M)) >= 400, 'writes made during the full sync arrive as JOURNAL_BLOBs')
-ok(any(re.search(rb'\xe0[\x01-\xff][\x00-\xff]{3}', s) for s in streams), 'big lists split into tagged chunks')
+inter = 0
+for rc, out in ev:
+    lines = out.splitlines()
+    for i, ln in enumerate(lines):
+        mm = re.match(r'key (\d+) .* (biglist\d)$', ln)
+        if mm:
+            end = lines.index('keyend %s %s' % (mm.group(1), mm.group(2)), i)
+            inter += any(x.startswith(('key ', 'journal ')) for x in lines[i + 1:end])
+if not ok(inter >= 1, 'other entries and journal blobs arrive between the tagged pieces of a big list'):
+    diag('\n'.join(x[:80] for e in ev for x in e[1].splitlines() if 'biglist' in x or x.startswith('journal'))[:3000])
 m.stop()
 
 # ------------------------------------------------------------ partial sync
