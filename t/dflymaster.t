@@ -586,6 +586,34 @@ is_(ctl.cmd('DFLY', 'STARTSTABLE', sid), b'-ERR invalid state\r\n', '--fault-sta
 is_(ctl.cmd('DFLY', 'STARTSTABLE', sid), b'+OK\r\n', '... the second succeeds')
 m.stop()
 
+# ------------------------------------------------------------ zstd, throttling
+m = Master('--compression', 'zstd', shards=2)
+m.conn().cmd('DFLYMASTER', 'LOAD-SAMPLE')
+ctl, sid, flows, tokens, streams = full_session(m)
+ok(all(s[s.index(b'shard-id') + 10:][:1] == b'\xc9' for s in streams), '--compression zstd: ZSTD blobs')
+ok(all(rdbevents(s[:-40], 'zstd-%d.bin' % i)[0] == 0 for i, s in enumerate(streams)), '... that decode')
+m.stop()
+
+
+def rss(pid):
+    with open('/proc/%d/status' % pid) as f:
+        return int(re.search(r'VmRSS:\s+(\d+)', f.read()).group(1)) * 1024
+
+
+n = 50000 if ASAN else 300000
+m = Master('--fault-stall-flow', '0:1000', '--compression', 'none', shards=1)
+m.conn().cmd('DEBUG', 'POPULATE', n, 'key', 100)
+before = rss(m.p.pid)
+ctl, mid, sid = handshake(m)
+flows, _ = open_flows(m, mid, sid)
+ctl.cmd('DFLY', 'SYNC', sid)
+time.sleep(1.0)
+grown = rss(m.p.pid) - before
+ok(grown < 8 << 20, 'a stalled flow pauses its snapshot: RSS grew %d KB for %d MB of data' %
+   (grown >> 10, n * 110 >> 20))
+ok(m.conn().cmd('SET', 'still', 'served') == b'+OK\r\n', 'clients are served while a flow is stalled')
+m.stop()
+
 # ------------------------------------------------------------ takeover
 m = Master(shards=2)
 w = m.conn()
