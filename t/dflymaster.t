@@ -503,7 +503,18 @@ w.cmd('SET', 'k', 'old')
 for i in range(6):
     w.cmd('RENAME', 'k' if i == 0 else 'renamed-%d' % (i - 1), 'renamed-%d' % i)
 w.cmd('EXPIRE', 'm1', '-1')
+for i in range(4):
+    w.cmd('XADD', 'xs', 'MAXLEN', '3', '%d-0' % (i + 1), 'f', i)
+w.cmd('XGROUP', 'CREATE', 'xs', 'g', '0')
+w.cmd('XREADGROUP', 'GROUP', 'g', 'c1', 'COUNT', '2', 'STREAMS', 'xs', '>')
 recs = [journal(f.drain(0.3)) for f in flows]
+xr = [r[3] for rs in recs for r in rs if r[0] == 'cmd' and r[3][0] in (b'XADD', b'XGROUP', b'XCLAIM')]
+is_(xr[3][:5], [b'XADD', b'xs', b'MINID', b'2-0', b'4-0'], 'XADD MAXLEN -> XADD k MINID <first> <id>')
+is_([x[:2] for x in xr[4:]], [[b'XGROUP', b'CREATE'], [b'XGROUP', b'CREATECONSUMER'], [b'XCLAIM', b'xs'],
+                              [b'XCLAIM', b'xs'], [b'XGROUP', b'SETID']],
+    'XREADGROUP -> CREATECONSUMER, XCLAIM per entry, XGROUP SETID')
+ok(xr[6][5:] == [b'2-0', b'TIME', xr[6][7], b'RETRYCOUNT', b'1', b'FORCE', b'JUSTID', b'LASTID', b'2-0'] and
+   xr[8][4:] == [b'3-0', b'ENTRIESREAD', b'2'], 'XCLAIM/SETID arguments as journal.md 7')
 allr = [r for rs in recs for r in rs]
 multi = [r for r in allr if r[0] == 'cmd' and r[3][1] in (b'm1', b'm2', b'm3') and r[3][0] != b'DEL']
 ok(len(multi) == 3 and len({r[2] for r in multi}) == 1 and multi[0][2] > 0,

@@ -33,7 +33,7 @@ void		 drop_if_empty(struct client *, const char *, size_t,
 		    struct obj *);
 void		 set_expiry(struct client *, const char *, size_t,
 		    struct obj *, int64_t);
-void		 sample_load(struct client *);
+void		 sample_load(void);
 
 cmd_fn	cmd_hset, cmd_hdel, cmd_hincrby, cmd_hget, cmd_hgetall, cmd_hlen;
 cmd_fn	cmd_push, cmd_pop, cmd_ltrim, cmd_lrange, cmd_llen;

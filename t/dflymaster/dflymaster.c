@@ -30,9 +30,6 @@ struct clientq	clients = TAILQ_HEAD_INITIALIZER(clients);
 static uint64_t	client_ids;
 static int	listen_fd = -1;
 
-size_t	flow_write_limit(struct client *, int *);
-void	repl_wrote(struct client *);
-
 static void
 usage(FILE *f)
 {

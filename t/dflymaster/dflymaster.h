@@ -355,6 +355,8 @@ void		 repl_dfly(struct client *, size_t, char **, size_t *);
 void		 repl_cancel(struct session *, const char *);
 void		 repl_client_closed(struct client *);
 void		 repl_tick(void);
+void		 repl_wrote(struct client *);
+size_t		 flow_write_limit(struct client *, int *);
 void		 flow_emit(struct flow *, const void *, size_t);
 void		 flow_journal(struct flow *, uint64_t, const uint8_t *, size_t);
 int		 repl_throttled(void);

@@ -129,8 +129,6 @@ flow_emit(struct flow *f, const void *p, size_t n)
  * How many more bytes the event loop may write to c (--fault-close-flow,
  * --fault-stall-flow); *close_at_limit says whether to close once reached.
  */
-size_t	flow_write_limit(struct client *, int *);
-
 size_t
 flow_write_limit(struct client *c, int *close_at_limit)
 {
@@ -646,9 +644,6 @@ repl_tick(void)
 		}
 	}
 }
-
-void
-repl_wrote(struct client *);
 
 /* progress on a flow socket resets its stall timer */
 void

@@ -729,7 +729,7 @@ sx(struct client *c, const char *cmd, ...)
  * with a group, PEL and consumers, TTL keys, JSON, keys in db 1.
  */
 void
-sample_load(struct client *real)
+sample_load(void)
 {
 	struct client	 c;
 	char		 k[64], v[256], *big;
@@ -808,5 +808,4 @@ sample_load(struct client *real)
 	sx(&c, "SET", "db1:s", "in db 1", NULL);
 	sx(&c, "HSET", "db1:h", "f", "v", NULL);
 	sx(&c, "SADD", "db1:set", "7", "8", NULL);
-	(void)real;
 }
