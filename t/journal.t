@@ -214,6 +214,23 @@ rc, out, err = events(put(pre + b'\x07' + pre))
 is_(out, ['cmd 0 0 1 PING'], 'records before the error printed, none after')
 fails(b'\xee' * 100 + b'\x08', 'byte 100: unknown journal opcode 0x08', 'error offset in file numbering', '--from', 100)
 
+# mutated streams: an error or records, never a crash, and the same
+# result whatever the feed size
+import random
+rnd = random.Random(7)
+seed_stream = b''.join(r[0] for r in recs[:12])
+diffs = []
+for n in range(60 if ASAN else 150):
+    m = bytearray(seed_stream)
+    for _ in range(rnd.randint(1, 4)):
+        m[rnd.randrange(len(m))] = rnd.randrange(256)
+    mp = put(bytes(m))
+    r1 = events(mp, '--feed', 65536)
+    r2 = events(mp, '--feed', 1 + n % 5)
+    if r1[0] not in (0, 1) or r1[:2] != r2[:2] or (r1[0] == 1 and 'journalevents: byte ' not in r1[2]):
+        diffs.append((n, r1[0], r2[0], r1[2][-200:], r2[2][-200:]))
+is_(diffs[:2], [], 'mutated streams: same records and same verdict at every feed size, no crash')
+
 # ------------------------------------------------------ (a) captures
 def flow_journal(scen, i, flow):
     d = open(os.path.join(CAPTURES, scen, 'flow-%d.bin' % i), 'rb').read()
