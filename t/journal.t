@@ -214,6 +214,21 @@ rc, out, err = events(put(pre + b'\x07' + pre))
 is_(out, ['cmd 0 0 1 PING'], 'records before the error printed, none after')
 fails(b'\xee' * 100 + b'\x08', 'byte 100: unknown journal opcode 0x08', 'error offset in file numbering', '--from', 100)
 
+# found by fuzzing: the last argument's length in 9-byte form, total_len
+# larger than the arguments - the error must not depend on the feed size
+fz = bytes.fromhex('0680000000010a81000000000080000000010a8100000000000000078000000000000000')
+fzp = put(fz)
+is_([(r[0], r[2].splitlines()[0]) for r in (events(fzp, '--feed', f) for f in (1, 3, 65536))],
+    [(1, 'journalevents: byte 18: total_len 10 but the arguments sum to 7 bytes')] * 3,
+    'feed-size independent verdict on an inconsistent total_len (fuzz regression)')
+
+# a record with 100k arguments in 2-byte length form, fed one byte at a
+# time: the walk resumes instead of starting over (quadratic would time out)
+many = command([b'SADD', b's'] + [b'm' * 64] * 100000, db=0)
+mp = put(many + b'\x0d')
+rc, out, err = events(mp, '--feed', 1, '--quiet')
+ok(rc == 0 and '2 records' in err, 'record with 100k arguments fed byte by byte') or diag(err)
+
 # mutated streams: an error or records, never a crash, and the same
 # result whatever the feed size
 import random
