@@ -318,7 +318,7 @@ for i, lsn in enumerate(pman['lsns']):
 
 # ----------------------------------------- throughput, bounded memory
 block = b''.join(command([b'SET', b'key:%d' % k, b'v' * (k % 200)], txid=k, db=k % 3) for k in range(10000))
-reps = 110 if ASAN else 40
+reps = 80 if ASAN else 40
 bigpath = os.path.join(tmp, 'big.bin')
 with open(bigpath, 'wb') as f:
     for _ in range(reps):
