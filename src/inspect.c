@@ -99,7 +99,7 @@ struct inspect {
 	struct okey	 k0;		/* the key being decoded in one go */
 	struct okey	*open;		/* split keys in progress */
 	struct tally	*tally;
-	size_t		 ntally, tallycap;
+	size_t		 ntally, tallycap, lasttally;
 	uint64_t	 nblobs, nrecords;
 };
 
@@ -880,6 +880,13 @@ tally_key(struct inspect *in, const struct rdb_event *ev)
 	struct tally *t = NULL;
 	size_t i;
 
+	/* consecutive keys mostly share db and type */
+	if (in->lasttally < in->ntally) {
+		t = &in->tally[in->lasttally];
+		if (t->db == ev->db && strcmp(t->type, type) == 0)
+			goto found;
+		t = NULL;
+	}
 	for (i = 0; i < in->ntally; i++)
 		if (in->tally[i].db == ev->db && strcmp(in->tally[i].type,
 		    type) == 0) {
@@ -894,6 +901,8 @@ tally_key(struct inspect *in, const struct rdb_event *ev)
 		t->type = memdup(type, strlen(type));
 		t->keys = t->expired = 0;
 	}
+found:
+	in->lasttally = t - in->tally;
 	t->keys++;
 	if (ev->u.k.expire_ms >= 0 && ev->u.k.expire_ms < in->now_ms)
 		t->expired++;

@@ -11,10 +11,11 @@ then runs `df2redis inspect --summary`, `df2redis inspect` (JSON to
 /dev/null) and `redis-check-rdb` on each and prints keys/s, MB/s and the
 peak RSS of each child (wait4's ru_maxrss, i.e. the child's own peak).
 Figures only; nothing is asserted about wall-clock time.
-DF2REDIS_ASAN=1 or BENCH_SCALE=0.1 shrink everything."""
+DF2REDIS_ASAN=1 or BENCH_SCALE=0.1 shrink everything; BENCH_KEEP=DIR keeps
+a copy of each file there."""
 import os
 import random
-import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -26,6 +27,7 @@ SCALE = float(os.environ.get('BENCH_SCALE', '0.1' if os.environ.get('DF2REDIS_AS
 NKEYS = int(1000000 * SCALE)
 BIGSTR = int(100 * 1024 * 1024 * SCALE)
 BIGSET = int(2000000 * SCALE)
+TIME = '/usr/bin/time'     # GNU time
 
 
 def resp(*args):
@@ -115,23 +117,30 @@ def build(name, gen, args=()):
     path = os.path.join(srv.dir, 'dump.rdb')
     nkeys = srv.client().dbsize()
     srv.stop()
+    if os.environ.get('BENCH_KEEP'):
+        shutil.copy(path, os.path.join(os.environ['BENCH_KEEP'], name + '.rdb'))
     print('%-7s built: %d keys, %.1f MB in %.1f s' % (name, nkeys, os.path.getsize(path) / 1e6, time.time() - t),
           flush=True)
     return path, nkeys
 
 
 def measure(argv):
-    """(seconds, peak RSS MB, exit status) of one child."""
-    with open(os.devnull, 'wb') as null:
+    """(seconds, peak RSS MB, exit status) of one child.  The child is started
+    by /usr/bin/time, whose wait4() rusage (RUSAGE_CHILDREN) is the child's
+    own: a child forked straight from this Python process would inherit its
+    ~30 MB high-water mark across exec()."""
+    d = tmpdir('bench')
+    rssf, errf = os.path.join(d, 'rss'), os.path.join(d, 'stderr')
+    with open(os.devnull, 'wb') as null, open(errf, 'wb') as err:
         t = time.time()
-        p = subprocess.Popen(argv, stdout=null, stderr=subprocess.PIPE)
-        err = p.stderr.read()
-        _, status, ru = os.wait4(p.pid, 0)
-        p.returncode = os.waitstatus_to_exitcode(status)
+        rc = subprocess.call([TIME, '-f', '%M', '-o', rssf] + argv, stdout=null, stderr=err)
         dt = time.time() - t
-    if p.returncode != 0:
-        print('  %s exited %d: %s' % (argv[0], p.returncode, err.decode(errors='replace')[-300:]))
-    return dt, ru.ru_maxrss / 1024.0, p.returncode
+    with open(rssf) as f:
+        rss = int(f.read().split()[-1]) / 1024.0
+    if rc != 0:
+        with open(errf, errors='replace') as f:
+            print('  %s exited %d: %s' % (argv[0], rc, f.read()[-300:]))
+    return dt, rss, rc
 
 
 def report(name, path, nkeys):
@@ -153,8 +162,9 @@ def report(name, path, nkeys):
 def main():
     if not os.path.exists(DF2REDIS):
         sys.exit('bin/df2redis not built')
+    if not os.path.exists(TIME):
+        sys.exit('%s (GNU time) is needed to measure each child' % TIME)
     tmpdir('bench')
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     print('scale %g: %d keys, %d MB string, %d-member set' % (SCALE, NKEYS, BIGSTR >> 20, BIGSET), flush=True)
     for name, gen, args in (('mixed', mixed_commands(NKEYS), ()),
                             ('string', None, ('--rdbcompression', 'no')),
@@ -163,4 +173,5 @@ def main():
         report(name, path, nkeys)
 
 
-main()
+if __name__ == '__main__':
+    main()
