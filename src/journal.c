@@ -176,7 +176,7 @@ parse_args(struct cursor *c, struct journal_rec *rec)
 {
 	struct journal *j = c->j;
 	uint64_t nargs, total, len, sum = 0, i;
-	size_t at;
+	size_t at, total_at;
 	int r;
 
 	at = c->pos;
@@ -187,7 +187,7 @@ parse_args(struct cursor *c, struct journal_rec *rec)
 	if (nargs > j->lim.max_args)
 		return fail(j, at, "%" PRIu64 " arguments, limit %zu", nargs,
 		    j->lim.max_args);
-	at = c->pos;
+	at = total_at = c->pos;
 	if ((r = read_pu(c, "total_len", &total)) != PARSE_OK)
 		return r;
 	if (total > j->lim.max_record)
@@ -219,8 +219,8 @@ parse_args(struct cursor *c, struct journal_rec *rec)
 		sum += len;
 	}
 	if (sum != total)
-		return fail(j, at, "arguments sum to %" PRIu64 " bytes, "
-		    "total_len says %" PRIu64, sum, total);
+		return fail(j, total_at, "total_len %" PRIu64 " but the "
+		    "arguments sum to %" PRIu64 " bytes", total, sum);
 	rec->argc = nargs;
 	rec->argv = j->argv;
 	rec->argvlen = j->argvlen;

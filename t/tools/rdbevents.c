@@ -2,7 +2,8 @@
  * rdbevents - print the events of include/rdb.h's decoder, one per line
  * (the format is the contract between engineers, see t/rdb.t).
  *
- *	rdbevents [--flow] [--feed N] [--piece N] [--pieces] [--leftover] FILE
+ *	rdbevents [--flow] [--feed N] [--piece N] [--pieces] [--leftover]
+ *	    [--max-blob N] FILE
  *	rdbevents [--flow] --truncations FILE	decode every prefix
  *	rdbevents [--flow] --flips FILE		decode with each byte flipped
  *	rdbevents [--flow] --bench FILE		decode, print MB/s only
@@ -35,7 +36,7 @@ struct acc {
 };
 
 static enum rdb_mode mode = RDB_MODE_FILE;
-static size_t feed = 65536, piece = 65536;
+static size_t feed = 65536, piece = 65536, max_blob;
 static int pieces, leftover;
 static size_t fed;
 static struct acc *accs;
@@ -286,7 +287,7 @@ slurp(const char *path, size_t *len)
 static int
 decode(const unsigned char *buf, size_t len, int print, struct rdb **rp)
 {
-	struct rdb_limits lim = { piece, 0 };
+	struct rdb_limits lim = { piece, max_blob };
 	struct rdb_event ev;
 	struct rdb *r;
 	size_t off = 0, n;
@@ -438,7 +439,7 @@ main(int argc, char **argv)
 	unsigned char *buf;
 	const char *errstr;
 	size_t len;
-	int i;
+	int i, rc;
 
 	setvbuf(stdout, obuf, _IOFBF, sizeof(obuf));
 	for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
@@ -458,6 +459,11 @@ main(int argc, char **argv)
 			feed = strtonum(argv[++i], 1, 1 << 30, &errstr);
 			if (errstr)
 				errx(2, "--feed %s: %s", argv[i], errstr);
+		} else if (strcmp(argv[i], "--max-blob") == 0 &&
+		    i + 1 < argc) {
+			max_blob = strtonum(argv[++i], 1, 1 << 30, &errstr);
+			if (errstr)
+				errx(2, "--max-blob %s: %s", argv[i], errstr);
 		} else if (strcmp(argv[i], "--piece") == 0 && i + 1 < argc) {
 			piece = strtonum(argv[++i], 1, 1 << 30, &errstr);
 			if (errstr)
@@ -470,12 +476,24 @@ main(int argc, char **argv)
 	buf = slurp(argv[i], &len);
 	switch (what) {
 	case TRUNC:
-		return truncations(buf, len);
+		rc = truncations(buf, len);
+		break;
 	case FLIPS:
-		return flips(buf, len);
+		rc = flips(buf, len);
+		break;
 	case BENCH:
-		return bench(buf, len);
+		rc = bench(buf, len);
+		break;
 	default:
-		return one(buf, len);
+		rc = one(buf, len);
+		break;
 	}
+	fflush(stdout);
+	free(buf);
+	for (i = 0; i < (int)naccs; i++) {
+		free(accs[i].s[0].p);
+		free(accs[i].s[1].p);
+	}
+	free(accs);
+	return rc;
 }
