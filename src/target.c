@@ -1226,11 +1226,12 @@ node_migrate(struct target *t, struct tnode *nd)
 static int
 node_reconnect(struct target *t, struct tnode *nd, uint64_t now)
 {
-	int		authfailed;
+	int		authfailed, was_lost = nd->down_since != 0 ||
+			    nd->attempts > 0;
 	uint64_t	wait;
 
 	if (node_connect(t, nd, &authfailed) == 0) {
-		if (nd->down_since != 0 || nd->attempts > 0)
+		if (was_lost)
 			t->stats.reconnects++;
 		log_info("target %s: connected, resending %zu commands",
 		    nd->name, nd->live);
