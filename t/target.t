@@ -245,6 +245,30 @@ ac2 = asrv.client(db=2)
 check_parts(ac2, 2 * M, 2, 'after the restart: every command applied, in db 2 (re-SELECT)')
 is_(asrv.client(db=0).dbsize(), 0, 'nothing went to db 0 after the reconnect')
 
+# restart from an RDB that takes a while to load: the server answers
+# LOADING, the layer backs off and retries
+lsrv = RedisServer()
+lc = lsrv.client()
+st = Stream(['--window', '4096', lsrv.url])
+st.send(part(0, M, 4))
+wait_for(lambda: lc.dbsize() == M, 'first part')
+lc.execute_command('SAVE')
+lc.execute_command('CLIENT', 'PAUSE', 10000, 'WRITE')
+st.send(part(M, M + 2000, 4))
+time.sleep(0.5)
+lsrv.kill()
+lsrv.argv += ['--dbfilename', 'dump.rdb', '--key-load-delay', str(int(2e6 / M)),
+              '--loading-process-events-interval-bytes', '1024']
+lsrv.proc = spawn(lsrv.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+wait_port(lsrv.port, proc=lsrv.proc)
+st.send(part(M + 2000, 2 * M, 4))
+rc, out, err = st.finish()
+is_(rc, 0, 'restart with a slow load: exit 0')
+ok(stats(err).get('retries', 0) > 0 and 'LOADING' in err, 'LOADING replies were retried (%s)' % stats(err))
+lsrv.start()
+check_parts(lsrv.client(), 2 * M, 4, 'after LOADING: every command applied')
+lsrv.stop()
+
 # the server does not come back: a clear error naming it, after retry_ms
 st = Stream(['--retry-ms', '1500', asrv.url])
 st.send(part(0, 100, 3))
