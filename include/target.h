@@ -9,6 +9,11 @@
  * dropped connection is reopened and every unacknowledged command resent
  * in order.  Callers therefore send only commands that are safe to run
  * twice.  Memory is bounded by the in-flight window.
+ *
+ * Standalone: a SELECT sent through target_send() (keyless) is tracked;
+ * after a reconnect the db of the last acknowledged SELECT is selected
+ * again before the resend.  No other connection state is restored, so
+ * MULTI/EXEC must not be sent through this channel.
  */
 #ifndef DF2REDIS_TARGET_H
 #define DF2REDIS_TARGET_H

@@ -57,6 +57,8 @@
 #define CMD_ASKED	0x02	/* the ASKING reply was consumed */
 #define CMD_TOMB	0x04	/* moved to another node; drop the reply */
 #define CMD_KEYLESS	0x08
+#define CMD_SELECT	0x10	/* SELECT selectdb: a reconnect re-selects it */
+#define CMD_INTERNAL	0x20	/* ours: the reply goes to no callback */
 
 static const char asking_cmd[] = "*1\r\n$6\r\nASKING\r\n";
 #define ASKING_LEN	(sizeof(asking_cmd) - 1)
@@ -68,6 +70,7 @@ struct tcmd {
 	uint32_t	 len;		/* bytes, ASKING included */
 	uint32_t	 keyoff;	/* key bytes, from after ASKING */
 	uint32_t	 keylen;
+	int32_t		 selectdb;
 	uint16_t	 slot;
 	uint8_t		 flags;
 	uint8_t		 tries;
@@ -90,6 +93,7 @@ struct tnode {
 	size_t			 head, n;
 	size_t			 live;		/* n minus tombstones */
 	size_t			 nslots;	/* slots it serves (cluster) */
+	int			 db;		/* as of the last acknowledged SELECT */
 	uint64_t		 hold_until;	/* ms: no write before */
 	uint64_t		 down_since;	/* ms: lost, 0 while up */
 	uint64_t		 next_try;	/* ms: next reconnect */
@@ -511,8 +515,8 @@ node_connect(struct target *t, struct tnode *nd, int *authfailed)
 	    sizeof(nd->lasterr));
 	if (c == NULL)
 		return -1;
-	if (!t->cluster && t->opts.have_db) {
-		snprintf(db, sizeof(db), "%d", t->opts.db);
+	if (!t->cluster && (t->opts.have_db || nd->db != 0)) {
+		snprintf(db, sizeof(db), "%d", nd->db);
 		argv[0] = "SELECT";
 		argv[1] = db;
 		if ((r = simple_command(c, nd->name, nd->lasterr,
@@ -756,7 +760,8 @@ node_copy(struct target *t, struct tnode *src, size_t i, struct tnode *dst,
 	*c = old;
 	c->off = dst->end;
 	c->len = (uint32_t)total;
-	c->flags = (uint8_t)((old.flags & CMD_KEYLESS) |
+	c->flags = (uint8_t)((old.flags & (CMD_KEYLESS | CMD_SELECT |
+	    CMD_INTERNAL)) |
 	    (asking ? CMD_ASKING : 0));
 	dst->end += total;
 	dst->live++;
@@ -774,15 +779,16 @@ cmd_key(struct tnode *nd, const struct tcmd *c)
 enum match { MATCH_ALL, MATCH_SLOT, MATCH_KEY };
 
 /*
- * The head of src goes to dst, and with it every later live command of
- * src that must stay behind it; those left in src become tombstones.
+ * The head of src goes to dst, and with it every later live command among
+ * the first n of src that must stay behind it; those left in src become
+ * tombstones.
  */
 static int
-requeue(struct target *t, struct tnode *src, struct tnode *dst, int asking,
-    enum match match)
+requeue(struct target *t, struct tnode *src, size_t n, struct tnode *dst,
+    int asking, enum match match)
 {
 	struct tcmd	 head = *CMD(src, 0), *e;
-	size_t		 i, n = src->n;
+	size_t		 i;
 
 	if (head.flags & CMD_KEYLESS)
 		match = MATCH_ALL;
@@ -1003,14 +1009,34 @@ redirect(struct target *t, struct tnode *nd, const redisReply *r)
 			t->slots[slot] = dst;
 			dst->nslots++;
 		}
-		if (requeue(t, nd, dst, 0, MATCH_SLOT) == -1)
+		if (requeue(t, nd, nd->n, dst, 0, MATCH_SLOT) == -1)
 			return -1;
 	} else {
 		t->stats.ask++;
-		if (requeue(t, nd, dst, 1, MATCH_KEY) == -1)
+		if (requeue(t, nd, nd->n, dst, 1, MATCH_KEY) == -1)
 			return -1;
 	}
 	return 1;
+}
+
+static int
+select_again(struct target *t, struct tnode *nd)
+{
+	struct tcmd	*c;
+	const char	*argv[2];
+	size_t		 argvlen[2];
+	char		 num[16];
+
+	snprintf(num, sizeof(num), "%d", nd->db);
+	argv[0] = "SELECT";
+	argv[1] = num;
+	argvlen[0] = 6;
+	argvlen[1] = strlen(num);
+	if ((c = node_append(t, nd, 2, argv, argvlen, -1)) == NULL)
+		return -1;
+	c->flags = CMD_KEYLESS | CMD_SELECT | CMD_INTERNAL;
+	c->selectdb = nd->db;
+	return 0;
 }
 
 static int
@@ -1019,6 +1045,7 @@ retry(struct target *t, struct tnode *nd, const redisReply *r)
 	struct tcmd	*c = CMD(nd, 0);
 	struct tnode	*dst = nd;
 	uint64_t	 now = now_ms(), hold;
+	size_t		 n;
 	char		 key[300];
 
 	if (!is_retryable(r))
@@ -1046,7 +1073,14 @@ retry(struct target *t, struct tnode *nd, const redisReply *r)
 	hold = now + backoff_ms(c->tries);
 	if (dst->hold_until < hold)
 		dst->hold_until = hold;
-	return requeue(t, nd, dst, 0, t->cluster ? MATCH_SLOT : MATCH_ALL) ==
+	/*
+	 * Standalone: later commands, a SELECT among them, may run before
+	 * the copies do, so the copies start with the db they were sent in.
+	 */
+	n = nd->n;
+	if (!t->cluster && select_again(t, nd) == -1)
+		return -1;
+	return requeue(t, nd, n, dst, 0, t->cluster ? MATCH_SLOT : MATCH_ALL) ==
 	    -1 ? -1 : 1;
 }
 
@@ -1088,6 +1122,9 @@ handle_reply(struct target *t, struct tnode *nd, const redisReply *r)
 		c->flags |= CMD_ASKED;
 		return 0;
 	}
+	/* even a tombstone's SELECT changed the connection's db */
+	if ((c->flags & CMD_SELECT) && r->type != REDIS_REPLY_ERROR)
+		nd->db = c->selectdb;
 	if (c->flags & CMD_TOMB) {
 		node_pop(nd);
 		return 0;
@@ -1106,6 +1143,15 @@ handle_reply(struct target *t, struct tnode *nd, const redisReply *r)
 		}
 	}
 	tag = c->tag;
+	if (c->flags & CMD_INTERNAL) {
+		node_pop(nd);
+		nd->live--;
+		t->pending--;
+		if (r->type == REDIS_REPLY_ERROR)
+			return fail(t, "target %s: SELECT: %s", nd->name,
+			    r->str);
+		return 0;
+	}
 	node_pop(nd);
 	nd->live--;
 	t->pending--;
@@ -1459,6 +1505,7 @@ target_open(const struct target_opts *opts, char *err, size_t errsz)
 			snprintf(err, errsz, "target: out of memory");
 			goto bad;
 		}
+		nd->db = opts->have_db ? opts->db : 0;
 		if (node_connect(t, nd, &authfailed) == -1) {
 			strlcpy(err, nd->lasterr, errsz);
 			goto bad;
@@ -1544,6 +1591,25 @@ target_set_reply_cb(struct target *t, target_reply_fn fn, void *arg)
 	t->cbarg = arg;
 }
 
+/*
+ * The db a connection uses is part of what must be restored after a
+ * reconnect: the caller may have switched it with SELECT.
+ */
+static int
+is_select(int argc, const char **argv, const size_t *argvlen, int32_t *db)
+{
+	char		 num[16];
+	const char	*errstr;
+
+	if (argc != 2 || argvlen[0] != 6 || strncasecmp(argv[0], "SELECT",
+	    6) != 0 || argvlen[1] == 0 || argvlen[1] >= sizeof(num))
+		return 0;
+	memcpy(num, argv[1], argvlen[1]);
+	num[argvlen[1]] = '\0';
+	*db = (int32_t)strtonum(num, 0, INT32_MAX, &errstr);
+	return errstr == NULL;
+}
+
 static int
 enqueue(struct target *t, struct tnode *nd, int argc, const char **argv,
     const size_t *argvlen, int keyidx, unsigned int slot, uint64_t tag)
@@ -1560,6 +1626,8 @@ enqueue(struct target *t, struct tnode *nd, int argc, const char **argv,
 	c->slot = (uint16_t)slot;
 	if (keyidx < 0)
 		c->flags |= CMD_KEYLESS;
+	if (keyidx < 0 && is_select(argc, argv, argvlen, &c->selectdb))
+		c->flags |= CMD_SELECT;
 	if (!t->in_cb && nd->end - nd->wpos >= WRITE_BATCH)
 		return pump(t, 0);
 	return 0;

@@ -195,9 +195,9 @@ def part(lo, hi, gen):
             for i in range(lo, hi)]
 
 
-def check_parts(cl, hi, gen, what):
+def check_parts(cl, hi, gen, what, lo=0):
     bad = []
-    for i in range(hi):
+    for i in range(lo, hi):
         got = cl.get('s:%d' % i) if i % 2 else cl.hget('hs:%d' % i, 'f')
         if got != b'g%d:%d' % (gen, i):
             bad.append((i, got))
@@ -206,22 +206,26 @@ def check_parts(cl, hi, gen, what):
 
 # CLIENT KILL while the server holds back every write: the commands in flight
 # are lost with the connection, and must be sent again.
+# The stream switches to db 3 before: the resend must happen in db 3 too.
 c.flushall()
+c3 = srv.client(db=3)
 st = Stream(['--window', '4096', srv.url])
-st.send(part(0, M, 1))
-wait_for(lambda: c.dbsize() == M, 'first part')
+st.send(part(0, M, 1) + ['SELECT 3'] + part(M, M + 100, 1))
+wait_for(lambda: c3.dbsize() == 100, 'first part')
 c.execute_command('CLIENT', 'PAUSE', 10000, 'WRITE')
-st.send(part(M, M + 2000, 1))
+st.send(part(M + 100, M + 2100, 1))
 time.sleep(0.5)
 killed = c.execute_command('CLIENT', 'KILL', 'TYPE', 'normal')
 c.execute_command('CLIENT', 'UNPAUSE')
-st.send(part(M + 2000, 2 * M, 1))
+st.send(part(M + 2100, 2 * M, 1))
 rc, out, err = st.finish()
 is_(rc, 0, 'CLIENT KILL mid-stream: exit 0')
 ok(killed >= 1 and resent(err) >= 2000, 'the unacknowledged commands were resent (%d)' % resent(err))
 is_(stats(err).get('reconnects'), 1, 'one reconnect')
-check_parts(c, 2 * M, 1, 'after CLIENT KILL: every command applied')
-is_(len(out.splitlines()), 2 * M, 'one reply per command after the reconnect')
+check_parts(c, M, 1, 'after CLIENT KILL: every command before SELECT 3 in db 0')
+check_parts(c3, 2 * M, 1, 'after CLIENT KILL: every later command in db 3 (SELECT restored)', lo=M)
+is_((c.dbsize(), c3.dbsize()), (M, M), 'nothing in the wrong db')
+is_(len(out.splitlines()), 2 * M + 1, 'one reply per command after the reconnect')
 
 # kill -9 and restart on the same port (AOF, so acknowledged writes survive)
 asrv = RedisServer(args=['--appendonly', 'yes', '--appendfsync', 'always'])
@@ -249,8 +253,9 @@ is_(asrv.client(db=0).dbsize(), 0, 'nothing went to db 0 after the reconnect')
 # LOADING, the layer backs off and retries
 lsrv = RedisServer()
 lc = lsrv.client()
+lc6 = lsrv.client(db=6)
 st = Stream(['--window', '4096', lsrv.url])
-st.send(part(0, M, 4))
+st.send(part(0, M, 4) + ['SELECT 6'])
 wait_for(lambda: lc.dbsize() == M, 'first part')
 lc.execute_command('SAVE')
 lc.execute_command('CLIENT', 'PAUSE', 10000, 'WRITE')
@@ -266,7 +271,8 @@ rc, out, err = st.finish()
 is_(rc, 0, 'restart with a slow load: exit 0')
 ok(stats(err).get('retries', 0) > 0 and 'LOADING' in err, 'LOADING replies were retried (%s)' % stats(err))
 lsrv.start()
-check_parts(lsrv.client(), 2 * M, 4, 'after LOADING: every command applied')
+check_parts(lsrv.client(), M, 4, 'after LOADING: every command applied (db 0)')
+check_parts(lsrv.client(db=6), 2 * M, 4, 'after LOADING: every command applied (db 6)', lo=M)
 lsrv.stop()
 
 # the server does not come back: a clear error naming it, after retry_ms
