@@ -62,7 +62,11 @@ void		 target_set_reply_cb(struct target *, target_reply_fn, void *);
  */
 int		 target_send(struct target *, int argc, const char **argv,
 		    const size_t *argvlen, int keyidx, uint64_t tag);
-/* Send to every master (cluster) or the server (standalone). */
+/*
+ * Send to every master (cluster) or the server (standalone).  The reply
+ * callback runs once for the whole: with the first error reply, else with
+ * the reply of the last master to answer.
+ */
 int		 target_send_all(struct target *, int argc, const char **argv,
 		    const size_t *argvlen, uint64_t tag);
 /* Block until every queued command was acknowledged; -1 on failure. */

@@ -63,8 +63,16 @@
 static const char asking_cmd[] = "*1\r\n$6\r\nASKING\r\n";
 #define ASKING_LEN	(sizeof(asking_cmd) - 1)
 
+/* One target_send_all(): its callback runs once, when every master answered. */
+struct tgroup {
+	LIST_ENTRY(tgroup)	 entry;
+	size_t			 remaining;
+	int			 delivered;
+};
+
 struct tcmd {
 	uint64_t	 tag;
+	struct tgroup	*group;		/* target_send_all(), or NULL */
 	uint64_t	 off;		/* sequence number of the first byte */
 	uint64_t	 retry_since;	/* ms of the first retry, 0 none */
 	uint32_t	 len;		/* bytes, ASKING included */
@@ -113,6 +121,7 @@ struct target {
 	target_reply_fn		 cb;
 	void			*cbarg;
 	struct tnodes		 nodes;
+	LIST_HEAD(, tgroup)	 groups;
 	size_t			 nnodes;
 	struct tnode		*slots[CLUSTER_NSLOTS];
 	struct pollfd		*pfd;
@@ -1110,6 +1119,7 @@ deliver(struct target *t, struct tnode *nd, uint64_t tag, const redisReply *r)
 static int
 handle_reply(struct target *t, struct tnode *nd, const redisReply *r)
 {
+	struct tgroup	*group;
 	struct tcmd	*c;
 	uint64_t	 tag;
 	int		 rc;
@@ -1152,10 +1162,24 @@ handle_reply(struct target *t, struct tnode *nd, const redisReply *r)
 			    r->str);
 		return 0;
 	}
+	group = c->group;
 	node_pop(nd);
 	nd->live--;
 	t->pending--;
-	return deliver(t, nd, tag, r);
+	if (group == NULL)
+		return deliver(t, nd, tag, r);
+	group->remaining--;
+	rc = 0;
+	if (!group->delivered && (group->remaining == 0 ||
+	    r->type == REDIS_REPLY_ERROR)) {
+		group->delivered = 1;
+		rc = deliver(t, nd, tag, r);
+	}
+	if (group->remaining == 0) {
+		LIST_REMOVE(group, entry);
+		free(group);
+	}
+	return rc;
 }
 
 /* ---------------------------------------------------------------- I/O */
@@ -1478,6 +1502,7 @@ target_open(const struct target_opts *opts, char *err, size_t errsz)
 		return NULL;
 	}
 	TAILQ_INIT(&t->nodes);
+	LIST_INIT(&t->groups);
 	t->opts = *opts;
 	if (t->opts.window == 0)
 		t->opts.window = DEFAULT_WINDOW;
@@ -1544,13 +1569,19 @@ void
 target_close(struct target *t)
 {
 	struct tnode	*nd;
+	struct tgroup	*g;
 	size_t		 i;
 
 	if (t == NULL)
 		return;
+
 	while ((nd = TAILQ_FIRST(&t->nodes)) != NULL) {
 		TAILQ_REMOVE(&t->nodes, nd, entry);
 		node_free(nd);
+	}
+	while ((g = LIST_FIRST(&t->groups)) != NULL) {
+		LIST_REMOVE(g, entry);
+		free(g);
 	}
 	for (i = 0; i < t->nmodules; i++)
 		free(t->modules[i]);
@@ -1612,7 +1643,8 @@ is_select(int argc, const char **argv, const size_t *argvlen, int32_t *db)
 
 static int
 enqueue(struct target *t, struct tnode *nd, int argc, const char **argv,
-    const size_t *argvlen, int keyidx, unsigned int slot, uint64_t tag)
+    const size_t *argvlen, int keyidx, unsigned int slot, uint64_t tag,
+    struct tgroup *group)
 {
 	struct tcmd	*c;
 
@@ -1623,6 +1655,7 @@ enqueue(struct target *t, struct tnode *nd, int argc, const char **argv,
 	if ((c = node_append(t, nd, argc, argv, argvlen, keyidx)) == NULL)
 		return -1;
 	c->tag = tag;
+	c->group = group;
 	c->slot = (uint16_t)slot;
 	if (keyidx < 0)
 		c->flags |= CMD_KEYLESS;
@@ -1653,7 +1686,7 @@ target_send(struct target *t, int argc, const char **argv,
 			return fail(t, "target %s:%d: no master serves slot %u",
 			    t->opts.host, t->opts.port, slot);
 	}
-	return enqueue(t, nd, argc, argv, argvlen, keyidx, slot, tag);
+	return enqueue(t, nd, argc, argv, argvlen, keyidx, slot, tag, NULL);
 }
 
 int
@@ -1661,15 +1694,27 @@ target_send_all(struct target *t, int argc, const char **argv,
     const size_t *argvlen, uint64_t tag)
 {
 	struct tnode	*nd;
+	struct tgroup	*g;
+	size_t		 n = 0;
 
 	if (t->failed)
 		return -1;
 	if (argc < 1)
 		return fail(t, "target: empty command");
+	TAILQ_FOREACH(nd, &t->nodes, entry)
+		if (!t->cluster || nd->nslots > 0)
+			n++;
+	if (n == 0)
+		return fail(t, "target %s:%d: no master to send to",
+		    t->opts.host, t->opts.port);
+	if ((g = calloc(1, sizeof(*g))) == NULL)
+		return fail(t, "target: out of memory");
+	g->remaining = n;
+	LIST_INSERT_HEAD(&t->groups, g, entry);
 	TAILQ_FOREACH(nd, &t->nodes, entry) {
 		if (t->cluster && nd->nslots == 0)
 			continue;
-		if (enqueue(t, nd, argc, argv, argvlen, -1, 0, tag) == -1)
+		if (enqueue(t, nd, argc, argv, argvlen, -1, 0, tag, g) == -1)
 			return -1;
 	}
 	return 0;

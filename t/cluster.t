@@ -94,7 +94,17 @@ elapsed = time.time() - t0
 is_(r.returncode, 0, 'cluster stream exits 0')
 out = r.stdout.splitlines()
 ok(all(out[i] == '%d +OK' % i for i in range(N)), 'every SET acknowledged under its tag')
-is_(len([l for l in out if l.startswith('%d :' % (N + 1000))]), 3, '@all reaches the 3 masters')
+allr = [l for l in out if l.startswith('%d ' % (N + 1000))]
+ok(len(allr) == 1 and re.match(r'\d+ :\d+$', allr[0]), '@all: one reply for the three masters (%s)' % allr)
+
+# @all with an error on one master only: that error is the reply
+lib = "#!lua name=tlib\nredis.register_function('tf', function() return 1 end)"
+nodes[1].client().execute_command('FUNCTION', 'LOAD', lib)
+esc = lib.replace('\\', '\\\\').replace(' ', '\\s').replace('\n', '\\x0a')
+r = targetcat([cl.url], '@all FUNCTION LOAD %s\nPING\n' % esc)
+ok(r.returncode == 0 and r.stdout.startswith('0 -ERR Library \'tlib\' already exists') and
+   r.stdout.count('\n') == 2, '@all: the error of one master is the reply (%r)' % r.stdout)
+ok(all(n.client().execute_command('FUNCTION', 'LIST') for n in nodes), '@all: loaded on every master')
 diag('cluster: %d commands in %.2fs (%.0f/s)' % (len(lines), elapsed, len(lines) / elapsed))
 
 per_node = []
