@@ -1073,6 +1073,12 @@ retry(struct target *t, struct tnode *nd, const redisReply *r)
 		    sizeof(key)), r->str, t->opts.retry_ms);
 	if (c->tries < UINT8_MAX)
 		c->tries++;
+	/*
+	 * TRYAGAIN after an ASK sends the command back to the migrating
+	 * node, which answers ASK again: that loop lasts until the migration
+	 * ends, and retry_ms bounds it, not the redirection limit.
+	 */
+	c->redirects = 0;
 	if (t->cluster && !(c->flags & CMD_KEYLESS)) {
 		if (strncmp(r->str, "CLUSTERDOWN", 11) == 0)
 			cluster_refresh(t, NULL, 0);

@@ -158,6 +158,9 @@ half = mkeys[:K // 2]
 sc.execute_command('MIGRATE', '127.0.0.1', dst.port, '', 0, 5000, 'KEYS', *half)
 # while migrating: keys already moved answer ASK, the others are written on src
 st.send(sum((['SET %s b' % k, 'APPEND %s y' % k] for k in mkeys), []))
+# a two-key command on a migrated key: ASK, then TRYAGAIN from the importing
+# node (the destination key is still missing there) until the slot is moved
+st.send(['RENAME {mig}:0 {mig}:renamed'])
 
 
 def asking_get(c, k):
@@ -181,17 +184,19 @@ s = stats(err)
 is_(rc, 0, 'stream across a slot migration exits 0')
 ok(s.get('ask', 0) > 0, 'ASK redirections followed (%s)' % s)
 ok(s.get('moved', 0) > 0, 'MOVED redirections followed')
+ok(s.get('retries', 0) > 0 and 'TRYAGAIN' in err, 'TRYAGAIN retried until the migration ended')
+is_(dc.get('{mig}:renamed'), b'by', 'the retried RENAME ran once the slot had moved, before later writes')
 is_([k for k in mkeys if dc.get(k) != b'cz'][:5], [], 'every migrated key has its last value, in order')
 is_(sum(1 for _ in sc.scan_iter(match='{mig}:*')), 0, 'nothing left on the old owner')
 is_([i for i in range(K) if cc.get('other:%d' % i) != b'b'][:5], [], 'other slots unaffected')
-is_(len(out.splitlines()), 2 * K + 2 * K + 3 * K, 'one reply per command')
+is_(len(out.splitlines()), 2 * K + 2 * K + 1 + 3 * K, 'one reply per command')
 ok(all(l.split(' ', 1)[1] in ('+OK', ':2') for l in out.splitlines()),
    'no redirection reached the caller')
 
 # ---------------------------------------------------------------- master restart
 
 total = sum(n.client().dbsize() for n in nodes)
-is_(total, N + 2 + 2 * K, 'no key lost on the way (%d)' % total)
+is_(total, N + 2 + 2 * K + 1, 'no key lost on the way (%d)' % total)
 
 victim = nodes[2]
 vc = victim.client()
