@@ -749,7 +749,7 @@ node_append(struct target *t, struct tnode *nd, int argc, const char **argv,
  */
 static int
 node_copy(struct target *t, struct tnode *src, size_t i, struct tnode *dst,
-    int asking)
+    int asking, int fresh)
 {
 	struct tcmd	 old = *CMD(src, i), *c;
 	size_t		 pre = (old.flags & CMD_ASKING) ? ASKING_LEN : 0;
@@ -769,6 +769,8 @@ node_copy(struct target *t, struct tnode *src, size_t i, struct tnode *dst,
 	*c = old;
 	c->off = dst->end;
 	c->len = (uint32_t)total;
+	if (fresh)
+		c->redirects = 0;
 	c->flags = (uint8_t)((old.flags & (CMD_KEYLESS | CMD_SELECT |
 	    CMD_INTERNAL)) |
 	    (asking ? CMD_ASKING : 0));
@@ -790,11 +792,14 @@ enum match { MATCH_ALL, MATCH_SLOT, MATCH_KEY };
 /*
  * The head of src goes to dst, and with it every later live command among
  * the first n of src that must stay behind it; those left in src become
- * tombstones.
+ * tombstones.  fresh (a retry) clears the copies' redirection counts:
+ * TRYAGAIN after an ASK sends the command back to the migrating node,
+ * which answers ASK again until the migration ends; retry_ms bounds that
+ * loop, not the redirection limit.
  */
 static int
 requeue(struct target *t, struct tnode *src, size_t n, struct tnode *dst,
-    int asking, enum match match)
+    int asking, enum match match, int fresh)
 {
 	struct tcmd	 head = *CMD(src, 0), *e;
 	size_t		 i;
@@ -814,7 +819,7 @@ requeue(struct target *t, struct tnode *src, size_t n, struct tnode *dst,
 			    head.keylen) != 0))
 				continue;
 		}
-		if (node_copy(t, src, i, dst, asking) == -1)
+		if (node_copy(t, src, i, dst, asking, fresh) == -1)
 			return -1;
 		if (i > 0) {
 			e = CMD(src, i);
@@ -1018,11 +1023,11 @@ redirect(struct target *t, struct tnode *nd, const redisReply *r)
 			t->slots[slot] = dst;
 			dst->nslots++;
 		}
-		if (requeue(t, nd, nd->n, dst, 0, MATCH_SLOT) == -1)
+		if (requeue(t, nd, nd->n, dst, 0, MATCH_SLOT, 0) == -1)
 			return -1;
 	} else {
 		t->stats.ask++;
-		if (requeue(t, nd, nd->n, dst, 1, MATCH_KEY) == -1)
+		if (requeue(t, nd, nd->n, dst, 1, MATCH_KEY, 0) == -1)
 			return -1;
 	}
 	return 1;
@@ -1073,12 +1078,6 @@ retry(struct target *t, struct tnode *nd, const redisReply *r)
 		    sizeof(key)), r->str, t->opts.retry_ms);
 	if (c->tries < UINT8_MAX)
 		c->tries++;
-	/*
-	 * TRYAGAIN after an ASK sends the command back to the migrating
-	 * node, which answers ASK again: that loop lasts until the migration
-	 * ends, and retry_ms bounds it, not the redirection limit.
-	 */
-	c->redirects = 0;
 	if (t->cluster && !(c->flags & CMD_KEYLESS)) {
 		if (strncmp(r->str, "CLUSTERDOWN", 11) == 0)
 			cluster_refresh(t, NULL, 0);
@@ -1095,8 +1094,8 @@ retry(struct target *t, struct tnode *nd, const redisReply *r)
 	n = nd->n;
 	if (!t->cluster && select_again(t, nd) == -1)
 		return -1;
-	return requeue(t, nd, n, dst, 0, t->cluster ? MATCH_SLOT : MATCH_ALL) ==
-	    -1 ? -1 : 1;
+	return requeue(t, nd, n, dst, 0, t->cluster ? MATCH_SLOT : MATCH_ALL,
+	    1) == -1 ? -1 : 1;
 }
 
 static int
@@ -1295,7 +1294,7 @@ node_migrate(struct target *t, struct tnode *nd)
 			dst = route(t, c->slot, c->flags & CMD_KEYLESS);
 			if (dst == NULL || dst == nd)
 				return 0;
-			if (node_copy(t, nd, 0, dst, 0) == -1)
+			if (node_copy(t, nd, 0, dst, 0, 0) == -1)
 				return -1;
 			nd->live--;
 			t->pending--;
