@@ -45,6 +45,7 @@
 #define WRITE_BATCH		(64 * 1024)	/* write once this much is queued */
 #define READ_CHUNK		(256 * 1024)
 #define MIN_BUF			(64 * 1024)
+#define KEEP_BUF		(4 * 1024 * 1024)
 #define BACKOFF_FIRST_MS	10
 #define BACKOFF_MAX_MS		1000
 #define RECONNECT_FIRST_MS	50
@@ -670,6 +671,12 @@ node_pop(struct tnode *nd)
 	if (nd->n == 0) {
 		/* everything acknowledged: start the buffer over */
 		nd->base = nd->start = nd->wpos = nd->end;
+		if (nd->bufsz > KEEP_BUF) {
+			/* a huge command is gone; do not keep its room */
+			free(nd->buf);
+			nd->buf = NULL;
+			nd->bufsz = 0;
+		}
 	}
 }
 

@@ -134,6 +134,11 @@ diag('%d commands in %.2fs (%.0f/s, targetcat incl. startup)' % (len(lines), ela
 r = targetcat(['--count-only', srv.url], 'PING\n@all DBSIZE\nGET k:1\n')
 is_((r.returncode, r.stdout.strip()), (0, 'commands=3 replies=3 errors=0'), '--count-only')
 
+HUGE = (2 if ASAN else 16) << 20
+r = targetcat([srv.url], 'SET huge %s\nSTRLEN huge\nDEL huge\n' % ('h' * HUGE))
+is_((r.returncode, r.stdout.splitlines()), (0, ['0 +OK', '1 :%d' % HUGE, '2 :1']),
+    'a %d MB command goes through whole' % (HUGE >> 20))
+
 # ---------------------------------------------------------------- AUTH
 
 c.execute_command('ACL', 'SETUSER', 'alice', 'on', '>Al1ce:pw@x', '~*', '&*', '+@all')
