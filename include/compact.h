@@ -23,9 +23,22 @@ struct compact_it {
 	int			 isint;		/* last element was an integer */
 	int64_t			 ival;		/* ... and its value */
 	char			 num[24];	/* scratch for integer text */
-	int			 kind;
+	int			 kind;		/* COMPACT_LISTPACK, ... */
 	char			 err[96];
+	/* walking state, private to compact.c */
+	int			 countknown;	/* count was announced */
+	int			 done;		/* terminator reached */
+	size_t			 last;		/* offset of the last entry */
+	size_t			 lastlen;	/* its length (ziplist prevlen) */
+	size_t			 tail;		/* ziplist zltail */
+	unsigned int		 width;		/* intset bytes per element */
+	int			 zmvalue;	/* zipmap: next is a value */
 };
+
+#define COMPACT_LISTPACK	1
+#define COMPACT_ZIPLIST		2
+#define COMPACT_INTSET		3
+#define COMPACT_ZIPMAP		4
 
 /* Open: check the header; 0 ok, -1 corrupt (it->err). */
 int	lp_open(struct compact_it *, const void *, size_t);
