@@ -26,7 +26,7 @@
 
 /* return values besides 0 */
 #define DFLY_ERR	(-1)	/* I/O or protocol error: retry may help */
-#define DFLY_EAUTH	(-2)	/* authentication refused: retrying won't */
+#define DFLY_EFATAL	(-2)	/* auth refused, not a Dragonfly: retrying won't */
 
 struct dfly_conn {
 	int		 fd;

@@ -320,7 +320,7 @@ command(struct dfly_conn *c, int argc, const char **argv, struct resp *r,
 	if (r->top.type == R_ERROR) {
 		seterr(err, errlen, "%s: %s: -%s", c->peer, argv[0],
 		    r->top.str);
-		return is_auth_error(r->top.str) ? DFLY_EAUTH : DFLY_ERR;
+		return is_auth_error(r->top.str) ? DFLY_EFATAL : DFLY_ERR;
 	}
 	return 0;
 }
@@ -381,7 +381,7 @@ dfly_connect(struct dfly_conn *c, const char *host, int port,
 		rc = dfly_command_ok(c, 2, argv, err, errlen);
 	}
 	if (rc == DFLY_ERR && strstr(err, "-ERR") != NULL)
-		rc = DFLY_EAUTH;	/* e.g. "AUTH called without password" */
+		rc = DFLY_EFATAL;	/* e.g. "AUTH called without password" */
 	if (rc != 0)
 		dfly_close(c);
 	return rc;
@@ -423,10 +423,12 @@ dfly_handshake(struct dfly_conn *c, struct dfly_master *m, char *err,
 		return rc;
 	if ((rc = command(c, 3, dfly, &r, err, errlen)) != 0)
 		return rc;
-	if (r.top.type != R_ARRAY || r.nelem < 3)
-		return seterr(err, errlen, "%s: not a Dragonfly master "
+	if (r.top.type != R_ARRAY || r.nelem < 3) {
+		seterr(err, errlen, "%s: not a Dragonfly master "
 		    "(REPLCONF capa dragonfly answered %s)", c->peer,
 		    r.top.type == R_STATUS ? r.top.str : "something else");
+		return DFLY_EFATAL;
+	}
 	if (copy_id(m->replid, &r.elem[0], "master id", c->peer, err,
 	    errlen) != 0)
 		return DFLY_ERR;
