@@ -298,16 +298,27 @@ master_closed(struct sup *s)
 	ssize_t n;
 
 	n = recv(s->master.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-	if (n == 0) {
-		fail(s, OUT_RETRY, "master closed the control connection");
-		return 1;
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n == 0 && s->state == SESS_STABLE_SWITCH) {
+		/*
+		 * A worker that read its trailer closes its flow, and closing
+		 * any connection ends the master's session: expected now.
+		 * Each worker still reports DONE or its own error.
+		 */
+		log_debug("master ended the session after STARTSTABLE");
+		dfly_close(&s->master);
+		return 0;
 	}
-	if (n == 1) {
+	if (n == 0)
+		fail(s, OUT_RETRY, "master closed the control connection");
+	else if (n == 1)
 		fail(s, OUT_RETRY, "unexpected data from the master on the "
 		    "control connection");
-		return 1;
-	}
-	return 0;
+	else
+		fail(s, OUT_RETRY, "control connection: %s", strerror(errno));
+	dfly_close(&s->master);		/* the session is over */
+	return 1;
 }
 
 /*
@@ -532,11 +543,12 @@ session(struct sup *s)
 			fail(s, OUT_RETRY, "%s", err);
 	}
 	if (!s->failed && pump(s, barrier_reached, -1, 1)) {
-		s->state = SESS_STABLE_SWITCH;
 		log_info("every flow passed FULLSYNC_END: DFLY STARTSTABLE");
 		s->startstable_sent = 1;
 		if (dfly_startstable(&s->master, &s->m, err, sizeof(err)) != 0)
 			fail(s, OUT_RETRY, "%s", err);
+		else
+			s->state = SESS_STABLE_SWITCH;
 	}
 	if (!s->failed && s->startstable_sent && pump(s, all_done, -1, 1))
 		s->state = SESS_DONE;

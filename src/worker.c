@@ -174,6 +174,20 @@ register_flow(struct worker *w)
 	log_debug("FLOW registered: FULL");
 }
 
+/*
+ * A value the target cannot hold (with --unsupported fail) fails the same
+ * way on every attempt, so it must not be retried; the writer says so in
+ * its message by pointing at the option.  Anything else (a target outage
+ * that outlived the target's own retries) is worth a new full sync.
+ */
+static enum msg_error_kind
+writer_error_kind(struct worker *w)
+{
+	if (strstr(writer_error(w->writer), "--unsupported") != NULL)
+		return ERR_FATAL;
+	return ERR_RETRY;
+}
+
 /* A JOURNAL_BLOB inside the snapshot: apply its records in order. */
 static void
 apply_journal_blob(struct worker *w, const struct rdb_event *ev)
@@ -261,7 +275,7 @@ drain(struct worker *w)
 			break;
 		}
 		if (writer_event(w->writer, &ev) == -1)
-			fail(w, ERR_RETRY, "byte %" PRIu64 ": %s",
+			fail(w, writer_error_kind(w), "byte %" PRIu64 ": %s",
 			    rdb_offset(w->rdb), writer_error(w->writer));
 	}
 	if (rc == RDB_ERR)
