@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "dfly.h"
@@ -318,7 +319,10 @@ command(struct dfly_conn *c, int argc, const char **argv, struct resp *r,
 	    read_reply(c, r, err, errlen) != 0)
 		return DFLY_ERR;
 	if (r->top.type == R_ERROR) {
-		seterr(err, errlen, "%s: %s: -%s", c->peer, argv[0],
+		/* name the command, never AUTH's arguments */
+		seterr(err, errlen, "%s: %s%s%s: -%s", c->peer, argv[0],
+		    argc > 1 && strcasecmp(argv[0], "AUTH") != 0 ? " " : "",
+		    argc > 1 && strcasecmp(argv[0], "AUTH") != 0 ? argv[1] : "",
 		    r->top.str);
 		return is_auth_error(r->top.str) ? DFLY_EFATAL : DFLY_ERR;
 	}

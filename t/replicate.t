@@ -209,10 +209,12 @@ src.stop()
 src = RedisServer()
 r = df2redis('migrate', ['-d', '--source', src.url, '--target', tgt.url, '--state-dir', sd])
 ok(r.returncode == 1 and 'not a Dragonfly master' in r.stderr, 'a Redis master is refused clearly')
-r = df2redis('migrate', ['-d', '--source', '127.0.0.1:%d' % free_port(), '--target', tgt.url,
-                         '--state-dir', sd, '--max-retries', '2', '--retry-delay-ms', '20'])
+r = df2redis('replicate', ['-d', '--source', '127.0.0.1:%d' % free_port(), '--target', tgt.url,
+                           '--state-dir', sd, '--max-retries', '2', '--retry-delay-ms', '20'])
 ok(r.returncode == 1 and r.stderr.count('restarting the full sync') == 2 and 'giving up after 2' in r.stderr,
    'unreachable master: bounded retries with backoff')
+ok(r.stderr.count('stable sync (journal replay) is not available in this version') == 1,
+   'replicate says in one line that it stops after the full sync')
 src.stop()
 
 if not HAVE_MASTER:
@@ -245,7 +247,7 @@ ok(offs and all(re.search(r'^ v1 [0-9a-f]{40} 8 %s 1 ' % o, lsn, re.M) for _, o 
 
 # ------------------------------------------------------------ cluster target, big value, writes during the snapshot
 
-m = Master(4, ['--compression', 'lz4'])
+m = Master(4, ['--compression', 'lz4', '--snapshot-delay-us', '200'])
 c = m.client()
 c.execute_command('DEBUG', 'POPULATE', POP, 'pop', 100)
 big = bytes(range(256)) * (BIG // 256)
@@ -324,8 +326,8 @@ tgt.stop()
 
 # ------------------------------------------------------------ the barrier hook works
 
-m = Master(2)
-m.client().execute_command('DFLYMASTER', 'LOAD-SAMPLE')
+m = Master(2, ['--snapshot-delay-us', '2000'])
+m.client().execute_command('DEBUG', 'POPULATE', 20000, 'k', 100)
 ctrl = socket.create_connection(('127.0.0.1', m.port))
 f = ctrl.makefile('rb')
 
@@ -414,7 +416,7 @@ tgt.stop()
 
 # ------------------------------------------------------------ worker killed, SIGTERM, control socket
 
-m = Master(4, ['--compression', 'lz4'])
+m = Master(4, ['--compression', 'lz4', '--snapshot-delay-us', '200'])
 m.client().execute_command('DEBUG', 'POPULATE', POP, 'k', 100)
 m.client().execute_command('DFLYMASTER', 'LOAD-SAMPLE')
 tgt = RedisServer()
@@ -441,7 +443,7 @@ out, err = out.decode(), err.decode()
 is_(p.returncode, 0, 'worker SIGKILLed mid full sync: exit 0')
 ok(re.search(r'flow \d: worker %d killed by signal 9 at byte \d+' % victim, err) and
    'restarting the full sync' in err, 'worker crash logged with flow and byte, session restarted')
-ok('stable sync (journal replay) is not available' in err, 'replicate says stable sync is not there yet')
+ok('stable sync (journal replay) is not available' not in err, 'replicate --full-sync-only: no stable-sync notice')
 compare(dump_server(tgt.client()), redis_only(dump_server(m.client())), 'after a worker crash: target correct')
 
 # restart-flow and stop over the control socket, then SIGTERM
