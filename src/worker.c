@@ -27,7 +27,7 @@
 #include "writer.h"
 
 #define READ_CHUNK	(256 * 1024)
-#define STATS_EVERY_MS	500
+#define STATS_EVERY_MS	250
 
 struct worker {
 	const struct config	*cfg;
@@ -430,7 +430,7 @@ worker_main(const struct config *cfg, const struct dfly_master *m, int flow,
 			_exit(1);
 	}
 	set_phase(&w, PHASE_FULL_SYNC);
-	w.last_stats_ms = now_ms();
+	send_stats(&w, MSG_STATS);
 	full_sync(&w);
 	if (w.writer != NULL && writer_sync(w.writer) == -1)
 		fail(&w, ERR_RETRY, "target: %s", writer_error(w.writer));
