@@ -67,7 +67,10 @@ def main():
         while True:
             cursor, keys = m.scan(cursor, count=5000)
             if keys:
-                for k, v in zip(keys, m.mget(keys)):
+                pl = m.pipeline(transaction=False)
+                for k in keys:
+                    pl.get(k)
+                for k, v in zip(keys, pl.execute()):
                     f.write(b'*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n' % (len(k), k, len(v), v))
             if cursor == 0:
                 break
