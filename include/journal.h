@@ -39,8 +39,12 @@ struct journal_limits {
 	size_t	max_args;	/* arguments of one record (16 M) */
 };
 
+#define JOURNAL_MAX_RECORD	(512UL << 20)
+#define JOURNAL_MAX_ARGS	(16UL << 20)
+
 struct journal;
 
+/* NULL limits, or a zero field, take the defaults above. */
 struct journal	*journal_new(const struct journal_limits *);
 void		 journal_free(struct journal *);
 int		 journal_feed(struct journal *, const void *, size_t);
@@ -48,8 +52,15 @@ int		 journal_feed(struct journal *, const void *, size_t);
 int		 journal_next(struct journal *, struct journal_rec *);
 /* "byte 812: unknown journal opcode 0x21" */
 const char	*journal_error(const struct journal *);
+/* Offset of the first byte not yet consumed. */
 uint64_t	 journal_offset(const struct journal *);
 /* Bytes fed but not yet consumed (a partial record). */
 size_t		 journal_pending(const struct journal *);
+/*
+ * Number the next byte fed as offset (e.g. its position in the FLOW), so
+ * that rec.offset, journal_offset() and error messages use that numbering.
+ * Only while nothing is pending; 0 ok, -1 otherwise.
+ */
+int		 journal_set_offset(struct journal *, uint64_t offset);
 
 #endif

@@ -62,11 +62,30 @@ int		 target_send_all(struct target *, int argc, const char **argv,
 		    const size_t *argvlen, uint64_t tag);
 /* Block until every queued command was acknowledged; -1 on failure. */
 int		 target_flush(struct target *);
+/*
+ * One round of I/O without queueing anything: write what is queued, read
+ * replies, reconnect what is due; waits up to timeout_ms for any of it.
+ * For callers that go idle with commands queued (a quiet journal).
+ */
+int		 target_poll(struct target *, int timeout_ms);
 /* Commands queued and not yet acknowledged. */
 size_t		 target_pending(const struct target *);
 void		 target_seterr(struct target *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 const char	*target_error(const struct target *);
+/*
+ * What the channel did behind the caller's back, for logs and tests.
+ * The reply callback must not call target_flush(); it may queue commands
+ * with target_send(), which then does not wait for the window.
+ */
+struct target_stats {
+	uint64_t	 moved;		/* MOVED replies followed */
+	uint64_t	 ask;		/* ASK replies followed */
+	uint64_t	 retries;	/* TRYAGAIN/CLUSTERDOWN/LOADING/MASTERDOWN */
+	uint64_t	 reconnects;	/* connections reopened after a loss */
+	uint64_t	 refreshes;	/* slot map reloads */
+};
+const struct target_stats *target_stats(const struct target *);
 /* CRC16 slot of a key, honouring {hash tags}. */
 unsigned int	 target_slot(const char *, size_t);
 

@@ -48,6 +48,7 @@ enum writer_count {
 	WC_JOURNAL,		/* journal commands applied */
 	WC_COMMANDS,		/* commands sent */
 	WC_BYTES,		/* payload bytes sent */
+	WC_LOSSY,		/* written without their member TTLs */
 	WC_MAX
 };
 

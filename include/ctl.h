@@ -1,0 +1,50 @@
+/*
+ * ctl.h - the supervisor's control socket (STATE_DIR/df2redis.sock, or
+ * --ctl-socket PATH), used by df2redisctl.
+ *
+ * Protocol: a client connects, sends ONE request line terminated by "\n"
+ * (at most CTL_MAXREQ bytes, "\r\n" accepted), reads reply lines until a
+ * line holding a single "." and the server closes the connection.  A reply
+ * line never is a lone "."; the first reply line starts with "ok" or
+ * "error: ".  Requests:
+ *
+ *	status
+ *		ok
+ *		session <syncid|-> state <connecting|full-sync|barrier|
+ *		    stable-switch|done|backoff|stopping> attempt <n>
+ *		    flows <N> master <replid|->
+ *		flow <i> phase <phase> keys <n> written <n> skipped <n>
+ *		    journal <n> bytes <n> offset <n> lsn <n> pid <pid>
+ *		    (one line per flow; phase as in imsg.h msg_phase_name())
+ *		.
+ *	restart-flow <i>
+ *		ok restarting the session: flow <i> cannot rejoin a full sync
+ *		    alone, so the whole full sync starts again
+ *		.
+ *	stop
+ *		ok stopping
+ *		.	(then the daemon stops as on SIGTERM)
+ *
+ * Anything else: "error: unknown request" / "error: <why>" then ".".
+ */
+#ifndef DF2REDIS_CTL_H
+#define DF2REDIS_CTL_H
+
+#include <stddef.h>
+
+#define CTL_MAXREQ	256
+#define CTL_TIMEOUT_MS	1000	/* a client that sends nothing is dropped */
+
+/* Bind and listen; refuses when another daemon answers on the path. */
+int	ctl_listen(const char *path, char *err, size_t errlen);
+/*
+ * Accept one client and read its request line (without the newline).
+ * Returns the client fd, or -1 (nothing to serve, or a bad client that
+ * was answered and closed already).
+ */
+int	ctl_accept(int listenfd, char *req, size_t reqlen);
+/* Write the reply (lines, each ending in "\n"), the final ".", close. */
+void	ctl_reply(int fd, const char *text);
+void	ctl_unlink(int listenfd, const char *path);
+
+#endif

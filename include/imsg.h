@@ -1,0 +1,100 @@
+/*
+ * imsg.h - typed messages between the supervisor and its flow workers,
+ * and the worker entry point.
+ *
+ * Each worker has one SOCK_SEQPACKET socketpair to the supervisor: every
+ * message is one packet of a header (type, payload length) and a payload
+ * whose size is checked against the type on receipt, in the spirit of
+ * OpenBSD's imsg.  The full-sync barrier is a counter in a shared anonymous
+ * mapping: a worker increments it once it has consumed FULLSYNC_END and the
+ * target acknowledged everything before it, then sends MSG_FULLSYNC_DONE on
+ * its socket, which is the byte that wakes the supervisor.
+ */
+#ifndef DF2REDIS_IMSG_H
+#define DF2REDIS_IMSG_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "dfly.h"
+
+enum msg_type {
+	MSG_FLOW_REPLY = 1,	/* struct msg_flow_reply */
+	MSG_FULLSYNC_DONE,	/* struct msg_stats */
+	MSG_STATS,		/* struct msg_stats */
+	MSG_DONE,		/* struct msg_stats, lsn = JOURNAL_OFFSET */
+	MSG_ERROR,		/* struct msg_error, text truncated to fit */
+};
+
+enum flow_phase {
+	PHASE_START,		/* connecting, FLOW registration */
+	PHASE_WAIT_SYNC,	/* FLOW answered, waiting for DFLY SYNC */
+	PHASE_FULL_SYNC,	/* reading and applying the snapshot */
+	PHASE_BARRIER,		/* FULLSYNC_END applied, waiting STARTSTABLE */
+	PHASE_TRAILER,		/* after JOURNAL_OFFSET, reading the trailer */
+	PHASE_DONE,		/* everything up to the trailer applied */
+	PHASE_FAILED,
+};
+
+struct msg_hdr {
+	uint32_t	 type;
+	uint32_t	 len;		/* payload bytes */
+};
+
+struct msg_flow_reply {
+	int32_t		 partial;
+	char		 token[DFLY_ID_LEN + 1];
+};
+
+struct msg_stats {
+	int32_t		 phase;
+	uint64_t	 keys;		/* keys decoded */
+	uint64_t	 written;	/* keys written to the target */
+	uint64_t	 skipped;	/* unsupported or expired, not written */
+	uint64_t	 journal;	/* journal commands applied */
+	uint64_t	 bytes;		/* bytes read on the FLOW socket */
+	uint64_t	 offset;	/* snapshot decoder byte offset */
+	uint64_t	 lsn;		/* JOURNAL_OFFSET once seen, else 0 */
+};
+
+enum msg_error_kind {
+	ERR_RETRY,		/* restart the full sync */
+	ERR_FATAL,		/* retrying cannot help (authentication) */
+};
+
+struct msg_error {
+	int32_t		 kind;
+	char		 text[1024];
+};
+
+#define MSG_MAXPAYLOAD	sizeof(struct msg_error)
+
+struct msg {
+	struct msg_hdr	 hdr;
+	union {
+		struct msg_flow_reply	 reply;
+		struct msg_stats	 stats;
+		struct msg_error	 error;
+		char			 raw[MSG_MAXPAYLOAD];
+	} u;
+};
+
+/* Shared between the supervisor and every worker of one session. */
+struct session_shm {
+	atomic_uint	 barrier;	/* flows past FULLSYNC_END, acked */
+};
+
+/* 0 sent, -1 error (errno). */
+int	msg_send(int fd, enum msg_type, const void *, size_t);
+/* 1 message read, 0 peer closed, -1 error or malformed (errno EBADMSG). */
+int	msg_recv(int fd, struct msg *);
+const char *msg_phase_name(enum flow_phase);
+
+/* worker.c: run flow `flow` of session `m`; never returns. */
+void	worker_main(const struct config *, const struct dfly_master *,
+	    int flow, int msgfd, struct session_shm *)
+	    __attribute__((noreturn));
+
+#endif

@@ -1,0 +1,451 @@
+/*
+ * config.c - options of `df2redis replicate` / `migrate`: command line,
+ * `-f df2redis.conf`, password files and environment.
+ */
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+enum opt_kind { OPT_STR, OPT_INT, OPT_FLAG, OPT_SPECIAL };
+
+static const struct option_desc {
+	const char	*name;
+	enum opt_kind	 kind;
+	size_t		 off;		/* into struct config, OPT_STR/INT/FLAG */
+	size_t		 size;		/* OPT_STR buffer size */
+	long long	 min, max;	/* OPT_INT */
+	const char	*help;
+} options[] = {
+#define S(n, f, h) { n, OPT_STR, offsetof(struct config, f), \
+	sizeof(((struct config *)0)->f), 0, 0, h }
+#define I(n, f, lo, hi, h) { n, OPT_INT, offsetof(struct config, f), 0, lo, hi, h }
+#define F(n, f, h) { n, OPT_FLAG, offsetof(struct config, f), 0, 0, 1, h }
+#define X(n, h) { n, OPT_SPECIAL, 0, 0, 0, 0, h }
+	X("source",		"HOST:PORT of the Dragonfly master"),
+	S("source-user",	source_user, "ACL user for the master"),
+	S("source-password-file", source_password_file,
+	    "file holding the master's password"),
+	S("target",		target_url, "HOST:PORT or redis://[USER[:PASS]@]HOST:PORT[/DB]"),
+	S("target-password-file", target_password_file,
+	    "file holding the target's password"),
+	X("db-map",		"SRC:DST[,SRC:DST...] database renumbering"),
+	X("unsupported",	"fail|skip values Redis cannot hold"),
+	X("batch",		"members per write command (default 512)"),
+	S("state-dir",		state_dir, "directory of the LSN checkpoints"),
+	S("ctl-socket",		ctl_socket, "control socket (STATE_DIR/df2redis.sock)"),
+	S("pidfile",		pidfile, "pid file (STATE_DIR/df2redis.pid)"),
+	I("max-retries",	max_retries, 0, 1000000,
+	    "full-sync restarts before giving up (10)"),
+	I("retry-delay-ms",	retry_delay_ms, 1, 3600000,
+	    "first retry delay, doubled each time (250)"),
+	I("timeout-ms",		timeout_ms, 100, 3600000,
+	    "source connect and reply timeout (30000)"),
+	F("full-sync-only",	full_sync_only,
+	    "stop once the snapshot is applied"),
+	I("verbose",		verbose, 0, 3, "log level 0-3"),
+#undef S
+#undef I
+#undef F
+#undef X
+};
+#define NOPTIONS	(sizeof(options) / sizeof(options[0]))
+
+void
+config_init(struct config *cfg)
+{
+	size_t i;
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (i = 0; i < WRITER_MAXDB; i++)
+		cfg->db_map[i] = -1;
+	cfg->unsupported = UNSUPPORTED_FAIL;
+	cfg->max_retries = 10;
+	cfg->retry_delay_ms = 250;
+	cfg->timeout_ms = 30000;
+}
+
+static int
+seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int
+parse_hostport(const char *s, char *host, size_t hostlen, int *port,
+    char *err, size_t errlen)
+{
+	const char *colon, *errstr;
+	size_t hl;
+
+	if ((colon = strrchr(s, ':')) == NULL)
+		return seterr(err, errlen, "\"%s\": expected HOST:PORT", s);
+	hl = colon - s;
+	if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {	/* [::1]:6379 */
+		s++;
+		hl -= 2;
+	}
+	if (hl == 0 || hl >= hostlen)
+		return seterr(err, errlen, "\"%s\": bad host", s);
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	*port = strtonum(colon + 1, 1, 65535, &errstr);
+	if (errstr != NULL)
+		return seterr(err, errlen, "\"%s\": port is %s", s, errstr);
+	return 0;
+}
+
+static int
+parse_dbmap(struct config *cfg, const char *spec, char *err, size_t errlen)
+{
+	char buf[4096], *p, *pair, *colon;
+	const char *errstr;
+	long long src, dst;
+
+	if (strlcpy(buf, spec, sizeof(buf)) >= sizeof(buf))
+		return seterr(err, errlen, "db-map too long");
+	for (p = buf; (pair = strsep(&p, ",")) != NULL;) {
+		if (*pair == '\0')
+			continue;
+		if ((colon = strchr(pair, ':')) == NULL)
+			return seterr(err, errlen,
+			    "db-map \"%s\": expected SRC:DST", pair);
+		*colon = '\0';
+		src = strtonum(pair, 0, WRITER_MAXDB - 1, &errstr);
+		if (errstr != NULL)
+			return seterr(err, errlen,
+			    "db-map: source db \"%s\" is %s", pair, errstr);
+		dst = strtonum(colon + 1, 0, WRITER_MAXDB - 1, &errstr);
+		if (errstr != NULL)
+			return seterr(err, errlen,
+			    "db-map: target db \"%s\" is %s", colon + 1, errstr);
+		cfg->db_map[src] = dst;
+	}
+	return 0;
+}
+
+static int
+parse_bool(const char *v, int *out)
+{
+	if (strcasecmp(v, "yes") == 0 || strcasecmp(v, "true") == 0 ||
+	    strcmp(v, "1") == 0 || strcasecmp(v, "on") == 0)
+		*out = 1;
+	else if (strcasecmp(v, "no") == 0 || strcasecmp(v, "false") == 0 ||
+	    strcmp(v, "0") == 0 || strcasecmp(v, "off") == 0)
+		*out = 0;
+	else
+		return -1;
+	return 0;
+}
+
+static int
+set_special(struct config *cfg, const char *key, const char *value,
+    char *err, size_t errlen)
+{
+	const char *errstr;
+
+	if (strcmp(key, "source") == 0)
+		return parse_hostport(value, cfg->source_host,
+		    sizeof(cfg->source_host), &cfg->source_port, err, errlen);
+	if (strcmp(key, "db-map") == 0)
+		return parse_dbmap(cfg, value, err, errlen);
+	if (strcmp(key, "unsupported") == 0) {
+		if (strcmp(value, "fail") == 0)
+			cfg->unsupported = UNSUPPORTED_FAIL;
+		else if (strcmp(value, "skip") == 0)
+			cfg->unsupported = UNSUPPORTED_SKIP;
+		else
+			return seterr(err, errlen,
+			    "unsupported: \"%s\" is not fail or skip", value);
+		return 0;
+	}
+	if (strcmp(key, "batch") == 0) {
+		cfg->batch = strtonum(value, 1, 1000000, &errstr);
+		if (errstr != NULL)
+			return seterr(err, errlen, "batch \"%s\" is %s", value,
+			    errstr);
+		return 0;
+	}
+	return seterr(err, errlen, "unknown option \"%s\"", key);
+}
+
+int
+config_set(struct config *cfg, const char *key, const char *value,
+    char *err, size_t errlen)
+{
+	const struct option_desc *o;
+	const char *errstr;
+	char *base = (char *)cfg;
+	size_t i;
+
+	for (i = 0; i < NOPTIONS; i++)
+		if (strcmp(options[i].name, key) == 0)
+			break;
+	if (i == NOPTIONS)
+		return seterr(err, errlen, "unknown option \"%s\"", key);
+	o = &options[i];
+	switch (o->kind) {
+	case OPT_STR:
+		if (*value == '\0')
+			return seterr(err, errlen, "%s: empty value", key);
+		if (strlcpy(base + o->off, value, o->size) >= o->size)
+			return seterr(err, errlen, "%s: value too long", key);
+		return 0;
+	case OPT_INT:
+		*(int *)(base + o->off) = strtonum(value, o->min, o->max,
+		    &errstr);
+		if (errstr != NULL)
+			return seterr(err, errlen, "%s: \"%s\" is %s", key,
+			    value, errstr);
+		return 0;
+	case OPT_FLAG:
+		if (parse_bool(value, (int *)(base + o->off)) == -1)
+			return seterr(err, errlen,
+			    "%s: \"%s\" is not yes or no", key, value);
+		return 0;
+	case OPT_SPECIAL:
+		return set_special(cfg, key, value, err, errlen);
+	}
+	return seterr(err, errlen, "%s: bad option kind", key);
+}
+
+int
+config_load(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+	FILE *fp;
+	char *line = NULL, *key, *value, *end, msg[512];
+	size_t cap = 0;
+	ssize_t n;
+	int lineno = 0, rc = 0;
+
+	if ((fp = fopen(path, "r")) == NULL)
+		return seterr(err, errlen, "%s: %s", path, strerror(errno));
+	while ((n = getline(&line, &cap, fp)) != -1) {
+		lineno++;
+		if ((end = strchr(line, '#')) != NULL)
+			*end = '\0';
+		key = line + strspn(line, " \t\r\n");
+		if (*key == '\0')
+			continue;
+		value = key + strcspn(key, " \t\r\n");
+		if (*value != '\0')
+			*value++ = '\0';
+		value += strspn(value, " \t");
+		end = value + strlen(value);
+		while (end > value && isspace((unsigned char)end[-1]))
+			*--end = '\0';
+		if (*value == '\0') {
+			rc = seterr(err, errlen, "%s:%d: %s: missing value",
+			    path, lineno, key);
+			break;
+		}
+		if (config_set(cfg, key, value, msg, sizeof(msg)) == -1) {
+			rc = seterr(err, errlen, "%s:%d: %s", path, lineno, msg);
+			break;
+		}
+	}
+	if (rc == 0 && ferror(fp))
+		rc = seterr(err, errlen, "%s: %s", path, strerror(errno));
+	free(line);
+	fclose(fp);
+	return rc;
+}
+
+int
+config_read_secret(const char *path, char *buf, size_t buflen, char *err,
+    size_t errlen)
+{
+	struct stat st;
+	FILE *fp;
+	size_t n;
+
+	if ((fp = fopen(path, "r")) == NULL)
+		return seterr(err, errlen, "%s: %s", path, strerror(errno));
+	if (fstat(fileno(fp), &st) == 0 && (st.st_mode & 077) != 0)
+		fprintf(stderr, "df2redis: warning: %s is readable by others\n",
+		    path);
+	if (fgets(buf, buflen, fp) == NULL) {
+		fclose(fp);
+		return seterr(err, errlen, "%s: empty password file", path);
+	}
+	fclose(fp);
+	n = strcspn(buf, "\r\n");
+	if (n == buflen - 1)
+		return seterr(err, errlen, "%s: password too long", path);
+	buf[n] = '\0';
+	if (n == 0)
+		return seterr(err, errlen, "%s: empty password", path);
+	return 0;
+}
+
+static int
+getenv_secret(const char *name, char *buf, size_t buflen, char *err,
+    size_t errlen)
+{
+	const char *v;
+
+	if ((v = getenv(name)) == NULL || *v == '\0')
+		return 0;
+	if (strlcpy(buf, v, buflen) >= buflen)
+		return seterr(err, errlen, "%s: password too long", name);
+	return 0;
+}
+
+static int
+config_finish(struct config *cfg, char *err, size_t errlen)
+{
+	int n;
+
+	if (cfg->source_host[0] == '\0')
+		return seterr(err, errlen, "--source HOST:PORT is required");
+	if (cfg->target_url[0] == '\0')
+		return seterr(err, errlen, "--target URL is required");
+	if (cfg->state_dir[0] == '\0')
+		return seterr(err, errlen, "--state-dir DIR is required");
+	if (cfg->source_password_file[0] != '\0') {
+		if (config_read_secret(cfg->source_password_file,
+		    cfg->source_password, sizeof(cfg->source_password),
+		    err, errlen) == -1)
+			return -1;
+	} else if (getenv_secret("DF2REDIS_SOURCE_PASSWORD",
+	    cfg->source_password, sizeof(cfg->source_password),
+	    err, errlen) == -1)
+		return -1;
+	if (cfg->target_password_file[0] != '\0') {
+		if (config_read_secret(cfg->target_password_file,
+		    cfg->target_password, sizeof(cfg->target_password),
+		    err, errlen) == -1)
+			return -1;
+	} else if (getenv_secret("DF2REDIS_TARGET_PASSWORD",
+	    cfg->target_password, sizeof(cfg->target_password),
+	    err, errlen) == -1)
+		return -1;
+	if (cfg->ctl_socket[0] == '\0') {
+		n = snprintf(cfg->ctl_socket, sizeof(cfg->ctl_socket),
+		    "%s/df2redis.sock", cfg->state_dir);
+		if (n < 0 || (size_t)n >= sizeof(cfg->ctl_socket))
+			return seterr(err, errlen, "state-dir too long");
+	}
+	if (cfg->pidfile[0] == '\0') {
+		n = snprintf(cfg->pidfile, sizeof(cfg->pidfile),
+		    "%s/df2redis.pid", cfg->state_dir);
+		if (n < 0 || (size_t)n >= sizeof(cfg->pidfile))
+			return seterr(err, errlen, "state-dir too long");
+	}
+	return 0;
+}
+
+void
+config_usage(const char *cmd)
+{
+	size_t i;
+
+	fprintf(stderr, "usage: df2redis %s [-dnv] [-f FILE] --source HOST:PORT "
+	    "--target URL --state-dir DIR [options]\n", cmd);
+	fprintf(stderr, "  -d  stay in the foreground, log to stderr\n"
+	    "  -f FILE  read settings from FILE (the command line wins)\n"
+	    "  -n  check the configuration and exit\n"
+	    "  -v  more verbose logging\n");
+	for (i = 0; i < NOPTIONS; i++)
+		fprintf(stderr, "  --%-22s %s\n", options[i].name,
+		    options[i].help);
+	fprintf(stderr, "environment: DF2REDIS_SOURCE_PASSWORD, "
+	    "DF2REDIS_TARGET_PASSWORD\n");
+}
+
+int
+config_parse_args(struct config *cfg, int argc, char **argv, char *err,
+    size_t errlen)
+{
+	struct option longopts[NOPTIONS + 2];
+	const char **keys, **values;
+	char msg[512];
+	size_t i, n = 0;
+	int ch, idx, rc = -1, verbose = 0;
+
+	for (i = 0; i < NOPTIONS; i++) {
+		longopts[i].name = options[i].name;
+		longopts[i].has_arg = options[i].kind == OPT_FLAG ?
+		    no_argument : required_argument;
+		longopts[i].flag = NULL;
+		longopts[i].val = 0;
+	}
+	longopts[i].name = "help";
+	longopts[i].has_arg = no_argument;
+	longopts[i].flag = NULL;
+	longopts[i].val = 'h';
+	memset(&longopts[i + 1], 0, sizeof(longopts[i + 1]));
+
+	keys = calloc(argc + 1, sizeof(*keys));
+	values = calloc(argc + 1, sizeof(*values));
+	if (keys == NULL || values == NULL) {
+		seterr(err, errlen, "out of memory");
+		goto out;
+	}
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "df:hnv", longopts, &idx)) != -1) {
+		switch (ch) {
+		case 0:
+			keys[n] = options[idx].name;
+			values[n++] = options[idx].kind == OPT_FLAG ?
+			    "yes" : optarg;
+			break;
+		case 'd':
+			cfg->foreground = 1;
+			break;
+		case 'f':
+			if (strlcpy(cfg->config_file, optarg,
+			    sizeof(cfg->config_file)) >= sizeof(cfg->config_file)) {
+				seterr(err, errlen, "-f: path too long");
+				goto out;
+			}
+			break;
+		case 'n':
+			cfg->check_only = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'h':
+			config_usage(argv[0]);
+			seterr(err, errlen, "help");
+			goto out;
+		default:
+			seterr(err, errlen, "unknown or incomplete option \"%s\"",
+			    argv[optind - 1]);
+			goto out;
+		}
+	}
+	if (optind < argc) {
+		seterr(err, errlen, "unexpected argument \"%s\"", argv[optind]);
+		goto out;
+	}
+	if (cfg->config_file[0] != '\0' &&
+	    config_load(cfg, cfg->config_file, err, errlen) == -1)
+		goto out;
+	for (i = 0; i < n; i++)
+		if (config_set(cfg, keys[i], values[i], msg, sizeof(msg)) == -1) {
+			seterr(err, errlen, "--%s", msg);
+			goto out;
+		}
+	if (verbose > 0)
+		cfg->verbose = verbose;
+	rc = config_finish(cfg, err, errlen);
+out:
+	free(keys);
+	free(values);
+	return rc;
+}

@@ -1,0 +1,150 @@
+/*
+ * ctl.c - the supervisor's control socket: accept, read one request line,
+ * answer, close.  Every call is bounded by CTL_TIMEOUT_MS so a stuck
+ * client cannot stall the supervisor.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctl.h"
+
+static int
+seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int
+make_addr(const char *path, struct sockaddr_un *sun)
+{
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (strlcpy(sun->sun_path, path, sizeof(sun->sun_path)) >=
+	    sizeof(sun->sun_path))
+		return -1;
+	return 0;
+}
+
+int
+ctl_listen(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sun;
+	mode_t old;
+	int fd, probe;
+
+	if (make_addr(path, &sun) == -1)
+		return seterr(err, errlen, "%s: control socket path too long",
+		    path);
+	/* a live daemon answers; a stale socket file is replaced */
+	if ((probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) != -1) {
+		if (connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+			close(probe);
+			return seterr(err, errlen, "%s: another df2redis is "
+			    "running", path);
+		}
+		close(probe);
+	}
+	if (unlink(path) == -1 && errno != ENOENT)
+		return seterr(err, errlen, "%s: %s", path, strerror(errno));
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) == -1)
+		return seterr(err, errlen, "socket: %s", strerror(errno));
+	old = umask(0117);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		umask(old);
+		seterr(err, errlen, "%s: bind: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	umask(old);
+	if (listen(fd, 16) == -1) {
+		seterr(err, errlen, "%s: listen: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int
+ctl_accept(int listenfd, char *req, size_t reqlen)
+{
+	struct pollfd pfd;
+	size_t len = 0;
+	ssize_t n;
+	char *nl;
+	int fd;
+
+	if ((fd = accept4(listenfd, NULL, NULL, SOCK_CLOEXEC)) == -1)
+		return -1;
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	for (;;) {
+		if (poll(&pfd, 1, CTL_TIMEOUT_MS) <= 0)
+			break;
+		n = read(fd, req + len, reqlen - 1 - len);
+		if (n <= 0)
+			break;
+		len += n;
+		req[len] = '\0';
+		if ((nl = strchr(req, '\n')) != NULL) {
+			*nl = '\0';
+			if (nl > req && nl[-1] == '\r')
+				nl[-1] = '\0';
+			return fd;
+		}
+		if (len == reqlen - 1) {
+			ctl_reply(fd, "error: request too long\n");
+			return -1;
+		}
+	}
+	close(fd);
+	return -1;
+}
+
+void
+ctl_reply(int fd, const char *text)
+{
+	struct pollfd pfd;
+	size_t len = strlen(text);
+	ssize_t n;
+
+	pfd.fd = fd;
+	pfd.events = POLLOUT;
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	while (len > 0) {
+		n = send(fd, text, len, MSG_NOSIGNAL);
+		if (n == -1 && errno == EAGAIN &&
+		    poll(&pfd, 1, CTL_TIMEOUT_MS) > 0)
+			continue;
+		if (n <= 0)
+			break;
+		text += n;
+		len -= n;
+	}
+	if (len == 0)
+		(void)send(fd, ".\n", 2, MSG_NOSIGNAL);
+	close(fd);
+}
+
+void
+ctl_unlink(int listenfd, const char *path)
+{
+	if (listenfd == -1)
+		return;
+	close(listenfd);
+	unlink(path);
+}

@@ -1,0 +1,412 @@
+/*
+ * journal.c - sans-I/O decoder of Dragonfly's journal (journal.md).
+ *
+ * Bytes are appended to one buffer; journal_next() parses a whole record
+ * from the unconsumed part or consumes nothing.  A SELECT prefix and the
+ * entry after it are parsed together, so a record is either complete or
+ * still pending as a whole.  To keep byte-at-a-time feeding linear, every
+ * incomplete parse leaves a lower bound of the bytes the record needs and
+ * the next attempt waits until that many are buffered.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "journal.h"
+
+enum {
+	OP_SELECT = 6,
+	OP_EXPIRED = 9,
+	OP_COMMAND = 10,
+	OP_MULTI_COMMAND = 11,
+	OP_EXEC = 12,
+	OP_PING = 13,
+	OP_LSN = 15,
+};
+
+#define BUF_MIN		65536
+#define BUF_SHRINK	(4UL << 20)	/* give back buffers above this */
+
+struct journal {
+	struct journal_limits	 lim;
+	unsigned char		*buf;
+	size_t			 cap;
+	size_t			 rpos;	/* first unconsumed byte */
+	size_t			 wpos;	/* end of the fed bytes */
+	uint64_t		 base;	/* stream offset of buf[0] */
+	size_t			 need;	/* bytes from rpos a record needs */
+	uint32_t		 db;
+	const char		**argv;
+	size_t			*argvlen;
+	size_t			 argcap;
+	int			 failed;
+	char			 err[192];
+};
+
+/* Parser cursor over buf[rpos, wpos). */
+struct cursor {
+	struct journal		*j;
+	size_t			 pos;
+};
+
+#define PARSE_OK	0
+#define PARSE_AGAIN	1
+#define PARSE_ERR	(-1)
+
+static int
+fail(struct journal *j, size_t pos, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+fail(struct journal *j, size_t pos, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	n = snprintf(j->err, sizeof(j->err), "byte %" PRIu64 ": ",
+	    j->base + pos);
+	if (n < 0 || (size_t)n >= sizeof(j->err))
+		n = 0;
+	va_start(ap, fmt);
+	vsnprintf(j->err + n, sizeof(j->err) - n, fmt, ap);
+	va_end(ap);
+	j->failed = 1;
+	return PARSE_ERR;
+}
+
+/* The record needs at least `more` bytes beyond the cursor. */
+static int
+again(struct cursor *c, uint64_t more)
+{
+	c->j->need = c->pos - c->j->rpos + more;
+	return PARSE_AGAIN;
+}
+
+/*
+ * Packed uint (journal.md section 1): 00vvvvvv, 01vvvvvv wwwwwwww, 0x80 +
+ * u32 BE, 0x81 + u64 BE, any form for any value.  Dragonfly's reader
+ * takes 11vvvvvv as a 6-bit value, but its writer never emits it and in
+ * the RDB framing around the journal that prefix means a special string
+ * encoding: seeing it here means we lost sync with the stream, and
+ * decoding on would replay garbage commands into the target.
+ */
+static int
+read_pu(struct cursor *c, const char *what, uint64_t *v)
+{
+	const unsigned char *p = c->j->buf + c->pos;
+	size_t avail = c->j->wpos - c->pos, n, i;
+
+	if (avail < 1)
+		return again(c, 1);
+	switch (p[0] & 0xc0) {
+	case 0x00:
+		*v = p[0];
+		c->pos++;
+		return PARSE_OK;
+	case 0x40:
+		if (avail < 2)
+			return again(c, 2);
+		*v = (uint64_t)(p[0] & 0x3f) << 8 | p[1];
+		c->pos += 2;
+		return PARSE_OK;
+	case 0x80:
+		if (p[0] == 0x80)
+			n = 4;
+		else if (p[0] == 0x81)
+			n = 8;
+		else
+			return fail(c->j, c->pos, "invalid packed uint prefix "
+			    "0x%02x in %s", p[0], what);
+		break;
+	default:
+		return fail(c->j, c->pos, "invalid packed uint prefix 0x%02x "
+		    "in %s (11xxxxxx is an RDB string encoding, never a "
+		    "journal integer)", p[0], what);
+	}
+	if (avail < 1 + n)
+		return again(c, 1 + n);
+	*v = 0;
+	for (i = 1; i <= n; i++)
+		*v = *v << 8 | p[i];
+	c->pos += 1 + n;
+	return PARSE_OK;
+}
+
+static int
+read_pu_max(struct cursor *c, const char *what, uint64_t max, uint64_t *v)
+{
+	size_t at = c->pos;
+	int r;
+
+	if ((r = read_pu(c, what, v)) != PARSE_OK)
+		return r;
+	if (*v > max)
+		return fail(c->j, at, "%s %" PRIu64 " above %" PRIu64, what,
+		    *v, max);
+	return PARSE_OK;
+}
+
+static int
+reserve_args(struct journal *j, size_t n)
+{
+	const char **argv;
+	size_t *argvlen, cap;
+
+	if (n <= j->argcap)
+		return 0;
+	cap = n < 16 ? 16 : n;
+	if ((argv = reallocarray(j->argv, cap, sizeof(*argv))) == NULL)
+		return -1;
+	j->argv = argv;
+	if ((argvlen = reallocarray(j->argvlen, cap, sizeof(*argvlen))) ==
+	    NULL)
+		return -1;
+	j->argvlen = argvlen;
+	j->argcap = cap;
+	return 0;
+}
+
+/* COMMAND / EXPIRED / MULTI_COMMAND body after txid and shard_cnt. */
+static int
+parse_args(struct cursor *c, struct journal_rec *rec)
+{
+	struct journal *j = c->j;
+	uint64_t nargs, total, len, sum = 0, i;
+	size_t at;
+	int r;
+
+	at = c->pos;
+	if ((r = read_pu(c, "argument count", &nargs)) != PARSE_OK)
+		return r;
+	if (nargs == 0)
+		return fail(j, at, "command with no arguments");
+	if (nargs > j->lim.max_args)
+		return fail(j, at, "%" PRIu64 " arguments, limit %zu", nargs,
+		    j->lim.max_args);
+	at = c->pos;
+	if ((r = read_pu(c, "total_len", &total)) != PARSE_OK)
+		return r;
+	if (total > j->lim.max_record)
+		return fail(j, at, "record of %" PRIu64 " bytes, limit %zu",
+		    total, j->lim.max_record);
+	/* every argument has at least a one-byte length */
+	if (j->wpos - c->pos < total + nargs)
+		return again(c, total + nargs);
+	/* the buffer holds >= nargs bytes: this allocation is bounded */
+	if (reserve_args(j, nargs) == -1)
+		return fail(j, at, "out of memory for %" PRIu64 " arguments",
+		    nargs);
+	for (i = 0; i < nargs; i++) {
+		at = c->pos;
+		if ((r = read_pu(c, "argument length", &len)) != PARSE_OK) {
+			if (r == PARSE_AGAIN)
+				return again(c, total - sum + nargs - i);
+			return r;
+		}
+		if (len > total - sum)
+			return fail(j, at, "argument %" PRIu64 " of %" PRIu64
+			    " bytes overruns total_len %" PRIu64, i, len,
+			    total);
+		if (j->wpos - c->pos < len)
+			return again(c, total - sum + nargs - i - 1);
+		j->argv[i] = (const char *)j->buf + c->pos;
+		j->argvlen[i] = len;
+		c->pos += len;
+		sum += len;
+	}
+	if (sum != total)
+		return fail(j, at, "arguments sum to %" PRIu64 " bytes, "
+		    "total_len says %" PRIu64, sum, total);
+	rec->argc = nargs;
+	rec->argv = j->argv;
+	rec->argvlen = j->argvlen;
+	return PARSE_OK;
+}
+
+static int
+parse(struct journal *j, struct journal_rec *rec, uint32_t *db)
+{
+	struct cursor c = { j, j->rpos };
+	uint64_t op, v;
+	size_t at;
+	int r;
+
+	memset(rec, 0, sizeof(*rec));
+	rec->offset = j->base + j->rpos;
+	for (;;) {
+		at = c.pos;
+		if ((r = read_pu(&c, "opcode", &op)) != PARSE_OK)
+			return r;
+		if (op != OP_SELECT)
+			break;
+		if ((r = read_pu_max(&c, "SELECT db", UINT16_MAX, &v)) !=
+		    PARSE_OK)
+			return r;
+		*db = v;
+	}
+	rec->wire_op = op;
+	rec->db = *db;
+	switch (op) {
+	case OP_PING:
+		rec->op = JOURNAL_PING;
+		break;
+	case OP_LSN:
+		rec->op = JOURNAL_LSN;
+		if ((r = read_pu(&c, "LSN", &rec->lsn)) != PARSE_OK)
+			return r;
+		break;
+	case OP_EXEC:
+	case OP_EXPIRED:
+	case OP_COMMAND:
+	case OP_MULTI_COMMAND:
+		rec->op = op == OP_EXEC ? JOURNAL_EXEC : JOURNAL_COMMAND;
+		if ((r = read_pu(&c, "txid", &rec->txid)) != PARSE_OK)
+			return r;
+		if ((r = read_pu_max(&c, "shard_cnt", UINT32_MAX, &v)) !=
+		    PARSE_OK)
+			return r;
+		rec->shard_cnt = v;
+		if (op != OP_EXEC && (r = parse_args(&c, rec)) != PARSE_OK)
+			return r;
+		break;
+	default:
+		return fail(j, at, "unknown journal opcode 0x%02" PRIx64, op);
+	}
+	j->rpos = c.pos;
+	j->need = 1;
+	return PARSE_OK;
+}
+
+struct journal *
+journal_new(const struct journal_limits *lim)
+{
+	struct journal *j;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return NULL;
+	j->lim.max_record = JOURNAL_MAX_RECORD;
+	j->lim.max_args = JOURNAL_MAX_ARGS;
+	if (lim != NULL && lim->max_record != 0)
+		j->lim.max_record = lim->max_record;
+	if (lim != NULL && lim->max_args != 0)
+		j->lim.max_args = lim->max_args;
+	j->need = 1;
+	return j;
+}
+
+void
+journal_free(struct journal *j)
+{
+	if (j == NULL)
+		return;
+	free(j->buf);
+	free(j->argv);
+	free(j->argvlen);
+	free(j);
+}
+
+/* Drop the consumed bytes; resize so that `more` bytes fit. */
+static int
+make_room(struct journal *j, size_t more)
+{
+	size_t pending = j->wpos - j->rpos, want, cap;
+	unsigned char *buf;
+
+	if (j->rpos > 0) {
+		memmove(j->buf, j->buf + j->rpos, pending);
+		j->base += j->rpos;
+		j->rpos = 0;
+		j->wpos = pending;
+	}
+	if (more > SIZE_MAX - pending)
+		return -1;
+	want = pending + more;
+	cap = j->cap;
+	if (cap < want) {
+		if (cap < BUF_MIN)
+			cap = BUF_MIN;
+		while (cap < want)
+			cap = cap > SIZE_MAX / 2 ? want : cap * 2;
+	} else if (cap > BUF_SHRINK && want < cap / 4) {
+		/* one huge record passed: do not keep its buffer */
+		cap = want * 2 < BUF_MIN ? BUF_MIN : want * 2;
+	}
+	if (cap == j->cap)
+		return 0;
+	if ((buf = realloc(j->buf, cap)) == NULL)
+		return -1;
+	j->buf = buf;
+	j->cap = cap;
+	return 0;
+}
+
+int
+journal_feed(struct journal *j, const void *data, size_t len)
+{
+	if (j->failed)
+		return JOURNAL_ERR;
+	if (len == 0)
+		return JOURNAL_OK;
+	if (j->cap - j->wpos < len || j->rpos == j->wpos ||
+	    j->cap > BUF_SHRINK) {
+		if (make_room(j, len) == -1) {
+			fail(j, j->wpos, "out of memory buffering %zu bytes",
+			    j->wpos - j->rpos + len);
+			return JOURNAL_ERR;
+		}
+	}
+	memcpy(j->buf + j->wpos, data, len);
+	j->wpos += len;
+	return JOURNAL_OK;
+}
+
+int
+journal_next(struct journal *j, struct journal_rec *rec)
+{
+	uint32_t db;
+	int r;
+
+	if (j->failed)
+		return JOURNAL_ERR;
+	if (j->wpos - j->rpos < j->need)
+		return JOURNAL_AGAIN;
+	db = j->db;
+	r = parse(j, rec, &db);
+	if (r == PARSE_ERR)
+		return JOURNAL_ERR;
+	if (r == PARSE_AGAIN)
+		return JOURNAL_AGAIN;
+	j->db = db;
+	return JOURNAL_OK;
+}
+
+const char *
+journal_error(const struct journal *j)
+{
+	return j->failed ? j->err : NULL;
+}
+
+uint64_t
+journal_offset(const struct journal *j)
+{
+	return j->base + j->rpos;
+}
+
+size_t
+journal_pending(const struct journal *j)
+{
+	return j->wpos - j->rpos;
+}
+
+int
+journal_set_offset(struct journal *j, uint64_t offset)
+{
+	if (j->wpos != j->rpos)
+		return -1;
+	j->base = offset - j->rpos;
+	return 0;
+}

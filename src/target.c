@@ -1,0 +1,1622 @@
+/*
+ * target.c - the pipelined, at-least-once channel to a Redis server or to
+ * the masters of a Redis Cluster (see target.h).
+ *
+ * Every node (the server, or one cluster master) owns one connection, a
+ * byte buffer of RESP-encoded commands and a ring of command records in
+ * the same order.  Bytes are written in large batches; each reply pops the
+ * oldest record and releases its bytes, so everything not yet acknowledged
+ * is still in the buffer and can be written again after a reconnect.
+ *
+ * Byte positions are 64-bit sequence numbers that only grow: "base" is
+ * the number of buf[0], "start" the first unacknowledged byte, "wpos" the
+ * next byte to write and "end" the end of the queued bytes.
+ *
+ * A command redirected elsewhere (MOVED, ASK) or retried (TRYAGAIN,
+ * CLUSTERDOWN, LOADING) goes to the tail of its new node together with
+ * every later command of the old node for the same slot (the same key for
+ * ASK), so a later command never overtakes an earlier one.  The copies
+ * left behind are tombstones: their replies are dropped.
+ */
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+
+#include "cluster.h"
+#include "log.h"
+#include "target.h"
+
+#define DEFAULT_WINDOW		1024
+#define DEFAULT_CONNECT_MS	5000
+#define DEFAULT_RETRY_MS	60000
+#define WRITE_BATCH		(64 * 1024)	/* write once this much is queued */
+#define READ_CHUNK		(256 * 1024)
+#define MIN_BUF			(64 * 1024)
+#define BACKOFF_FIRST_MS	10
+#define BACKOFF_MAX_MS		1000
+#define RECONNECT_FIRST_MS	50
+#define RECONNECT_MAX_MS	2000
+#define REFRESH_MIN_MS		100	/* between two CLUSTER SLOTS */
+#define MAX_REDIRECTS		16
+#define MAX_MODULES		64
+
+#define CMD_ASKING	0x01	/* bytes start with ASKING */
+#define CMD_ASKED	0x02	/* the ASKING reply was consumed */
+#define CMD_TOMB	0x04	/* moved to another node; drop the reply */
+#define CMD_KEYLESS	0x08
+
+static const char asking_cmd[] = "*1\r\n$6\r\nASKING\r\n";
+#define ASKING_LEN	(sizeof(asking_cmd) - 1)
+
+struct tcmd {
+	uint64_t	 tag;
+	uint64_t	 off;		/* sequence number of the first byte */
+	uint64_t	 retry_since;	/* ms of the first retry, 0 none */
+	uint32_t	 len;		/* bytes, ASKING included */
+	uint32_t	 keyoff;	/* key bytes, from after ASKING */
+	uint32_t	 keylen;
+	uint16_t	 slot;
+	uint8_t		 flags;
+	uint8_t		 tries;
+	uint8_t		 redirects;
+};
+
+struct tnode {
+	TAILQ_ENTRY(tnode)	 entry;
+	char			 host[CLUSTER_HOSTLEN];
+	int			 port;
+	char			 name[CLUSTER_HOSTLEN + 16];
+	redisContext		*ctx;
+	int			 fd;		/* -1 while not connected */
+	redisReader		*reader;
+	char			*buf;
+	size_t			 bufsz;
+	uint64_t		 base, start, wpos, end;
+	struct tcmd		*ring;
+	size_t			 ringsz;	/* a power of two */
+	size_t			 head, n;
+	size_t			 live;		/* n minus tombstones */
+	size_t			 nslots;	/* slots it serves (cluster) */
+	uint64_t		 hold_until;	/* ms: no write before */
+	uint64_t		 down_since;	/* ms: lost, 0 while up */
+	uint64_t		 next_try;	/* ms: next reconnect */
+	unsigned int		 attempts;
+	char			 lasterr[512];
+};
+
+TAILQ_HEAD(tnodes, tnode);
+
+struct target {
+	struct target_opts	 opts;
+	int			 cluster;
+	int			 version;
+	char			*modules[MAX_MODULES];
+	size_t			 nmodules;
+	target_reply_fn		 cb;
+	void			*cbarg;
+	struct tnodes		 nodes;
+	size_t			 nnodes;
+	struct tnode		*slots[CLUSTER_NSLOTS];
+	struct pollfd		*pfd;
+	struct tnode		**pnode;
+	size_t			 pfdsz;
+	char			*rbuf;
+	size_t			 pending;
+	uint64_t		 last_refresh;
+	int			 failed;
+	int			 in_cb;
+	struct target_stats	 stats;
+	char			 err[512];
+};
+
+static void	node_lost(struct target *, struct tnode *, const char *);
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void
+target_seterr(struct target *t, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(t->err, sizeof(t->err), fmt, ap);
+	va_end(ap);
+}
+
+const char *
+target_error(const struct target *t)
+{
+	return t->err[0] != '\0' ? t->err : "target: no error";
+}
+
+static int
+fail(struct target *t, const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (t->failed)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(t->err, sizeof(t->err), fmt, ap);
+	va_end(ap);
+	t->failed = 1;
+	return -1;
+}
+
+const struct target_stats *
+target_stats(const struct target *t)
+{
+	return &t->stats;
+}
+
+unsigned int
+target_slot(const char *key, size_t len)
+{
+	return cluster_keyslot(key, len);
+}
+
+/* A key for a message: printable, escaped, cut at 64 bytes. */
+static const char *
+key_repr(const char *key, size_t len, char *out, size_t outsz)
+{
+	size_t	i, o = 0;
+
+	for (i = 0; i < len && i < 64 && o + 5 < outsz; i++) {
+		unsigned char ch = (unsigned char)key[i];
+		if (isprint(ch) && ch != '\\' && ch != '"')
+			out[o++] = (char)ch;
+		else
+			o += (size_t)snprintf(out + o, outsz - o, "\\x%02x", ch);
+	}
+	if (i < len && o + 4 < outsz) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* ---------------------------------------------------------------- URLs */
+
+static int
+parse_port(const char *s, size_t len, int *port)
+{
+	char		 num[8];
+	const char	*errstr;
+
+	if (len == 0 || len >= sizeof(num))
+		return -1;
+	memcpy(num, s, len);
+	num[len] = '\0';
+	*port = (int)strtonum(num, 1, 65535, &errstr);
+	return errstr == NULL ? 0 : -1;
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Percent-decodes s[0..len) into out; -1 on a bad escape or overflow. */
+static int
+pct_decode(const char *s, size_t len, char *out, size_t outsz)
+{
+	size_t	i, o = 0;
+	int	hi, lo;
+
+	for (i = 0; i < len; i++) {
+		if (o + 1 >= outsz)
+			return -1;
+		if (s[i] != '%') {
+			out[o++] = s[i];
+			continue;
+		}
+		if (i + 2 >= len || (hi = hexval(s[i + 1])) == -1 ||
+		    (lo = hexval(s[i + 2])) == -1)
+			return -1;
+		if (hi == 0 && lo == 0)
+			return -1;
+		out[o++] = (char)(hi << 4 | lo);
+		i += 2;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+/* HOST:PORT, [V6]:PORT; port optional when defport is not 0. */
+static int
+parse_hostport(const char *s, size_t len, struct target_opts *o, int defport,
+    char *err, size_t errsz)
+{
+	const char	*colon = NULL, *host = s;
+	size_t		 hlen;
+
+	if (len > 0 && s[0] == '[') {
+		const char *close = memchr(s, ']', len);
+		if (close == NULL) {
+			snprintf(err, errsz, "target: missing ']' after IPv6 "
+			    "address");
+			return -1;
+		}
+		host = s + 1;
+		hlen = (size_t)(close - host);
+		if (close + 1 < s + len) {
+			if (close[1] != ':') {
+				snprintf(err, errsz, "target: expected ':' "
+				    "after ']'");
+				return -1;
+			}
+			colon = close + 1;
+		}
+	} else {
+		colon = memchr(s, ':', len);
+		if (colon != NULL && memchr(colon + 1, ':',
+		    (size_t)(s + len - colon - 1)) != NULL) {
+			snprintf(err, errsz, "target: an IPv6 address must be "
+			    "written [ADDRESS]:PORT");
+			return -1;
+		}
+		hlen = colon != NULL ? (size_t)(colon - s) : len;
+	}
+	if (hlen == 0) {
+		snprintf(err, errsz, "target: missing host");
+		return -1;
+	}
+	if (hlen >= sizeof(o->host)) {
+		snprintf(err, errsz, "target: host name too long");
+		return -1;
+	}
+	memcpy(o->host, host, hlen);
+	o->host[hlen] = '\0';
+	if (colon == NULL) {
+		if (defport == 0) {
+			snprintf(err, errsz, "target %s: missing :PORT",
+			    o->host);
+			return -1;
+		}
+		o->port = defport;
+		return 0;
+	}
+	if (parse_port(colon + 1, (size_t)(s + len - colon - 1),
+	    &o->port) == -1) {
+		snprintf(err, errsz, "target %s: bad port \"%.*s\" (1-65535)",
+		    o->host, (int)(s + len - colon - 1), colon + 1);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+parse_url(const char *s, struct target_opts *o, char *err, size_t errsz)
+{
+	const char	*auth, *at, *slash, *colon, *end;
+	const char	*errstr;
+	char		 num[16];
+
+	end = s + strlen(s);
+	auth = s;
+	slash = memchr(auth, '/', (size_t)(end - auth));
+	if (strpbrk(auth, "?#") != NULL) {
+		snprintf(err, errsz, "target: URL options (?...) are not "
+		    "supported");
+		return -1;
+	}
+	if (slash == NULL)
+		slash = end;
+	at = memrchr(auth, '@', (size_t)(slash - auth));
+	if (at != NULL) {
+		colon = memchr(auth, ':', (size_t)(at - auth));
+		if (pct_decode(auth, (size_t)((colon ? colon : at) - auth),
+		    o->user, sizeof(o->user)) == -1) {
+			snprintf(err, errsz, "target: bad user name in URL "
+			    "(percent escape or length)");
+			return -1;
+		}
+		if (colon != NULL && pct_decode(colon + 1,
+		    (size_t)(at - colon - 1), o->password,
+		    sizeof(o->password)) == -1) {
+			snprintf(err, errsz, "target: bad password in URL "
+			    "(percent escape or length)");
+			return -1;
+		}
+		auth = at + 1;
+	}
+	if (parse_hostport(auth, (size_t)(slash - auth), o, 6379, err,
+	    errsz) == -1)
+		return -1;
+	if (slash == end || slash + 1 == end)
+		return 0;
+	if ((size_t)(end - slash - 1) >= sizeof(num)) {
+		snprintf(err, errsz, "target %s:%d: bad db number in URL",
+		    o->host, o->port);
+		return -1;
+	}
+	memcpy(num, slash + 1, (size_t)(end - slash - 1));
+	num[end - slash - 1] = '\0';
+	o->db = (int)strtonum(num, 0, 1 << 20, &errstr);
+	if (errstr != NULL) {
+		snprintf(err, errsz, "target %s:%d: bad db number \"%s\" in "
+		    "URL", o->host, o->port, num);
+		return -1;
+	}
+	o->have_db = 1;
+	return 0;
+}
+
+int
+target_parse(const char *spec, struct target_opts *o, char *err,
+    size_t errsz)
+{
+	memset(o, 0, sizeof(*o));
+	o->window = DEFAULT_WINDOW;
+	o->connect_timeout_ms = DEFAULT_CONNECT_MS;
+	o->retry_ms = DEFAULT_RETRY_MS;
+	if (spec == NULL || spec[0] == '\0') {
+		snprintf(err, errsz, "target: empty address");
+		return -1;
+	}
+	if (strncasecmp(spec, "rediss://", 9) == 0) {
+		snprintf(err, errsz, "target: TLS (rediss://) is not "
+		    "supported");
+		return -1;
+	}
+	if (strncasecmp(spec, "redis://", 8) == 0)
+		return parse_url(spec + 8, o, err, errsz);
+	if (strstr(spec, "://") != NULL) {
+		snprintf(err, errsz, "target: unknown URL scheme (want "
+		    "redis://)");
+		return -1;
+	}
+	if (strpbrk(spec, "@/") != NULL) {
+		snprintf(err, errsz, "target: expected HOST:PORT or "
+		    "redis://[USER[:PASSWORD]@]HOST:PORT[/DB]");
+		return -1;
+	}
+	return parse_hostport(spec, strlen(spec), o, 0, err, errsz);
+}
+
+/* ---------------------------------------------------------------- connections */
+
+static void
+format_name(char *out, size_t outsz, const char *host, int port)
+{
+	if (strchr(host, ':') != NULL)
+		snprintf(out, outsz, "[%s]:%d", host, port);
+	else
+		snprintf(out, outsz, "%s:%d", host, port);
+}
+
+/*
+ * Connects and authenticates.  *authfailed is set when the server refused
+ * the credentials: retrying cannot help then.
+ */
+static redisContext *
+connect_auth(struct target *t, const char *host, int port, int *authfailed,
+    char *err, size_t errsz)
+{
+	struct timeval	 tv;
+	redisContext	*c;
+	redisReply	*r;
+	const char	*argv[3];
+	size_t		 argvlen[3];
+	int		 argc = 0;
+	char		 name[CLUSTER_HOSTLEN + 16];
+
+	*authfailed = 0;
+	format_name(name, sizeof(name), host, port);
+	tv.tv_sec = t->opts.connect_timeout_ms / 1000;
+	tv.tv_usec = (t->opts.connect_timeout_ms % 1000) * 1000;
+	c = redisConnectWithTimeout(host, port, tv);
+	if (c == NULL) {
+		snprintf(err, errsz, "target %s: out of memory", name);
+		return NULL;
+	}
+	if (c->err) {
+		snprintf(err, errsz, "target %s: connect: %s", name,
+		    c->errstr);
+		redisFree(c);
+		return NULL;
+	}
+	redisEnableKeepAlive(c);
+	if (t->opts.password[0] == '\0')
+		return c;
+	argv[argc++] = "AUTH";
+	if (t->opts.user[0] != '\0')
+		argv[argc++] = t->opts.user;
+	argv[argc++] = t->opts.password;
+	for (int i = 0; i < argc; i++)
+		argvlen[i] = strlen(argv[i]);
+	r = redisCommandArgv(c, argc, argv, argvlen);
+	if (r == NULL) {
+		snprintf(err, errsz, "target %s: AUTH: %s", name, c->errstr);
+		redisFree(c);
+		return NULL;
+	}
+	if (r->type == REDIS_REPLY_ERROR) {
+		snprintf(err, errsz, "target %s: authentication failed: %s",
+		    name, r->str);
+		*authfailed = strncmp(r->str, "LOADING", 7) != 0;
+		freeReplyObject(r);
+		redisFree(c);
+		return NULL;
+	}
+	freeReplyObject(r);
+	return c;
+}
+
+/* One command on a blocking context; the reply, or NULL with err set. */
+static redisReply *
+simple_command(redisContext *c, const char *name, char *err, size_t errsz,
+    int argc, const char **argv)
+{
+	size_t		 argvlen[8];
+	redisReply	*r;
+	int		 i;
+
+	for (i = 0; i < argc && i < 8; i++)
+		argvlen[i] = strlen(argv[i]);
+	r = redisCommandArgv(c, argc, argv, argvlen);
+	if (r == NULL) {
+		snprintf(err, errsz, "target %s: %s: %s", name, argv[0],
+		    c->errstr);
+		return NULL;
+	}
+	if (r->type == REDIS_REPLY_ERROR) {
+		snprintf(err, errsz, "target %s: %s: %s", name, argv[0],
+		    r->str);
+		freeReplyObject(r);
+		return NULL;
+	}
+	return r;
+}
+
+static int
+node_connect(struct target *t, struct tnode *nd, int *authfailed)
+{
+	redisContext	*c;
+	redisReply	*r;
+	char		 db[16];
+	const char	*argv[2];
+	int		 fl;
+
+	c = connect_auth(t, nd->host, nd->port, authfailed, nd->lasterr,
+	    sizeof(nd->lasterr));
+	if (c == NULL)
+		return -1;
+	if (!t->cluster && t->opts.have_db) {
+		snprintf(db, sizeof(db), "%d", t->opts.db);
+		argv[0] = "SELECT";
+		argv[1] = db;
+		if ((r = simple_command(c, nd->name, nd->lasterr,
+		    sizeof(nd->lasterr), 2, argv)) == NULL) {
+			*authfailed = strstr(nd->lasterr, "LOADING") == NULL &&
+			    c->err == 0;
+			redisFree(c);
+			return -1;
+		}
+		freeReplyObject(r);
+	}
+	if ((fl = fcntl(c->fd, F_GETFL)) == -1 ||
+	    fcntl(c->fd, F_SETFL, fl | O_NONBLOCK) == -1) {
+		snprintf(nd->lasterr, sizeof(nd->lasterr), "target %s: "
+		    "fcntl: %s", nd->name, strerror(errno));
+		redisFree(c);
+		return -1;
+	}
+	if (nd->reader != NULL)
+		redisReaderFree(nd->reader);
+	if ((nd->reader = redisReaderCreate()) == NULL) {
+		snprintf(nd->lasterr, sizeof(nd->lasterr), "target %s: out of "
+		    "memory", nd->name);
+		redisFree(c);
+		return -1;
+	}
+	nd->ctx = c;
+	nd->fd = c->fd;
+	nd->down_since = 0;
+	nd->attempts = 0;
+	return 0;
+}
+
+static struct tnode *
+node_get(struct target *t, const char *host, int port)
+{
+	struct tnode	*nd;
+
+	TAILQ_FOREACH(nd, &t->nodes, entry)
+		if (nd->port == port && strcmp(nd->host, host) == 0)
+			return nd;
+	if ((nd = calloc(1, sizeof(*nd))) == NULL)
+		return NULL;
+	strlcpy(nd->host, host, sizeof(nd->host));
+	nd->port = port;
+	format_name(nd->name, sizeof(nd->name), host, port);
+	nd->fd = -1;
+	nd->ringsz = 64;
+	if ((nd->ring = calloc(nd->ringsz, sizeof(*nd->ring))) == NULL) {
+		free(nd);
+		return NULL;
+	}
+	TAILQ_INSERT_TAIL(&t->nodes, nd, entry);
+	t->nnodes++;
+	return nd;
+}
+
+static void
+node_free(struct tnode *nd)
+{
+	if (nd->ctx != NULL)
+		redisFree(nd->ctx);
+	if (nd->reader != NULL)
+		redisReaderFree(nd->reader);
+	free(nd->buf);
+	free(nd->ring);
+	free(nd);
+}
+
+/* ---------------------------------------------------------------- buffers */
+
+#define CMD(nd, i)	(&(nd)->ring[((nd)->head + (i)) & ((nd)->ringsz - 1)])
+
+static char *
+node_bytes(struct tnode *nd, uint64_t seq)
+{
+	return nd->buf + (seq - nd->base);
+}
+
+/* Room for need more bytes at the end; existing bytes may move. */
+static int
+node_reserve(struct tnode *nd, size_t need)
+{
+	size_t	 used, newsz;
+	char	*nb;
+
+	if (nd->end - nd->base + need <= nd->bufsz)
+		return 0;
+	used = nd->end - nd->start;
+	if (nd->start > nd->base && (used + need) * 2 <= nd->bufsz) {
+		memmove(nd->buf, node_bytes(nd, nd->start), used);
+		nd->base = nd->start;
+		return 0;
+	}
+	newsz = nd->bufsz < MIN_BUF ? MIN_BUF : nd->bufsz;
+	while (newsz < (used + need) * 2)
+		newsz *= 2;
+	if ((nb = malloc(newsz)) == NULL)
+		return -1;
+	if (used > 0)
+		memcpy(nb, node_bytes(nd, nd->start), used);
+	free(nd->buf);
+	nd->buf = nb;
+	nd->bufsz = newsz;
+	nd->base = nd->start;
+	return 0;
+}
+
+static struct tcmd *
+node_push(struct tnode *nd)
+{
+	struct tcmd	*nr;
+	size_t		 i;
+
+	if (nd->n == nd->ringsz) {
+		if ((nr = reallocarray(NULL, nd->ringsz * 2,
+		    sizeof(*nr))) == NULL)
+			return NULL;
+		for (i = 0; i < nd->n; i++)
+			nr[i] = *CMD(nd, i);
+		free(nd->ring);
+		nd->ring = nr;
+		nd->ringsz *= 2;
+		nd->head = 0;
+	}
+	nr = CMD(nd, nd->n);
+	nd->n++;
+	memset(nr, 0, sizeof(*nr));
+	return nr;
+}
+
+static void
+node_pop(struct tnode *nd)
+{
+	struct tcmd	*c = CMD(nd, 0);
+
+	nd->start += c->len;
+	nd->head = (nd->head + 1) & (nd->ringsz - 1);
+	nd->n--;
+	if (nd->wpos < nd->start)
+		nd->wpos = nd->start;	/* popped while disconnected */
+	if (nd->n == 0) {
+		/* everything acknowledged: start the buffer over */
+		nd->base = nd->start = nd->wpos = nd->end;
+	}
+}
+
+static size_t
+digits(size_t v)
+{
+	size_t	n = 1;
+
+	while (v >= 10) {
+		v /= 10;
+		n++;
+	}
+	return n;
+}
+
+static char *
+put_len(char *p, char type, size_t v)
+{
+	size_t	n = digits(v), i;
+
+	*p++ = type;
+	for (i = n; i > 0; i--) {
+		p[i - 1] = (char)('0' + v % 10);
+		v /= 10;
+	}
+	p += n;
+	*p++ = '\r';
+	*p++ = '\n';
+	return p;
+}
+
+/* Queues one command's RESP bytes on nd; the record is returned. */
+static struct tcmd *
+node_append(struct target *t, struct tnode *nd, int argc, const char **argv,
+    const size_t *argvlen, int keyidx)
+{
+	struct tcmd	*c;
+	size_t		 total, i;
+	char		*p, *begin;
+
+	total = 1 + digits((size_t)argc) + 2;
+	for (i = 0; i < (size_t)argc; i++)
+		total += 1 + digits(argvlen[i]) + 2 + argvlen[i] + 2;
+	if (total > UINT32_MAX) {
+		fail(t, "target %s: a command of %zu bytes is too large",
+		    nd->name, total);
+		return NULL;
+	}
+	if (node_reserve(nd, total) == -1 || (c = node_push(nd)) == NULL) {
+		fail(t, "target %s: out of memory", nd->name);
+		return NULL;
+	}
+	begin = p = node_bytes(nd, nd->end);
+	p = put_len(p, '*', (size_t)argc);
+	for (i = 0; i < (size_t)argc; i++) {
+		p = put_len(p, '$', argvlen[i]);
+		if ((int)i == keyidx) {
+			c->keyoff = (uint32_t)(p - begin);
+			c->keylen = (uint32_t)argvlen[i];
+		}
+		memcpy(p, argv[i], argvlen[i]);
+		p += argvlen[i];
+		*p++ = '\r';
+		*p++ = '\n';
+	}
+	c->off = nd->end;
+	c->len = (uint32_t)total;
+	nd->end += total;
+	nd->live++;
+	t->pending++;
+	return c;
+}
+
+/*
+ * Copies record i of src to the tail of dst, with or without an ASKING
+ * prefix.  src and dst may be the same node.
+ */
+static int
+node_copy(struct target *t, struct tnode *src, size_t i, struct tnode *dst,
+    int asking)
+{
+	struct tcmd	 old = *CMD(src, i), *c;
+	size_t		 pre = (old.flags & CMD_ASKING) ? ASKING_LEN : 0;
+	size_t		 body = old.len - pre;
+	size_t		 total = body + (asking ? ASKING_LEN : 0);
+	char		*p;
+
+	if (node_reserve(dst, total) == -1 || (c = node_push(dst)) == NULL)
+		return fail(t, "target %s: out of memory", dst->name);
+	/* src's bytes may have moved in node_reserve */
+	p = node_bytes(dst, dst->end);
+	if (asking) {
+		memcpy(p, asking_cmd, ASKING_LEN);
+		p += ASKING_LEN;
+	}
+	memmove(p, node_bytes(src, old.off) + pre, body);
+	*c = old;
+	c->off = dst->end;
+	c->len = (uint32_t)total;
+	c->flags = (uint8_t)((old.flags & CMD_KEYLESS) |
+	    (asking ? CMD_ASKING : 0));
+	dst->end += total;
+	dst->live++;
+	t->pending++;
+	return 0;
+}
+
+static const char *
+cmd_key(struct tnode *nd, const struct tcmd *c)
+{
+	return node_bytes(nd, c->off) + ((c->flags & CMD_ASKING) ?
+	    ASKING_LEN : 0) + c->keyoff;
+}
+
+enum match { MATCH_ALL, MATCH_SLOT, MATCH_KEY };
+
+/*
+ * The head of src goes to dst, and with it every later live command of
+ * src that must stay behind it; those left in src become tombstones.
+ */
+static int
+requeue(struct target *t, struct tnode *src, struct tnode *dst, int asking,
+    enum match match)
+{
+	struct tcmd	 head = *CMD(src, 0), *e;
+	size_t		 i, n = src->n;
+
+	if (head.flags & CMD_KEYLESS)
+		match = MATCH_ALL;
+	for (i = 0; i < n; i++) {
+		e = CMD(src, i);
+		if (i > 0) {
+			if (e->flags & CMD_TOMB)
+				continue;
+			if (match != MATCH_ALL && ((e->flags & CMD_KEYLESS) ||
+			    e->slot != head.slot))
+				continue;
+			if (match == MATCH_KEY && (e->keylen != head.keylen ||
+			    memcmp(cmd_key(src, e), cmd_key(src, CMD(src, 0)),
+			    head.keylen) != 0))
+				continue;
+		}
+		if (node_copy(t, src, i, dst, asking) == -1)
+			return -1;
+		if (i > 0) {
+			e = CMD(src, i);
+			e->flags |= CMD_TOMB;
+			src->live--;
+			t->pending--;
+		}
+	}
+	return 0;
+}
+
+/* Drops tombstones; only while nothing is on the wire (after a loss). */
+static int
+node_compact(struct target *t, struct tnode *nd)
+{
+	struct tcmd	*nr;
+	char		*nb = NULL;
+	size_t		 i, k = 0, bytes = 0;
+	char		*p;
+
+	for (i = 0; i < nd->n; i++)
+		if (!(CMD(nd, i)->flags & CMD_TOMB))
+			bytes += CMD(nd, i)->len;
+	if (nd->live == nd->n)
+		return 0;
+	if ((nr = calloc(nd->ringsz, sizeof(*nr))) == NULL ||
+	    (nb = malloc(bytes * 2 > MIN_BUF ? bytes * 2 : MIN_BUF)) == NULL) {
+		free(nr);
+		return fail(t, "target %s: out of memory", nd->name);
+	}
+	p = nb;
+	for (i = 0; i < nd->n; i++) {
+		struct tcmd *c = CMD(nd, i);
+		if (c->flags & CMD_TOMB)
+			continue;
+		memcpy(p, node_bytes(nd, c->off), c->len);
+		nr[k] = *c;
+		nr[k].off = nd->start + (uint64_t)(p - nb);
+		p += c->len;
+		k++;
+	}
+	free(nd->buf);
+	free(nd->ring);
+	nd->buf = nb;
+	nd->bufsz = bytes * 2 > MIN_BUF ? bytes * 2 : MIN_BUF;
+	nd->ring = nr;
+	nd->head = 0;
+	nd->n = k;
+	nd->base = nd->wpos = nd->start;
+	nd->end = nd->start + bytes;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- cluster map */
+
+static int
+apply_slots(struct target *t, const redisReply *r, const char *defhost,
+    char *err, size_t errsz)
+{
+	struct cluster_range	*ranges;
+	struct tnode		*nd;
+	int			 n, i;
+	unsigned int		 s;
+
+	if ((n = cluster_parse_slots(r, defhost, &ranges, err, errsz)) == -1)
+		return -1;
+	memset(t->slots, 0, sizeof(t->slots));
+	TAILQ_FOREACH(nd, &t->nodes, entry)
+		nd->nslots = 0;
+	for (i = 0; i < n; i++) {
+		if ((nd = node_get(t, ranges[i].host, ranges[i].port)) ==
+		    NULL) {
+			free(ranges);
+			snprintf(err, errsz, "target: out of memory");
+			return -1;
+		}
+		for (s = ranges[i].first; s <= ranges[i].last; s++)
+			t->slots[s] = nd;
+		nd->nslots += ranges[i].last - ranges[i].first + 1;
+	}
+	free(ranges);
+	return 0;
+}
+
+static int
+refresh_from(struct target *t, const char *host, int port, char *err,
+    size_t errsz)
+{
+	redisContext	*c;
+	redisReply	*r;
+	const char	*argv[2] = { "CLUSTER", "SLOTS" };
+	char		 name[CLUSTER_HOSTLEN + 16];
+	int		 authfailed, rc;
+
+	if ((c = connect_auth(t, host, port, &authfailed, err, errsz)) ==
+	    NULL)
+		return -1;
+	format_name(name, sizeof(name), host, port);
+	if ((r = simple_command(c, name, err, errsz, 2, argv)) == NULL) {
+		redisFree(c);
+		return -1;
+	}
+	rc = apply_slots(t, r, host, err, errsz);
+	freeReplyObject(r);
+	redisFree(c);
+	return rc;
+}
+
+/* CLUSTER SLOTS from prefer, or any known node, or the seed. */
+static int
+cluster_refresh(struct target *t, struct tnode *prefer, int force)
+{
+	struct tnode	*nd;
+	char		 err[512];
+	uint64_t	 now = now_ms();
+
+	if (!force && now - t->last_refresh < REFRESH_MIN_MS)
+		return 0;
+	t->last_refresh = now;
+	t->stats.refreshes++;
+	err[0] = '\0';
+	if (prefer != NULL && refresh_from(t, prefer->host, prefer->port, err,
+	    sizeof(err)) == 0)
+		return 0;
+	TAILQ_FOREACH(nd, &t->nodes, entry) {
+		if (nd == prefer || nd->fd == -1)
+			continue;
+		if (refresh_from(t, nd->host, nd->port, err, sizeof(err)) == 0)
+			return 0;
+	}
+	if (refresh_from(t, t->opts.host, t->opts.port, err,
+	    sizeof(err)) == 0)
+		return 0;
+	log_warnx("%s (slot map not refreshed)", err);
+	return -1;
+}
+
+static struct tnode *
+route(struct target *t, unsigned int slot, int keyless)
+{
+	struct tnode	*nd;
+
+	if (!t->cluster)
+		return TAILQ_FIRST(&t->nodes);
+	if (keyless) {
+		TAILQ_FOREACH(nd, &t->nodes, entry)
+			if (nd->nslots > 0)
+				return nd;
+		return NULL;
+	}
+	return t->slots[slot];
+}
+
+/* ---------------------------------------------------------------- replies */
+
+static int
+is_retryable(const redisReply *r)
+{
+	return strncmp(r->str, "TRYAGAIN", 8) == 0 ||
+	    strncmp(r->str, "CLUSTERDOWN", 11) == 0 ||
+	    strncmp(r->str, "LOADING", 7) == 0 ||
+	    strncmp(r->str, "MASTERDOWN", 10) == 0;
+}
+
+static uint64_t
+backoff_ms(unsigned int tries)
+{
+	uint64_t	ms = BACKOFF_FIRST_MS;
+
+	while (tries-- > 1 && ms < BACKOFF_MAX_MS)
+		ms *= 2;
+	return ms < BACKOFF_MAX_MS ? ms : BACKOFF_MAX_MS;
+}
+
+static int
+redirect(struct target *t, struct tnode *nd, const redisReply *r)
+{
+	struct tcmd		*c = CMD(nd, 0);
+	enum cluster_redirect	 kind;
+	struct tnode		*dst;
+	unsigned int		 slot;
+	char			 host[CLUSTER_HOSTLEN], key[300];
+	int			 port;
+
+	kind = cluster_parse_redirect(r->str, r->len, &slot, host,
+	    sizeof(host), &port);
+	if (kind == REDIRECT_NONE)
+		return 0;
+	if (++c->redirects > MAX_REDIRECTS)
+		return fail(t, "target %s: key \"%s\": more than %d "
+		    "redirections, last: %s", nd->name, key_repr(cmd_key(nd, c),
+		    c->keylen, key, sizeof(key)), MAX_REDIRECTS, r->str);
+	if ((dst = node_get(t, host, port)) == NULL)
+		return fail(t, "target: out of memory");
+	if (kind == REDIRECT_MOVED) {
+		t->stats.moved++;
+		cluster_refresh(t, dst, 0);
+		if (t->slots[slot] != dst) {
+			if (t->slots[slot] != NULL)
+				t->slots[slot]->nslots--;
+			t->slots[slot] = dst;
+			dst->nslots++;
+		}
+		if (requeue(t, nd, dst, 0, MATCH_SLOT) == -1)
+			return -1;
+	} else {
+		t->stats.ask++;
+		if (requeue(t, nd, dst, 1, MATCH_KEY) == -1)
+			return -1;
+	}
+	return 1;
+}
+
+static int
+retry(struct target *t, struct tnode *nd, const redisReply *r)
+{
+	struct tcmd	*c = CMD(nd, 0);
+	struct tnode	*dst = nd;
+	uint64_t	 now = now_ms(), hold;
+	char		 key[300];
+
+	if (!is_retryable(r))
+		return 0;
+	t->stats.retries++;
+	if (c->retry_since == 0)
+		c->retry_since = now;
+	else if (now - c->retry_since > (uint64_t)t->opts.retry_ms)
+		return fail(t, "target %s: key \"%s\": still \"%s\" after %d ms",
+		    nd->name, key_repr(cmd_key(nd, c), c->keylen, key,
+		    sizeof(key)), r->str, t->opts.retry_ms);
+	if (c->tries < UINT8_MAX)
+		c->tries++;
+	if (t->cluster && !(c->flags & CMD_KEYLESS)) {
+		if (strncmp(r->str, "CLUSTERDOWN", 11) == 0)
+			cluster_refresh(t, NULL, 0);
+		if (t->slots[c->slot] != NULL)
+			dst = t->slots[c->slot];
+	}
+	hold = now + backoff_ms(c->tries);
+	if (dst->hold_until < hold)
+		dst->hold_until = hold;
+	return requeue(t, nd, dst, 0, t->cluster ? MATCH_SLOT : MATCH_ALL) ==
+	    -1 ? -1 : 1;
+}
+
+static int
+deliver(struct target *t, struct tnode *nd, uint64_t tag, const redisReply *r)
+{
+	int	rc;
+
+	if (t->cb == NULL) {
+		if (r->type == REDIS_REPLY_ERROR)
+			return fail(t, "target %s: %s", nd->name, r->str);
+		return 0;
+	}
+	t->in_cb = 1;
+	rc = t->cb(t->cbarg, tag, r);
+	t->in_cb = 0;
+	if (rc == -1) {
+		if (!t->failed && t->err[0] == '\0')
+			target_seterr(t, "target %s: stopped by the reply "
+			    "handler", nd->name);
+		t->failed = 1;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+handle_reply(struct target *t, struct tnode *nd, const redisReply *r)
+{
+	struct tcmd	*c;
+	uint64_t	 tag;
+	int		 rc;
+
+	if (nd->n == 0 || CMD(nd, 0)->off >= nd->wpos)
+		return fail(t, "target %s: a reply that matches no command "
+		    "sent", nd->name);
+	c = CMD(nd, 0);
+	if ((c->flags & (CMD_ASKING | CMD_ASKED)) == CMD_ASKING) {
+		c->flags |= CMD_ASKED;
+		return 0;
+	}
+	if (c->flags & CMD_TOMB) {
+		node_pop(nd);
+		return 0;
+	}
+	if (r->type == REDIS_REPLY_ERROR) {
+		rc = t->cluster ? redirect(t, nd, r) : 0;
+		if (rc == 0)
+			rc = retry(t, nd, r);
+		if (rc == -1)
+			return -1;
+		if (rc == 1) {
+			node_pop(nd);
+			nd->live--;
+			t->pending--;
+			return 0;
+		}
+	}
+	tag = c->tag;
+	node_pop(nd);
+	nd->live--;
+	t->pending--;
+	return deliver(t, nd, tag, r);
+}
+
+/* ---------------------------------------------------------------- I/O */
+
+static int
+node_write(struct target *t, struct tnode *nd)
+{
+	ssize_t	w;
+	char	why[128];
+
+	while (nd->wpos < nd->end) {
+		w = send(nd->fd, node_bytes(nd, nd->wpos), nd->end - nd->wpos,
+		    MSG_NOSIGNAL);
+		if (w > 0) {
+			nd->wpos += (uint64_t)w;
+			continue;
+		}
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		snprintf(why, sizeof(why), "write: %s", strerror(errno));
+		node_lost(t, nd, why);
+		return 0;
+	}
+	return 0;
+}
+
+static int
+node_read(struct target *t, struct tnode *nd)
+{
+	ssize_t	 n;
+	void	*r;
+	char	 why[300];
+
+	for (;;) {
+		n = read(nd->fd, t->rbuf, READ_CHUNK);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n <= 0) {
+			snprintf(why, sizeof(why), "%s", n == 0 ?
+			    "connection closed by the server" :
+			    strerror(errno));
+			node_lost(t, nd, why);
+			return 0;
+		}
+		if (redisReaderFeed(nd->reader, t->rbuf, (size_t)n) !=
+		    REDIS_OK)
+			return fail(t, "target %s: out of memory", nd->name);
+		for (;;) {
+			if (redisReaderGetReply(nd->reader, &r) != REDIS_OK) {
+				snprintf(why, sizeof(why), "protocol error: %s",
+				    nd->reader->errstr);
+				node_lost(t, nd, why);
+				return t->failed ? -1 : 0;
+			}
+			if (r == NULL)
+				break;
+			if (handle_reply(t, nd, r) == -1) {
+				freeReplyObject(r);
+				return -1;
+			}
+			freeReplyObject(r);
+		}
+		if (n < READ_CHUNK)
+			return 0;
+	}
+}
+
+static void
+node_lost(struct target *t, struct tnode *nd, const char *why)
+{
+	size_t	i;
+	uint64_t now = now_ms();
+
+	log_warnx("target %s: connection lost (%s); %zu commands to resend",
+	    nd->name, why, nd->live);
+	snprintf(nd->lasterr, sizeof(nd->lasterr), "target %s: %s", nd->name,
+	    why);
+	redisFree(nd->ctx);
+	nd->ctx = NULL;
+	nd->fd = -1;
+	nd->wpos = nd->start;
+	for (i = 0; i < nd->n; i++)
+		CMD(nd, i)->flags &= (uint8_t)~CMD_ASKED;
+	if (nd->down_since == 0)
+		nd->down_since = now;
+	nd->next_try = now;
+	nd->attempts = 0;
+	node_compact(t, nd);
+}
+
+/*
+ * A lost node whose slots went to another master (failover): its
+ * commands follow their slots.
+ */
+static int
+node_migrate(struct target *t, struct tnode *nd)
+{
+	struct tnode	*dst;
+
+	while (nd->n > 0) {
+		struct tcmd *c = CMD(nd, 0);
+		if (!(c->flags & CMD_TOMB)) {
+			dst = route(t, c->slot, c->flags & CMD_KEYLESS);
+			if (dst == NULL || dst == nd)
+				return 0;
+			if (node_copy(t, nd, 0, dst, 0) == -1)
+				return -1;
+			nd->live--;
+			t->pending--;
+		}
+		node_pop(nd);
+	}
+	return 0;
+}
+
+static int
+node_reconnect(struct target *t, struct tnode *nd, uint64_t now)
+{
+	int		authfailed;
+	uint64_t	wait;
+
+	if (node_connect(t, nd, &authfailed) == 0) {
+		if (nd->down_since != 0 || nd->attempts > 0)
+			t->stats.reconnects++;
+		log_info("target %s: connected, resending %zu commands",
+		    nd->name, nd->live);
+		return 0;
+	}
+	if (authfailed)
+		return fail(t, "%s", nd->lasterr);
+	if (nd->down_since == 0)
+		nd->down_since = now;
+	if (t->cluster && cluster_refresh(t, NULL, 1) == 0 &&
+	    nd->nslots == 0 && node_migrate(t, nd) == -1)
+		return -1;
+	if (nd->n == 0) {
+		nd->down_since = 0;
+		return 0;
+	}
+	if (now - nd->down_since >= (uint64_t)t->opts.retry_ms)
+		return fail(t, "%s; gave up after %d ms with %zu commands "
+		    "unacknowledged", nd->lasterr, t->opts.retry_ms, nd->live);
+	wait = RECONNECT_FIRST_MS << (nd->attempts < 6 ? nd->attempts : 6);
+	if (wait > RECONNECT_MAX_MS)
+		wait = RECONNECT_MAX_MS;
+	nd->attempts++;
+	nd->next_try = now + wait;
+	return 0;
+}
+
+/*
+ * One round of I/O on every node: reconnect what is due, write what may be
+ * written, read what arrived, waiting up to maxwait ms for any of it.
+ */
+static int
+pump(struct target *t, int maxwait)
+{
+	struct tnode	*nd;
+	struct pollfd	*pfd;
+	size_t		 np = 0, i;
+	uint64_t	 now = now_ms();
+	int		 timeout = 1000, rc;
+
+	if (t->failed)
+		return -1;
+	if (t->pfdsz < t->nnodes) {
+		free(t->pfd);
+		free(t->pnode);
+		t->pfd = calloc(t->nnodes, sizeof(*t->pfd));
+		t->pnode = calloc(t->nnodes, sizeof(*t->pnode));
+		if (t->pfd == NULL || t->pnode == NULL) {
+			t->pfdsz = 0;
+			return fail(t, "target: out of memory");
+		}
+		t->pfdsz = t->nnodes;
+	}
+	TAILQ_FOREACH(nd, &t->nodes, entry) {
+		if (nd->fd == -1) {
+			if (nd->n == 0)
+				continue;
+			if (now >= nd->next_try &&
+			    node_reconnect(t, nd, now) == -1)
+				return -1;
+			if (nd->fd == -1) {
+				if (nd->n > 0 && nd->next_try - now <
+				    (uint64_t)timeout)
+					timeout = (int)(nd->next_try - now);
+				continue;
+			}
+		}
+		pfd = &t->pfd[np];
+		pfd->fd = nd->fd;
+		pfd->events = POLLIN;
+		pfd->revents = 0;
+		if (nd->wpos < nd->end) {
+			if (now >= nd->hold_until)
+				pfd->events |= POLLOUT;
+			else if (nd->hold_until - now < (uint64_t)timeout)
+				timeout = (int)(nd->hold_until - now);
+		}
+		t->pnode[np++] = nd;
+	}
+	if (timeout > maxwait)
+		timeout = maxwait;
+	rc = poll(t->pfd, np, timeout);
+	if (rc == -1 && errno != EINTR)
+		return fail(t, "target: poll: %s", strerror(errno));
+	if (rc <= 0)
+		return 0;
+	for (i = 0; i < np; i++) {
+		nd = t->pnode[i];
+		if (t->pfd[i].revents & POLLOUT && node_write(t, nd) == -1)
+			return -1;
+		if (nd->fd != -1 && t->pfd[i].revents &
+		    (POLLIN | POLLHUP | POLLERR) && node_read(t, nd) == -1)
+			return -1;
+	}
+	return t->failed ? -1 : 0;
+}
+
+/* ---------------------------------------------------------------- API */
+
+static int
+info_field(const char *info, const char *field, char *out, size_t outsz)
+{
+	const char	*p = info;
+	size_t		 flen = strlen(field), n;
+
+	while ((p = strstr(p, field)) != NULL) {
+		if ((p == info || p[-1] == '\n') && p[flen] == ':') {
+			p += flen + 1;
+			n = strcspn(p, "\r\n");
+			if (n >= outsz)
+				n = outsz - 1;
+			memcpy(out, p, n);
+			out[n] = '\0';
+			return 0;
+		}
+		p += flen;
+	}
+	return -1;
+}
+
+static int
+load_info(struct target *t, redisContext *c, const char *name, char *err,
+    size_t errsz)
+{
+	const char	*argv[2] = { "INFO", "server" };
+	redisReply	*r;
+	char		 val[64];
+	unsigned int	 maj = 0, min = 0, pat = 0;
+
+	if ((r = simple_command(c, name, err, errsz, 2, argv)) == NULL)
+		return -1;
+	if (r->type == REDIS_REPLY_STRING &&
+	    info_field(r->str, "redis_version", val, sizeof(val)) == 0 &&
+	    sscanf(val, "%u.%u.%u", &maj, &min, &pat) >= 2 && min < 100 &&
+	    pat < 100)
+		t->version = (int)(maj * 10000 + min * 100 + pat);
+	freeReplyObject(r);
+	argv[1] = "cluster";
+	if ((r = simple_command(c, name, err, errsz, 2, argv)) == NULL)
+		return -1;
+	if (r->type == REDIS_REPLY_STRING &&
+	    info_field(r->str, "cluster_enabled", val, sizeof(val)) == 0)
+		t->cluster = strcmp(val, "1") == 0;
+	freeReplyObject(r);
+	return 0;
+}
+
+/* MODULE LIST; a server without modules (or the command) has none. */
+static void
+load_modules(struct target *t, redisContext *c)
+{
+	const char	*argv[2] = { "MODULE", "LIST" };
+	redisReply	*r, *m;
+	size_t		 i, j;
+	char		 err[256];
+
+	if ((r = simple_command(c, "", err, sizeof(err), 2, argv)) == NULL)
+		return;
+	for (i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+		m = r->element[i];
+		if (m->type != REDIS_REPLY_ARRAY)
+			continue;
+		for (j = 0; j + 1 < m->elements; j += 2) {
+			if (m->element[j]->type != REDIS_REPLY_STRING ||
+			    strcmp(m->element[j]->str, "name") != 0 ||
+			    m->element[j + 1]->type != REDIS_REPLY_STRING)
+				continue;
+			if (t->nmodules < MAX_MODULES && (t->modules[
+			    t->nmodules] = strdup(m->element[j + 1]->str)) !=
+			    NULL)
+				t->nmodules++;
+		}
+	}
+	freeReplyObject(r);
+}
+
+struct target *
+target_open(const struct target_opts *opts, char *err, size_t errsz)
+{
+	struct target	*t;
+	struct tnode	*nd;
+	redisContext	*c;
+	redisReply	*r;
+	const char	*argv[2] = { "CLUSTER", "SLOTS" };
+	char		 name[CLUSTER_HOSTLEN + 16];
+	int		 authfailed, rc;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL ||
+	    (t->rbuf = malloc(READ_CHUNK)) == NULL) {
+		free(t);
+		snprintf(err, errsz, "target: out of memory");
+		return NULL;
+	}
+	TAILQ_INIT(&t->nodes);
+	t->opts = *opts;
+	if (t->opts.window == 0)
+		t->opts.window = DEFAULT_WINDOW;
+	if (t->opts.connect_timeout_ms <= 0)
+		t->opts.connect_timeout_ms = DEFAULT_CONNECT_MS;
+	if (t->opts.retry_ms <= 0)
+		t->opts.retry_ms = DEFAULT_RETRY_MS;
+	format_name(name, sizeof(name), opts->host, opts->port);
+	if (opts->user[0] != '\0' && opts->password[0] == '\0') {
+		snprintf(err, errsz, "target %s: user \"%s\" given without a "
+		    "password", name, opts->user);
+		goto bad;
+	}
+	if ((c = connect_auth(t, opts->host, opts->port, &authfailed, err,
+	    errsz)) == NULL)
+		goto bad;
+	if (load_info(t, c, name, err, errsz) == -1) {
+		redisFree(c);
+		goto bad;
+	}
+	load_modules(t, c);
+	if (!t->cluster) {
+		redisFree(c);
+		if ((nd = node_get(t, opts->host, opts->port)) == NULL) {
+			snprintf(err, errsz, "target: out of memory");
+			goto bad;
+		}
+		if (node_connect(t, nd, &authfailed) == -1) {
+			strlcpy(err, nd->lasterr, errsz);
+			goto bad;
+		}
+		return t;
+	}
+	if (opts->have_db && opts->db != 0) {
+		snprintf(err, errsz, "target %s: a Redis Cluster has only db 0, "
+		    "the URL asks for db %d", name, opts->db);
+		redisFree(c);
+		goto bad;
+	}
+	if ((r = simple_command(c, name, err, errsz, 2, argv)) == NULL) {
+		redisFree(c);
+		goto bad;
+	}
+	rc = apply_slots(t, r, opts->host, err, errsz);
+	freeReplyObject(r);
+	redisFree(c);
+	if (rc == -1)
+		goto bad;
+	t->last_refresh = now_ms();
+	TAILQ_FOREACH(nd, &t->nodes, entry) {
+		if (node_connect(t, nd, &authfailed) == -1) {
+			strlcpy(err, nd->lasterr, errsz);
+			goto bad;
+		}
+	}
+	return t;
+ bad:
+	target_close(t);
+	return NULL;
+}
+
+void
+target_close(struct target *t)
+{
+	struct tnode	*nd;
+	size_t		 i;
+
+	if (t == NULL)
+		return;
+	while ((nd = TAILQ_FIRST(&t->nodes)) != NULL) {
+		TAILQ_REMOVE(&t->nodes, nd, entry);
+		node_free(nd);
+	}
+	for (i = 0; i < t->nmodules; i++)
+		free(t->modules[i]);
+	explicit_bzero(&t->opts, sizeof(t->opts));
+	free(t->pfd);
+	free(t->pnode);
+	free(t->rbuf);
+	free(t);
+}
+
+int
+target_is_cluster(const struct target *t)
+{
+	return t->cluster;
+}
+
+int
+target_version(const struct target *t)
+{
+	return t->version;
+}
+
+int
+target_has_module(const struct target *t, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < t->nmodules; i++)
+		if (strcasecmp(t->modules[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+void
+target_set_reply_cb(struct target *t, target_reply_fn fn, void *arg)
+{
+	t->cb = fn;
+	t->cbarg = arg;
+}
+
+static int
+enqueue(struct target *t, struct tnode *nd, int argc, const char **argv,
+    const size_t *argvlen, int keyidx, unsigned int slot, uint64_t tag)
+{
+	struct tcmd	*c;
+
+	/* a reply handler may queue more, but not wait */
+	while (!t->in_cb && nd->n >= t->opts.window)
+		if (pump(t, 1000) == -1)
+			return -1;
+	if ((c = node_append(t, nd, argc, argv, argvlen, keyidx)) == NULL)
+		return -1;
+	c->tag = tag;
+	c->slot = (uint16_t)slot;
+	if (keyidx < 0)
+		c->flags |= CMD_KEYLESS;
+	if (!t->in_cb && nd->end - nd->wpos >= WRITE_BATCH)
+		return pump(t, 0);
+	return 0;
+}
+
+int
+target_send(struct target *t, int argc, const char **argv,
+    const size_t *argvlen, int keyidx, uint64_t tag)
+{
+	struct tnode	*nd;
+	unsigned int	 slot = 0;
+
+	if (t->failed)
+		return -1;
+	if (argc < 1 || keyidx >= argc || keyidx < -1)
+		return fail(t, "target: bad command (argc %d, key index %d)",
+		    argc, keyidx);
+	if (keyidx >= 0)
+		slot = cluster_keyslot(argv[keyidx], argvlen[keyidx]);
+	if ((nd = route(t, slot, keyidx < 0)) == NULL) {
+		cluster_refresh(t, NULL, 1);
+		if ((nd = route(t, slot, keyidx < 0)) == NULL)
+			return fail(t, "target %s:%d: no master serves slot %u",
+			    t->opts.host, t->opts.port, slot);
+	}
+	return enqueue(t, nd, argc, argv, argvlen, keyidx, slot, tag);
+}
+
+int
+target_send_all(struct target *t, int argc, const char **argv,
+    const size_t *argvlen, uint64_t tag)
+{
+	struct tnode	*nd;
+
+	if (t->failed)
+		return -1;
+	if (argc < 1)
+		return fail(t, "target: empty command");
+	TAILQ_FOREACH(nd, &t->nodes, entry) {
+		if (t->cluster && nd->nslots == 0)
+			continue;
+		if (enqueue(t, nd, argc, argv, argvlen, -1, 0, tag) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+int
+target_flush(struct target *t)
+{
+	while (!t->failed && t->pending > 0)
+		if (pump(t, 1000) == -1)
+			return -1;
+	return t->failed ? -1 : 0;
+}
+
+int
+target_poll(struct target *t, int timeout_ms)
+{
+	return pump(t, timeout_ms < 0 ? 0 : timeout_ms);
+}
+
+size_t
+target_pending(const struct target *t)
+{
+	return t->pending;
+}

@@ -1,0 +1,441 @@
+/*
+ * worker.c - one process per FLOW: registers the flow with the master,
+ * decodes its snapshot stream and writes it to the target, passes the
+ * full-sync barrier, then reads the trailer and checkpoints the LSN.
+ */
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dfly.h"
+#include "imsg.h"
+#include "journal.h"
+#include "log.h"
+#include "lsnstore.h"
+#include "rdb.h"
+#include "target.h"
+#include "writer.h"
+
+#define READ_CHUNK	(256 * 1024)
+#define STATS_EVERY_MS	500
+
+struct worker {
+	const struct config	*cfg;
+	const struct dfly_master *m;
+	int			 flow;
+	int			 msgfd;
+	struct session_shm	*shm;
+	struct dfly_conn	 conn;
+	struct dfly_flow_reply	 reply;
+	struct target		*target;
+	struct writer		*writer;
+	struct lsnstore		*lsn;
+	struct rdb		*rdb;
+	struct journal		*jr;
+	struct msg_stats	 st;
+	int			 have_offset;
+	char			 token[DFLY_ID_LEN];
+	size_t			 ntoken;
+	int64_t			 last_stats_ms;
+	char			*rbuf;
+};
+
+static volatile sig_atomic_t	 worker_stop;
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	worker_stop = 1;
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+set_phase(struct worker *w, enum flow_phase p)
+{
+	w->st.phase = p;
+	log_setprefix("flow %d %s", w->flow, msg_phase_name(p));
+	setproctitle("flow %d %s", w->flow, msg_phase_name(p));
+}
+
+static void
+fill_stats(struct worker *w)
+{
+	const uint64_t *c;
+
+	if (w->writer != NULL) {
+		c = writer_counts(w->writer);
+		w->st.written = c[WC_WRITTEN];
+		w->st.skipped = c[WC_SKIPPED_UNSUPPORTED] + c[WC_EXPIRED];
+		w->st.journal = c[WC_JOURNAL];
+	}
+	if (w->rdb != NULL)
+		w->st.offset = rdb_offset(w->rdb);
+}
+
+static void
+send_stats(struct worker *w, enum msg_type type)
+{
+	fill_stats(w);
+	if (msg_send(w->msgfd, type, &w->st, sizeof(w->st)) == -1) {
+		/* the supervisor is gone: nobody to report to */
+		log_warn("message to the supervisor");
+		_exit(1);
+	}
+	w->last_stats_ms = now_ms();
+}
+
+static void __attribute__((noreturn, format(printf, 3, 4)))
+fail(struct worker *w, enum msg_error_kind kind, const char *fmt, ...)
+{
+	struct msg_error e;
+	va_list ap;
+	int n;
+
+	memset(&e, 0, sizeof(e));
+	e.kind = kind;
+	n = snprintf(e.text, sizeof(e.text), "flow %d: ", w->flow);
+	va_start(ap, fmt);
+	vsnprintf(e.text + n, sizeof(e.text) - n, fmt, ap);
+	va_end(ap);
+	log_warnx("%s", e.text + n);
+	(void)msg_send(w->msgfd, MSG_ERROR, &e,
+	    sizeof(e.kind) + strlen(e.text) + 1);
+	_exit(1);
+}
+
+static void
+open_target(struct worker *w)
+{
+	struct target_opts topts;
+	struct writer_opts wopts;
+	char err[512], label[32];
+	size_t i;
+
+	memset(&topts, 0, sizeof(topts));
+	if (target_parse(w->cfg->target_url, &topts, err, sizeof(err)) == -1)
+		fail(w, ERR_FATAL, "target: %s", err);
+	if (w->cfg->target_password[0] != '\0')
+		strlcpy(topts.password, w->cfg->target_password,
+		    sizeof(topts.password));
+	if ((w->target = target_open(&topts, err, sizeof(err))) == NULL)
+		fail(w, ERR_RETRY, "target: %s", err);
+	explicit_bzero(&topts, sizeof(topts));
+	writer_opts_init(&wopts);
+	wopts.conflict = CONFLICT_OVERWRITE;	/* the snapshot replaces */
+	wopts.unsupported = w->cfg->unsupported;
+	if (w->cfg->batch > 0)
+		wopts.batch = w->cfg->batch;
+	for (i = 0; i < WRITER_MAXDB; i++)
+		wopts.db_map[i] = w->cfg->db_map[i];
+	snprintf(label, sizeof(label), "flow %d", w->flow);
+	wopts.label = label;
+	if ((w->writer = writer_open(w->target, &wopts, err, sizeof(err))) ==
+	    NULL)
+		fail(w, ERR_FATAL, "writer: %s", err);
+}
+
+static void
+register_flow(struct worker *w)
+{
+	char err[512];
+	int rc;
+
+	rc = dfly_connect(&w->conn, w->cfg->source_host, w->cfg->source_port,
+	    w->cfg->source_user, w->cfg->source_password, w->cfg->timeout_ms,
+	    err, sizeof(err));
+	if (rc == 0)
+		rc = dfly_flow(&w->conn, w->m, w->flow, 0, &w->reply, err,
+		    sizeof(err));
+	if (rc != 0)
+		fail(w, rc == DFLY_EFATAL ? ERR_FATAL : ERR_RETRY, "%s", err);
+	if (w->reply.partial)
+		fail(w, ERR_RETRY, "master answered PARTIAL to a full-sync "
+		    "request");
+	log_debug("FLOW registered: FULL");
+}
+
+/* A JOURNAL_BLOB inside the snapshot: apply its records in order. */
+static void
+apply_journal_blob(struct worker *w, const struct rdb_event *ev)
+{
+	struct journal_rec rec;
+	uint64_t n = 0;
+	int rc;
+
+	if (journal_feed(w->jr, ev->u.journal.p, ev->u.journal.len) == -1)
+		fail(w, ERR_RETRY, "byte %" PRIu64 ": journal blob: %s",
+		    rdb_offset(w->rdb), journal_error(w->jr));
+	while ((rc = journal_next(w->jr, &rec)) == JOURNAL_OK) {
+		if (rec.op != JOURNAL_COMMAND) {
+			if (rec.op != JOURNAL_LSN)
+				n++;
+			continue;
+		}
+		n++;
+		if (rec.argc > 0 && (strcasecmp(rec.argv[0], "FLUSHALL") == 0 ||
+		    strcasecmp(rec.argv[0], "FLUSHDB") == 0))
+			fail(w, ERR_RETRY, "byte %" PRIu64 ": %s during the full "
+			    "sync: restarting it, as Dragonfly does",
+			    rdb_offset(w->rdb), rec.argv[0]);
+		if (writer_journal(w->writer, &rec) == -1)
+			fail(w, ERR_RETRY, "byte %" PRIu64 ": journal %s: %s",
+			    rdb_offset(w->rdb), rec.argv[0],
+			    writer_error(w->writer));
+	}
+	if (rc == JOURNAL_ERR)
+		fail(w, ERR_RETRY, "byte %" PRIu64 ": journal blob: %s",
+		    rdb_offset(w->rdb), journal_error(w->jr));
+	if (journal_pending(w->jr) != 0)
+		fail(w, ERR_RETRY, "byte %" PRIu64 ": journal blob ends inside "
+		    "a record", rdb_offset(w->rdb));
+	if (ev->u.journal.nrec != 0 && n != ev->u.journal.nrec)
+		fail(w, ERR_RETRY, "byte %" PRIu64 ": journal blob announced "
+		    "%" PRIu64 " records, held %" PRIu64, rdb_offset(w->rdb),
+		    ev->u.journal.nrec, n);
+}
+
+static void
+barrier(struct worker *w)
+{
+	if (writer_sync(w->writer) == -1)
+		fail(w, ERR_RETRY, "byte %" PRIu64 ": target: %s",
+		    rdb_offset(w->rdb), writer_error(w->writer));
+	set_phase(w, PHASE_BARRIER);
+	atomic_fetch_add(&w->shm->barrier, 1);
+	send_stats(w, MSG_FULLSYNC_DONE);
+	log_info("FULLSYNC_END at byte %" PRIu64 ", %" PRIu64 " keys applied",
+	    rdb_offset(w->rdb), w->st.keys);
+}
+
+/* Run the decoder over what was fed; 1 when the trailer was read. */
+static int
+drain(struct worker *w)
+{
+	struct rdb_event ev;
+	int rc;
+
+	while ((rc = rdb_next(w->rdb, &ev)) == RDB_OK) {
+		switch (ev.type) {
+		case RDB_EV_JOURNAL:
+			apply_journal_blob(w, &ev);
+			continue;
+		case RDB_EV_FULLSYNC_END:
+			if (w->st.phase != PHASE_FULL_SYNC)
+				fail(w, ERR_RETRY, "byte %" PRIu64 ": second "
+				    "FULLSYNC_END", rdb_offset(w->rdb));
+			barrier(w);
+			continue;
+		case RDB_EV_JOURNAL_OFFSET:
+			if (w->st.phase != PHASE_BARRIER)
+				fail(w, ERR_RETRY, "byte %" PRIu64 ": "
+				    "JOURNAL_OFFSET before FULLSYNC_END",
+				    rdb_offset(w->rdb));
+			w->st.lsn = ev.u.journal_offset;
+			w->have_offset = 1;
+			set_phase(w, PHASE_TRAILER);
+			continue;
+		case RDB_EV_KEY_END:
+			w->st.keys++;
+			break;
+		default:
+			break;
+		}
+		if (writer_event(w->writer, &ev) == -1)
+			fail(w, ERR_RETRY, "byte %" PRIu64 ": %s",
+			    rdb_offset(w->rdb), writer_error(w->writer));
+	}
+	if (rc == RDB_ERR)
+		fail(w, ERR_RETRY, "%s", rdb_error(w->rdb));
+	return rc == RDB_DONE;
+}
+
+static void
+read_socket(struct worker *w, int *eof)
+{
+	ssize_t n;
+
+	do {
+		n = read(w->conn.fd, w->rbuf, READ_CHUNK);
+	} while (n == -1 && errno == EINTR);
+	if (n == -1)
+		fail(w, ERR_RETRY, "byte %" PRIu64 ": read: %s",
+		    w->st.bytes, strerror(errno));
+	if (n == 0) {
+		*eof = 1;
+		return;
+	}
+	w->st.bytes += n;
+	if (w->rdb != NULL && rdb_feed(w->rdb, w->rbuf, n) == -1)
+		fail(w, ERR_RETRY, "%s", rdb_error(w->rdb));
+}
+
+static void
+take_token(struct worker *w, const char *p, size_t len)
+{
+	size_t n = DFLY_ID_LEN - w->ntoken;
+
+	if (n > len)
+		n = len;
+	memcpy(w->token + w->ntoken, p, n);
+	w->ntoken += n;
+}
+
+static void
+full_sync(struct worker *w)
+{
+	struct pollfd pfd;
+	const char *p;
+	size_t len;
+	int eof = 0, done = 0;
+
+	if ((w->rdb = rdb_new(RDB_MODE_FLOW, NULL)) == NULL ||
+	    (w->jr = journal_new(NULL)) == NULL)
+		fail(w, ERR_RETRY, "out of memory");
+	len = dfly_leftover(&w->conn, &p);
+	if (len > 0) {
+		w->st.bytes += len;
+		if (rdb_feed(w->rdb, p, len) == -1)
+			fail(w, ERR_RETRY, "%s", rdb_error(w->rdb));
+	}
+	pfd.fd = w->conn.fd;
+	pfd.events = POLLIN;
+	while (!(done = drain(w))) {
+		if (eof)
+			fail(w, ERR_RETRY, "byte %" PRIu64 ": the master closed "
+			    "the flow (%s)", w->st.bytes,
+			    msg_phase_name(w->st.phase));
+		if (worker_stop)
+			return;
+		if (now_ms() - w->last_stats_ms >= STATS_EVERY_MS)
+			send_stats(w, MSG_STATS);
+		if (poll(&pfd, 1, STATS_EVERY_MS) <= 0)
+			continue;
+		read_socket(w, &eof);
+	}
+	if (!w->have_offset)
+		fail(w, ERR_RETRY, "byte %" PRIu64 ": trailer without "
+		    "JOURNAL_OFFSET", rdb_offset(w->rdb));
+	rdb_leftover(w->rdb, &p, &len);
+	take_token(w, p, len);
+	while (w->ntoken < DFLY_ID_LEN) {
+		if (worker_stop)
+			return;
+		if (poll(&pfd, 1, w->cfg->timeout_ms) <= 0)
+			fail(w, ERR_RETRY, "byte %" PRIu64 ": no EOF token after "
+			    "the trailer", w->st.bytes);
+		eof = 0;
+		len = w->st.bytes;
+		rdb_free(w->rdb);	/* the stream past the token is journal */
+		w->rdb = NULL;
+		read_socket(w, &eof);
+		if (eof)
+			fail(w, ERR_RETRY, "byte %" PRIu64 ": the master closed "
+			    "the flow inside the EOF token", w->st.bytes);
+		take_token(w, w->rbuf, w->st.bytes - len);
+	}
+	if (memcmp(w->token, w->reply.token, DFLY_ID_LEN) != 0)
+		fail(w, ERR_RETRY, "EOF token \"%.40s\" differs from the FLOW "
+		    "reply's \"%s\"", w->token, w->reply.token);
+}
+
+static void
+checkpoint(struct worker *w)
+{
+	struct lsn_rec rec;
+	char err[512];
+
+	memset(&rec, 0, sizeof(rec));
+	strlcpy(rec.replid, w->m->replid, sizeof(rec.replid));
+	rec.nflows = w->m->nflows;
+	rec.next_lsn = w->st.lsn;
+	rec.state = LSN_FULLSYNC_DONE;
+	rec.keys = w->st.keys;
+	rec.bytes = w->st.bytes;
+	if (lsnstore_put(w->lsn, w->flow, &rec, err, sizeof(err)) == -1)
+		fail(w, ERR_RETRY, "%s", err);
+}
+
+void
+worker_main(const struct config *cfg, const struct dfly_master *m, int flow,
+    int msgfd, struct session_shm *shm)
+{
+	struct worker w;
+	struct sigaction sa;
+	char err[512];
+
+	memset(&w, 0, sizeof(w));
+	w.cfg = cfg;
+	w.m = m;
+	w.flow = flow;
+	w.msgfd = msgfd;
+	w.shm = shm;
+	dfly_init(&w.conn);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGINT, &sa, NULL);	/* the supervisor decides */
+	sigaction(SIGPIPE, &sa, NULL);
+	set_phase(&w, PHASE_START);
+	if ((w.rbuf = malloc(READ_CHUNK)) == NULL)
+		fail(&w, ERR_RETRY, "out of memory");
+	if ((w.lsn = lsnstore_open(cfg->state_dir, err, sizeof(err))) == NULL)
+		fail(&w, ERR_FATAL, "%s", err);
+	open_target(&w);
+	register_flow(&w);
+	/* the target no longer matches any earlier LSN of this flow */
+	if (lsnstore_del(w.lsn, flow, err, sizeof(err)) == -1)
+		fail(&w, ERR_RETRY, "%s", err);
+	{
+		struct msg_flow_reply r;
+
+		memset(&r, 0, sizeof(r));
+		r.partial = w.reply.partial;
+		memcpy(r.token, w.reply.token, sizeof(r.token));
+		if (msg_send(msgfd, MSG_FLOW_REPLY, &r, sizeof(r)) == -1)
+			_exit(1);
+	}
+	set_phase(&w, PHASE_FULL_SYNC);
+	w.last_stats_ms = now_ms();
+	full_sync(&w);
+	if (w.writer != NULL && writer_sync(w.writer) == -1)
+		fail(&w, ERR_RETRY, "target: %s", writer_error(w.writer));
+	if (worker_stop) {
+		log_info("stopped at byte %" PRIu64 ", writes flushed",
+		    w.st.bytes);
+		_exit(0);
+	}
+	checkpoint(&w);
+	set_phase(&w, PHASE_DONE);
+	send_stats(&w, MSG_DONE);
+	fill_stats(&w);
+	log_info("snapshot applied: journal offset %" PRIu64 ", %" PRIu64
+	    " keys (%" PRIu64 " written, %" PRIu64 " skipped), %" PRIu64
+	    " journal commands, %" PRIu64 " bytes", w.st.lsn, w.st.keys,
+	    w.st.written, w.st.skipped, w.st.journal, w.st.bytes);
+	dfly_close(&w.conn);
+	writer_close(w.writer);
+	target_close(w.target);
+	lsnstore_close(w.lsn);
+	free(w.rbuf);
+	_exit(0);
+}
