@@ -6,6 +6,7 @@
  * as the server's text.  An "error: " answer exits 1.
  */
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 
@@ -210,6 +211,7 @@ connect_ctl(const char *path, int timeout)
 {
 	struct sockaddr_un sun;
 	struct timeval tv;
+	struct stat st;
 	int fd;
 
 	memset(&sun, 0, sizeof(sun));
@@ -231,6 +233,8 @@ connect_ctl(const char *path, int timeout)
 	case ENOENT:
 		errx(1, "is df2redis running? no socket at %s", path);
 	case ECONNREFUSED:
+		if (stat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
+			errx(1, "%s: not a socket", path);
 		errx(1, "%s: connection refused: df2redis is not running "
 		    "(stale socket)", path);
 	case EAGAIN:
@@ -410,6 +414,29 @@ print_session(const struct record *r)
 static const char *summed[] = { "keys", "written", "skipped", "journal",
     "bytes" };
 
+static const char *
+total_of(const char *col, char total[][24])
+{
+	size_t j;
+
+	for (j = 0; j < sizeof(summed) / sizeof(summed[0]); j++)
+		if (strcmp(col, summed[j]) == 0)
+			return total[j][0] != '\0' ? total[j] : NULL;
+	return NULL;
+}
+
+/* Numbers right-aligned, words left-aligned; no blanks at the end. */
+static void
+print_cell(const char *v, int width, int numeric, int last)
+{
+	if (numeric)
+		printf("  %*s", width, v);
+	else if (last)
+		printf("  %s", v);
+	else
+		printf("  %-*s", width, v);
+}
+
 static void
 print_flows(struct record *flows, int nflows)
 {
@@ -417,7 +444,7 @@ print_flows(struct record *flows, int nflows)
 	char total[sizeof(summed) / sizeof(summed[0])][24];
 	int width[MAX_FIELDS + 1], numeric[MAX_FIELDS];
 	unsigned long long sum;
-	int ncols = 0, i, j, k, w;
+	int ncols = 0, last, i, j, k, w;
 
 	for (i = 0; i < nflows; i++)
 		for (j = 0; j < flows[i].nfields; j++) {
@@ -459,10 +486,9 @@ print_flows(struct record *flows, int nflows)
 			if ((w = strlen(v)) > width[k + 1])
 				width[k + 1] = w;
 		}
-		for (j = 0; j < (int)(sizeof(summed) / sizeof(summed[0])); j++)
-			if (strcmp(cols[k], summed[j]) == 0 &&
-			    (w = strlen(total[j])) > width[k + 1])
-				width[k + 1] = w;
+		if ((v = total_of(cols[k], total)) != NULL &&
+		    (w = strlen(v)) > width[k + 1])
+			width[k + 1] = w;
 	}
 
 	printf("\n%*s", width[0], "FLOW");
@@ -473,8 +499,7 @@ print_flows(struct record *flows, int nflows)
 		for (j = 0; head[j] != '\0'; j++)
 			if (head[j] >= 'a' && head[j] <= 'z')
 				head[j] -= 'a' - 'A';
-		printf("  %*s", numeric[k] ? width[k + 1] : -width[k + 1],
-		    head);
+		print_cell(head, width[k + 1], numeric[k], k == ncols - 1);
 	}
 	printf("\n");
 	for (i = 0; i < nflows; i++) {
@@ -482,20 +507,20 @@ print_flows(struct record *flows, int nflows)
 		for (k = 0; k < ncols; k++) {
 			if ((v = field(&flows[i], cols[k])) == NULL)
 				v = "-";
-			printf("  %*s", numeric[k] ? width[k + 1] :
-			    -width[k + 1], v);
+			print_cell(v, width[k + 1], numeric[k], k == ncols - 1);
 		}
 		printf("\n");
 	}
 	if (nflows < 2)
 		return;
+	for (last = -1, k = 0; k < ncols; k++)
+		if (total_of(cols[k], total) != NULL)
+			last = k;
 	printf("%*s", width[0], "total");
-	for (k = 0; k < ncols; k++) {
-		v = "";
-		for (j = 0; j < (int)(sizeof(summed) / sizeof(summed[0])); j++)
-			if (strcmp(cols[k], summed[j]) == 0)
-				v = total[j];
-		printf("  %*s", numeric[k] ? width[k + 1] : -width[k + 1], v);
+	for (k = 0; k <= last; k++) {
+		if ((v = total_of(cols[k], total)) == NULL)
+			v = "";
+		print_cell(v, width[k + 1], numeric[k], k == last);
 	}
 	printf("\n");
 }
@@ -550,7 +575,7 @@ main(int argc, char **argv)
 	size_t len;
 	int ch, fd, i, nlines, raw = 0, rc = 0, timeout = DEFAULT_TIMEOUT;
 
-	while ((ch = getopt(argc, argv, "f:hrs:t:")) != -1) {
+	while ((ch = getopt(argc, argv, "+f:hrs:t:")) != -1) {
 		switch (ch) {
 		case 'f':
 			conffile = optarg;
