@@ -105,6 +105,13 @@ bench: all
 demo: 
 	@sh t/demo/run
 
+PREFIX ?= /usr/local
+install: bin/df2redis bin/df2redisctl
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/man/man5
+	install -m 755 bin/df2redis bin/df2redisctl $(DESTDIR)$(PREFIX)/bin/
+	for m in src/*.8; do [ -e "$$m" ] && install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man8/; done; true
+	for m in src/*.5; do [ -e "$$m" ] && install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man5/; done; true
+
 clean:
 	rm -rf obj t/bin bin/df2redis bin/df2redisctl t/dflymaster/dflymaster
 

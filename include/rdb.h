@@ -35,6 +35,13 @@
  * key-related event (not only RDB_EV_KEY).
  *
  * Pointers in an event are valid until the next rdb_next() or rdb_feed().
+ *
+ * u.k.count on RDB_EV_KEY: the number of items the value header announces
+ * (len(n) of lists/sets/zsets/hashes, the element count of a listpack,
+ * ziplist, intset or zipmap divided by the item width), 0 where the format
+ * announces none (strings, JSON, quicklists, streams, skipped types).
+ * A list, set, zset or hash key with no item at all is an error (Redis
+ * never writes one); Dragonfly's types 31/32 may be empty.
  */
 #ifndef DF2REDIS_RDB_H
 #define DF2REDIS_RDB_H

@@ -37,6 +37,9 @@ struct writer_opts {
 	size_t			 batch;		/* members per command (default 512) */
 	int			 db_map[WRITER_MAXDB];	/* -1: default */
 	const char		*label;		/* "flow 3", for messages */
+	int			 target_db;	/* db the target's connections
+						   are SELECTed to (target_opts
+						   .db); -1 unknown */
 };
 
 enum writer_count {

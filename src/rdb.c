@@ -427,9 +427,19 @@ adv(struct rdb *r, size_t n)
 		r->budget -= n;
 }
 
+static int	need_slow(struct rdb *, size_t);
+
 /* Are n bytes readable now?  S_OK, S_AGAIN, S_SUSP or S_ERR. */
-static int
+static inline int
 need(struct rdb *r, size_t n)
+{
+	if (r->top != T_CHUNK && r->s->len - r->s->pos >= n)
+		return S_OK;
+	return need_slow(r, n);
+}
+
+static int
+need_slow(struct rdb *r, size_t n)
 {
 	if (n == 0)
 		return S_OK;
@@ -464,11 +474,17 @@ need(struct rdb *r, size_t n)
 		return try_s_;						\
 } while (0)
 
-static int
+static inline int
 peek_len(struct rdb *r, size_t off, uint64_t *v, size_t *sz)
 {
 	const unsigned char *p;
 
+	if (r->top != T_CHUNK && r->s->len - r->s->pos > off &&
+	    (cur(r)[off] & 0xc0) == 0) {
+		*v = cur(r)[off];
+		*sz = 1;
+		return S_OK;
+	}
 	NEED(r, off + 1);
 	p = cur(r) + off;
 	if ((*sz = len_size(p[0])) == 0) {
@@ -874,12 +890,6 @@ classify(struct rdb *r, struct kctx *k, uint8_t t)
 		k->type_name = "ReJSON-RL";
 	}
 	return S_OK;
-}
-
-static int
-is_value_type(uint8_t b)
-{
-	return b <= 37 && b != 8 && !(b > 25 && b < 30);
 }
 
 /* K_PREFIX: expiry, DF_MASK, LRU/LFU hints, then the type byte. */
@@ -1671,13 +1681,14 @@ skipped_step(struct rdb *r, struct kctx *k, struct rdb_event *ev)
 			k->st = K_END;
 			return S_OK;
 		}
-		k->c[0]--;
 		if (k->type == 33) {
 			TRY(fields(r, "L", v));
+			k->c[0]--;
 			skip_str(k, K_SBF_FLT);
 			return S_OK;
 		}
 		TRY(fields(r, "LL", v));
+		k->c[0]--;
 		if (v[1] == 0)
 			return fail(r, "bloom filter of 0 bytes");
 		k->c[1] = v[1];
@@ -1740,8 +1751,8 @@ skipped_step(struct rdb *r, struct kctx *k, struct rdb_event *ev)
 			k->st = K_END;
 			return S_OK;
 		}
-		k->c[0]--;
 		TRY(fields(r, "L", v));
+		k->c[0]--;
 		if (v[0] == 0)
 			return fail(r, "cuckoo filter of 0 bytes");
 		k->c[1] = v[0];
@@ -1801,6 +1812,25 @@ skipped_step(struct rdb *r, struct kctx *k, struct rdb_event *ev)
 }
 
 /* ------------------------------------------------------------ entry */
+
+/*
+ * Redis never stores an empty list, set, zset or hash: such a key is a
+ * corrupt file (Redis's own loader only drops them when told to).
+ * Dragonfly's member-TTL types may be empty once their members expired.
+ */
+static int
+may_be_empty(const struct kctx *k)
+{
+	switch (k->vt) {
+	case RDB_VT_LIST:
+	case RDB_VT_SET:
+	case RDB_VT_ZSET:
+	case RDB_VT_HASH:
+		return k->type == 31 || k->type == 32;
+	default:
+		return 1;
+	}
+}
 
 /* Advance the entry until it has an event, needs input, or is done. */
 static int
@@ -1912,6 +1942,11 @@ entry_step(struct rdb *r, struct kctx *k, struct rdb_event *ev)
 			TRY(skip_step(r, k));
 			break;
 		case K_END:
+			if (k->what == NK_KEY && k->index == 0 &&
+			    !may_be_empty(k))
+				return fail(r, "empty %s value (type %u): a key "
+				    "cannot be empty", rdb_vtype_name(k->vt),
+				    k->type);
 			k->st = K_DONE;
 			if (k->what == NK_HNSW)
 				return S_OK;
@@ -2282,7 +2317,7 @@ top_item(struct rdb *r, struct rdb_event *ev)
 		return chunk_begin(r, (uint32_t)v[1], v[2]);
 	}
 	if (op == 0xfc || op == 0xfd || op == 0xdc || op == 0xf8 ||
-	    op == 0xf9 || is_value_type(op) || op == 6)
+	    op == 0xf9 || op < 0x40)
 		return start_k0(r, NK_KEY, K_PREFIX);
 	return fail(r, "unknown opcode 0x%02x", op);
 }

@@ -94,6 +94,7 @@ struct tnode {
 	uint64_t		 down_since;	/* ms: lost, 0 while up */
 	uint64_t		 next_try;	/* ms: next reconnect */
 	unsigned int		 attempts;
+	uint64_t		 last_retry_log;
 	char			 lasterr[512];
 };
 
@@ -1023,6 +1024,11 @@ retry(struct target *t, struct tnode *nd, const redisReply *r)
 	if (!is_retryable(r))
 		return 0;
 	t->stats.retries++;
+	if (now - nd->last_retry_log >= 1000) {
+		nd->last_retry_log = now;
+		log_warnx("target %s: \"%s\", retrying (%llu retries so far)",
+		    nd->name, r->str, (unsigned long long)t->stats.retries);
+	}
 	if (c->retry_since == 0)
 		c->retry_since = now;
 	else if (now - c->retry_since > (uint64_t)t->opts.retry_ms)
@@ -1226,11 +1232,12 @@ node_migrate(struct target *t, struct tnode *nd)
 static int
 node_reconnect(struct target *t, struct tnode *nd, uint64_t now)
 {
-	int		authfailed;
+	int		authfailed, was_lost = nd->down_since != 0 ||
+			    nd->attempts > 0;
 	uint64_t	wait;
 
 	if (node_connect(t, nd, &authfailed) == 0) {
-		if (nd->down_since != 0 || nd->attempts > 0)
+		if (was_lost)
 			t->stats.reconnects++;
 		log_info("target %s: connected, resending %zu commands",
 		    nd->name, nd->live);

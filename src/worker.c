@@ -48,6 +48,7 @@ struct worker {
 	size_t			 ntoken;
 	int64_t			 last_stats_ms;
 	char			*rbuf;
+	char			 label[32];	/* the writer keeps a pointer */
 };
 
 static volatile sig_atomic_t	 worker_stop;
@@ -127,7 +128,7 @@ open_target(struct worker *w)
 {
 	struct target_opts topts;
 	struct writer_opts wopts;
-	char err[512], label[32];
+	char err[512];
 	size_t i;
 
 	memset(&topts, 0, sizeof(topts));
@@ -146,8 +147,8 @@ open_target(struct worker *w)
 		wopts.batch = w->cfg->batch;
 	for (i = 0; i < WRITER_MAXDB; i++)
 		wopts.db_map[i] = w->cfg->db_map[i];
-	snprintf(label, sizeof(label), "flow %d", w->flow);
-	wopts.label = label;
+	snprintf(w->label, sizeof(w->label), "flow %d", w->flow);
+	wopts.label = w->label;
 	if ((w->writer = writer_open(w->target, &wopts, err, sizeof(err))) ==
 	    NULL)
 		fail(w, ERR_FATAL, "writer: %s", err);

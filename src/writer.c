@@ -1903,6 +1903,7 @@ writer_opts_init(struct writer_opts *o)
 	o->batch = 512;
 	for (i = 0; i < WRITER_MAXDB; i++)
 		o->db_map[i] = -1;
+	o->target_db = -1;
 }
 
 struct writer *
@@ -1924,7 +1925,7 @@ writer_open(struct target *t, const struct writer_opts *o, char *err,
 	w->version = target_version(t);
 	w->has_json = target_has_module(t, "ReJSON");
 	w->pid = (long)getpid();
-	w->curdb = -1;
+	w->curdb = o->target_db;
 	if (w->version != 0 && w->version < 50000) {
 		snprintf(err, errlen, "the target runs Redis %d.%d.%d; "
 		    "df2redis needs 5.0 or newer", w->version / 10000,

@@ -1,0 +1,417 @@
+/*
+ * keyspace.c - the sharded keyspace: a key lives in shard
+ * crc64(key) mod --shards (Redis's CRC-64/Jones from src/crc64.c; any fixed
+ * hash would do, this one is documented in --help), each shard holds 16
+ * databases.  Every write path goes through ks_lookup_write()/ks_create()/
+ * ks_delete() so that a running full sync serializes a key before its first
+ * change is journaled (replication.md 4.2, "serialize the bucket before
+ * journaling the change").
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "crc64.h"
+#include "dflymaster.h"
+
+struct shard	shards[MAX_SHARDS];
+
+int
+key_shard(const void *k, size_t n)
+{
+	return (int)(crc64(0, k, n) % (uint64_t)opt.shards);
+}
+
+struct obj *
+obj_new(enum otype t)
+{
+	struct obj	*o;
+
+	if ((o = calloc(1, sizeof(*o))) == NULL)
+		fatal("calloc");
+	o->type = t;
+	o->expire_ms = -1;
+	if (t == OBJ_SET || t == OBJ_HASH || t == OBJ_ZSET)
+		o->d = dict_new();
+	return o;
+}
+
+static void
+free_strval(void *p)
+{
+	struct str	*s = p;
+
+	str_free(s);
+	free(s);
+}
+
+static void
+stream_free(struct stream *x)
+{
+	size_t	 i, j;
+
+	for (i = 0; i < x->n; i++) {
+		for (j = 0; j < x->e[i].nfv; j++)
+			str_free(&x->e[i].fv[j]);
+		free(x->e[i].fv);
+	}
+	free(x->e);
+	for (i = 0; i < x->ng; i++) {
+		str_free(&x->g[i].name);
+		for (j = 0; j < x->g[i].ncons; j++)
+			str_free(&x->g[i].cons[j].name);
+		free(x->g[i].cons);
+		free(x->g[i].pel);
+	}
+	free(x->g);
+}
+
+void
+obj_free(void *p)
+{
+	struct obj	*o = p;
+	size_t		 i;
+
+	switch (o->type) {
+	case OBJ_STRING:
+	case OBJ_JSON:
+		str_free(&o->s);
+		break;
+	case OBJ_LIST:
+		for (i = 0; i < o->l.n; i++)
+			str_free(&o->l.a[o->l.head + i]);
+		free(o->l.a);
+		break;
+	case OBJ_SET:
+	case OBJ_ZSET:
+		dict_free(o->d, NULL);
+		break;
+	case OBJ_HASH:
+		dict_free(o->d, free_strval);
+		break;
+	case OBJ_STREAM:
+		stream_free(&o->x);
+		break;
+	}
+	free(o);
+}
+
+static int
+is_int64(const char *p, size_t n)
+{
+	long long	 v;
+
+	return parse_ll(p, n, &v) == 0;
+}
+
+/*
+ * Dragonfly's encoding switches (snapshot.md 6.0) with the server defaults:
+ * intset up to 512 integers, listpack zsets/hashes up to 128 entries of at
+ * most 64 bytes.  Like Dragonfly, an object never goes back to the compact
+ * encoding.
+ */
+void
+obj_update_encoding(struct obj *o)
+{
+	struct dent	*e;
+	size_t		 i;
+
+	if (o->big)
+		return;
+	switch (o->type) {
+	case OBJ_SET:
+		if (o->d->count > 512) {
+			o->big = 1;
+			return;
+		}
+		for (i = 0; i < dict_buckets(o->d) && !o->big; i++)
+			for (e = o->d->b[i]; e != NULL; e = e->next)
+				if (!is_int64(e->key, e->klen)) {
+					o->big = 1;
+					break;
+				}
+		break;
+	case OBJ_ZSET:
+	case OBJ_HASH:
+		if (o->d->count > 128) {
+			o->big = 1;
+			return;
+		}
+		for (i = 0; i < dict_buckets(o->d) && !o->big; i++)
+			for (e = o->d->b[i]; e != NULL; e = e->next) {
+				struct str	*v = e->val;
+
+				if (e->klen > 64 || (o->type == OBJ_HASH &&
+				    v->len > 64)) {
+					o->big = 1;
+					break;
+				}
+			}
+		break;
+	default:
+		break;
+	}
+}
+
+int
+obj_rdb_type(const struct obj *o)
+{
+	switch (o->type) {
+	case OBJ_STRING:
+		return 0;
+	case OBJ_LIST:
+		return 18;
+	case OBJ_SET:
+		return o->big ? 2 : 11;
+	case OBJ_ZSET:
+		return o->big ? 5 : 17;
+	case OBJ_HASH:
+		return o->big ? 4 : 16;
+	case OBJ_STREAM:
+		return 21;
+	case OBJ_JSON:
+		return 30;
+	}
+	return -1;
+}
+
+void
+list_push(struct list *l, int left, const void *p, size_t n)
+{
+	if (left && l->head == 0) {
+		size_t	 room = l->n < 8 ? 8 : l->n;
+		size_t	 cap = l->n + room + (l->cap - l->head - l->n);
+		struct str	*a;
+
+		if ((a = calloc(cap, sizeof(*a))) == NULL)
+			fatal("calloc");
+		if (l->n)
+			memcpy(a + room, l->a + l->head, l->n * sizeof(*a));
+		free(l->a);
+		l->a = a;
+		l->head = room;
+		l->cap = cap;
+	}
+	if (!left && l->head + l->n == l->cap) {
+		size_t	 cap = l->cap < 8 ? 16 : l->cap * 2;
+
+		if ((l->a = reallocarray(l->a, cap, sizeof(*l->a))) == NULL)
+			fatal("reallocarray");
+		l->cap = cap;
+	}
+	if (left) {
+		l->head--;
+		l->a[l->head] = str_dup(p, n);
+	} else
+		l->a[l->head + l->n] = str_dup(p, n);
+	l->n++;
+}
+
+struct str
+list_pop(struct list *l, int left)
+{
+	struct str	 s;
+
+	if (left) {
+		s = l->a[l->head];
+		l->head++;
+	} else
+		s = l->a[l->head + l->n - 1];
+	l->n--;
+	if (l->n == 0)
+		l->head = 0;
+	return s;
+}
+
+struct str *
+list_at(struct list *l, size_t i)
+{
+	return &l->a[l->head + i];
+}
+
+static struct dict *
+db_of(int shard, int db)
+{
+	struct shard	*s = &shards[shard];
+
+	if (s->db[db] == NULL)
+		s->db[db] = dict_new();
+	return s->db[db];
+}
+
+/* journal.md 6: an expired key leaves the keyspace as "DEL k" with txid 0 */
+static void
+expire_key(int shard, int db, struct dent *e)
+{
+	const char	*argv[2] = { "DEL", e->key };
+	size_t		 lens[2] = { 3, e->klen };
+	char		*key;
+	size_t		 klen = e->klen;
+
+	snap_touch(&shards[shard], db, e);
+	if ((key = malloc(klen + 1)) == NULL)
+		fatal("malloc");
+	memcpy(key, e->key, klen);
+	argv[1] = key;
+	dict_del(db_of(shard, db), key, klen, obj_free);
+	journal_cmd(shard, db, 0, 2, argv, lens);
+	free(key);
+}
+
+static int
+expired(const struct dent *e)
+{
+	const struct obj	*o = e->val;
+
+	return o->expire_ms >= 0 && o->expire_ms <= now_ms();
+}
+
+struct dent *
+ks_lookup(int db, const void *k, size_t n)
+{
+	int		 sh = key_shard(k, n);
+	struct dent	*e;
+
+	if ((e = dict_find(db_of(sh, db), k, n)) == NULL)
+		return NULL;
+	if (expired(e)) {
+		if (writes_blocked)
+			return NULL;
+		expire_key(sh, db, e);
+		return NULL;
+	}
+	return e;
+}
+
+struct dent *
+ks_lookup_write(int db, const void *k, size_t n)
+{
+	struct dent	*e;
+
+	if ((e = ks_lookup(db, k, n)) != NULL)
+		snap_touch(&shards[key_shard(k, n)], db, e);
+	return e;
+}
+
+struct dent *
+ks_create(int db, const void *k, size_t n, struct obj *o)
+{
+	int		 sh = key_shard(k, n), created;
+	struct dent	*e;
+
+	e = dict_add(db_of(sh, db), k, n, &created);
+	if (!created) {
+		snap_touch(&shards[sh], db, e);
+		obj_free(e->val);
+	}
+	e->val = o;
+	/* a key born during a full sync travels in the journal only */
+	e->ver = shards[sh].snap_ver;
+	return e;
+}
+
+void
+ks_delete(int db, const void *k, size_t n)
+{
+	int		 sh = key_shard(k, n);
+	struct dent	*e;
+
+	if ((e = dict_find(db_of(sh, db), k, n)) == NULL)
+		return;
+	snap_touch(&shards[sh], db, e);
+	dict_del(db_of(sh, db), k, n, obj_free);
+}
+
+void
+ks_flushdb(int db)
+{
+	int	 i;
+
+	for (i = 0; i < opt.shards; i++) {
+		struct dict	*d = db_of(i, db);
+		size_t		 b;
+		struct dent	*e;
+
+		/* the running snapshot must still deliver what it promised */
+		for (b = 0; b < dict_buckets(d); b++)
+			for (e = d->b[b]; e != NULL; e = e->next)
+				snap_touch(&shards[i], db, e);
+		dict_free(d, obj_free);
+		shards[i].db[db] = dict_new();
+		shards[i].expire_cursor[db] = 0;
+	}
+}
+
+size_t
+ks_dbsize(int db)
+{
+	size_t	 n = 0;
+	int	 i;
+
+	for (i = 0; i < opt.shards; i++)
+		n += db_of(i, db)->count;
+	return n;
+}
+
+/* Active expiry: a few buckets of every db each tick. */
+void
+ks_active_expire(void)
+{
+	int	 i, db, checked;
+
+	if (writes_blocked)
+		return;
+	for (i = 0; i < opt.shards; i++)
+		for (db = 0; db < NDBS; db++) {
+			struct dict	*d = shards[i].db[db];
+			size_t		*cur = &shards[i].expire_cursor[db];
+
+			if (d == NULL || d->count == 0)
+				continue;
+			for (checked = 0; checked < 32; checked++) {
+				struct dent	*e, *next;
+
+				if (*cur > d->mask)
+					*cur = 0;
+				for (e = d->b[*cur]; e != NULL; e = next) {
+					next = e->next;
+					if (expired(e))
+						expire_key(i, db, e);
+				}
+				(*cur)++;
+			}
+		}
+}
+
+/* DEBUG POPULATE n prefix size: "<prefix>:<i>" = "value:<i>" padded */
+void
+ks_populate(int db, uint64_t n, const char *prefix, size_t size)
+{
+	char		 key[256], *val;
+	uint64_t	 i;
+	size_t		 vlen;
+	int		 klen;
+
+	if ((val = malloc(size + 32)) == NULL)
+		fatal("malloc");
+	for (i = 0; i < n; i++) {
+		struct obj	*o;
+
+		klen = snprintf(key, sizeof(key), "%s:%llu", prefix,
+		    (unsigned long long)i);
+		if (ks_lookup(db, key, (size_t)klen) != NULL)
+			continue;
+		vlen = (size_t)snprintf(val, size + 32, "value:%llu",
+		    (unsigned long long)i);
+		if (vlen < size) {
+			memset(val + vlen, 'x', size - vlen);
+			vlen = size;
+		}
+		o = obj_new(OBJ_STRING);
+		o->s = str_dup(val, vlen);
+		ks_create(db, key, (size_t)klen, o);
+	}
+	free(val);
+}
