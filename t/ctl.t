@@ -16,6 +16,12 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'lib
 from dftest import *  # noqa: E402,F401
 
 
+def _next():
+    import dftest
+    dftest._n += 1
+    return dftest._n
+
+
 class FakeCtl:
     """A control server on a UNIX socket.  reply(request_bytes) returns the
     bytes to send, a list of chunks sent with pauses between them, or None
@@ -396,5 +402,42 @@ r = ctl('-s', rsock, 'status')
 ok(r.returncode == 1 and 'no socket at' in r.stderr, 'real supervisor: socket gone after stop')
 m.stop()
 tgt.stop()
+
+
+# ------------------------------------------------------------ the manual pages match the programs
+
+MAN = {n: os.path.join(ROOT, 'src', n) for n in ('df2redis.8', 'df2redisctl.8', 'df2redis.conf.5')}
+if subprocess.run(['sh', '-c', 'command -v mandoc'], stdout=subprocess.DEVNULL).returncode == 0:
+    for n, path in MAN.items():
+        r = run(['mandoc', '-T', 'lint', '-W', 'warning', path])
+        ok(r.returncode == 0 and not r.stdout.strip() and not r.stderr.strip(),
+           '%s: mandoc -T lint -W warning is clean' % n)
+        if r.returncode != 0 or r.stdout.strip() or r.stderr.strip():
+            diag((r.stdout + r.stderr).decode(errors='replace'))
+else:
+    for n in MAN:
+        print('ok %d - %s: lint # SKIP mandoc not installed' % (_next(), n), flush=True)
+man = {n: open(p).read() for n, p in MAN.items()}
+r = run([DF2REDIS, 'replicate', '-h'])
+opts = re.findall(r'^  --(\S+)', r.stderr.decode(), re.M)
+ok(len(opts) > 10, 'replicate -h lists its options (%d)' % len(opts))
+missing = [o for o in opts if '.It Ic %s' % o not in man['df2redis.conf.5']]
+ok(not missing, 'df2redis.conf.5 documents every config key: missing %r' % missing)
+missing = [o for o in opts if '.It Fl -%s' % o not in man['df2redis.8']]
+ok(not missing, 'df2redis.8 documents every replicate option: missing %r' % missing)
+extra = [o for o in re.findall(r'^\.It Ic ([a-z-]+)', man['df2redis.conf.5'], re.M) if o not in opts]
+ok(not extra, 'df2redis.conf.5 documents no key the program lacks: %r' % extra)
+r = run([DF2REDIS, 'import', '-h'])
+iopts = re.findall(r'^  --(\S+)', r.stdout.decode(), re.M)
+missing = [o for o in iopts if '.It Fl -%s' % o not in man['df2redis.8']]
+ok(len(iopts) > 3 and not missing, 'df2redis.8 documents every import option: missing %r' % missing)
+r = run([DF2REDIS, 'inspect', '-h'])
+iopts = re.findall(r'--([a-z-]+)', r.stderr.decode().splitlines()[0])
+missing = [o for o in iopts if '.It Fl -%s' % o not in man['df2redis.8']]
+ok(iopts and not missing, 'df2redis.8 documents every inspect option: missing %r' % missing)
+r = ctl('-h')
+cmds = re.findall(r'^  ([a-z-]+)', r.stdout, re.M)
+missing = [c for c in cmds if '.It Ic %s' % c not in man['df2redisctl.8']]
+ok(len(cmds) == 3 and not missing, 'df2redisctl.8 documents every command: missing %r' % missing)
 
 done_testing()
