@@ -13,9 +13,11 @@
 #include <err.h>
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #define LIBBSD_OPENBSD_VIS
 #include <vis.h>
@@ -223,9 +225,8 @@ connect_ctl(const char *path, int timeout)
 		err(1, "socket");
 	tv.tv_sec = timeout;
 	tv.tv_usec = 0;
-	/* bounds connect() on a full backlog, send() and every recv() */
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1 ||
-	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1)
+	/* bounds connect() on a full backlog and send() */
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1)
 		err(1, "setsockopt");
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
 		return fd;
@@ -280,6 +281,15 @@ send_request(int fd, const char *path, const char *request)
 	}
 }
 
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
 static int
 reply_complete(const char *buf, size_t len)
 {
@@ -296,12 +306,19 @@ reply_complete(const char *buf, size_t len)
 static char *
 read_reply(int fd, const char *path, int timeout, size_t *lenp)
 {
+	struct pollfd pfd;
 	char *buf, *nbuf;
 	size_t len = 0, cap = 4096;
+	long long deadline, left;
 	ssize_t n;
+	int rv;
 
 	if ((buf = malloc(cap)) == NULL)
 		err(1, NULL);
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	/* one deadline for the whole reply, not one per read */
+	deadline = now_ms() + timeout * 1000LL;
 	for (;;) {
 		if (reply_complete(buf, len))
 			break;
@@ -314,12 +331,17 @@ read_reply(int fd, const char *path, int timeout, size_t *lenp)
 				err(1, NULL);
 			buf = nbuf;
 		}
-		n = recv(fd, buf + len, cap - 1 - len, 0);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if ((left = deadline - now_ms()) <= 0 ||
+		    (rv = poll(&pfd, 1, left)) == 0)
 			errx(1, "%s: no reply within %d s (after %zu bytes)",
 			    path, timeout, len);
+		if (rv == -1 && errno == EINTR)
+			continue;
+		if (rv == -1)
+			err(1, "poll");
+		n = recv(fd, buf + len, cap - 1 - len, 0);
+		if (n == -1 && (errno == EINTR || errno == EAGAIN))
+			continue;
 		if (n == -1)
 			err(1, "%s: recv", path);
 		if (n == 0)

@@ -63,8 +63,11 @@ class FakeCtl:
                         time.sleep(0.05)
                 elif isinstance(out, list):
                     for chunk in out:
-                        c.sendall(chunk)
-                        time.sleep(0.01)
+                        if isinstance(chunk, float):
+                            time.sleep(chunk)
+                        else:
+                            c.sendall(chunk)
+                            time.sleep(0.01)
                 else:
                     c.sendall(out)
             except OSError:
@@ -223,6 +226,11 @@ t0 = time.time()
 r = ctl('-s', sock, '-t', '1', 'status')
 ok(r.returncode == 1 and 'no reply within 1 s' in r.stderr and time.time() - t0 < 5,
    'silent server: timeout: ' + first(r.stderr))
+canned[b'status\n'] = [b'ok\n'] + [b'x', 0.3] * 20 + [b'\n.\n']
+t0 = time.time()
+r = ctl('-s', sock, '-t', '1', 'status')
+ok(r.returncode == 1 and 'no reply within 1 s' in r.stderr and time.time() - t0 < 3,
+   'a server trickling bytes cannot stretch the timeout: ' + first(r.stderr))
 srv.stop()
 
 # ------------------------------------------------------------ sockets
