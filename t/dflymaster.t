@@ -417,7 +417,16 @@ for rc, out in ev:
 is_(bad, 0, 'no journal blob for a key before the key\'s snapshot entry (replication.md 4.2)')
 alltxt = ''.join(e[1] for e in ev)
 ok(len(re.findall(r'^journal ', alltxt, re.M)) >= 400, 'writes made during the full sync arrive as JOURNAL_BLOBs')
-ok(any(re.search(rb'\xe0[\x01-\xff][\x00-\xff]{3}', s) for s in streams), 'big lists split into tagged chunks')
+inter = 0
+for rc, out in ev:
+    lines = out.splitlines()
+    for i, ln in enumerate(lines):
+        mm = re.match(r'key (\d+) .* (biglist\d)$', ln)
+        if mm:
+            end = lines.index('keyend %s %s' % (mm.group(1), mm.group(2)), i)
+            inter += any(x.startswith(('key ', 'journal ')) for x in lines[i + 1:end])
+if not ok(inter >= 1, 'other entries and journal blobs arrive between the tagged pieces of a big list'):
+    diag('\n'.join(x[:80] for e in ev for x in e[1].splitlines() if 'biglist' in x or x.startswith('journal'))[:3000])
 m.stop()
 
 # ------------------------------------------------------------ partial sync
@@ -476,6 +485,60 @@ m = Master('--refuse-partial', shards=1)
 ctl, mid, sid = handshake(m)
 ok(m.conn().cmd('DFLY', 'FLOW', mid, sid, 0, 1).startswith(b'*2\r\n+FULL'), '--refuse-partial -> FULL')
 m.stop()
+
+# ------------------------------------------------------------ journal rules
+m = Master('--lsn-interval-ms', '0', shards=2)
+w = m.conn()
+ctl, sid, flows, tokens, streams = full_session(m)
+offs = [int(x) for x in re.findall(rb':(\d+)', ctl.cmd('DFLY', 'REPLICAOFFSET'))]
+w.cmd('SET', 'e1', 'v', 'PX', '50')
+w.cmd('MULTI')
+w.cmd('SET', 'm1', '1')
+w.cmd('SET', 'm2', '2')
+w.cmd('INCR', 'm3')
+is_(w.raw_reply() if False else w.cmd('EXEC'), b'*3\r\n+OK\r\n+OK\r\n:1\r\n', 'MULTI/EXEC replies')
+time.sleep(0.2)
+w.cmd('GET', 'e1')
+w.cmd('SET', 'k', 'old')
+for i in range(6):
+    w.cmd('RENAME', 'k' if i == 0 else 'renamed-%d' % (i - 1), 'renamed-%d' % i)
+w.cmd('EXPIRE', 'm1', '-1')
+recs = [journal(f.drain(0.3)) for f in flows]
+allr = [r for rs in recs for r in rs]
+multi = [r for r in allr if r[0] == 'cmd' and r[3][1] in (b'm1', b'm2', b'm3') and r[3][0] != b'DEL']
+ok(len(multi) == 3 and len({r[2] for r in multi}) == 1 and multi[0][2] > 0,
+   'MULTI/EXEC inner writes journaled individually with one txid')
+ok(any(r[0] == 'cmd' and r[3] == [b'DEL', b'e1'] and r[2] == 0 for r in allr), 'expired key -> DEL k with txid 0')
+ok(any(r[0] == 'cmd' and r[3] == [b'DEL', b'm1'] for r in allr), 'EXPIRE in the past -> DEL')
+good = True
+for i, rs in enumerate(recs):
+    n = offs[i]
+    for r in rs:
+        if r[0] == 'lsn':
+            good &= r[1] == n - 1
+        else:
+            n += 1
+    good &= any(r[0] == 'lsn' for r in rs)
+ok(good, 'LSN entries carry the LSN of the record before them (journal.md 3.5, 4)')
+ren = [r for r in allr if r[0] == 'cmd' and r[3][0] in (b'RENAME', b'RESTORE', b'DEL') and
+       r[3][1].startswith((b'k', b'renamed'))]
+restores = [r for r in ren if r[3][0] == b'RESTORE']
+ok(any(r[3][0] == b'RENAME' for r in ren) and restores and
+   len([r for r in ren if r[3][0] == b'DEL']) == len(restores),
+   'RENAME verbatim within a shard, DEL + RESTORE across shards')
+rs = RedisServer()
+rc = rs.client()
+for i, r in enumerate(restores):
+    rc.execute_command('RESTORE', 'x%d' % i, 0, r[3][3])
+is_([rc.get('x%d' % i) for i in range(len(restores))], [b'old'] * len(restores),
+    'the RESTORE payloads (DUMP format, CRC-64) load into a real Redis')
+rs.stop()
+ctl.close()
+m.stop()
+a, b = Master(shards=1), Master(shards=1)
+ok(handshake(a)[1] != handshake(b)[1], 'a random replication id per start')
+a.stop()
+b.stop()
 
 # ------------------------------------------------------------ barrier hook
 m = Master('--snapshot-delay-us', '20000', shards=2)

@@ -2,8 +2,10 @@
 # Inputs found by fuzzing (t/fuzz/regress/) and the fuzzers' seed corpora
 # (t/fuzz/corpus/) run through the decoders' event printers and through
 # df2redis inspect: each must exit 0, or 1 with a message on stderr, never
-# crash, hang or draw a sanitizer report.  regress/ files are named
-# rdb-* (RDB decoder, both modes) or journal-* (journal decoder).
+# crash, hang or draw a sanitizer report; and, as the decoders promise,
+# feeding one byte at a time must print exactly what feeding the whole
+# input prints.  regress/ files are named rdb-* (RDB decoder, both modes)
+# or journal-* (journal decoder).
 import glob
 import os
 import sys
@@ -22,13 +24,26 @@ def clean(argv, what):
         r = run(argv, timeout=60)
     except Exception as e:  # a hang is a failure too
         ok(False, '%s: %s' % (what, e))
-        return
+        return None
     err = r.stderr.decode('latin-1')
     good = r.returncode in (0, 1) and not any(s in err for s in SAN)
     if r.returncode == 1:
         good = good and err.strip() != ''
     if not ok(good, '%s: exit %d' % (what, r.returncode)):
         diag(err[-2000:])
+    return r
+
+
+def same(argv, what, errors=True):
+    """argv fed whole and one byte at a time print the same (stderr too,
+    unless it carries timings)."""
+    a = clean(argv, what)
+    b = clean(argv[:1] + ['--feed', '1'] + argv[1:], what + ' --feed 1')
+    if a is None or b is None:
+        return
+    ea, eb = (a.stderr[-1000:], b.stderr[-1000:]) if errors else (b'', b'')
+    is_((b.returncode, b.stdout[-1000:], eb), (a.returncode, a.stdout[-1000:], ea),
+        '%s: --feed 1 prints what feeding it whole prints' % what)
 
 
 def inputs(kind):
@@ -44,12 +59,12 @@ if not os.path.exists(RDBEVENTS) or not os.path.exists(JOURNALEVENTS) or not os.
 
 for f in rdb:
     name = os.path.relpath(f, os.path.join(HERE, 'fuzz'))
-    clean([RDBEVENTS, f], 'rdbevents %s' % name)
-    clean([RDBEVENTS, '--flow', '--feed', '3', '--piece', '5', '--pieces', f], 'rdbevents --flow %s' % name)
+    same([RDBEVENTS, '--piece', '7', f], 'rdbevents %s' % name)
+    same([RDBEVENTS, '--flow', '--piece', '5', '--pieces', f], 'rdbevents --flow %s' % name)
     clean([DF2REDIS, 'inspect', f], 'inspect %s' % name)
     clean([DF2REDIS, 'inspect', '--flow', '--journal', f], 'inspect --flow --journal %s' % name)
 for f in jrn:
     name = os.path.relpath(f, os.path.join(HERE, 'fuzz'))
-    clean([JOURNALEVENTS, f], 'journalevents %s' % name)
+    same([JOURNALEVENTS, f], 'journalevents %s' % name, errors=False)
 ok(len(rdb) > 0 and len(jrn) > 0, '%d rdb and %d journal inputs' % (len(rdb), len(jrn)))
 done_testing()

@@ -522,9 +522,13 @@ entry_end(struct snapshot *s, struct inprog *p)
 	free(p);
 }
 
-/* Advance a value by up to `budget` elements; 1 when it is complete. */
+/*
+ * Advance a value by up to `budget` elements, or until one tagged piece went
+ * out when `yield` is set (the event loop then runs, so client writes and
+ * other entries land between the pieces); 1 when the value is complete.
+ */
 static int
-entry_run(struct snapshot *s, struct inprog *p, size_t budget)
+entry_run(struct snapshot *s, struct inprog *p, size_t budget, int yield)
 {
 	while (budget-- > 0) {
 		if (!vser_step(&p->v, &p->eb)) {
@@ -532,8 +536,11 @@ entry_run(struct snapshot *s, struct inprog *p, size_t budget)
 			return 1;
 		}
 		if (opt.chunk_size > 0 &&
-		    s->sb.len + p->eb.len > opt.chunk_size)
+		    s->sb.len + p->eb.len > opt.chunk_size) {
 			emit_piece(s, p);
+			if (yield)
+				return 0;
+		}
 	}
 	return 0;
 }
@@ -549,13 +556,13 @@ serialize_entry(struct snapshot *s, int db, struct dent *e)
 {
 	struct inprog	*p = entry_begin(s, db, e);
 
-	if (entry_run(s, p, STEP_ELEMENTS))
+	if (entry_run(s, p, STEP_ELEMENTS, 1))
 		return;
 	if (s->nip < MAX_INPROG) {
 		s->ip[s->nip++] = p;
 		return;
 	}
-	entry_run(s, p, SIZE_MAX);
+	entry_run(s, p, SIZE_MAX, 0);
 }
 
 /* ---------------------------------------------------------------- API */
@@ -669,7 +676,7 @@ snap_step(struct snapshot *s)
 	if (s->end_written)
 		return 0;
 	for (i = 0; i < s->nip; i++)
-		if (entry_run(s, s->ip[i], STEP_ELEMENTS))
+		if (entry_run(s, s->ip[i], STEP_ELEMENTS, 1))
 			inprog_remove(s, i--);
 	if (!s->traversed)
 		traverse(s);
@@ -711,14 +718,14 @@ snap_touch(struct shard *sh, int db, struct dent *e)
 		return;
 	for (i = 0; i < s->nip; i++)
 		if (s->ip[i]->e == e) {
-			entry_run(s, s->ip[i], SIZE_MAX);
+			entry_run(s, s->ip[i], SIZE_MAX, 0);
 			inprog_remove(s, i);
 			return;
 		}
 	if (e->ver < s->ver) {
 		struct inprog	*p = entry_begin(s, db, e);
 
-		entry_run(s, p, SIZE_MAX);
+		entry_run(s, p, SIZE_MAX, 0);
 	}
 }
 

@@ -446,6 +446,9 @@ main(int argc, char **argv)
 	if (feed(t, &cat, &ncmds) == -1 || target_flush(t) == -1) {
 		fprintf(stderr, "targetcat: %s\n", target_error(t));
 		target_close(t);
+		for (tag = 0; tag < cat.nreplies_alloc; tag++)
+			free(cat.replies[tag].s);
+		free(cat.replies);
 		return 1;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
