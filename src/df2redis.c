@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd.h"
 
@@ -38,8 +39,11 @@ usage(FILE *out)
 int
 main(int argc, char **argv)
 {
+	extern char **environ;
 	size_t i;
 
+	/* before anything reads argv: setproctitle may move it */
+	setproctitle_init(argc, argv, environ);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
