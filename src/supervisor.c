@@ -716,12 +716,7 @@ run(int argc, char **argv, int migrate)
 		goto out;
 	}
 	pidfile_write(s.pfh);
-	/*
-	 * df2redis.c's main() hands us argv + 1 of its own argv, so the
-	 * process's real argv starts one slot earlier.  Retitling also hides
-	 * the command line (a target URL may carry a password) from ps.
-	 */
-	setproctitle_init(argc + 1, argv - 1, environ);
+	/* retitling also hides the command line (a URL may carry a password) */
 	setproctitle("supervisor");
 	if (!s.cfg.full_sync_only)
 		log_warnx("stable sync (journal replay) is not available in "
