@@ -373,6 +373,24 @@ rc, out, err = decode(rdbfile(HDR + b'\x14' + S('s') + S(listpack([b'a', 5])), v
 ok(rc == 0 and 'key 0 0 set 20 -1 2 s\nitem 0 0 0 -1 a\nitem 0 1 0 -1 5\n' in out,
    'type 20 in v11 is a listpack set')
 
+# empty containers: a FLOW passes them on with no item (snapshot.md 4.1),
+# a Redis file refuses them
+empties = ((b'\x01', L(0)), (b'\x02', L(0)), (b'\x03', L(0)), (b'\x04', L(0)),
+           (b'\x05', L(0)), (b'\x10', S(listpack([]))), (b'\x11', S(listpack([]))),
+           (b'\x14', S(listpack([]))), (b'\x12', L(0)))
+body = HDR + b''.join(t + S('e%d' % i) + v for i, (t, v) in enumerate(empties))
+rc, out, err = decode(b'REDIS0011' + body + b'\xff' + b'\0' * 8, ['--flow'])
+want = 'db 0\n' + ''.join('key 0 0 %s %d -1 0 e%d\nkeyend 0 e%d\n' % (vt, t[0], i, i)
+                         for i, ((t, v), vt) in enumerate(zip(empties, (
+                             'list', 'set', 'zset', 'hash', 'zset', 'hash', 'zset',
+                             'set', 'list')))) + 'eof\n'
+is_(out, want, 'FLOW: empty list/set/zset/hash in every encoding is a key with no item')
+for i, (t, v) in enumerate(empties):
+    rc, out, err = decode(rdbfile(HDR + t + S('e') + v, ver=11))
+    ok(rc == 1 and re.search(r'^error: byte \d+: empty \w+ value \(type %d\): a key cannot '
+                             r'be empty while decoding key "e"$' % t[0], err.strip()),
+       'file: empty type %d refused: %s' % (t[0], err.strip()))
+
 # Redis 7.4 hash field TTLs
 lp = listpack([b'f1', b'v1', 0, b'f2', b'v2', NOW])
 body = (HDR + b'\x18' + S('h24') + struct.pack('<q', NOW) + L(2) + L(0) + S('a') + S('1') +
