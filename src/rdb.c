@@ -1146,6 +1146,25 @@ load_container(struct rdb *r, struct kctx *k)
 	return read_copy(r, k, r->lim.max_blob, "container", &k->cbuf);
 }
 
+/*
+ * A text element must lie inside the container with at least its end
+ * marker after it.  The iterators promise as much; checking it here too
+ * keeps a slip in one of them (a length computed past the end) from
+ * becoming a read beyond the buffer.
+ */
+static inline int
+elem_inside(const struct kctx *k, const char *p, size_t len)
+{
+	size_t off;
+
+	if (k->it.isint)
+		return 1;
+	if (p < k->cbuf.p || (size_t)(p - k->cbuf.p) >= k->cbuf.len)
+		return 0;
+	off = p - k->cbuf.p;
+	return len < k->cbuf.len - off;
+}
+
 /* K_CNEXT: the next element of the held container. */
 static int
 container_next(struct rdb *r, struct kctx *k, struct rdb_event *ev)
@@ -1157,6 +1176,10 @@ container_next(struct rdb *r, struct kctx *k, struct rdb_event *ev)
 
 	if ((rc = compact_next(&k->it, &p, &len)) == -1)
 		return fail(r, "%s", k->it.err);
+	if (rc == 1 && !elem_inside(k, p, len))
+		return fail(r, "%s element %llu runs past the end of its "
+		    "%zu-byte container", vtype_names[k->vt],
+		    (unsigned long long)k->it.index - 1, k->cbuf.len);
 	if (rc == 0) {
 		if (k->cop != 0)
 			return fail(r, "the container ends inside an element "

@@ -333,6 +333,16 @@ is_(out, 'module_aux graphdata\ndb 0\nkey 0 0 json 7 -1 0 j\nitem 0 0 0 -1 {"a":
     'key 0 0 string 0 -1 0 s\nitem 0 0 0 -1 t\nkeyend 0 s\neof\n',
     'MODULE_AUX skipped, ReJSON-RL decoded, other module skipped by its framing')
 
+# zipmaps whose last bytes are a key length: an error, never a read past
+# the container
+for zm, what in ((b'\x01\x05', 'one-byte'), (b'\x01\xfe\x05\x00\x00\x00', 'five-byte')):
+    for feed in ('65536', '1'):
+        rc, out, err = decode(rdbfile(HDR + b'\x09' + S('z') + S(zm), ver=9), ['--feed', feed])
+        ok(rc == 1 and re.search(r'^error: byte \d+: hash element 0 runs past the end of '
+                                 r'its \d+-byte container while decoding key "z"$',
+                                 err.strip()),
+           'zipmap ending in a %s key length, --feed %s: %s' % (what, feed, err.strip()))
+
 # Dragonfly types: member expiry, JSON, skipped probabilistic types
 sbf = (L(0) + struct.pack('<dd', 2.0, 0.01) + L(100) + L(100) + L(1000) + L(2) +
        L(7) + S(b'\x01' * 8) + L(5) + S(b'\x02' * 16))
