@@ -1621,15 +1621,16 @@ static int
 module_skip(struct rdb *r, struct kctx *k)
 {
 	uint64_t v[2];
+	size_t sz;
 
+	/* an integer opcode and its value are one atomic read */
+	TRY(peek_len(r, 0, &v[0], &sz));
+	if (v[0] == 1 || v[0] == 2)
+		return fields(r, "LL", v);
 	TRY(fields(r, "L", v));
 	switch (v[0]) {
 	case 0:
 		k->st = K_END;
-		return S_OK;
-	case 1:
-	case 2:
-		TRY(fields(r, "L", v));
 		return S_OK;
 	case 3:
 		skip_raw(k, 4, K_MOD_SKIP);

@@ -333,6 +333,16 @@ is_(out, 'module_aux graphdata\ndb 0\nkey 0 0 json 7 -1 0 j\nitem 0 0 0 -1 {"a":
     'key 0 0 string 0 -1 0 s\nitem 0 0 0 -1 t\nkeyend 0 s\neof\n',
     'MODULE_AUX skipped, ReJSON-RL decoded, other module skipped by its framing')
 
+# a module's integer opcode and its value are read together: however the
+# input is cut, the value is never taken for the next opcode
+body = (HDR + b'\x07' + S('g') + L(other) + L(1) + L(300) + L(2) + L(70000) + L(1) +
+        L(2 ** 40) + L(3) + b'abcd' + L(0) + b'\x00' + S('s') + S('t'))
+want = ('db 0\nkey 0 0 module 7 -1 0 g\nkeyend 0 g\n'
+        'key 0 0 string 0 -1 0 s\nitem 0 0 0 -1 t\nkeyend 0 s\neof\n')
+for feed in ('65536', '1', '2', '3', '4'):
+    rc, out, err = decode(rdbfile(body), ['--feed', feed])
+    is_(out, want, 'module integers of 2, 5 and 9 bytes skipped, --feed %s' % feed)
+
 # zipmaps whose last bytes are a key length: an error, never a read past
 # the container
 for zm, what in ((b'\x01\x05', 'one-byte'), (b'\x01\xfe\x05\x00\x00\x00', 'five-byte')):
