@@ -1323,6 +1323,17 @@ container_next(struct rdb *r, struct kctx *k, struct rdb_event *ev)
 	switch (k->cprog[k->cop]) {
 	case C_STR0:
 	case C_STR1:
+		if (len <= r->lim.piece) {
+			/* the whole element in one piece */
+			kev(k, ev, RDB_EV_STR);
+			ev->u.str.part = k->cprog[k->cop] == C_STR1;
+			ev->u.str.p = p;
+			ev->u.str.len = len;
+			ev->u.str.off = 0;
+			ev->u.str.more = 0;
+			k->st = K_CADV;
+			return S_EV;
+		}
 		start_held(k, k->cprog[k->cop] == C_STR1, p, len, K_CADV);
 		return emit_piece(r, k, ev);
 	case C_SCORE:
@@ -1345,7 +1356,7 @@ container_next(struct rdb *r, struct kctx *k, struct rdb_event *ev)
 	return S_OK;
 }
 
-static int
+static inline int
 container_adv(struct kctx *k, struct rdb_event *ev)
 {
 	if (++k->cop < k->cw) {
@@ -1354,6 +1365,26 @@ container_adv(struct kctx *k, struct rdb_event *ev)
 	}
 	k->cop = 0;
 	return emit_item(k, ev, K_CNEXT);
+}
+
+/*
+ * The elements of a held container, without a trip through entry_step's
+ * dispatch per event: most events of a typical file come from here.
+ */
+static inline int
+container_step(struct rdb *r, struct kctx *k, struct rdb_event *ev)
+{
+	int s;
+
+	r->cur = k;
+	for (;;) {
+		if (k->st == K_CADV && container_adv(k, ev) == S_EV)
+			return S_EV;
+		if ((s = container_next(r, k, ev)) != S_OK)
+			return s;
+		if (k->st != K_CADV)
+			return S_OK;
+	}
 }
 
 /* ------------------------------------------------------------ streams */
@@ -2722,6 +2753,9 @@ rdb_feed(struct rdb *r, const void *data, size_t n)
 	return 0;
 }
 
+static int	next_slow(struct rdb *, struct rdb_event *)
+		    __attribute__((noinline));
+
 static int
 next_slow(struct rdb *r, struct rdb_event *ev)
 {
@@ -2753,10 +2787,20 @@ next_slow(struct rdb *r, struct rdb_event *ev)
 int
 rdb_next(struct rdb *r, struct rdb_event *ev)
 {
+	struct kctx *k = &r->k0;
+	int s;
+
 	/* most events come from an untagged entry: no detour through step() */
-	if (r->top == T_ENTRY && !r->failed && r->k0.st != K_DONE &&
-	    entry_step(r, &r->k0, ev) == S_EV)
-		return RDB_OK;
+	if (r->top == T_ENTRY && !r->failed) {
+		if (k->st == K_CNEXT || k->st == K_CADV) {
+			if ((s = container_step(r, k, ev)) == S_EV)
+				return RDB_OK;
+			if (s != S_OK)
+				return next_slow(r, ev);
+		}
+		if (k->st != K_DONE && entry_step(r, k, ev) == S_EV)
+			return RDB_OK;
+	}
 	return next_slow(r, ev);
 }
 
