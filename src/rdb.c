@@ -720,14 +720,21 @@ read_whole(struct rdb *r, size_t cap, const char *what, struct buf *b,
     char *num, const char **pp, size_t *lenp)
 {
 	const unsigned char *p;
-	size_t avail = r->s->len - r->s->pos;
+	size_t avail = r->s->len - r->s->pos, n;
 
-	if (r->top != T_CHUNK && avail > 0) {
+	if (r->top != T_CHUNK && avail > 1) {
 		p = cur(r);
 		if (p[0] < 0x40 && p[0] < avail && p[0] <= cap) {
 			*pp = (const char *)p + 1;
 			*lenp = p[0];
 			r->s->pos += 1 + (size_t)p[0];
+			return S_OK;
+		}
+		n = (size_t)(p[0] & 0x3f) << 8 | p[1];
+		if ((p[0] & 0xc0) == 0x40 && n < avail - 1 && n <= cap) {
+			*pp = (const char *)p + 2;
+			*lenp = n;
+			r->s->pos += 2 + n;
 			return S_OK;
 		}
 	}
@@ -1257,8 +1264,9 @@ read_keep(struct rdb *r, struct kctx *k, const char *what, struct buf *b,
 	const char *p;
 	size_t len;
 
-	TRY(read_whole(r, r->lim.max_blob, what, &k->sbuf, k->num, &p, &len));
-	if (!may_pin(r, k, p)) {
+	/* an LZF string is decompressed straight into b */
+	TRY(read_whole(r, r->lim.max_blob, what, b, k->num, &p, &len));
+	if (p != b->p && !may_pin(r, k, p)) {
 		if (buf_reserve(b, len + 1) == -1)
 			return oom(r);
 		memcpy(b->p, p, len);
