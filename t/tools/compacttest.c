@@ -7,7 +7,11 @@
  *   compacttest crc64 [SKIP [CHUNK]] < BUF  the CRC of BUF after SKIP bytes
  *                                        (chained over CHUNK-byte pieces),
  *                                        as 16 hex digits
- *   compacttest crcbench MIB             throughput of crc64 over MIB MiB
+ *   compacttest crcbench MIB             throughput of crc64 and of the
+ *                                        portable code over MIB MiB
+ *   compacttest crccmp                   crc64 against crc64_portable at
+ *                                        every length to 1100 bytes, every
+ *                                        alignment and several start values
  *
  * Escaping: bytes 0x21-0x7e other than '\' as themselves, others \xHH.
  * Corrupt input: the error on stderr, exit 1.
@@ -132,16 +136,33 @@ unlzf(const char *outlen, const unsigned char *buf, size_t len)
 	return 0;
 }
 
+static double
+crcrate(uint64_t (*fn)(uint64_t, const void *, size_t),
+    const unsigned char *buf, size_t n, int rounds, uint64_t *crcp)
+{
+	struct timespec t0, t1;
+	uint64_t crc = 0;
+	double secs;
+	int r;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (r = 0; r < rounds; r++)
+		crc = fn(crc, buf, n);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	*crcp = crc;
+	return (double)n * rounds / 1e6 / secs;
+}
+
 static int
 crcbench(const char *mib)
 {
-	struct timespec t0, t1;
 	unsigned char *buf;
 	const char *errstr;
-	uint64_t crc = 0;
-	double secs;
+	uint64_t crc, pcrc;
+	double fast, port;
 	size_t n, i;
-	int rounds, r;
+	int rounds;
 
 	n = strtonum(mib, 1, 4096, &errstr);
 	if (errstr != NULL)
@@ -156,15 +177,48 @@ crcbench(const char *mib)
 		err(2, "malloc");
 	for (i = 0; i < n; i++)
 		buf[i] = (unsigned char)(i * 2654435761u >> 13);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (r = 0; r < rounds; r++)
-		crc = crc64(crc, buf, n);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	secs = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
-	printf("crc64 %016llx %.0f MB/s\n", (unsigned long long)crc,
-	    (double)n * rounds / 1e6 / secs);
+	fast = crcrate(crc64, buf, n, rounds, &crc);
+	port = crcrate(crc64_portable, buf, n, rounds, &pcrc);
+	printf("crc64 %016llx %.0f MB/s (%s), portable %016llx %.0f MB/s\n",
+	    (unsigned long long)crc, fast, crc64_accelerated() ? "pclmul" :
+	    "tables", (unsigned long long)pcrc, port);
 	free(buf);
-	return 0;
+	return crc == pcrc ? 0 : 1;
+}
+
+/* Exhaustive agreement of the two implementations on short inputs. */
+static int
+crccmp(void)
+{
+	static const uint64_t starts[] = { 0, 1, 0xe9c6d914c4b8d9caULL,
+	    0xffffffffffffffffULL, 0x8000000000000000ULL };
+	unsigned char *buf;
+	size_t len, align, s, checked = 0, bad = 0;
+	uint64_t a, b;
+
+	if ((buf = malloc(1100 + 16)) == NULL)
+		err(2, "malloc");
+	for (len = 0; len < 1100 + 16; len++)
+		buf[len] = (unsigned char)(len * 2654435761u >> 11);
+	for (len = 0; len <= 1100; len++)
+		for (align = 0; align < 16; align++)
+			for (s = 0; s < sizeof(starts) / sizeof(starts[0]);
+			    s++) {
+				a = crc64(starts[s], buf + align, len);
+				b = crc64_portable(starts[s], buf + align, len);
+				checked++;
+				if (a != b && bad++ < 3)
+					fprintf(stderr, "length %zu, alignment "
+					    "%zu, start %016llx: %016llx, "
+					    "portable %016llx\n", len, align,
+					    (unsigned long long)starts[s],
+					    (unsigned long long)a,
+					    (unsigned long long)b);
+			}
+	printf("%s: %zu checked, %zu differ\n", crc64_accelerated() ?
+	    "pclmul" : "tables", checked, bad);
+	free(buf);
+	return bad == 0 ? 0 : 1;
 }
 
 static int
@@ -206,6 +260,8 @@ main(int argc, char *argv[])
 		goto usage;
 	if (strcmp(argv[1], "crcbench") == 0 && argc == 3)
 		return crcbench(argv[2]);
+	if (strcmp(argv[1], "crccmp") == 0 && argc == 2)
+		return crccmp();
 	if (strcmp(argv[1], "crc64") == 0 && argc <= 4) {
 		buf = slurp(&len);
 		r = crcfile(buf, len, argc > 2 ? argv[2] : "0",
@@ -230,6 +286,7 @@ main(int argc, char *argv[])
 usage:
 	fprintf(stderr, "usage: compacttest lp|zl|is|zm|crc64 < buf\n"
 	    "       compacttest lzf outlen < buf\n"
-	    "       compacttest crcbench mib\n");
+	    "       compacttest crcbench mib\n"
+	    "       compacttest crccmp\n");
 	return 2;
 }
