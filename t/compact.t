@@ -302,6 +302,41 @@ lzf_bad(b'\x20\x00', 3, 'back-reference with empty output')
 lzf_bad(b'\x05abc', 6, 'literal run cut')
 lzf_bad(b'\x00a\x20', 4, 'back-reference without its offset byte')
 lzf_bad(b'\x00a\xe0', 12, 'long back-reference without its length byte')
+# Random valid streams built op by op, decoded here byte by byte: every
+# distance class (1, 2-7, 8-15, 16+), lengths 3-264, literal runs 1-32,
+# and runs ending right at the end of the output (the exact-copy paths).
+def lzf_random(rnd, nops):
+    src, out = bytearray(), bytearray()
+    for i in range(nops):
+        if not out or rnd.random() < 0.3:
+            lit = bytes(rnd.randrange(256) for _ in range(rnd.randint(1, 32)))
+            src += bytes([len(lit) - 1]) + lit
+            out += lit
+            continue
+        dist = rnd.choice([1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 300, 8192, rnd.randint(1, 8192)])
+        dist = min(dist, len(out))
+        n = rnd.choice([3, 4, 8, 9, 15, 16, 17, 33, 264, rnd.randint(3, 264)])
+        l = n - 2
+        if l < 7:
+            src += bytes([l << 5 | (dist - 1) >> 8, (dist - 1) & 0xff])
+        else:
+            src += bytes([7 << 5 | (dist - 1) >> 8, l - 7, (dist - 1) & 0xff])
+        for _ in range(n):
+            out.append(out[-dist])
+    return bytes(src), bytes(out)
+
+
+lz_wrong = []
+for n in range(40 if not ASAN else 15):
+    src, want = lzf_random(rnd, rnd.choice([1, 2, 5, 50, 400]))
+    rc, out, err = tool(['lzf', str(len(want))], src)
+    if (rc, out.rstrip('\n')) != (0, esc(want)):
+        lz_wrong.append((src.hex()[:80], rc, err[-100:]))
+    if n % 4 == 0:
+        rc, out, err = tool(['lzf', str(len(want) - 1)], src)
+        if rc != 1:
+            lz_wrong.append(('short output accepted', src.hex()[:80]))
+is_(lz_wrong[:2], [], 'lzf: random streams of every distance and length decode exactly')
 lz_seed = stream + b'\xe1\x01\x2b'
 lz_crash = []
 for n in range(100 if not ASAN else 50):
