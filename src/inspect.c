@@ -85,6 +85,8 @@ struct okey {
 
 struct tally {
 	int		 db;
+	enum rdb_vtype	 vt;
+	int		 named;		/* type is a module's own name */
 	char		*type;
 	uint64_t	 keys, expired;
 };
@@ -428,8 +430,9 @@ obuf_move(struct obuf *dst, struct obuf *src)
 
 /* ------------------------------------------------------------ keys */
 
-static const char *
-type_name(const struct rdb_event *ev)
+/* A module's own type name, NULL for the built-in types. */
+static inline const char *
+named_type(const struct rdb_event *ev)
 {
 	switch (ev->vtype) {
 	case RDB_VT_MODULE:
@@ -439,11 +442,18 @@ type_name(const struct rdb_event *ev)
 	case RDB_VT_CUCKOO:
 		if (ev->u.k.type_name != NULL && ev->u.k.type_name[0] != '\0')
 			return ev->u.k.type_name;
-		break;
+		return NULL;
 	default:
-		break;
+		return NULL;
 	}
-	return rdb_vtype_name(ev->vtype);
+}
+
+static const char *
+type_name(const struct rdb_event *ev)
+{
+	const char *named = named_type(ev);
+
+	return named != NULL ? named : rdb_vtype_name(ev->vtype);
 }
 
 static int
@@ -891,23 +901,38 @@ key_end(struct inspect *in, struct okey *k, const struct rdb_event *ev)
 
 /* ------------------------------------------------------------ summary */
 
+/*
+ * Does the key go into tally t?  Keys of the built-in types match on db
+ * and value type alone; only named types (modules' own names, which may
+ * come from several value types) need a comparison.
+ */
+static inline int
+tally_match(const struct tally *t, const struct rdb_event *ev, int named,
+    const char *type)
+{
+	if (t->db != ev->db || t->named != named)
+		return 0;
+	if (!named)
+		return t->vt == ev->vtype;
+	return strcmp(t->type, type) == 0;
+}
+
 static void
 tally_key(struct inspect *in, const struct rdb_event *ev)
 {
-	const char *type = type_name(ev);
+	const char *type = named_type(ev);
+	int named = type != NULL;
 	struct tally *t = NULL;
 	size_t i;
 
 	/* consecutive keys mostly share db and type */
-	if (in->lasttally < in->ntally) {
+	if (in->lasttally < in->ntally &&
+	    tally_match(&in->tally[in->lasttally], ev, named, type)) {
 		t = &in->tally[in->lasttally];
-		if (t->db == ev->db && strcmp(t->type, type) == 0)
-			goto found;
-		t = NULL;
+		goto found;
 	}
 	for (i = 0; i < in->ntally; i++)
-		if (in->tally[i].db == ev->db && strcmp(in->tally[i].type,
-		    type) == 0) {
+		if (tally_match(&in->tally[i], ev, named, type)) {
 			t = &in->tally[i];
 			break;
 		}
@@ -916,6 +941,10 @@ tally_key(struct inspect *in, const struct rdb_event *ev)
 		    sizeof(*in->tally));
 		t = &in->tally[in->ntally++];
 		t->db = ev->db;
+		t->vt = ev->vtype;
+		t->named = named;
+		if (!named)
+			type = rdb_vtype_name(ev->vtype);
 		t->type = memdup(type, strlen(type));
 		t->keys = t->expired = 0;
 	}
