@@ -69,33 +69,74 @@ be32(const unsigned char *p)
 	    (uint32_t)p[2] << 8 | p[3];
 }
 
+/* Every field but the scratch buffers, which are written before use. */
 static void
 start(struct compact_it *it, int kind, const void *buf, size_t len)
 {
-	memset(it, 0, sizeof(*it));
-	it->kind = kind;
 	it->buf = buf;
 	it->len = len;
+	it->pos = 0;
+	it->count = 0;
+	it->index = 0;
+	it->isint = 0;
+	it->ival = 0;
+	it->num[0] = '\0';
+	it->kind = kind;
+	it->err[0] = '\0';
+	it->countknown = 0;
+	it->done = 0;
+	it->last = 0;
+	it->lastlen = 0;
+	it->tail = 0;
+	it->width = 0;
+	it->zmvalue = 0;
+}
+
+static const char digit_pairs[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233"
+    "34353637383940414243444546474849505152535455565758596061626364656667"
+    "6869707172737475767778798081828384858687888990919293949596979899";
+
+static inline unsigned int
+ndigits(uint64_t u)
+{
+	unsigned int n = 1;
+
+	for (;;) {
+		if (u < 10)
+			return n;
+		if (u < 100)
+			return n + 1;
+		if (u < 1000)
+			return n + 2;
+		if (u < 10000)
+			return n + 3;
+		u /= 10000;
+		n += 4;
+	}
 }
 
 /* The element is an integer: its decimal text becomes the element. */
-static int
+static inline int
 emit_int(struct compact_it *it, int64_t v, const char **p, size_t *len)
 {
-	char tmp[24];
-	uint64_t u;
-	size_t n = 0, i;
+	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+	unsigned int neg = v < 0, n = neg + ndigits(u);
+	char *d = it->num + n;
 
-	u = v < 0 ? -(uint64_t)v : (uint64_t)v;
-	do {
-		tmp[n++] = '0' + u % 10;
-		u /= 10;
-	} while (u != 0);
-	if (v < 0)
-		tmp[n++] = '-';
-	for (i = 0; i < n; i++)
-		it->num[i] = tmp[n - 1 - i];
-	it->num[n] = '\0';
+	*d = '\0';
+	while (u >= 100) {
+		d -= 2;
+		memcpy(d, digit_pairs + 2 * (u % 100), 2);
+		u /= 100;
+	}
+	if (u >= 10) {
+		d -= 2;
+		memcpy(d, digit_pairs + 2 * u, 2);
+	} else
+		*--d = '0' + u;
+	if (neg)
+		it->num[0] = '-';
 	it->isint = 1;
 	it->ival = v;
 	it->index++;
@@ -104,10 +145,15 @@ emit_int(struct compact_it *it, int64_t v, const char **p, size_t *len)
 	return 1;
 }
 
-static int
+static inline int
 emit_str(struct compact_it *it, size_t off, size_t n, const char **p,
     size_t *len)
 {
+	/* every walker checked as much; this keeps a slip in one from
+	   handing out bytes beyond the buffer */
+	if (off >= it->len || n >= it->len - off)
+		return fail(it, "element at offset %zu (%zu bytes) runs past "
+		    "the end", it->last, n);
 	it->isint = 0;
 	it->index++;
 	*p = (const char *)it->buf + off;
@@ -477,6 +523,9 @@ zm_open(struct compact_it *it, const void *buf, size_t len)
 	if (len < 2)
 		return fail(it, "%zu bytes, shorter than header and end "
 		    "marker", len);
+	if (it->buf[len - 1] != END_BYTE)
+		return fail(it, "last byte 0x%02x is not the end marker",
+		    it->buf[len - 1]);
 	if (it->buf[0] < 254) {
 		it->count = 2 * (uint64_t)it->buf[0];
 		it->countknown = 1;
@@ -485,24 +534,28 @@ zm_open(struct compact_it *it, const void *buf, size_t len)
 	return 0;
 }
 
-/* A zipmap length: 0..253 in one byte, 254 + u32 (little-endian). */
+/*
+ * A zipmap length: 0..253 in one byte, 254 + u32 (little-endian).  It
+ * must leave at least the end marker after it, so that pos stays inside
+ * the buffer and len - 1 - pos cannot wrap.
+ */
 static int
 zm_len(struct compact_it *it, size_t *n)
 {
 	const unsigned char *e = it->buf + it->pos;
-	size_t avail = it->len - it->pos;
+	size_t avail = it->len - 1 - it->pos;	/* bytes before the end marker */
 
+	if (e[0] == 255)
+		return fail(it, "end marker at offset %zu where a value "
+		    "length belongs", it->pos);
+	if (avail < (e[0] < 254 ? 1 : 5))
+		return fail(it, "length at offset %zu runs past the end",
+		    it->pos);
 	if (e[0] < 254) {
 		*n = e[0];
 		it->pos++;
 		return 0;
 	}
-	if (e[0] == 255)
-		return fail(it, "end marker at offset %zu where a value "
-		    "length belongs", it->pos);
-	if (avail < 5)
-		return fail(it, "length at offset %zu runs past the end",
-		    it->pos);
 	*n = le32(e + 1);
 	it->pos += 5;
 	return 0;
@@ -538,8 +591,8 @@ zm_next(struct compact_it *it, const char **p, size_t *len)
 	return emit_str(it, off, n, p, len);
 }
 
-int
-compact_next(struct compact_it *it, const char **p, size_t *len)
+static int
+next_slow(struct compact_it *it, const char **p, size_t *len)
 {
 	if (it->done == 1)
 		return 0;
@@ -556,4 +609,49 @@ compact_next(struct compact_it *it, const char **p, size_t *len)
 		return zm_next(it, p, len);
 	}
 	return fail(it, "iterator not opened");
+}
+
+/*
+ * Most elements of most files are listpack entries in one of three forms
+ * with a one-byte backlen: a 7-bit unsigned integer, a string of up to 63
+ * bytes, a 13-bit signed integer.  They take this short path; anything
+ * else, and any entry that fails a check here, goes the long way, which
+ * also finds the error.
+ */
+int
+compact_next(struct compact_it *it, const char **p, size_t *len)
+{
+	const unsigned char *e;
+	size_t avail, l;
+	int64_t v;
+
+	if (it->kind != COMPACT_LISTPACK || it->done != 0 ||
+	    (it->countknown && it->index >= it->count))
+		return next_slow(it, p, len);
+	e = it->buf + it->pos;
+	avail = it->len - 1 - it->pos;	/* bytes before the end marker */
+	if (e[0] < 0x80) {
+		if (avail >= 2 && e[1] == 1) {
+			it->last = it->pos;
+			it->pos += 2;
+			return emit_int(it, e[0], p, len);
+		}
+	} else if (e[0] < 0xc0) {
+		l = 1 + (e[0] & 0x3f);
+		if (l < avail && e[l] == l) {
+			it->last = it->pos;
+			it->pos += l + 1;
+			return emit_str(it, it->last + 1, l - 1, p, len);
+		}
+	} else if (e[0] < 0xe0) {
+		if (avail >= 3 && e[2] == 2) {
+			v = ((e[0] & 0x1f) << 8) | e[1];
+			if (v >= 4096)
+				v -= 8192;
+			it->last = it->pos;
+			it->pos += 3;
+			return emit_int(it, v, p, len);
+		}
+	}
+	return next_slow(it, p, len);
 }

@@ -223,7 +223,16 @@ bad('zm', zipmap([(b'a', b'1')], count=2), 'announces 4 elements, found 2', 'zip
 bad('zm', b'\x01\x01a\xff', 'where a value length belongs', 'zipmap: key without value')
 bad('zm', b'\x01\x05ab\xff', 'key at offset 1', 'zipmap: key past the end')
 bad('zm', b'\x01\x01a\x01\x09b\xff', 'value at offset 3', 'zipmap: free bytes past the end')
-bad('zm', b'\x00\xff\x00', 'end marker at offset 1', 'zipmap: bytes after the end marker')
+bad('zm', b'\x00\xff\x00\xff', 'end marker at offset 1', 'zipmap: bytes after the end marker')
+bad('zm', b'\x00\xff\x00', 'last byte 0x00 is not the end marker', 'zipmap: no end marker')
+# a key length that takes the container's last bytes: the end marker is
+# part of the length, nothing is left for it (offsets must not wrap)
+bad('zm', b'\x01\xfe\x00\x00\x00\xff', 'length at offset 1 runs past the end',
+    'zipmap: 5-byte key length ending on the last byte')
+bad('zm', b'\x01\x01a\xfe\x00\x00\x00\xff', 'length at offset 3 runs past the end',
+    'zipmap: 5-byte value length ending on the last byte')
+bad('zm', b'\x01\x01a\x01\x00b\xfe\xff\xff\xff\xff', 'length at offset 6 runs past the end',
+    'zipmap: second key length ending on the last byte')
 bad('zm', b'\x00', 'shorter than header', 'zipmap: one byte')
 
 # -------------------------------------------- real Redis containers
