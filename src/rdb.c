@@ -852,6 +852,30 @@ start_held(struct kctx *k, int part, const char *p, size_t len, int ret)
 	k->st = K_PIECE;
 }
 
+/*
+ * A plain string of up to 63 bytes that is all buffered: its one piece
+ * at once, the event emit_piece() would make, without the detour.
+ */
+static inline int
+short_str(struct rdb *r, struct kctx *k, struct rdb_event *ev)
+{
+	const unsigned char *p = cur(r);
+	size_t avail = r->s->len - r->s->pos;
+
+	if (r->top == T_CHUNK || avail == 0 || p[0] >= 0x40 ||
+	    p[0] >= avail || p[0] > r->lim.piece)
+		return 0;
+	kev(k, ev, RDB_EV_STR);
+	ev->u.str.part = k->part;
+	ev->u.str.p = (const char *)p + 1;
+	ev->u.str.len = p[0];
+	ev->u.str.off = 0;
+	ev->u.str.more = 0;
+	r->s->pos += 1 + (size_t)p[0];
+	k->st = k->ret;
+	return 1;
+}
+
 /* K_STR: read a string header and start emitting it. */
 static int
 start_str(struct rdb *r, struct kctx *k)
@@ -940,12 +964,15 @@ kctx_release(struct kctx *k)
 	free(k->fv);
 }
 
-static void
+static inline void
 kctx_trim(struct kctx *k)
 {
-	buf_shrink(&k->sbuf);
-	buf_shrink(&k->cbuf);
-	buf_shrink(&k->arena);
+	if (k->sbuf.cap > SHRINK_ABOVE)
+		buf_shrink(&k->sbuf);
+	if (k->cbuf.cap > SHRINK_ABOVE)
+		buf_shrink(&k->cbuf);
+	if (k->arena.cap > SHRINK_ABOVE)
+		buf_shrink(&k->arena);
 }
 
 /* Value type and logical type of an RDB type byte; -1 if unknown. */
@@ -1165,6 +1192,8 @@ elem_op(struct rdb *r, struct kctx *k, struct rdb_event *ev)
 		k->part = k->prog[k->op] == OP_STR1;
 		k->ret = K_OP;
 		k->op++;
+		if (short_str(r, k, ev))
+			return S_EV;
 		k->st = K_STR;
 		TRY(start_str(r, k));
 		return emit_piece(r, k, ev);
@@ -1286,25 +1315,6 @@ load_container(struct rdb *r, struct kctx *k)
 	return read_keep(r, k, "container", &k->cbuf, &k->cp, &k->clen);
 }
 
-/*
- * A text element must lie inside the container with at least its end
- * marker after it.  The iterators promise as much; checking it here too
- * keeps a slip in one of them (a length computed past the end) from
- * becoming a read beyond the buffer.
- */
-static inline int
-elem_inside(const struct kctx *k, const char *p, size_t len)
-{
-	size_t off;
-
-	if (k->it.isint)
-		return 1;
-	if (p < k->cp || (size_t)(p - k->cp) >= k->clen)
-		return 0;
-	off = p - k->cp;
-	return len < k->clen - off;
-}
-
 /* K_CNEXT: the next element of the held container. */
 static int
 container_next(struct rdb *r, struct kctx *k, struct rdb_event *ev)
@@ -1314,12 +1324,9 @@ container_next(struct rdb *r, struct kctx *k, struct rdb_event *ev)
 	int64_t x;
 	int rc;
 
+	/* compact.c checks every element against the container */
 	if ((rc = compact_next(&k->it, &p, &len)) == -1)
 		return fail(r, "%s", k->it.err);
-	if (rc == 1 && !elem_inside(k, p, len))
-		return fail(r, "%s element %llu runs past the end of its "
-		    "%zu-byte container", vtype_names[k->vt],
-		    (unsigned long long)k->it.index - 1, k->clen);
 	if (rc == 0) {
 		if (k->cop != 0)
 			return fail(r, "the container ends inside an element "
@@ -2799,16 +2806,23 @@ rdb_next(struct rdb *r, struct rdb_event *ev)
 	int s;
 
 	/* most events come from an untagged entry: no detour through step() */
-	if (r->top == T_ENTRY && !r->failed) {
-		if (k->st == K_CNEXT || k->st == K_CADV) {
-			if ((s = container_step(r, k, ev)) == S_EV)
-				return RDB_OK;
-			if (s != S_OK)
-				return next_slow(r, ev);
-		}
-		if (k->st != K_DONE && entry_step(r, k, ev) == S_EV)
+	if (r->top != T_ENTRY || r->failed)
+		return next_slow(r, ev);
+	if (k->st == K_CNEXT || k->st == K_CADV) {
+		if ((s = container_step(r, k, ev)) == S_EV)
 			return RDB_OK;
+		if (s != S_OK)
+			return next_slow(r, ev);
 	}
+	if (k->st == K_DONE) {
+		/* the next key's type byte right after, as top_item() would
+		   find it: no expiry, no hints, not at a blob's end */
+		if (r->s->pos == r->s->len || cur(r)[0] >= 0x40)
+			return next_slow(r, ev);
+		start_k0(r, NK_KEY, K_PREFIX);
+	}
+	if (entry_step(r, k, ev) == S_EV)
+		return RDB_OK;
 	return next_slow(r, ev);
 }
 
