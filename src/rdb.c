@@ -2041,6 +2041,25 @@ may_be_empty(const struct rdb *r, const struct kctx *k)
 	}
 }
 
+/*
+ * An untagged entry's key of up to 63 plain bytes that is all buffered
+ * stays where it is, as read_keep() would leave it.
+ */
+static inline int
+short_key(struct rdb *r, struct kctx *k)
+{
+	const unsigned char *p = cur(r);
+	size_t avail = r->s->len - r->s->pos;
+
+	if (r->top == T_CHUNK || k->eid != 0 || avail == 0 || p[0] >= 0x40 ||
+	    p[0] >= avail)
+		return 0;
+	k->keyp = (const char *)p + 1;
+	k->keylen = p[0];
+	r->s->pos += 1 + (size_t)p[0];
+	return 1;
+}
+
 /* Advance the entry until it has an event, needs input, or is done. */
 static int
 entry_step(struct rdb *r, struct kctx *k, struct rdb_event *ev)
@@ -2054,8 +2073,9 @@ entry_step(struct rdb *r, struct kctx *k, struct rdb_event *ev)
 			TRY(entry_prefix(r, k));
 			break;
 		case K_KEY:
-			TRY(read_keep(r, k, "key", &k->key, &k->keyp,
-			    &k->keylen));
+			if (!short_key(r, k))
+				TRY(read_keep(r, k, "key", &k->key, &k->keyp,
+				    &k->keylen));
 			k->st = K_HDR;
 			break;
 		case K_HDR: {
