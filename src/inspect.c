@@ -1101,8 +1101,17 @@ drain(struct inspect *in)
 	struct rdb_event ev;
 	int r;
 
-	while ((r = rdb_next(in->rdb, &ev)) == RDB_OK)
-		on_event(in, &ev);
+	if (in->summary) {
+		/* only keys and journal blobs count */
+		while ((r = rdb_next(in->rdb, &ev)) == RDB_OK) {
+			if (ev.type == RDB_EV_KEY)
+				tally_key(in, &ev);
+			else if (ev.type == RDB_EV_JOURNAL)
+				on_journal(in, &ev);
+		}
+	} else
+		while ((r = rdb_next(in->rdb, &ev)) == RDB_OK)
+			on_event(in, &ev);
 	if (r == RDB_ERR)
 		die(in->file, "%s", rdb_error(in->rdb));
 	return r == RDB_DONE;
