@@ -29,7 +29,7 @@
 
 #define OUT_BUFSZ	(1024 * 1024)	/* stdout buffer */
 #define KEY_MEMSZ	(16 * 1024)	/* a split key's output held in memory */
-#define READ_BUFSZ	(256 * 1024)
+#define READ_BUFSZ	(64 * 1024)	/* small: it and the decoder's copy stay in L2 */
 
 /* An output buffer: stdout, or a split key's output spilling to a tmpfile. */
 struct obuf {
