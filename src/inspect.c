@@ -102,6 +102,8 @@ struct inspect {
 	struct okey	*open;		/* split keys in progress */
 	struct tally	*tally;
 	size_t		 ntally, tallycap, lasttally;
+	int		 bytype_db;	/* bytype[] is for this db */
+	size_t		 bytype[RDB_VT_CUCKOO + 1];	/* 1 + tally index, 0 none */
 	uint64_t	 nblobs, nrecords;
 };
 
@@ -925,6 +927,12 @@ tally_key(struct inspect *in, const struct rdb_event *ev)
 	struct tally *t = NULL;
 	size_t i;
 
+	/* built-in types of one db: straight from the table */
+	if (!named && (unsigned)ev->vtype <= RDB_VT_CUCKOO &&
+	    ev->db == in->bytype_db && in->bytype[ev->vtype] != 0) {
+		t = &in->tally[in->bytype[ev->vtype] - 1];
+		goto found;
+	}
 	/* consecutive keys mostly share db and type */
 	if (in->lasttally < in->ntally &&
 	    tally_match(&in->tally[in->lasttally], ev, named, type)) {
@@ -947,6 +955,13 @@ tally_key(struct inspect *in, const struct rdb_event *ev)
 			type = rdb_vtype_name(ev->vtype);
 		t->type = memdup(type, strlen(type));
 		t->keys = t->expired = 0;
+	}
+	if (!named && (unsigned)ev->vtype <= RDB_VT_CUCKOO) {
+		if (ev->db != in->bytype_db) {
+			memset(in->bytype, 0, sizeof(in->bytype));
+			in->bytype_db = ev->db;
+		}
+		in->bytype[ev->vtype] = 1 + (t - in->tally);
 	}
 found:
 	in->lasttally = t - in->tally;
