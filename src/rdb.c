@@ -2819,21 +2819,32 @@ next_slow(struct rdb *r, struct rdb_event *ev)
 	}
 }
 
-int
-rdb_next(struct rdb *r, struct rdb_event *ev)
+/* The untagged entry is inside a held container (K_CNEXT). */
+static int	next_container(struct rdb *, struct rdb_event *)
+		    __attribute__((noinline));
+
+static int
+next_container(struct rdb *r, struct rdb_event *ev)
 {
 	struct kctx *k = &r->k0;
 	int s;
 
-	/* most events come from an untagged entry: no detour through step() */
-	if (r->top != T_ENTRY || r->failed)
-		return next_slow(r, ev);
-	if (k->st == K_CNEXT || k->st == K_CADV) {
-		if ((s = container_step(r, k, ev)) == S_EV)
-			return RDB_OK;
-		if (s != S_OK)
-			return next_slow(r, ev);
-	}
+	if ((s = container_step(r, k, ev)) == S_EV)
+		return RDB_OK;
+	if (s == S_OK && entry_step(r, k, ev) == S_EV)
+		return RDB_OK;
+	return next_slow(r, ev);
+}
+
+/* The untagged entry is elsewhere, or done and the next key follows. */
+static int	next_entry(struct rdb *, struct rdb_event *)
+		    __attribute__((noinline));
+
+static int
+next_entry(struct rdb *r, struct rdb_event *ev)
+{
+	struct kctx *k = &r->k0;
+
 	if (k->st == K_DONE) {
 		/* the next key's type byte right after, as top_item() would
 		   find it: no expiry, no hints, not at a blob's end */
@@ -2844,6 +2855,28 @@ rdb_next(struct rdb *r, struct rdb_event *ev)
 	if (entry_step(r, k, ev) == S_EV)
 		return RDB_OK;
 	return next_slow(r, ev);
+}
+
+/*
+ * Most events come from an untagged entry, and most of those from a held
+ * container: an item that completes a group of elements is emitted here
+ * without a call, everything else is a tail call.
+ */
+int
+rdb_next(struct rdb *r, struct rdb_event *ev)
+{
+	struct kctx *k = &r->k0;
+
+	if (r->top != T_ENTRY || r->failed)
+		return next_slow(r, ev);
+	if (k->st == K_CADV) {
+		if (container_adv(k, ev) == S_EV)
+			return RDB_OK;
+		return next_container(r, ev);
+	}
+	if (k->st == K_CNEXT)
+		return next_container(r, ev);
+	return next_entry(r, ev);
 }
 
 const char *
