@@ -24,6 +24,7 @@
 #include "lsnstore.h"
 #include "rdb.h"
 #include "target.h"
+#include "worker.h"
 #include "writer.h"
 
 #define READ_CHUNK	(256 * 1024)
@@ -131,22 +132,25 @@ open_target(struct worker *w)
 	char err[512];
 	size_t i;
 
-	memset(&topts, 0, sizeof(topts));
 	if (target_parse(w->cfg->target_url, &topts, err, sizeof(err)) == -1)
 		fail(w, ERR_FATAL, "target: %s", err);
+	/* config.c put the password there unless the URL has one */
 	if (w->cfg->target_password[0] != '\0')
 		strlcpy(topts.password, w->cfg->target_password,
 		    sizeof(topts.password));
 	if ((w->target = target_open(&topts, err, sizeof(err))) == NULL)
 		fail(w, ERR_RETRY, "target: %s", err);
-	explicit_bzero(&topts, sizeof(topts));
 	writer_opts_init(&wopts);
 	wopts.conflict = CONFLICT_OVERWRITE;	/* the snapshot replaces */
 	wopts.unsupported = w->cfg->unsupported;
 	if (w->cfg->batch > 0)
 		wopts.batch = w->cfg->batch;
+	/* a /DB in the URL receives every db --db-map does not name */
 	for (i = 0; i < WRITER_MAXDB; i++)
-		wopts.db_map[i] = w->cfg->db_map[i];
+		wopts.db_map[i] = w->cfg->db_map[i] >= 0 || !topts.have_db ?
+		    w->cfg->db_map[i] : topts.db;
+	wopts.target_db = topts.have_db ? topts.db : 0;
+	explicit_bzero(&topts, sizeof(topts));
 	snprintf(w->label, sizeof(w->label), "flow %d", w->flow);
 	wopts.label = w->label;
 	if ((w->writer = writer_open(w->target, &wopts, err, sizeof(err))) ==
