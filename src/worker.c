@@ -124,6 +124,20 @@ fail(struct worker *w, enum msg_error_kind kind, const char *fmt, ...)
 	_exit(1);
 }
 
+/*
+ * A refused password or a db a cluster cannot have fails the same way on
+ * every attempt; an unreachable or loading target may come back.
+ */
+static enum msg_error_kind
+target_open_kind(const char *err)
+{
+	if (strstr(err, "authentication failed") != NULL ||
+	    strstr(err, "NOAUTH") != NULL || strstr(err, "WRONGPASS") != NULL ||
+	    strstr(err, "only db 0") != NULL)
+		return ERR_FATAL;
+	return ERR_RETRY;
+}
+
 static void
 open_target(struct worker *w)
 {
@@ -139,7 +153,7 @@ open_target(struct worker *w)
 		strlcpy(topts.password, w->cfg->target_password,
 		    sizeof(topts.password));
 	if ((w->target = target_open(&topts, err, sizeof(err))) == NULL)
-		fail(w, ERR_RETRY, "target: %s", err);
+		fail(w, target_open_kind(err), "target: %s", err);
 	writer_opts_init(&wopts);
 	wopts.conflict = CONFLICT_OVERWRITE;	/* the snapshot replaces */
 	wopts.unsupported = w->cfg->unsupported;
