@@ -70,6 +70,7 @@ struct str {
 };
 
 struct str	 str_dup(const void *, size_t);
+void		 str_setrange(struct str *, size_t, const void *, size_t);
 void		 str_free(struct str *);
 int		 str_eq(const struct str *, const void *, size_t);
 
@@ -219,7 +220,7 @@ void		 ks_flushdb(int);
 size_t		 ks_dbsize(int);
 void		 ks_active_expire(void);
 void		 ks_load_sample(void);
-void		 ks_populate(int, uint64_t, const char *, size_t);
+void		 ks_populate(int, uint64_t, const char *, size_t, uint64_t);
 
 /* ---------------------------------------------------------------- journal */
 
