@@ -77,6 +77,10 @@ usage(FILE *f)
 "                            correct copy (--refuse-partial is not a fault and\n"
 "                            stays in force).  DFLYMASTER STATS counts the\n"
 "                            faults that took effect (faults:N)\n"
+"DEBUG POPULATE N [PREFIX [SIZE]] adds PREFIX:i = \"value:i\" padded with 'x' to\n"
+"SIZE, skipping existing keys.  Unlike Dragonfly, which does not replicate it,\n"
+"every key it adds is journaled as SET k v (txid 0), so keys populated during a\n"
+"full or stable sync reach the replica.\n"
 "Test hook: DFLY STARTSTABLE before every flow's FULLSYNC_END was written to\n"
 "its socket prints \"BARRIER VIOLATION\" on stderr and exits with status 3.\n");
 }
