@@ -21,7 +21,10 @@ TMP = tmpdir('dflymaster')
 
 
 class Master:
+    all = []
+
     def __init__(self, *args, shards=3):
+        Master.all.append(self)
         self.err = open(os.path.join(TMP, 'master-%d.log' % time.monotonic_ns()), 'w+')
         self.p = spawn([DFLYMASTER, '--port', '0', '--shards', str(shards)] + list(args),
                        stdout=subprocess.PIPE, stderr=self.err)
@@ -47,9 +50,16 @@ class Master:
             return None
 
     def stop(self):
+        """SIGTERM (a clean exit, so LeakSanitizer checks the heap), then
+        SIGKILL; returns the exit status."""
         if self.p.poll() is None:
-            self.p.kill()
-            self.p.wait(5)
+            self.p.terminate()
+            try:
+                self.p.wait(20)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait(5)
+        return self.p.returncode
 
 
 class Conn:
@@ -932,5 +942,10 @@ ok(mine[len(mine) - 18:len(mine) - 9][:1] in (b'\xd3',) or b'\xca' in mine[-400:
    'JOURNAL_OFFSET ends the stream before EOF (plain or inside a blob)')
 big = os.path.join(CAPTURES, 'big-lz4', 'flow-0.bin')
 ok(b'\xe0' in open(big, 'rb').read(), 'the recording uses tagged chunks for big values')
-m.stop()
+is_(m.stop(), 0, 'SIGTERM: the master exits 0')
+reports = [x.stderr() for x in Master.all]
+reports = [r for r in reports if re.search(r'(Address|Leak)Sanitizer|runtime error:', r)]
+if not ok(not reports, 'no sanitizer report in any of the %d masters\' logs' % len(Master.all)):
+    r = reports[0]
+    diag(r[re.search(r'==\d+==|runtime error:', r).start():][:3000])
 done_testing()

@@ -29,6 +29,7 @@ struct options	opt;
 struct clientq	clients = TAILQ_HEAD_INITIALIZER(clients);
 static uint64_t	client_ids;
 static int	listen_fd = -1;
+static volatile sig_atomic_t quit;
 
 static void
 usage(FILE *f)
@@ -493,7 +494,7 @@ event_loop(void)
 	int64_t		 last_tick = 0;
 	int		 more = 0, throttled, close_at;
 
-	for (;;) {
+	while (!quit) {
 		n = 0;
 		TAILQ_FOREACH(c, &clients, entry)
 			n++;
@@ -548,6 +549,15 @@ event_loop(void)
 				client_free(c);
 		}
 	}
+	free(pfd);
+	free(pc);
+}
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	quit = 1;
 }
 
 int
@@ -559,6 +569,9 @@ main(int argc, char *argv[])
 	log_init("dflymaster", LOG_TO_STDERR, 0);
 	parse_options(argc, argv);
 	signal(SIGPIPE, SIG_IGN);
+	/* a clean exit lets LeakSanitizer check the heap */
+	signal(SIGTERM, on_term);
+	signal(SIGINT, on_term);
 	strlcpy(master_id, opt.master_id, sizeof(master_id));
 	if (opt.replay_dir != NULL && replay_load(opt.replay_dir) == -1)
 		exit(1);
@@ -571,5 +584,6 @@ main(int argc, char *argv[])
 	printf("ready %d\n", ntohs(sin.sin_port));
 	fflush(stdout);
 	event_loop();
+	log_info("terminated by signal");
 	return 0;
 }
