@@ -40,8 +40,10 @@
  * (len(n) of lists/sets/zsets/hashes, the element count of a listpack,
  * ziplist, intset or zipmap divided by the item width), 0 where the format
  * announces none (strings, JSON, quicklists, streams, skipped types).
- * A list, set, zset or hash key with no item at all is an error (Redis
- * never writes one); Dragonfly's types 31/32 may be empty.
+ * In RDB_MODE_FILE a list, set, zset or hash key with no item at all is an
+ * error (Redis never writes one); Dragonfly's types 31/32 may be empty.
+ * In RDB_MODE_FLOW any of them may be empty (snapshot.md 4.1): RDB_EV_KEY
+ * then RDB_EV_KEY_END with no item; consumers treat the key as absent.
  */
 #ifndef DF2REDIS_RDB_H
 #define DF2REDIS_RDB_H

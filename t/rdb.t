@@ -333,6 +333,26 @@ is_(out, 'module_aux graphdata\ndb 0\nkey 0 0 json 7 -1 0 j\nitem 0 0 0 -1 {"a":
     'key 0 0 string 0 -1 0 s\nitem 0 0 0 -1 t\nkeyend 0 s\neof\n',
     'MODULE_AUX skipped, ReJSON-RL decoded, other module skipped by its framing')
 
+# a module's integer opcode and its value are read together: however the
+# input is cut, the value is never taken for the next opcode
+body = (HDR + b'\x07' + S('g') + L(other) + L(1) + L(300) + L(2) + L(70000) + L(1) +
+        L(2 ** 40) + L(3) + b'abcd' + L(0) + b'\x00' + S('s') + S('t'))
+want = ('db 0\nkey 0 0 module 7 -1 0 g\nkeyend 0 g\n'
+        'key 0 0 string 0 -1 0 s\nitem 0 0 0 -1 t\nkeyend 0 s\neof\n')
+for feed in ('65536', '1', '2', '3', '4'):
+    rc, out, err = decode(rdbfile(body), ['--feed', feed])
+    is_(out, want, 'module integers of 2, 5 and 9 bytes skipped, --feed %s' % feed)
+
+# zipmaps whose last bytes are a key length: an error, never a read past
+# the container
+for zm, what in ((b'\x01\x05', 'one-byte'), (b'\x01\xfe\x05\x00\x00\x00', 'five-byte')):
+    for feed in ('65536', '1'):
+        rc, out, err = decode(rdbfile(HDR + b'\x09' + S('z') + S(zm), ver=9), ['--feed', feed])
+        ok(rc == 1 and re.search(r'^error: byte \d+: hash element 0 runs past the end of '
+                                 r'its \d+-byte container while decoding key "z"$',
+                                 err.strip()),
+           'zipmap ending in a %s key length, --feed %s: %s' % (what, feed, err.strip()))
+
 # Dragonfly types: member expiry, JSON, skipped probabilistic types
 sbf = (L(0) + struct.pack('<dd', 2.0, 0.01) + L(100) + L(100) + L(1000) + L(2) +
        L(7) + S(b'\x01' * 8) + L(5) + S(b'\x02' * 16))
@@ -372,6 +392,24 @@ ok(rc == 0 and 'key 0 0 json 20 -1 0 j\nitem 0 0 0 -1 {}\n' in out, 'type 20 in 
 rc, out, err = decode(rdbfile(HDR + b'\x14' + S('s') + S(listpack([b'a', 5])), ver=11))
 ok(rc == 0 and 'key 0 0 set 20 -1 2 s\nitem 0 0 0 -1 a\nitem 0 1 0 -1 5\n' in out,
    'type 20 in v11 is a listpack set')
+
+# empty containers: a FLOW passes them on with no item (snapshot.md 4.1),
+# a Redis file refuses them
+empties = ((b'\x01', L(0)), (b'\x02', L(0)), (b'\x03', L(0)), (b'\x04', L(0)),
+           (b'\x05', L(0)), (b'\x10', S(listpack([]))), (b'\x11', S(listpack([]))),
+           (b'\x14', S(listpack([]))), (b'\x12', L(0)))
+body = HDR + b''.join(t + S('e%d' % i) + v for i, (t, v) in enumerate(empties))
+rc, out, err = decode(b'REDIS0011' + body + b'\xff' + b'\0' * 8, ['--flow'])
+want = 'db 0\n' + ''.join('key 0 0 %s %d -1 0 e%d\nkeyend 0 e%d\n' % (vt, t[0], i, i)
+                         for i, ((t, v), vt) in enumerate(zip(empties, (
+                             'list', 'set', 'zset', 'hash', 'zset', 'hash', 'zset',
+                             'set', 'list')))) + 'eof\n'
+is_(out, want, 'FLOW: empty list/set/zset/hash in every encoding is a key with no item')
+for i, (t, v) in enumerate(empties):
+    rc, out, err = decode(rdbfile(HDR + t + S('e') + v, ver=11))
+    ok(rc == 1 and re.search(r'^error: byte \d+: empty \w+ value \(type %d\): a key cannot '
+                             r'be empty while decoding key "e"$' % t[0], err.strip()),
+       'file: empty type %d refused: %s' % (t[0], err.strip()))
 
 # Redis 7.4 hash field TTLs
 lp = listpack([b'f1', b'v1', 0, b'f2', b'v2', NOW])
