@@ -59,6 +59,7 @@ struct flow {
 	int			 replied;
 	int			 synced;	/* FULLSYNC_DONE received */
 	int			 done;
+	int			 killed;	/* we signalled it */
 	struct msg_stats	 st;
 	char			 token[DFLY_ID_LEN + 1];
 };
@@ -265,7 +266,10 @@ reap(struct sup *s, int i)
 		return;
 	while (waitpid(f->pid, &status, 0) == -1 && errno == EINTR)
 		;
-	if (WIFSIGNALED(status) && !f->done && s->state != SESS_STOPPING)
+	if (WIFSIGNALED(status) && f->killed)
+		log_debug("flow %d: worker %d stopped by signal %d", i,
+		    (int)f->pid, WTERMSIG(status));
+	else if (WIFSIGNALED(status) && !f->done && s->state != SESS_STOPPING)
 		fail(s, OUT_RETRY, "flow %d: worker %d killed by signal %d "
 		    "at byte %" PRIu64 " (%s)", i, (int)f->pid,
 		    WTERMSIG(status), f->st.bytes, msg_phase_name(f->st.phase));
@@ -296,8 +300,10 @@ read_worker(struct sup *s, int i)
 		fail(s, OUT_RETRY, "flow %d: message socket: %s", i,
 		    strerror(errno));
 	/* a worker we stop hearing from must not keep reap() waiting */
-	if (n == -1 && s->flows[i].pid > 0)
+	if (n == -1 && s->flows[i].pid > 0) {
+		s->flows[i].killed = 1;
 		kill(s->flows[i].pid, SIGKILL);
+	}
 	reap(s, i);
 }
 
@@ -533,8 +539,10 @@ end_session(struct sup *s, int sig)
 	int i;
 
 	for (i = 0; i < s->nflows; i++)
-		if (s->flows[i].pid > 0 && sig != 0)
+		if (s->flows[i].pid > 0 && sig != 0) {
+			s->flows[i].killed = 1;
 			kill(s->flows[i].pid, sig);
+		}
 	if (sig != SIGKILL) {
 		/* let them finish the write in flight and flush */
 		pump(s, all_reaped, STOP_GRACE_MS, 0);
@@ -542,6 +550,7 @@ end_session(struct sup *s, int sig)
 			if (s->flows[i].pid > 0) {
 				log_warnx("flow %d: worker did not stop in %d "
 				    "ms, killing it", i, STOP_GRACE_MS);
+				s->flows[i].killed = 1;
 				kill(s->flows[i].pid, SIGKILL);
 			}
 	}

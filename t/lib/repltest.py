@@ -5,6 +5,7 @@ import os
 import re
 import select
 import socket
+import struct
 import subprocess
 import time
 
@@ -166,6 +167,65 @@ def wait_status(path, pred, timeout=60):
     return None
 
 
+def raw_command(sock, *args):
+    sock.sendall(b'*%d\r\n' % len(args) + b''.join(
+        b'$%d\r\n%s\r\n' % (len(a), a) for a in (x.encode() if isinstance(x, str) else x for x in args)))
+
+
+def replica_session(master, nflows):
+    """Handshake and register every flow by hand, as a replica would:
+    (control socket, its reader, [flow sockets], syncid)."""
+    ctrl = socket.create_connection(('127.0.0.1', master.port))
+    f = ctrl.makefile('rb')
+    raw_command(ctrl, 'REPLCONF', 'capa', 'dragonfly')
+    f.readline()
+    replid = f.readline().decode()[1:].strip()
+    syncid = f.readline().decode()[1:].strip()
+    f.readline(); f.readline(); f.readline()
+    flows = []
+    for i in range(nflows):
+        s = socket.create_connection(('127.0.0.1', master.port))
+        raw_command(s, 'DFLY', 'FLOW', replid, syncid, str(i))
+        reply = b''
+        while reply.count(b'\r\n') < 3:      # *2 +FULL +<token>
+            b = s.recv(1)
+            if not b:
+                raise RuntimeError('flow %d: no FLOW reply' % i)
+            reply += b
+        flows.append(s)
+    return ctrl, f, flows, syncid
+
+
+def capture_fullsync(master, nflows, flow, timeout=30):
+    """The bytes flow `flow` sends up to and including FULLSYNC_END."""
+    ctrl, f, flows, syncid = replica_session(master, nflows)
+    raw_command(ctrl, 'DFLY', 'SYNC', syncid)
+    f.readline()
+    data = b''
+    s = flows[flow]
+    s.settimeout(timeout)
+    while not data.endswith(b'\xc8' + b'\0' * 8):
+        b = s.recv(65536)
+        if not b:
+            break
+        data += b
+    for x in flows + [ctrl]:
+        x.close()
+    return data
+
+
+def first_tagged_chunk(data, max_len):
+    """Offset of the first TAGGED_CHUNK opcode (0xE0, u32 stream id,
+    u32 length) in an uncompressed flow, -1 if none."""
+    i = data.find(b'\xe0')
+    while i >= 0 and i + 9 <= len(data):
+        sid, n = struct.unpack('<II', data[i + 1:i + 9])
+        if 0 < sid < 4096 and 0 < n <= max_len:
+            return i
+        i = data.find(b'\xe0', i + 1)
+    return -1
+
+
 def cpu_seconds(pid):
     """User + system CPU time of a process so far, in seconds."""
     with open('/proc/%d/stat' % pid) as f:
@@ -175,4 +235,5 @@ def cpu_seconds(pid):
 
 __all__ = ['ASAN', 'HAVE_MASTER', 'REDIS_TYPES', 'Master', 'skip', 'df2redis', 'migrate',
            'redis_only', 'dump_cluster', 'compare', 'ran_ok', 'lsn_records', 'ctl', 'wait_ctl',
-           'status_flows', 'wait_status', 'cpu_seconds']
+           'status_flows', 'wait_status', 'cpu_seconds', 'raw_command', 'replica_session',
+           'capture_fullsync', 'first_tagged_chunk']
