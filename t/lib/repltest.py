@@ -119,6 +119,19 @@ def lsn_records(state_dir):
                           stderr=subprocess.DEVNULL).stdout.decode()
 
 
+def lsn_flows(state_dir):
+    """{flow: 'v1 ...' record} of STATE_DIR/lsn.mdb."""
+    out, key = {}, None
+    for line in lsn_records(state_dir).splitlines():
+        m = re.match(r' flow:(\d+)$', line)
+        if m:
+            key = int(m.group(1))
+        elif key is not None and line.startswith(' v1 '):
+            out[key] = line[1:]
+            key = None
+    return out
+
+
 def ctl(path, req):
     s = socket.socket(socket.AF_UNIX)
     s.settimeout(5)
@@ -234,6 +247,6 @@ def cpu_seconds(pid):
 
 
 __all__ = ['ASAN', 'HAVE_MASTER', 'REDIS_TYPES', 'Master', 'skip', 'df2redis', 'migrate',
-           'redis_only', 'dump_cluster', 'compare', 'ran_ok', 'lsn_records', 'ctl', 'wait_ctl',
+           'redis_only', 'dump_cluster', 'compare', 'ran_ok', 'lsn_records', 'lsn_flows', 'ctl', 'wait_ctl',
            'status_flows', 'wait_status', 'cpu_seconds', 'raw_command', 'replica_session',
            'capture_fullsync', 'first_tagged_chunk']
