@@ -6,7 +6,8 @@
 # backoff after the master died).
 import os
 import re
-import signal
+import resource
+import socket
 import subprocess
 import sys
 import time
@@ -84,6 +85,32 @@ c1 = [cpu_seconds(x) for x in pids]
 used = [round(b - a, 3) for a, b in zip(c0, c1)]
 ok(all(u <= 0.1 for u in used),
    'waiting %.0f s on a stalled flow costs no CPU (supervisor, workers: %r s)' % (IDLE, used))
+# out of descriptors: the control socket's pending client cannot be
+# accepted, the listener stays readable; it must sit out a pause, not spin
+nfd = len(os.listdir('/proc/%d/fd' % p.pid))
+limits = resource.prlimit(p.pid, resource.RLIMIT_NOFILE)
+resource.prlimit(p.pid, resource.RLIMIT_NOFILE, (nfd, limits[1]))
+client = socket.socket(socket.AF_UNIX)
+client.settimeout(10)
+client.connect(sock)
+client.sendall(b'status\n')
+time.sleep(0.2)
+c0 = cpu_seconds(p.pid)
+time.sleep(IDLE)
+used = cpu_seconds(p.pid) - c0
+ok(used <= 0.1, 'EMFILE on the control socket costs no CPU (%.3f s in %.0f s)' % (used, IDLE))
+resource.prlimit(p.pid, resource.RLIMIT_NOFILE, limits)
+reply = b''
+try:
+    while not reply.endswith(b'\n.\n'):
+        b = client.recv(65536)
+        if not b:
+            break
+        reply += b
+except OSError:
+    pass
+client.close()
+ok(reply.startswith(b'ok\nsession '), 'the client is served once descriptors are back')
 # the master dies: one failure, then the backoff wait
 m.proc.kill()
 m.proc.wait(5)
@@ -101,6 +128,8 @@ is_(p.returncode, 0, 'stopped during the backoff: exit 0')
 n = err.count('master closed the control connection')
 ok(n <= 1, 'the dead master\'s control connection is logged at most once (%d)' % n)
 ok(re.search(r'flow \d+: .*(closed|connection)', err), 'the failure names a flow')
+ok(re.search(r'control socket: Too many open files: not serving it for \d+ ms', err),
+   'EMFILE on the control socket is logged')
 if p.returncode != 0 or n > 1:
     diag(err[-3000:])
 tgt.stop()
