@@ -28,7 +28,7 @@ sock = os.path.join(sd, 'df2redis.sock')
 p = spawn([DF2REDIS, 'migrate', '-d', '--source', m.addr, '--target', cl.url, '--state-dir', sd],
           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 # a burst of writes while the snapshot runs
-st = wait_status(sock, lambda t: any(ph == 'full-sync' and k > 0 for ph, k, _ in status_flows(t).values()))
+st = wait_status(sock, lambda t: any(ph == 'full-sync' and k > 0 for ph, k, _ in status_flows(t).values()), proc=p)
 ok(st is not None, 'the snapshot is under way')
 pl = c.pipeline(transaction=False)
 for i in range(500):

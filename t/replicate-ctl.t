@@ -16,9 +16,9 @@ from repltest import *  # noqa: E402,F401
 if not HAVE_MASTER:
     skip_all('t/dflymaster/dflymaster not built')
 
-POP = 10000 if ASAN else 30000
+POP = 30000
 
-m = Master(4, ['--compression', 'lz4', '--snapshot-delay-us', '2000'])
+m = Master(4, ['--compression', 'lz4', '--snapshot-delay-us', '5000'])
 m.client().execute_command('DEBUG', 'POPULATE', POP, 'k', 100)
 m.client().execute_command('DFLYMASTER', 'LOAD-SAMPLE')
 tgt = RedisServer()
@@ -31,7 +31,8 @@ p = spawn([DF2REDIS, 'replicate', '-d', '--full-sync-only', '--source', m.addr, 
            '--state-dir', sd, '--retry-delay-ms', '50', '--unsupported', 'skip'],
           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 st = wait_status(sock, lambda t: any(ph == 'full-sync' and k > 0 and pid > 0
-                                     for ph, k, pid in status_flows(t).values()))
+                                     for ph, k, pid in status_flows(t).values()), proc=p)
+ok(st is not None, 'a flow is under way')
 victim = None
 for i, (ph, k, pid) in sorted(status_flows(st or '').items()):
     if ph == 'full-sync' and k > 0 and pid > 0:
@@ -68,11 +69,11 @@ tgt.client().flushall()
 p = spawn([DF2REDIS, 'migrate', '-d', '--source', m.addr, '--target', tgt.url,
            '--state-dir', sd, '--retry-delay-ms', '50', '--unsupported', 'skip'],
           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-wait_status(sock, lambda t: any(ph == 'full-sync' for ph, _, _ in status_flows(t).values()))
+wait_status(sock, lambda t: any(ph == 'full-sync' for ph, _, _ in status_flows(t).values()), proc=p)
 rf = ctl(sock, 'restart-flow 2')
 ok(rf.startswith('ok restarting the session') and 'cannot rejoin' in rf, 'restart-flow explains itself')
 st = wait_status(sock, lambda t: 'attempt 1' in t and
-                 any(ph == 'full-sync' for ph, _, _ in status_flows(t).values()))
+                 any(ph == 'full-sync' for ph, _, _ in status_flows(t).values()), proc=p)
 ok(st is not None, 'restart-flow: a new session is under way')
 p.send_signal(signal.SIGTERM)
 out, err = p.communicate(timeout=60)

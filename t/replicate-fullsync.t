@@ -75,7 +75,7 @@ p = spawn([DF2REDIS, 'migrate', '-d', '-v', '--source', m.addr, '--target', tgt.
            '--state-dir', sd, '--retry-delay-ms', '30000', '--max-retries', '1'],
           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 st = wait_status(sock, lambda t: (status_flows(t).get(0, ('',))[0] == 'barrier' and
-                                  status_flows(t).get(1, ('',))[0] == 'full-sync'), 30)
+                                  status_flows(t).get(1, ('',))[0] == 'full-sync'), 30, proc=p)
 ok(st is not None, 'flow 0 at the barrier, flow 1 stalled mid snapshot')
 pids = [p.pid] + [pid for _, _, pid in status_flows(st or '').values()]
 time.sleep(0.2)
@@ -114,7 +114,7 @@ ok(reply.startswith(b'ok\nsession '), 'the client is served once descriptors are
 # the master dies: one failure, then the backoff wait
 m.proc.kill()
 m.proc.wait(5)
-st = wait_status(sock, lambda t: 'state backoff' in t, 30)
+st = wait_status(sock, lambda t: 'state backoff' in t, 30, proc=p)
 ok(st is not None, 'the master died: the supervisor backs off')
 time.sleep(0.2)
 c0 = cpu_seconds(p.pid)

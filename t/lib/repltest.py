@@ -147,9 +147,9 @@ def ctl(path, req):
     return data.decode()
 
 
-def wait_ctl(path, timeout=30):
+def wait_ctl(path, timeout=30, proc=None):
     end = time.time() + timeout
-    while time.time() < end:
+    while time.time() < end and (proc is None or proc.poll() is None):
         if os.path.exists(path):
             try:
                 return ctl(path, 'status')
@@ -168,12 +168,16 @@ def status_flows(text):
     return flows
 
 
-def wait_status(path, pred, timeout=60):
-    """Poll the control socket until pred(status text) holds; the text."""
+def wait_status(path, pred, timeout=60, proc=None):
+    """Poll the control socket until pred(status text) holds; the text,
+    or None on timeout or when proc exited."""
     end = time.time() + timeout
     st = ''
     while time.time() < end:
-        st = wait_ctl(path)
+        try:
+            st = wait_ctl(path, proc=proc)
+        except RuntimeError:
+            return None
         if pred(st):
             return st
         time.sleep(0.02)
