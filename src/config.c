@@ -381,8 +381,10 @@ config_usage(const char *cmd)
 	for (i = 0; i < NOPTIONS; i++)
 		fprintf(stderr, "  --%-22s %s\n", options[i].name,
 		    options[i].help);
-	fprintf(stderr, "environment: DF2REDIS_SOURCE_PASSWORD, "
-	    "DF2REDIS_TARGET_PASSWORD\n");
+	fprintf(stderr, "passwords: the source's from --source-password-file, "
+	    "else $DF2REDIS_SOURCE_PASSWORD;\n  the target's from "
+	    "--target-password-file, else the URL, else "
+	    "$DF2REDIS_TARGET_PASSWORD\n");
 }
 
 int
