@@ -109,8 +109,8 @@ flow_emit(struct flow *f, const void *p, size_t n)
 
 	if (f->c == NULL || n == 0)
 		return;
-	if (f->sess->faulty && fl->flow == f->shard && fl->at >= f->stream_queued &&
-	    fl->at < f->stream_queued + n) {
+	if (f->sess->faulty && fl->flow == f->shard &&
+	    fl->at >= f->stream_queued && fl->at < f->stream_queued + n) {
 		uint8_t	*tmp;
 
 		if ((tmp = malloc(n)) == NULL)
