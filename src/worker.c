@@ -145,6 +145,7 @@ open_target(struct worker *w)
 	struct writer_opts wopts;
 	char err[512];
 	size_t i;
+	int cluster;
 
 	if (target_parse(w->cfg->target_url, &topts, err, sizeof(err)) == -1)
 		fail(w, ERR_FATAL, "target: %s", err);
@@ -159,10 +160,19 @@ open_target(struct worker *w)
 	wopts.unsupported = w->cfg->unsupported;
 	if (w->cfg->batch > 0)
 		wopts.batch = w->cfg->batch;
-	/* a /DB in the URL receives every db --db-map does not name */
-	for (i = 0; i < WRITER_MAXDB; i++)
-		wopts.db_map[i] = w->cfg->db_map[i] >= 0 || !topts.have_db ?
-		    w->cfg->db_map[i] : topts.db;
+	/*
+	 * As import does: a /DB in the URL receives every db --db-map does
+	 * not name; a cluster has only db 0, where they all go.
+	 */
+	cluster = target_is_cluster(w->target);
+	for (i = 0; i < WRITER_MAXDB; i++) {
+		wopts.db_map[i] = w->cfg->db_map[i];
+		if (cluster && wopts.db_map[i] > 0)
+			fail(w, ERR_FATAL, "--db-map %zu:%d: a cluster has only "
+			    "db 0", i, wopts.db_map[i]);
+		if (wopts.db_map[i] < 0 && (cluster || topts.have_db))
+			wopts.db_map[i] = cluster ? 0 : topts.db;
+	}
 	wopts.target_db = topts.have_db ? topts.db : 0;
 	explicit_bzero(&topts, sizeof(topts));
 	snprintf(w->label, sizeof(w->label), "flow %d", w->flow);

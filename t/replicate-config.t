@@ -154,6 +154,15 @@ cl = RedisCluster()
 r = migrate(m, 'redis://%s/2' % cl.url, ['--max-retries', '3'])
 ok(r.returncode == 1 and 'only db 0' in r.stderr and 'restarting' not in r.stderr,
    'a /DB other than 0 for a cluster target is refused, not retried')
+r = migrate(m, cl.url, ['--max-retries', '3', '--db-map', '1:3'])
+ok(r.returncode == 1 and '--db-map 1:3: a cluster has only db 0' in r.stderr and
+   'restarting' not in r.stderr, '--db-map to a db other than 0 on a cluster is refused, not retried')
+r = migrate(m, cl.url)
+ran_ok(r, 'dbs 0, 1 and 2 into a cluster: exit 0')
+union = {}
+for db in ('0', '1', '2'):
+    union.update(want[db])
+compare(dump_cluster(cl), {'0': union}, 'on a cluster every db goes to db 0, as import does')
 cl.stop()
 m.stop()
 
