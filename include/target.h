@@ -9,6 +9,11 @@
  * dropped connection is reopened and every unacknowledged command resent
  * in order.  Callers therefore send only commands that are safe to run
  * twice.  Memory is bounded by the in-flight window.
+ *
+ * Standalone: a SELECT sent through target_send() (keyless) is tracked;
+ * after a reconnect the db of the last acknowledged SELECT is selected
+ * again before the resend.  No other connection state is restored, so
+ * MULTI/EXEC must not be sent through this channel.
  */
 #ifndef DF2REDIS_TARGET_H
 #define DF2REDIS_TARGET_H
@@ -57,7 +62,11 @@ void		 target_set_reply_cb(struct target *, target_reply_fn, void *);
  */
 int		 target_send(struct target *, int argc, const char **argv,
 		    const size_t *argvlen, int keyidx, uint64_t tag);
-/* Send to every master (cluster) or the server (standalone). */
+/*
+ * Send to every master (cluster) or the server (standalone).  The reply
+ * callback runs once for the whole: with the first error reply, else with
+ * the reply of the last master to answer.
+ */
 int		 target_send_all(struct target *, int argc, const char **argv,
 		    const size_t *argvlen, uint64_t tag);
 /* Block until every queued command was acknowledged; -1 on failure. */

@@ -45,6 +45,7 @@
 #define WRITE_BATCH		(64 * 1024)	/* write once this much is queued */
 #define READ_CHUNK		(256 * 1024)
 #define MIN_BUF			(64 * 1024)
+#define KEEP_BUF		(4 * 1024 * 1024)
 #define BACKOFF_FIRST_MS	10
 #define BACKOFF_MAX_MS		1000
 #define RECONNECT_FIRST_MS	50
@@ -57,17 +58,28 @@
 #define CMD_ASKED	0x02	/* the ASKING reply was consumed */
 #define CMD_TOMB	0x04	/* moved to another node; drop the reply */
 #define CMD_KEYLESS	0x08
+#define CMD_SELECT	0x10	/* SELECT selectdb: a reconnect re-selects it */
+#define CMD_INTERNAL	0x20	/* ours: the reply goes to no callback */
 
 static const char asking_cmd[] = "*1\r\n$6\r\nASKING\r\n";
 #define ASKING_LEN	(sizeof(asking_cmd) - 1)
 
+/* One target_send_all(): its callback runs once, when every master answered. */
+struct tgroup {
+	LIST_ENTRY(tgroup)	 entry;
+	size_t			 remaining;
+	int			 delivered;
+};
+
 struct tcmd {
 	uint64_t	 tag;
+	struct tgroup	*group;		/* target_send_all(), or NULL */
 	uint64_t	 off;		/* sequence number of the first byte */
 	uint64_t	 retry_since;	/* ms of the first retry, 0 none */
 	uint32_t	 len;		/* bytes, ASKING included */
 	uint32_t	 keyoff;	/* key bytes, from after ASKING */
 	uint32_t	 keylen;
+	int32_t		 selectdb;
 	uint16_t	 slot;
 	uint8_t		 flags;
 	uint8_t		 tries;
@@ -90,10 +102,12 @@ struct tnode {
 	size_t			 head, n;
 	size_t			 live;		/* n minus tombstones */
 	size_t			 nslots;	/* slots it serves (cluster) */
+	int			 db;		/* as of the last acknowledged SELECT */
 	uint64_t		 hold_until;	/* ms: no write before */
 	uint64_t		 down_since;	/* ms: lost, 0 while up */
 	uint64_t		 next_try;	/* ms: next reconnect */
 	unsigned int		 attempts;
+	uint64_t		 last_retry_log;
 	char			 lasterr[512];
 };
 
@@ -108,6 +122,7 @@ struct target {
 	target_reply_fn		 cb;
 	void			*cbarg;
 	struct tnodes		 nodes;
+	LIST_HEAD(, tgroup)	 groups;
 	size_t			 nnodes;
 	struct tnode		*slots[CLUSTER_NSLOTS];
 	struct pollfd		*pfd;
@@ -510,8 +525,8 @@ node_connect(struct target *t, struct tnode *nd, int *authfailed)
 	    sizeof(nd->lasterr));
 	if (c == NULL)
 		return -1;
-	if (!t->cluster && t->opts.have_db) {
-		snprintf(db, sizeof(db), "%d", t->opts.db);
+	if (!t->cluster && (t->opts.have_db || nd->db != 0)) {
+		snprintf(db, sizeof(db), "%d", nd->db);
 		argv[0] = "SELECT";
 		argv[1] = db;
 		if ((r = simple_command(c, nd->name, nd->lasterr,
@@ -656,6 +671,12 @@ node_pop(struct tnode *nd)
 	if (nd->n == 0) {
 		/* everything acknowledged: start the buffer over */
 		nd->base = nd->start = nd->wpos = nd->end;
+		if (nd->bufsz > KEEP_BUF) {
+			/* a huge command is gone; do not keep its room */
+			free(nd->buf);
+			nd->buf = NULL;
+			nd->bufsz = 0;
+		}
 	}
 }
 
@@ -735,7 +756,7 @@ node_append(struct target *t, struct tnode *nd, int argc, const char **argv,
  */
 static int
 node_copy(struct target *t, struct tnode *src, size_t i, struct tnode *dst,
-    int asking)
+    int asking, int fresh)
 {
 	struct tcmd	 old = *CMD(src, i), *c;
 	size_t		 pre = (old.flags & CMD_ASKING) ? ASKING_LEN : 0;
@@ -755,7 +776,10 @@ node_copy(struct target *t, struct tnode *src, size_t i, struct tnode *dst,
 	*c = old;
 	c->off = dst->end;
 	c->len = (uint32_t)total;
-	c->flags = (uint8_t)((old.flags & CMD_KEYLESS) |
+	if (fresh)
+		c->redirects = 0;
+	c->flags = (uint8_t)((old.flags & (CMD_KEYLESS | CMD_SELECT |
+	    CMD_INTERNAL)) |
 	    (asking ? CMD_ASKING : 0));
 	dst->end += total;
 	dst->live++;
@@ -773,15 +797,19 @@ cmd_key(struct tnode *nd, const struct tcmd *c)
 enum match { MATCH_ALL, MATCH_SLOT, MATCH_KEY };
 
 /*
- * The head of src goes to dst, and with it every later live command of
- * src that must stay behind it; those left in src become tombstones.
+ * The head of src goes to dst, and with it every later live command among
+ * the first n of src that must stay behind it; those left in src become
+ * tombstones.  fresh (a retry) clears the copies' redirection counts:
+ * TRYAGAIN after an ASK sends the command back to the migrating node,
+ * which answers ASK again until the migration ends; retry_ms bounds that
+ * loop, not the redirection limit.
  */
 static int
-requeue(struct target *t, struct tnode *src, struct tnode *dst, int asking,
-    enum match match)
+requeue(struct target *t, struct tnode *src, size_t n, struct tnode *dst,
+    int asking, enum match match, int fresh)
 {
 	struct tcmd	 head = *CMD(src, 0), *e;
-	size_t		 i, n = src->n;
+	size_t		 i;
 
 	if (head.flags & CMD_KEYLESS)
 		match = MATCH_ALL;
@@ -798,7 +826,7 @@ requeue(struct target *t, struct tnode *src, struct tnode *dst, int asking,
 			    head.keylen) != 0))
 				continue;
 		}
-		if (node_copy(t, src, i, dst, asking) == -1)
+		if (node_copy(t, src, i, dst, asking, fresh) == -1)
 			return -1;
 		if (i > 0) {
 			e = CMD(src, i);
@@ -1002,14 +1030,34 @@ redirect(struct target *t, struct tnode *nd, const redisReply *r)
 			t->slots[slot] = dst;
 			dst->nslots++;
 		}
-		if (requeue(t, nd, dst, 0, MATCH_SLOT) == -1)
+		if (requeue(t, nd, nd->n, dst, 0, MATCH_SLOT, 0) == -1)
 			return -1;
 	} else {
 		t->stats.ask++;
-		if (requeue(t, nd, dst, 1, MATCH_KEY) == -1)
+		if (requeue(t, nd, nd->n, dst, 1, MATCH_KEY, 0) == -1)
 			return -1;
 	}
 	return 1;
+}
+
+static int
+select_again(struct target *t, struct tnode *nd)
+{
+	struct tcmd	*c;
+	const char	*argv[2];
+	size_t		 argvlen[2];
+	char		 num[16];
+
+	snprintf(num, sizeof(num), "%d", nd->db);
+	argv[0] = "SELECT";
+	argv[1] = num;
+	argvlen[0] = 6;
+	argvlen[1] = strlen(num);
+	if ((c = node_append(t, nd, 2, argv, argvlen, -1)) == NULL)
+		return -1;
+	c->flags = CMD_KEYLESS | CMD_SELECT | CMD_INTERNAL;
+	c->selectdb = nd->db;
+	return 0;
 }
 
 static int
@@ -1018,11 +1066,17 @@ retry(struct target *t, struct tnode *nd, const redisReply *r)
 	struct tcmd	*c = CMD(nd, 0);
 	struct tnode	*dst = nd;
 	uint64_t	 now = now_ms(), hold;
+	size_t		 n;
 	char		 key[300];
 
 	if (!is_retryable(r))
 		return 0;
 	t->stats.retries++;
+	if (now - nd->last_retry_log >= 1000) {
+		nd->last_retry_log = now;
+		log_warnx("target %s: \"%s\", retrying (%llu retries so far)",
+		    nd->name, r->str, (unsigned long long)t->stats.retries);
+	}
 	if (c->retry_since == 0)
 		c->retry_since = now;
 	else if (now - c->retry_since > (uint64_t)t->opts.retry_ms)
@@ -1040,8 +1094,15 @@ retry(struct target *t, struct tnode *nd, const redisReply *r)
 	hold = now + backoff_ms(c->tries);
 	if (dst->hold_until < hold)
 		dst->hold_until = hold;
-	return requeue(t, nd, dst, 0, t->cluster ? MATCH_SLOT : MATCH_ALL) ==
-	    -1 ? -1 : 1;
+	/*
+	 * Standalone: later commands, a SELECT among them, may run before
+	 * the copies do, so the copies start with the db they were sent in.
+	 */
+	n = nd->n;
+	if (!t->cluster && select_again(t, nd) == -1)
+		return -1;
+	return requeue(t, nd, n, dst, 0, t->cluster ? MATCH_SLOT : MATCH_ALL,
+	    1) == -1 ? -1 : 1;
 }
 
 static int
@@ -1070,6 +1131,7 @@ deliver(struct target *t, struct tnode *nd, uint64_t tag, const redisReply *r)
 static int
 handle_reply(struct target *t, struct tnode *nd, const redisReply *r)
 {
+	struct tgroup	*group;
 	struct tcmd	*c;
 	uint64_t	 tag;
 	int		 rc;
@@ -1082,6 +1144,9 @@ handle_reply(struct target *t, struct tnode *nd, const redisReply *r)
 		c->flags |= CMD_ASKED;
 		return 0;
 	}
+	/* even a tombstone's SELECT changed the connection's db */
+	if ((c->flags & CMD_SELECT) && r->type != REDIS_REPLY_ERROR)
+		nd->db = c->selectdb;
 	if (c->flags & CMD_TOMB) {
 		node_pop(nd);
 		return 0;
@@ -1100,10 +1165,33 @@ handle_reply(struct target *t, struct tnode *nd, const redisReply *r)
 		}
 	}
 	tag = c->tag;
+	if (c->flags & CMD_INTERNAL) {
+		node_pop(nd);
+		nd->live--;
+		t->pending--;
+		if (r->type == REDIS_REPLY_ERROR)
+			return fail(t, "target %s: SELECT: %s", nd->name,
+			    r->str);
+		return 0;
+	}
+	group = c->group;
 	node_pop(nd);
 	nd->live--;
 	t->pending--;
-	return deliver(t, nd, tag, r);
+	if (group == NULL)
+		return deliver(t, nd, tag, r);
+	group->remaining--;
+	rc = 0;
+	if (!group->delivered && (group->remaining == 0 ||
+	    r->type == REDIS_REPLY_ERROR)) {
+		group->delivered = 1;
+		rc = deliver(t, nd, tag, r);
+	}
+	if (group->remaining == 0) {
+		LIST_REMOVE(group, entry);
+		free(group);
+	}
+	return rc;
 }
 
 /* ---------------------------------------------------------------- I/O */
@@ -1213,7 +1301,7 @@ node_migrate(struct target *t, struct tnode *nd)
 			dst = route(t, c->slot, c->flags & CMD_KEYLESS);
 			if (dst == NULL || dst == nd)
 				return 0;
-			if (node_copy(t, nd, 0, dst, 0) == -1)
+			if (node_copy(t, nd, 0, dst, 0, 0) == -1)
 				return -1;
 			nd->live--;
 			t->pending--;
@@ -1226,11 +1314,12 @@ node_migrate(struct target *t, struct tnode *nd)
 static int
 node_reconnect(struct target *t, struct tnode *nd, uint64_t now)
 {
-	int		authfailed;
+	int		authfailed, was_lost = nd->down_since != 0 ||
+			    nd->attempts > 0;
 	uint64_t	wait;
 
 	if (node_connect(t, nd, &authfailed) == 0) {
-		if (nd->down_since != 0 || nd->attempts > 0)
+		if (was_lost)
 			t->stats.reconnects++;
 		log_info("target %s: connected, resending %zu commands",
 		    nd->name, nd->live);
@@ -1425,6 +1514,7 @@ target_open(const struct target_opts *opts, char *err, size_t errsz)
 		return NULL;
 	}
 	TAILQ_INIT(&t->nodes);
+	LIST_INIT(&t->groups);
 	t->opts = *opts;
 	if (t->opts.window == 0)
 		t->opts.window = DEFAULT_WINDOW;
@@ -1452,6 +1542,7 @@ target_open(const struct target_opts *opts, char *err, size_t errsz)
 			snprintf(err, errsz, "target: out of memory");
 			goto bad;
 		}
+		nd->db = opts->have_db ? opts->db : 0;
 		if (node_connect(t, nd, &authfailed) == -1) {
 			strlcpy(err, nd->lasterr, errsz);
 			goto bad;
@@ -1490,13 +1581,19 @@ void
 target_close(struct target *t)
 {
 	struct tnode	*nd;
+	struct tgroup	*g;
 	size_t		 i;
 
 	if (t == NULL)
 		return;
+
 	while ((nd = TAILQ_FIRST(&t->nodes)) != NULL) {
 		TAILQ_REMOVE(&t->nodes, nd, entry);
 		node_free(nd);
+	}
+	while ((g = LIST_FIRST(&t->groups)) != NULL) {
+		LIST_REMOVE(g, entry);
+		free(g);
 	}
 	for (i = 0; i < t->nmodules; i++)
 		free(t->modules[i]);
@@ -1537,9 +1634,29 @@ target_set_reply_cb(struct target *t, target_reply_fn fn, void *arg)
 	t->cbarg = arg;
 }
 
+/*
+ * The db a connection uses is part of what must be restored after a
+ * reconnect: the caller may have switched it with SELECT.
+ */
+static int
+is_select(int argc, const char **argv, const size_t *argvlen, int32_t *db)
+{
+	char		 num[16];
+	const char	*errstr;
+
+	if (argc != 2 || argvlen[0] != 6 || strncasecmp(argv[0], "SELECT",
+	    6) != 0 || argvlen[1] == 0 || argvlen[1] >= sizeof(num))
+		return 0;
+	memcpy(num, argv[1], argvlen[1]);
+	num[argvlen[1]] = '\0';
+	*db = (int32_t)strtonum(num, 0, INT32_MAX, &errstr);
+	return errstr == NULL;
+}
+
 static int
 enqueue(struct target *t, struct tnode *nd, int argc, const char **argv,
-    const size_t *argvlen, int keyidx, unsigned int slot, uint64_t tag)
+    const size_t *argvlen, int keyidx, unsigned int slot, uint64_t tag,
+    struct tgroup *group)
 {
 	struct tcmd	*c;
 
@@ -1550,9 +1667,12 @@ enqueue(struct target *t, struct tnode *nd, int argc, const char **argv,
 	if ((c = node_append(t, nd, argc, argv, argvlen, keyidx)) == NULL)
 		return -1;
 	c->tag = tag;
+	c->group = group;
 	c->slot = (uint16_t)slot;
 	if (keyidx < 0)
 		c->flags |= CMD_KEYLESS;
+	if (keyidx < 0 && is_select(argc, argv, argvlen, &c->selectdb))
+		c->flags |= CMD_SELECT;
 	if (!t->in_cb && nd->end - nd->wpos >= WRITE_BATCH)
 		return pump(t, 0);
 	return 0;
@@ -1578,7 +1698,7 @@ target_send(struct target *t, int argc, const char **argv,
 			return fail(t, "target %s:%d: no master serves slot %u",
 			    t->opts.host, t->opts.port, slot);
 	}
-	return enqueue(t, nd, argc, argv, argvlen, keyidx, slot, tag);
+	return enqueue(t, nd, argc, argv, argvlen, keyidx, slot, tag, NULL);
 }
 
 int
@@ -1586,15 +1706,27 @@ target_send_all(struct target *t, int argc, const char **argv,
     const size_t *argvlen, uint64_t tag)
 {
 	struct tnode	*nd;
+	struct tgroup	*g;
+	size_t		 n = 0;
 
 	if (t->failed)
 		return -1;
 	if (argc < 1)
 		return fail(t, "target: empty command");
+	TAILQ_FOREACH(nd, &t->nodes, entry)
+		if (!t->cluster || nd->nslots > 0)
+			n++;
+	if (n == 0)
+		return fail(t, "target %s:%d: no master to send to",
+		    t->opts.host, t->opts.port);
+	if ((g = calloc(1, sizeof(*g))) == NULL)
+		return fail(t, "target: out of memory");
+	g->remaining = n;
+	LIST_INSERT_HEAD(&t->groups, g, entry);
 	TAILQ_FOREACH(nd, &t->nodes, entry) {
 		if (t->cluster && nd->nslots == 0)
 			continue;
-		if (enqueue(t, nd, argc, argv, argvlen, -1, 0, tag) == -1)
+		if (enqueue(t, nd, argc, argv, argvlen, -1, 0, tag, g) == -1)
 			return -1;
 	}
 	return 0;

@@ -2,6 +2,8 @@
  * targetcat - send commands from stdin through the target layer.
  *
  *	targetcat [--window N] [--retry-ms MS] [--count-only] URL < commands
+ *	targetcat --parse URL		(prints what target_parse() read)
+ *	targetcat --slot KEY		(prints target_slot(KEY); \xHH escapes)
  *
  * One command per line, arguments separated by single or repeated spaces.
  * In an argument, "\xHH" is the byte HH, "\s" a space and "\\" a
@@ -61,7 +63,9 @@ static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr, "usage: targetcat [--window N] [--retry-ms MS] "
-	    "[--count-only] URL < commands\n");
+	    "[--count-only] URL < commands\n"
+	    "       targetcat --parse URL\n"
+	    "       targetcat --slot KEY\n");
 	exit(2);
 }
 
@@ -351,6 +355,36 @@ feed(struct target *t, struct cat *cat, uint64_t *ncmds)
 	return -1;
 }
 
+/* The password is never printed, only whether there is one. */
+static int
+parse_only(const char *url)
+{
+	struct target_opts	opts;
+	char			err[1024];
+
+	if (target_parse(url, &opts, err, sizeof(err)) == -1) {
+		fprintf(stderr, "targetcat: %s\n", err);
+		return 1;
+	}
+	printf("host=%s port=%d user=%s password=%s db=%d have_db=%d\n",
+	    opts.host, opts.port, opts.user, opts.password[0] ? "yes" : "no",
+	    opts.db, opts.have_db);
+	return 0;
+}
+
+static int
+slot_only(char *key)
+{
+	const char	*argv[1];
+	size_t		 argvlen[1];
+	int		 argc;
+
+	if (split(key, argv, argvlen, &argc) == -1 || argc != 1)
+		usage();
+	printf("%u\n", target_slot(argv[0], argvlen[0]));
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -367,6 +401,10 @@ main(int argc, char **argv)
 
 	memset(&cat, 0, sizeof(cat));
 	log_init("targetcat", LOG_TO_STDERR, 0);
+	if (argc == 3 && strcmp(argv[1], "--parse") == 0)
+		return parse_only(argv[2]);
+	if (argc == 3 && strcmp(argv[1], "--slot") == 0)
+		return slot_only(argv[2]);
 	for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
 		if (strcmp(argv[i], "--count-only") == 0)
 			cat.count_only = 1;
@@ -408,6 +446,9 @@ main(int argc, char **argv)
 	if (feed(t, &cat, &ncmds) == -1 || target_flush(t) == -1) {
 		fprintf(stderr, "targetcat: %s\n", target_error(t));
 		target_close(t);
+		for (tag = 0; tag < cat.nreplies_alloc; tag++)
+			free(cat.replies[tag].s);
+		free(cat.replies);
 		return 1;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
