@@ -96,7 +96,8 @@ usage(FILE *out)
 "A key is written whole or not at all.  A corrupt or truncated file stops\n"
 "the import with the byte offset and the key: the keys before it are\n"
 "written, that key and the rest are not.  Repair or replace the file and\n"
-"run the import again; it overwrites what the first run wrote.\n");
+"run the import again: with --conflict overwrite (the default) the keys\n"
+"the first run wrote are written again, nothing is lost or doubled.\n");
 }
 
 static int

@@ -230,6 +230,16 @@ same(dump_server(standalone.client(), detail=True), want_mixed, 'mixed types, 3 
 is_(summary_count(r, 'keys written'), sum(len(v) for v in want_mixed.values()),
     'summary counts every key written')
 
+# --batch: 1..100000
+for b in ('0', '100001', 'x'):
+    r = imp(standalone.url, [mixed], '--batch', b)
+    ok(r.returncode == 2 and '--batch %s' % b in r.stderr and '1-100000' in r.stderr,
+       '--batch %s refused, range named' % b) or diag(r.stderr)
+standalone.client().flushall()
+r = imp(standalone.url, [mixed], '--batch', '1')
+check_run(r, '--batch 1')
+same(dump_server(standalone.client(), detail=True), want_mixed, '--batch 1: every key built member by member, exact')
+
 # --db-map
 standalone.client().flushall()
 r = imp(standalone.url, [mixed], '--db-map', '1:5,2:0')
@@ -338,6 +348,24 @@ with open(pwf, 'w') as f:
     f.write('s3cret\n')
 r = imp(pw.url, [conflict], '--target-password-file', pwf)
 check_run(r, 'right password from --target-password-file')
+# one rule: --target-password-file, then the URL, then the environment
+badf = os.path.join(TMP, 'badpw')
+with open(badf, 'w') as f:
+    f.write('wrong\n')
+rightu = 'redis://:s3cret@%s' % pw.url
+wrongu = 'redis://:wrong@%s' % pw.url
+r = imp(wrongu, [conflict], '--target-password-file', pwf, env={'DF2REDIS_TARGET_PASSWORD': 'wrong'})
+check_run(r, 'password: the file wins over the URL and the environment')
+r = imp(rightu, [conflict], '--target-password-file', badf)
+ok(r.returncode != 0, 'password: a wrong file is not rescued by the URL')
+r = imp(rightu, [conflict], env={'DF2REDIS_TARGET_PASSWORD': 'wrong'})
+check_run(r, 'password: the URL wins over the environment')
+r = imp(pw.url, [conflict], env={'DF2REDIS_TARGET_PASSWORD': 's3cret'})
+check_run(r, 'password: the environment when neither file nor URL has one')
+u = run([DF2REDIS, 'import', '--help'], universal_newlines=True)
+ok(re.search(r'first line of FILE;\s+without it, the one in the URL; without that,\s+\$DF2REDIS_TARGET_PASSWORD',
+             u.stdout), 'usage states the password rule') or diag(u.stdout)
+ok('repair or replace the file' in ' '.join(u.stdout.split()).lower(), 'usage says what to do after a corrupt file')
 pw.stop()
 
 many = gen_rdb('many', lambda c: c.eval(
