@@ -4,9 +4,13 @@
  * Bytes are appended to one buffer; journal_next() parses a whole record
  * from the unconsumed part or consumes nothing.  A SELECT prefix and the
  * entry after it are parsed together, so a record is either complete or
- * still pending as a whole.  To keep byte-at-a-time feeding linear, every
- * incomplete parse leaves a lower bound of the bytes the record needs and
- * the next attempt waits until that many are buffered.
+ * still pending as a whole.
+ *
+ * The verdict depends only on the bytes fed, never on how they were cut:
+ * an incomplete parse records exactly how many bytes the read it stopped
+ * at needs (need), and nothing is parsed again before they are there.  A
+ * command's argument walk resumes where it stopped, so feeding one byte
+ * at a time stays linear even for records with millions of arguments.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -42,7 +46,17 @@ struct journal {
 	uint32_t		 db;
 	const char		**argv;
 	size_t			*argvlen;
+	size_t			*argoff;	/* argument i at rpos + argoff[i] */
 	size_t			 argcap;
+	/* a command whose arguments are still arriving */
+	int			 walking;
+	struct journal_rec	 prec;		/* its header fields */
+	uint64_t		 nargs;
+	uint64_t		 total;
+	size_t			 total_at;	/* offset of total_len */
+	uint64_t		 argi;		/* arguments walked */
+	uint64_t		 sum;		/* their bytes */
+	size_t			 argpos;	/* next argument, from rpos */
 	int			 failed;
 	char			 err[192];
 };
@@ -154,7 +168,7 @@ static int
 reserve_args(struct journal *j, size_t n)
 {
 	const char **argv;
-	size_t *argvlen, cap;
+	size_t *argvlen, *argoff, cap;
 
 	if (n <= j->argcap)
 		return 0;
@@ -166,17 +180,20 @@ reserve_args(struct journal *j, size_t n)
 	    NULL)
 		return -1;
 	j->argvlen = argvlen;
+	if ((argoff = reallocarray(j->argoff, cap, sizeof(*argoff))) == NULL)
+		return -1;
+	j->argoff = argoff;
 	j->argcap = cap;
 	return 0;
 }
 
-/* COMMAND / EXPIRED / MULTI_COMMAND body after txid and shard_cnt. */
+/* COMMAND / EXPIRED / MULTI_COMMAND: nargs and total_len. */
 static int
-parse_args(struct cursor *c, struct journal_rec *rec)
+parse_counts(struct cursor *c)
 {
 	struct journal *j = c->j;
-	uint64_t nargs, total, len, sum = 0, i;
-	size_t at;
+	uint64_t nargs, total;
+	size_t at, total_at;
 	int r;
 
 	at = c->pos;
@@ -187,56 +204,86 @@ parse_args(struct cursor *c, struct journal_rec *rec)
 	if (nargs > j->lim.max_args)
 		return fail(j, at, "%" PRIu64 " arguments, limit %zu", nargs,
 		    j->lim.max_args);
-	at = c->pos;
+	total_at = c->pos;
 	if ((r = read_pu(c, "total_len", &total)) != PARSE_OK)
 		return r;
 	if (total > j->lim.max_record)
-		return fail(j, at, "record of %" PRIu64 " bytes, limit %zu",
-		    total, j->lim.max_record);
-	/* every argument has at least a one-byte length */
+		return fail(j, total_at, "record of %" PRIu64 " bytes, limit "
+		    "%zu", total, j->lim.max_record);
+	/*
+	 * Every argument has at least a one-byte length, so the record is
+	 * at least this long: wait for that before allocating, which bounds
+	 * the argument arrays by the bytes actually buffered.
+	 */
 	if (j->wpos - c->pos < total + nargs)
 		return again(c, total + nargs);
-	/* the buffer holds >= nargs bytes: this allocation is bounded */
 	if (reserve_args(j, nargs) == -1)
 		return fail(j, at, "out of memory for %" PRIu64 " arguments",
 		    nargs);
-	for (i = 0; i < nargs; i++) {
+	j->nargs = nargs;
+	j->total = total;
+	j->total_at = total_at;
+	j->argi = 0;
+	j->sum = 0;
+	j->argpos = c->pos - j->rpos;
+	j->walking = 1;
+	return PARSE_OK;
+}
+
+/* The arguments, resuming at j->argi. */
+static int
+walk_args(struct cursor *c, struct journal_rec *rec)
+{
+	struct journal *j = c->j;
+	uint64_t len, i;
+	size_t at;
+	int r;
+
+	c->pos = j->rpos + j->argpos;
+	while (j->argi < j->nargs) {
 		at = c->pos;
-		if ((r = read_pu(c, "argument length", &len)) != PARSE_OK) {
-			if (r == PARSE_AGAIN)
-				return again(c, total - sum + nargs - i);
+		if ((r = read_pu(c, "argument length", &len)) != PARSE_OK)
 			return r;
-		}
-		if (len > total - sum)
+		if (len > j->total - j->sum)
 			return fail(j, at, "argument %" PRIu64 " of %" PRIu64
-			    " bytes overruns total_len %" PRIu64, i, len,
-			    total);
+			    " bytes overruns total_len %" PRIu64, j->argi, len,
+			    j->total);
 		if (j->wpos - c->pos < len)
-			return again(c, total - sum + nargs - i - 1);
-		j->argv[i] = (const char *)j->buf + c->pos;
-		j->argvlen[i] = len;
+			return again(c, len);
+		j->argoff[j->argi] = c->pos - j->rpos;
+		j->argvlen[j->argi] = len;
 		c->pos += len;
-		sum += len;
+		j->sum += len;
+		j->argi++;
+		j->argpos = c->pos - j->rpos;
 	}
-	if (sum != total)
-		return fail(j, at, "arguments sum to %" PRIu64 " bytes, "
-		    "total_len says %" PRIu64, sum, total);
-	rec->argc = nargs;
+	if (j->sum != j->total)
+		return fail(j, j->total_at, "total_len %" PRIu64 " but the "
+		    "arguments sum to %" PRIu64 " bytes", j->total, j->sum);
+	*rec = j->prec;
+	rec->argc = j->nargs;
+	for (i = 0; i < j->nargs; i++)
+		j->argv[i] = (const char *)j->buf + j->rpos + j->argoff[i];
 	rec->argv = j->argv;
 	rec->argvlen = j->argvlen;
+	j->walking = 0;
 	return PARSE_OK;
 }
 
 static int
-parse(struct journal *j, struct journal_rec *rec, uint32_t *db)
+parse(struct journal *j, struct journal_rec *rec)
 {
 	struct cursor c = { j, j->rpos };
+	struct journal_rec *h = &j->prec;
 	uint64_t op, v;
 	size_t at;
 	int r;
 
-	memset(rec, 0, sizeof(*rec));
-	rec->offset = j->base + j->rpos;
+	if (j->walking)
+		goto args;
+	memset(h, 0, sizeof(*h));
+	h->offset = j->base + j->rpos;
+	h->db = j->db;
 	for (;;) {
 		at = c.pos;
 		if ((r = read_pu(&c, "opcode", &op)) != PARSE_OK)
@@ -246,36 +293,43 @@ parse(struct journal *j, struct journal_rec *rec, uint32_t *db)
 		if ((r = read_pu_max(&c, "SELECT db", UINT16_MAX, &v)) !=
 		    PARSE_OK)
 			return r;
-		*db = v;
+		h->db = v;
 	}
-	rec->wire_op = op;
-	rec->db = *db;
+	h->wire_op = op;
 	switch (op) {
 	case OP_PING:
-		rec->op = JOURNAL_PING;
+		h->op = JOURNAL_PING;
 		break;
 	case OP_LSN:
-		rec->op = JOURNAL_LSN;
-		if ((r = read_pu(&c, "LSN", &rec->lsn)) != PARSE_OK)
+		h->op = JOURNAL_LSN;
+		if ((r = read_pu(&c, "LSN", &h->lsn)) != PARSE_OK)
 			return r;
 		break;
 	case OP_EXEC:
 	case OP_EXPIRED:
 	case OP_COMMAND:
 	case OP_MULTI_COMMAND:
-		rec->op = op == OP_EXEC ? JOURNAL_EXEC : JOURNAL_COMMAND;
-		if ((r = read_pu(&c, "txid", &rec->txid)) != PARSE_OK)
+		h->op = op == OP_EXEC ? JOURNAL_EXEC : JOURNAL_COMMAND;
+		if ((r = read_pu(&c, "txid", &h->txid)) != PARSE_OK)
 			return r;
 		if ((r = read_pu_max(&c, "shard_cnt", UINT32_MAX, &v)) !=
 		    PARSE_OK)
 			return r;
-		rec->shard_cnt = v;
-		if (op != OP_EXEC && (r = parse_args(&c, rec)) != PARSE_OK)
+		h->shard_cnt = v;
+		if (op == OP_EXEC)
+			break;
+		if ((r = parse_counts(&c)) != PARSE_OK)
 			return r;
-		break;
+args:
+		if ((r = walk_args(&c, rec)) != PARSE_OK)
+			return r;
+		goto done;
 	default:
 		return fail(j, at, "unknown journal opcode 0x%02" PRIx64, op);
 	}
+	*rec = *h;
+done:
+	j->db = rec->db;
 	j->rpos = c.pos;
 	j->need = 1;
 	return PARSE_OK;
@@ -306,6 +360,7 @@ journal_free(struct journal *j)
 	free(j->buf);
 	free(j->argv);
 	free(j->argvlen);
+	free(j->argoff);
 	free(j);
 }
 
@@ -367,20 +422,17 @@ journal_feed(struct journal *j, const void *data, size_t len)
 int
 journal_next(struct journal *j, struct journal_rec *rec)
 {
-	uint32_t db;
 	int r;
 
 	if (j->failed)
 		return JOURNAL_ERR;
 	if (j->wpos - j->rpos < j->need)
 		return JOURNAL_AGAIN;
-	db = j->db;
-	r = parse(j, rec, &db);
+	r = parse(j, rec);
 	if (r == PARSE_ERR)
 		return JOURNAL_ERR;
 	if (r == PARSE_AGAIN)
 		return JOURNAL_AGAIN;
-	j->db = db;
 	return JOURNAL_OK;
 }
 

@@ -250,6 +250,28 @@ walk('is', cut('encodings.rdb', b'set_zipped_3'),
 walk('zm', cut('hash-zipmap.rdb', b'hash'), [b'f1', b'v1', b'f2', b'v2'], 4,
      'Redis zipmap in hash-zipmap.rdb')
 
+# ------------------------------------------------ mutated containers
+# random byte flips, cuts and length changes: rejected or walked, never a
+# crash (ASan builds abort on any out-of-bounds read)
+import random
+rnd = random.Random(20240611)
+seeds = [('lp', lp([u7(5), s6(b'ab'), i13(-7), s12(b'z' * 70), i16(300), i24(-5), i32(7), i64(9), s32(b'q')])),
+         ('zl', zl([zs6(b'a'), zs14(b'b' * 300), zi16(5), zi24(-3), zi8(1), imm(4), zi64(1), zs32(b'c')])),
+         ('is', intset(4, [1, 5, 9, 70000])),
+         ('zm', zipmap([(b'f1', b'v1'), (b'k' * 300, b'v')], free=2))]
+crashes = []
+for n in range(240 if not ASAN else 120):
+    kind, data = seeds[n % len(seeds)]
+    m = bytearray(data)
+    for _ in range(rnd.randint(1, 3)):
+        m[rnd.randrange(len(m))] = rnd.randrange(256)
+    if n % 5 == 0:
+        m = m[:rnd.randrange(len(m))]
+    rc, out, err = tool([kind], bytes(m))
+    if rc not in (0, 1) or (rc == 1 and not err.strip()):
+        crashes.append((kind, bytes(m).hex(), rc, err[-200:]))
+is_(crashes[:2], [], 'mutated containers: every one walked or rejected with a message')
+
 # ------------------------------------------------------------------ LZF
 # control c < 32: c+1 literal bytes; else len = c>>5 (7: + next byte),
 # offset = ((c & 0x1f) << 8) + next byte, copy len+2 bytes from out-offset-1.
@@ -280,6 +302,16 @@ lzf_bad(b'\x20\x00', 3, 'back-reference with empty output')
 lzf_bad(b'\x05abc', 6, 'literal run cut')
 lzf_bad(b'\x00a\x20', 4, 'back-reference without its offset byte')
 lzf_bad(b'\x00a\xe0', 12, 'long back-reference without its length byte')
+lz_seed = stream + b'\xe1\x01\x2b'
+lz_crash = []
+for n in range(100 if not ASAN else 50):
+    m = bytearray(lz_seed)
+    for _ in range(rnd.randint(1, 3)):
+        m[rnd.randrange(len(m))] = rnd.randrange(256)
+    rc, out, err = tool(['lzf', str(rnd.choice([310, 300, 320]))], bytes(m))
+    if rc not in (0, 1):
+        lz_crash.append((bytes(m).hex(), rc, err[-200:]))
+is_(lz_crash[:2], [], 'mutated LZF streams: decoded or rejected, never a crash')
 # Redis's own LZF output: key "compressible" in encodings.rdb is
 # C3 <clen> <ulen> <data>; clen 9, ulen 0x4089 (14-bit) = 137 'a'
 enc = open(os.path.join(ASSETS, 'encodings.rdb'), 'rb').read()

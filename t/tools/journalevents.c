@@ -10,7 +10,8 @@
  *
  * Arguments: bytes 0x21-0x7e other than '\' as themselves, others \xHH,
  * an empty argument as "".  --verbose prefixes each line with the record's
- * byte offset and wire opcode.
+ * byte offset and wire opcode.  --quiet --repeat N decodes the file N
+ * times (fresh decoder each time) to measure the decoding rate.
  *
  * LSN rule (journal.md section 4): the counter goes up by one per record
  * and must equal V + 1 at an LSN entry carrying V.  It starts at
@@ -40,6 +41,7 @@ struct opts {
 	uint64_t	 start_lsn;
 	int		 verbose;
 	int		 quiet;
+	uint64_t	 repeat;	/* decode the file this many times */
 	size_t		 max_record;
 	size_t		 max_args;
 };
@@ -145,8 +147,33 @@ drain(struct journal *j, const struct opts *o, struct stats *st)
 	return 0;
 }
 
+/* Peak RSS of this program since exec (VmHWM), in kB; 0 if unknown. */
+static long
+peak_rss_kb(void)
+{
+	char line[128];
+	long kb = 0;
+	FILE *f;
+
+	if ((f = fopen("/proc/self/status", "r")) == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+struct totals {
+	uint64_t	 records;
+	uint64_t	 lsns;
+	double		 secs;
+	size_t		 pending;	/* of the last pass */
+	uint64_t	 offset;
+};
+
 static int
-decode(int fd, const struct opts *o)
+decode(int fd, const struct opts *o, struct totals *tot)
 {
 	struct journal_limits lim = { o->max_record, o->max_args };
 	struct timespec t0, t1;
@@ -190,10 +217,11 @@ decode(int fd, const struct opts *o)
 	if (rc == 0 && journal_pending(j) > 0 && !o->quiet)
 		printf("pending %zu\n", journal_pending(j));
 	secs = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
-	fprintf(stderr, "journalevents: %" PRIu64 " records, %" PRIu64
-	    " LSN entries, %zu bytes pending at byte %" PRIu64 ", %.0f "
-	    "records/s\n", st.records, st.lsns, journal_pending(j),
-	    journal_offset(j), secs > 0 ? st.records / secs : 0.0);
+	tot->records += st.records;
+	tot->lsns += st.lsns;
+	tot->secs += secs;
+	tot->pending = journal_pending(j);
+	tot->offset = journal_offset(j);
 	free(buf);
 	journal_free(j);
 	return rc;
@@ -217,7 +245,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: journalevents [--feed N] [--from OFFSET] "
 	    "[--start-lsn L] [--max-record B] [--max-args N] [--verbose] "
-	    "[--quiet] FILE\n");
+	    "[--quiet] [--repeat N] FILE\n");
 	exit(2);
 }
 
@@ -232,14 +260,17 @@ main(int argc, char *argv[])
 		{ "max-args", required_argument, NULL, 'a' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "repeat", required_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 }
 	};
+	struct totals tot;
 	struct opts o;
 	int ch, fd, rc;
 
 	memset(&o, 0, sizeof(o));
 	o.feed = 65536;
-	while ((ch = getopt_long(argc, argv, "f:o:l:r:a:vq", longopts,
+	o.repeat = 1;
+	while ((ch = getopt_long(argc, argv, "f:o:l:r:a:vqn:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'f':
@@ -266,6 +297,11 @@ main(int argc, char *argv[])
 		case 'q':
 			o.quiet = 1;
 			break;
+		case 'n':
+			o.repeat = number(optarg, "--repeat");
+			if (o.repeat == 0)
+				errx(2, "--repeat must be at least 1");
+			break;
 		default:
 			usage();
 		}
@@ -274,9 +310,17 @@ main(int argc, char *argv[])
 		usage();
 	if ((fd = open(argv[optind], O_RDONLY)) == -1)
 		err(2, "%s", argv[optind]);
-	if (lseek(fd, (off_t)o.from, SEEK_SET) == -1)
-		err(2, "%s: seek to %" PRIu64, argv[optind], o.from);
-	rc = decode(fd, &o);
+	memset(&tot, 0, sizeof(tot));
+	do {
+		if (lseek(fd, (off_t)o.from, SEEK_SET) == -1)
+			err(2, "%s: seek to %" PRIu64, argv[optind], o.from);
+		rc = decode(fd, &o, &tot);
+	} while (rc == 0 && --o.repeat > 0);
+	fprintf(stderr, "journalevents: %" PRIu64 " records, %" PRIu64
+	    " LSN entries, %zu bytes pending at byte %" PRIu64 ", %.0f "
+	    "records/s, peak RSS %ld kB\n", tot.records, tot.lsns,
+	    tot.pending, tot.offset,
+	    tot.secs > 0 ? tot.records / tot.secs : 0.0, peak_rss_kb());
 	close(fd);
 	return rc;
 }

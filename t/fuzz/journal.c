@@ -1,0 +1,140 @@
+/*
+ * fuzz-journal: libFuzzer target for the journal decoder (include/journal.h).
+ *
+ * Every input is decoded once fed whole and once fed in small irregular
+ * pieces, with small limits; both feedings must yield the same records
+ * (digested), the same final status and error text, and the same count
+ * of bytes left pending.  Anything else is abort()ed on.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "journal.h"
+
+struct run {
+	uint64_t	 h1, h2;
+	uint64_t	 nrecs;
+	int		 status;
+	char		 err[512];
+	uint64_t	 offset;
+	size_t		 pending;
+};
+
+static void
+mix(struct run *r, const void *v, size_t n)
+{
+	const unsigned char *p = v;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		r->h1 = (r->h1 ^ p[i]) * 0x100000001b3ULL;
+		r->h2 = (r->h2 + p[i] + 1) * 0x9e3779b97f4a7c15ULL;
+		r->h2 ^= r->h2 >> 29;
+	}
+}
+
+static void
+mixu(struct run *r, uint64_t v)
+{
+	mix(r, &v, sizeof(v));
+}
+
+static void
+mix_rec(struct run *r, const struct journal_rec *rec, size_t size)
+{
+	size_t i;
+
+	mixu(r, rec->op);
+	mixu(r, rec->wire_op);
+	mixu(r, rec->db);
+	mixu(r, rec->txid);
+	mixu(r, rec->shard_cnt);
+	mixu(r, rec->lsn);
+	mixu(r, rec->offset);
+	if (rec->offset >= size)
+		abort();		/* a record starts inside the input */
+	mixu(r, rec->argc);
+	if (rec->op == JOURNAL_COMMAND && rec->argc == 0)
+		abort();		/* a command has at least its name */
+	for (i = 0; i < rec->argc; i++) {
+		mixu(r, rec->argvlen[i]);
+		if (rec->argvlen[i] > 0)
+			mix(r, rec->argv[i], rec->argvlen[i]);
+	}
+}
+
+static size_t
+next_piece(uint32_t *state)
+{
+	*state = *state * 1103515245u + 12345u;
+	return 1 + (*state >> 16) % 13;
+}
+
+static void
+decode(struct run *r, const uint8_t *data, size_t size, int pieces)
+{
+	struct journal_limits lim = { 1024 * 1024, 1024 };
+	struct journal_rec rec;
+	struct journal *j;
+	size_t off = 0, n;
+	uint32_t state = (uint32_t)size;
+	int s = JOURNAL_AGAIN;
+
+	memset(r, 0, sizeof(*r));
+	r->h1 = 0xcbf29ce484222325ULL;
+	if ((j = journal_new(&lim)) == NULL)
+		abort();
+	while (off < size) {
+		n = pieces ? next_piece(&state) : size;
+		if (n > size - off)
+			n = size - off;
+		if (journal_feed(j, data + off, n) == -1) {
+			s = JOURNAL_ERR;
+			break;
+		}
+		off += n;
+		while ((s = journal_next(j, &rec)) == JOURNAL_OK) {
+			r->nrecs++;
+			mix_rec(r, &rec, size);
+		}
+		if (s != JOURNAL_AGAIN)
+			break;
+	}
+	r->status = s;
+	r->offset = journal_offset(j);
+	if (s == JOURNAL_ERR)
+		snprintf(r->err, sizeof(r->err), "%s", journal_error(j));
+	else {
+		r->pending = journal_pending(j);
+		if (r->offset + r->pending != size)
+			abort();	/* every byte is consumed or pending */
+	}
+	journal_free(j);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct run a, b;
+
+	decode(&a, data, size, 0);
+	decode(&b, data, size, 1);
+	if (a.status != b.status || a.nrecs != b.nrecs || a.h1 != b.h1 ||
+	    a.h2 != b.h2 || a.pending != b.pending) {
+		fprintf(stderr, "fuzz-journal: whole: status %d, %llu records, "
+		    "offset %llu; pieces: status %d, %llu records, offset "
+		    "%llu\n", a.status, (unsigned long long)a.nrecs,
+		    (unsigned long long)a.offset, b.status,
+		    (unsigned long long)b.nrecs, (unsigned long long)b.offset);
+		abort();
+	}
+	if (a.status == JOURNAL_ERR && strcmp(a.err, b.err) != 0) {
+		fprintf(stderr, "fuzz-journal: errors differ:\n  whole:  %s\n"
+		    "  pieces: %s\n", a.err, b.err);
+		abort();
+	}
+	return 0;
+}
