@@ -2048,6 +2048,10 @@ writer_abort(struct writer *w, struct target *fresh)
 		if (w->ks[i]->active && w->ks[i]->big &&
 		    del_tmp(w, w->ks[i]->ref) == -1)
 			rv = -1;
+	/*
+	 * Each ref with a tmpno is held by its open key or by a command the
+	 * old connection never answered, so no DEL reply frees one here.
+	 */
 	if (fresh != NULL)
 		TAILQ_FOREACH(ref, &w->refs, entry)
 			if (ref->tmpno != 0 && del_tmp(w, ref) == -1)
