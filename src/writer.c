@@ -41,6 +41,7 @@
 #define ITEM_MAX	(64 * 1024 * 1024) /* largest element held */
 #define LUA_MAXARGS	6000		/* unpack() stays below Lua's C stack */
 #define PEL_MAX		(8 * 1024 * 1024) /* pending entries held per group */
+#define INFLIGHT_BYTES	(16 * 1024 * 1024) /* sent, then wait for acks */
 #define NSLOTS		16384
 #define DUMP_VERSION	9		/* every Redis >= 5.0 accepts it */
 
@@ -144,6 +145,7 @@ struct writer {
 	size_t			 argvcap;
 	struct buf		 numbuf;	/* scores / ids formatted for argv */
 	uint64_t		 counts[WC_MAX];
+	size_t			 inflight;	/* bytes sent since the last wait */
 	int			 failed;
 	char			 err[1024];
 };
@@ -348,12 +350,26 @@ send_cmd(struct writer *w, struct keyref *ref, enum code code, int argc,
 		return -1;
 	ref->refs++;
 	w->counts[WC_COMMANDS]++;
-	for (i = 0; i < argc; i++)
+	for (i = 0; i < argc; i++) {
 		w->counts[WC_BYTES] += argvlen[i];
+		w->inflight += argvlen[i];
+	}
 	if (target_send(w->t, argc, argv, argvlen, keyidx,
 	    (uint64_t)(uintptr_t)ref | code) == -1) {
 		werr(w, "%s", target_error(w->t));
 		return -1;
+	}
+	/*
+	 * The target bounds commands in flight, not bytes: with 1 MB
+	 * chunks or a large --batch, wait now and then so memory stays
+	 * bounded whatever the value size.
+	 */
+	if (w->inflight >= INFLIGHT_BYTES) {
+		w->inflight = 0;
+		if (target_flush(w->t) == -1) {
+			werr(w, "%s", target_error(w->t));
+			return -1;
+		}
 	}
 	return 0;
 }
