@@ -41,7 +41,7 @@
 #define ITEM_MAX	(64 * 1024 * 1024) /* largest element held */
 #define LUA_MAXARGS	6000		/* unpack() stays below Lua's C stack */
 #define PEL_MAX		(8 * 1024 * 1024) /* pending entries held per group */
-#define INFLIGHT_BYTES	(16 * 1024 * 1024) /* sent, then wait for acks */
+#define INFLIGHT_BYTES	(8 * 1024 * 1024) /* sent, then wait for acks */
 #define NSLOTS		16384
 #define DUMP_VERSION	9		/* every Redis >= 5.0 accepts it */
 
@@ -340,6 +340,27 @@ argv_reserve(struct writer *w, size_t n)
 	return 0;
 }
 
+/*
+ * The target bounds the commands in flight, not their bytes: with 1 MB
+ * chunks or a large --batch that could be a gigabyte.  Once INFLIGHT_BYTES
+ * were sent, wait until half the commands in flight are answered and count
+ * half the bytes as gone; the target never idles, as a full flush would
+ * make it.
+ */
+static int
+wait_acks(struct writer *w)
+{
+	size_t goal = target_pending(w->t) / 2;
+
+	while (target_pending(w->t) > goal)
+		if (target_poll(w->t, 1000) == -1) {
+			werr(w, "%s", target_error(w->t));
+			return -1;
+		}
+	w->inflight /= 2;
+	return 0;
+}
+
 static int
 send_cmd(struct writer *w, struct keyref *ref, enum code code, int argc,
     const char **argv, const size_t *argvlen, int keyidx)
@@ -359,18 +380,8 @@ send_cmd(struct writer *w, struct keyref *ref, enum code code, int argc,
 		werr(w, "%s", target_error(w->t));
 		return -1;
 	}
-	/*
-	 * The target bounds commands in flight, not bytes: with 1 MB
-	 * chunks or a large --batch, wait now and then so memory stays
-	 * bounded whatever the value size.
-	 */
-	if (w->inflight >= INFLIGHT_BYTES) {
-		w->inflight = 0;
-		if (target_flush(w->t) == -1) {
-			werr(w, "%s", target_error(w->t));
-			return -1;
-		}
-	}
+	if (w->inflight >= INFLIGHT_BYTES)
+		return wait_acks(w);
 	return 0;
 }
 
