@@ -6,9 +6,12 @@
  * name of a long option (without the dashes), flags take yes|no.  The file
  * is read first and the command line applied over it, so the command line
  * wins.  Errors name the file and line ("df2redis.conf:7: ...") or the
- * option.  Secrets (passwords) come only from files or the environment
- * (DF2REDIS_SOURCE_PASSWORD, DF2REDIS_TARGET_PASSWORD) or the target URL,
- * and are never logged.
+ * option.  Secrets (passwords) come only from files, the target URL or
+ * the environment, in that order, as for `df2redis import`: the source's
+ * from --source-password-file, else DF2REDIS_SOURCE_PASSWORD; the
+ * target's from --target-password-file, else the URL, else
+ * DF2REDIS_TARGET_PASSWORD.  They are never logged.  A /DB in the target
+ * URL is where every database --db-map does not name goes.
  */
 #ifndef DF2REDIS_CONFIG_H
 #define DF2REDIS_CONFIG_H
@@ -25,7 +28,7 @@ struct config {
 	char	 source_password[512];
 	char	 source_password_file[PATH_MAX];
 	char	 target_url[1024];
-	char	 target_password[512];
+	char	 target_password[512];	/* "" when the URL's applies */
 	char	 target_password_file[PATH_MAX];
 	int	 db_map[WRITER_MAXDB];		/* -1: same db */
 	enum writer_unsupported unsupported;

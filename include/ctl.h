@@ -40,8 +40,12 @@ int	ctl_listen(const char *path, char *err, size_t errlen);
 /*
  * Accept one client and read its request line (without the newline).
  * Returns the client fd, or -1 (nothing to serve, or a bad client that
- * was answered and closed already).
+ * was answered and closed already), or CTL_EAGAIN when accept(2) failed
+ * for lack of descriptors or memory (errno says which): the connection
+ * stays queued and the listener stays readable, so the caller must stop
+ * polling it for a while.
  */
+#define CTL_EAGAIN	(-2)
 int	ctl_accept(int listenfd, char *req, size_t reqlen);
 /* Write the reply (lines, each ending in "\n"), the final ".", close. */
 void	ctl_reply(int fd, const char *text);

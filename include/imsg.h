@@ -1,23 +1,19 @@
 /*
- * imsg.h - typed messages between the supervisor and its flow workers,
- * and the worker entry point.
+ * imsg.h - typed messages between the supervisor and its flow workers.
  *
  * Each worker has one SOCK_SEQPACKET socketpair to the supervisor: every
  * message is one packet of a header (type, payload length) and a payload
  * whose size is checked against the type on receipt, in the spirit of
- * OpenBSD's imsg.  The full-sync barrier is a counter in a shared anonymous
- * mapping: a worker increments it once it has consumed FULLSYNC_END and the
- * target acknowledged everything before it, then sends MSG_FULLSYNC_DONE on
- * its socket, which is the byte that wakes the supervisor.
+ * OpenBSD's imsg.  A worker sends MSG_FULLSYNC_DONE right after it passed
+ * the full-sync barrier (worker.h): that message is what wakes the
+ * supervisor.
  */
 #ifndef DF2REDIS_IMSG_H
 #define DF2REDIS_IMSG_H
 
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
 #include "dfly.h"
 
 enum msg_type {
@@ -81,20 +77,10 @@ struct msg {
 	} u;
 };
 
-/* Shared between the supervisor and every worker of one session. */
-struct session_shm {
-	atomic_uint	 barrier;	/* flows past FULLSYNC_END, acked */
-};
-
 /* 0 sent, -1 error (errno). */
 int	msg_send(int fd, enum msg_type, const void *, size_t);
 /* 1 message read, 0 peer closed, -1 error or malformed (errno EBADMSG). */
 int	msg_recv(int fd, struct msg *);
 const char *msg_phase_name(enum flow_phase);
-
-/* worker.c: run flow `flow` of session `m`; never returns. */
-void	worker_main(const struct config *, const struct dfly_master *,
-	    int flow, int msgfd, struct session_shm *)
-	    __attribute__((noreturn));
 
 #endif

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "target.h"
 
 enum opt_kind { OPT_STR, OPT_INT, OPT_FLAG, OPT_SPECIAL };
 
@@ -38,7 +39,7 @@ static const struct option_desc {
 	    "file holding the target's password"),
 	X("db-map",		"SRC:DST[,SRC:DST...] database renumbering"),
 	X("unsupported",	"fail|skip values Redis cannot hold"),
-	X("batch",		"members per write command (default 512)"),
+	X("batch",		"members per write command, 1-100000 (default 512)"),
 	S("state-dir",		state_dir, "directory of the LSN checkpoints"),
 	S("ctl-socket",		ctl_socket, "control socket (STATE_DIR/df2redis.sock)"),
 	S("pidfile",		pidfile, "pid file (STATE_DIR/df2redis.pid)"),
@@ -172,10 +173,10 @@ set_special(struct config *cfg, const char *key, const char *value,
 		return 0;
 	}
 	if (strcmp(key, "batch") == 0) {
-		cfg->batch = strtonum(value, 1, 1000000, &errstr);
+		cfg->batch = strtonum(value, 1, 100000, &errstr);
 		if (errstr != NULL)
-			return seterr(err, errlen, "batch \"%s\" is %s", value,
-			    errstr);
+			return seterr(err, errlen, "batch \"%s\" is %s "
+			    "(1-100000)", value, errstr);
 		return 0;
 	}
 	return seterr(err, errlen, "unknown option \"%s\"", key);
@@ -303,17 +304,17 @@ getenv_secret(const char *name, char *buf, size_t buflen, char *err,
 	return 0;
 }
 
+/*
+ * Passwords, the same rule for every subcommand: the password file first,
+ * then (target only) the password in the URL, then the environment.
+ */
 static int
-config_finish(struct config *cfg, char *err, size_t errlen)
+config_secrets(struct config *cfg, char *err, size_t errlen)
 {
-	int n;
+	struct target_opts topts;
+	char msg[512];
+	int url_password;
 
-	if (cfg->source_host[0] == '\0')
-		return seterr(err, errlen, "--source HOST:PORT is required");
-	if (cfg->target_url[0] == '\0')
-		return seterr(err, errlen, "--target URL is required");
-	if (cfg->state_dir[0] == '\0')
-		return seterr(err, errlen, "--state-dir DIR is required");
 	if (cfg->source_password_file[0] != '\0') {
 		if (config_read_secret(cfg->source_password_file,
 		    cfg->source_password, sizeof(cfg->source_password),
@@ -323,15 +324,34 @@ config_finish(struct config *cfg, char *err, size_t errlen)
 	    cfg->source_password, sizeof(cfg->source_password),
 	    err, errlen) == -1)
 		return -1;
-	if (cfg->target_password_file[0] != '\0') {
-		if (config_read_secret(cfg->target_password_file,
+	if (target_parse(cfg->target_url, &topts, msg, sizeof(msg)) == -1)
+		return seterr(err, errlen, "--target: %s", msg);
+	url_password = topts.password[0] != '\0';
+	explicit_bzero(&topts, sizeof(topts));
+	if (cfg->target_password_file[0] != '\0')
+		return config_read_secret(cfg->target_password_file,
 		    cfg->target_password, sizeof(cfg->target_password),
-		    err, errlen) == -1)
-			return -1;
-	} else if (getenv_secret("DF2REDIS_TARGET_PASSWORD",
-	    cfg->target_password, sizeof(cfg->target_password),
-	    err, errlen) == -1)
-		return -1;
+		    err, errlen);
+	if (url_password)
+		return 0;
+	return getenv_secret("DF2REDIS_TARGET_PASSWORD", cfg->target_password,
+	    sizeof(cfg->target_password), err, errlen);
+}
+
+static int
+config_finish(struct config *cfg, char *err, size_t errlen)
+{
+	char msg[512];
+	int n;
+
+	if (cfg->source_host[0] == '\0')
+		return seterr(err, errlen, "--source HOST:PORT is required");
+	if (cfg->target_url[0] == '\0')
+		return seterr(err, errlen, "--target URL is required");
+	if (cfg->state_dir[0] == '\0')
+		return seterr(err, errlen, "--state-dir DIR is required");
+	if (config_secrets(cfg, msg, sizeof(msg)) == -1)
+		return seterr(err, errlen, "%s", msg);
 	if (cfg->ctl_socket[0] == '\0') {
 		n = snprintf(cfg->ctl_socket, sizeof(cfg->ctl_socket),
 		    "%s/df2redis.sock", cfg->state_dir);
@@ -361,8 +381,10 @@ config_usage(const char *cmd)
 	for (i = 0; i < NOPTIONS; i++)
 		fprintf(stderr, "  --%-22s %s\n", options[i].name,
 		    options[i].help);
-	fprintf(stderr, "environment: DF2REDIS_SOURCE_PASSWORD, "
-	    "DF2REDIS_TARGET_PASSWORD\n");
+	fprintf(stderr, "passwords: the source's from --source-password-file, "
+	    "else $DF2REDIS_SOURCE_PASSWORD;\n  the target's from "
+	    "--target-password-file, else the URL, else "
+	    "$DF2REDIS_TARGET_PASSWORD\n");
 }
 
 int

@@ -88,8 +88,12 @@ ctl_accept(int listenfd, char *req, size_t reqlen)
 	char *nl;
 	int fd;
 
-	if ((fd = accept4(listenfd, NULL, NULL, SOCK_CLOEXEC)) == -1)
+	if ((fd = accept4(listenfd, NULL, NULL, SOCK_CLOEXEC)) == -1) {
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM)
+			return CTL_EAGAIN;
 		return -1;
+	}
 	pfd.fd = fd;
 	pfd.events = POLLIN;
 	for (;;) {

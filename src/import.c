@@ -32,9 +32,10 @@
  * db on every (re)connection, so a resent command lands in the right db.
  */
 struct dbw {
-	int		 db;
-	struct target	*t;
-	struct writer	*w;
+	int			 db;
+	struct target_opts	 to;
+	struct target		*t;
+	struct writer		*w;
 };
 
 struct importer {
@@ -46,6 +47,8 @@ struct importer {
 	int			 ndbw;
 	struct writer		*cur;		/* writer of the open key */
 	struct writer		*failed;	/* writer that said why */
+	char			 openkey[256];	/* key being decoded */
+	int			 badinput;	/* the file was at fault */
 	uint64_t		 counts[WC_MAX];
 };
 
@@ -55,6 +58,9 @@ struct progress {
 	uint64_t	 done_bytes;	/* of the files finished */
 	uint64_t	 total_bytes;
 };
+
+/* in writer.c; writer.h does not declare it yet */
+int	writer_abort(struct writer *, struct target *);
 
 static double
 now(void)
@@ -73,7 +79,9 @@ usage(FILE *out)
 "  --target HOST:PORT | redis://[USER[:PASSWORD]@]HOST:PORT[/DB]\n"
 "                          standalone or cluster is detected (INFO cluster)\n"
 "  --target-password-file FILE\n"
-"                          password in FILE (or $DF2REDIS_TARGET_PASSWORD)\n"
+"                          the target's password is the first line of FILE;\n"
+"                          without it, the one in the URL; without that,\n"
+"                          $DF2REDIS_TARGET_PASSWORD\n"
 "  --conflict overwrite|skip|panic\n"
 "                          existing keys: replace whole (default), leave\n"
 "                          alone, or stop at the first one\n"
@@ -82,8 +90,14 @@ usage(FILE *out)
 "  --unsupported fail|skip values the target cannot store (JSON without\n"
 "                          the module, Bloom/CMS/TOPK/cuckoo, module values,\n"
 "                          member TTLs): stop (default) or count and skip\n"
-"  --batch N               members per command (default 512)\n"
-"  -v                      more logging\n");
+"  --batch N               members per command, 1-100000 (default 512)\n"
+"  -v                      more logging\n"
+"\n"
+"A key is written whole or not at all.  A corrupt or truncated file stops\n"
+"the import with the byte offset and the key: the keys before it are\n"
+"written, that key and the rest are not.  Repair or replace the file and\n"
+"run the import again: with --conflict overwrite (the default) the keys\n"
+"the first run wrote are written again, nothing is lost or doubled.\n");
 }
 
 static int
@@ -187,6 +201,7 @@ writer_for(struct importer *im, int src)
 		return NULL;
 	}
 	d->db = db;
+	d->to = to;
 	im->ndbw++;
 	return d->w;
 }
@@ -224,16 +239,54 @@ show_progress(struct progress *pg, struct importer *im, uint64_t pos,
 	    final ? "\n" : "   ");
 }
 
-/* Decode one file into the writer; 0 ok, -1 error (printed). */
+/* The key being decoded, printable, for messages the decoder cannot make. */
+static void
+note_key(struct importer *im, const struct rdb_event *ev)
+{
+	size_t i, o = 0;
+
+	if (ev->type == RDB_EV_KEY_END) {
+		im->openkey[0] = '\0';
+		return;
+	}
+	if (ev->type != RDB_EV_KEY)
+		return;
+	for (i = 0; i < ev->key.len && o + 8 < sizeof(im->openkey); i++) {
+		unsigned char c = ev->key.p[i];
+
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+			im->openkey[o++] = c;
+		else
+			o += snprintf(im->openkey + o, sizeof(im->openkey) - o,
+			    "\\x%02x", c);
+	}
+	im->openkey[o] = '\0';
+}
+
+static const char *
+while_key(const struct importer *im, char *buf, size_t len)
+{
+	if (im->openkey[0] == '\0')
+		return "";
+	snprintf(buf, len, " while decoding key \"%s\"", im->openkey);
+	return buf;
+}
+
+/*
+ * Decode one file into the writers; 0 ok, -1 error (printed).  A writer
+ * that failed is left in im->failed; im->badinput says the file was at
+ * fault.
+ */
 static int
 import_file(const char *path, struct importer *im, struct progress *pg)
 {
 	struct rdb_event ev;
 	struct rdb *r;
-	char *buf;
+	char *buf, kb[sizeof(im->openkey) + 32];
 	ssize_t n;
 	int fd, rv = -1, st = RDB_AGAIN;
 
+	im->openkey[0] = '\0';
 	if ((fd = open(path, O_RDONLY)) == -1) {
 		log_warn("%s", path);
 		return -1;
@@ -243,6 +296,7 @@ import_file(const char *path, struct importer *im, struct progress *pg)
 		fatal("%s", __func__);
 	for (;;) {
 		while ((st = rdb_next(r, &ev)) == RDB_OK) {
+			note_key(im, &ev);
 			if (ev.type == RDB_EV_KEY &&
 			    (im->cur = writer_for(im, ev.db)) == NULL)
 				goto out;
@@ -254,11 +308,13 @@ import_file(const char *path, struct importer *im, struct progress *pg)
 			if (writer_event(im->cur, &ev) == -1) {
 				log_warnx("%s: byte %" PRIu64 ": %s", path,
 				    rdb_offset(r), writer_error(im->cur));
+				im->failed = im->cur;
 				goto out;
 			}
 		}
 		if (st == RDB_ERR) {
 			log_warnx("%s: %s", path, rdb_error(r));
+			im->badinput = 1;
 			goto out;
 		}
 		if (st == RDB_DONE)
@@ -267,16 +323,21 @@ import_file(const char *path, struct importer *im, struct progress *pg)
 		if ((n = read(fd, buf, READ_SIZE)) == -1) {
 			if (errno == EINTR)
 				continue;
-			log_warn("%s", path);
+			log_warn("%s: byte %" PRIu64 "%s", path, rdb_offset(r),
+			    while_key(im, kb, sizeof(kb)));
+			im->badinput = 1;
 			goto out;
 		}
 		if (n == 0) {
 			log_warnx("%s: truncated at byte %" PRIu64 " (no end "
-			    "of file marker)", path, rdb_offset(r));
+			    "of file marker)%s", path, rdb_offset(r),
+			    while_key(im, kb, sizeof(kb)));
+			im->badinput = 1;
 			goto out;
 		}
 		if (rdb_feed(r, buf, n) == -1) {
 			log_warnx("%s: %s", path, rdb_error(r));
+			im->badinput = 1;
 			goto out;
 		}
 	}
@@ -286,6 +347,54 @@ out:
 	free(buf);
 	rdb_free(r);
 	close(fd);
+	return rv;
+}
+
+/*
+ * A writer that failed may have lost commands with its connection: on a
+ * new one, delete the temporary names of keys it had not finished.
+ */
+static int
+abort_failed(struct importer *im, struct dbw *d)
+{
+	struct target *t;
+	char err[1024];
+
+	target_flush(d->t);	/* what the old connection can still do */
+	if ((t = target_open(&d->to, err, sizeof(err))) == NULL) {
+		log_warnx("temporary keys not deleted: target %s: %s",
+		    im->url, err);
+		return -1;
+	}
+	target_close(d->t);
+	d->t = t;
+	writer_abort(d->w, t);
+	return -1;
+}
+
+/*
+ * After an error: the key being built is dropped (with its temporary
+ * name), every key before it is waited for, so what the target holds is
+ * exactly the complete keys that preceded the error.
+ */
+static int
+abort_writers(struct importer *im)
+{
+	struct dbw *d;
+	int i, rv = 0;
+
+	for (i = 0; i < im->ndbw; i++) {
+		d = &im->dbw[i];
+		if (d->w == im->failed) {
+			abort_failed(im, d);
+			continue;
+		}
+		if (writer_abort(d->w, NULL) == -1) {
+			log_warnx("%s", writer_error(d->w));
+			abort_failed(im, d);
+			rv = -1;
+		}
+	}
 	return rv;
 }
 
@@ -438,8 +547,13 @@ cmd_import(int argc, char **argv)
 	for (i = 0; i < im.ndbw && errors == 0; i++)
 		if (writer_sync(im.dbw[i].w) == -1) {
 			log_warnx("%s", writer_error(im.dbw[i].w));
+			im.failed = im.dbw[i].w;
 			errors++;
 		}
+	if (errors > 0 && abort_writers(&im) == 0 && im.badinput)
+		log_warnx("stopped: the keys before the error are written, "
+		    "the rest are not; repair or replace the file and run "
+		    "the import again");
 	sum_counts(&im);
 	show_progress(&pg, &im, 0, 1);
 	summary(&im, now() - pg.start, errors);

@@ -35,8 +35,10 @@
 #include "imsg.h"
 #include "log.h"
 #include "target.h"
+#include "worker.h"
 
 #define STOP_GRACE_MS	30000	/* SIGTERM'd workers get this long */
+#define CTL_PAUSE_MS	1000	/* no control clients after EMFILE */
 #define MAX_BACKOFF_MS	60000
 
 enum sess_state {
@@ -57,6 +59,7 @@ struct flow {
 	int			 replied;
 	int			 synced;	/* FULLSYNC_DONE received */
 	int			 done;
+	int			 killed;	/* we signalled it */
 	struct msg_stats	 st;
 	char			 token[DFLY_ID_LEN + 1];
 };
@@ -77,6 +80,7 @@ struct sup {
 	int			 stop;
 	int			 restart;
 	int			 startstable_sent;
+	int64_t			 ctl_pause_until; /* ms, after EMFILE */
 	enum outcome		 failure;	/* set by fail() */
 	int			 failed;
 	struct timespec		 t0;
@@ -92,6 +96,15 @@ on_signal(int sig)
 
 	(void)write(sig_wfd, &b, 1);
 	errno = saved;
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static const char *
@@ -163,7 +176,14 @@ ctl_serve(struct sup *s)
 	char reply[256];
 	int fd, n;
 
-	if ((fd = ctl_accept(s->ctlfd, req, sizeof(req))) == -1)
+	if ((fd = ctl_accept(s->ctlfd, req, sizeof(req))) == CTL_EAGAIN) {
+		/* the pending connection stays queued: don't spin on it */
+		log_warnx("control socket: %s: not serving it for %d ms",
+		    strerror(errno), CTL_PAUSE_MS);
+		s->ctl_pause_until = now_ms() + CTL_PAUSE_MS;
+		return;
+	}
+	if (fd == -1)
 		return;
 	if ((arg = strchr(req, ' ')) != NULL)
 		*arg++ = '\0';
@@ -246,7 +266,10 @@ reap(struct sup *s, int i)
 		return;
 	while (waitpid(f->pid, &status, 0) == -1 && errno == EINTR)
 		;
-	if (WIFSIGNALED(status) && !f->done && s->state != SESS_STOPPING)
+	if (WIFSIGNALED(status) && f->killed)
+		log_debug("flow %d: worker %d stopped by signal %d", i,
+		    (int)f->pid, WTERMSIG(status));
+	else if (WIFSIGNALED(status) && !f->done && s->state != SESS_STOPPING)
 		fail(s, OUT_RETRY, "flow %d: worker %d killed by signal %d "
 		    "at byte %" PRIu64 " (%s)", i, (int)f->pid,
 		    WTERMSIG(status), f->st.bytes, msg_phase_name(f->st.phase));
@@ -273,6 +296,14 @@ read_worker(struct sup *s, int i)
 	if (n == -1 && errno == EBADMSG)
 		fail(s, OUT_RETRY, "flow %d: malformed message from the worker",
 		    i);
+	else if (n == -1)
+		fail(s, OUT_RETRY, "flow %d: message socket: %s", i,
+		    strerror(errno));
+	/* a worker we stop hearing from must not keep reap() waiting */
+	if (n == -1 && s->flows[i].pid > 0) {
+		s->flows[i].killed = 1;
+		kill(s->flows[i].pid, SIGKILL);
+	}
 	reap(s, i);
 }
 
@@ -291,34 +322,81 @@ handle_signals(struct sup *s)
 			}
 }
 
-static int
-master_closed(struct sup *s)
+/*
+ * The master's control connection is readable: it sends nothing unasked,
+ * so this is its end (or an error).  The fd is closed on every path that
+ * found something, so it never stays in the poll set at EOF.
+ */
+static void
+master_event(struct sup *s)
 {
 	char c;
 	ssize_t n;
 
 	n = recv(s->master.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
-		return 0;
-	if (n == 0 && s->state == SESS_STABLE_SWITCH) {
+		return;
+	if (n == 0 && s->startstable_sent && !s->failed) {
 		/*
 		 * A worker that read its trailer closes its flow, and closing
 		 * any connection ends the master's session: expected now.
 		 * Each worker still reports DONE or its own error.
 		 */
 		log_debug("master ended the session after STARTSTABLE");
-		dfly_close(&s->master);
-		return 0;
-	}
-	if (n == 0)
+	} else if (s->failed) {
+		/* the session is failing already; this is a consequence */
+		log_debug("master closed the control connection");
+	} else if (n == 0)
 		fail(s, OUT_RETRY, "master closed the control connection");
 	else if (n == 1)
 		fail(s, OUT_RETRY, "unexpected data from the master on the "
 		    "control connection");
 	else
 		fail(s, OUT_RETRY, "control connection: %s", strerror(errno));
-	dfly_close(&s->master);		/* the session is over */
-	return 1;
+	dfly_close(&s->master);
+}
+
+#define SLOT_SIGNAL	(-1)
+#define SLOT_CTL	(-2)
+#define SLOT_MASTER	(-3)
+
+/*
+ * The poll set: only descriptors that are open and can still say
+ * something.  A worker socket at EOF is closed by reap(), the master's by
+ * master_event(), and the control socket sits out a pause after accept
+ * failed for lack of descriptors, so nothing readable stays in the set
+ * unread.  Returns the number of entries; *wait_ms is shortened to the
+ * end of that pause.
+ */
+static int
+poll_set(struct sup *s, struct pollfd *pfd, int *slot, int *wait_ms)
+{
+	int64_t left;
+	int i, np = 0;
+
+	pfd[np].fd = s->sigfd[0];
+	pfd[np].events = POLLIN;
+	slot[np++] = SLOT_SIGNAL;
+	left = s->ctl_pause_until - now_ms();
+	if (left <= 0) {
+		pfd[np].fd = s->ctlfd;
+		pfd[np].events = POLLIN;
+		slot[np++] = SLOT_CTL;
+	} else if (*wait_ms == -1 || left < *wait_ms)
+		*wait_ms = left;
+	if (s->master.fd != -1) {
+		pfd[np].fd = s->master.fd;
+		pfd[np].events = POLLIN;
+		slot[np++] = SLOT_MASTER;
+	}
+	for (i = 0; i < s->nflows; i++) {
+		if (s->flows[i].fd == -1)
+			continue;
+		pfd[np].fd = s->flows[i].fd;
+		pfd[np].events = POLLIN;
+		slot[np++] = i;
+	}
+	return np;
 }
 
 /*
@@ -330,60 +408,48 @@ static int
 pump(struct sup *s, int (*cond)(struct sup *), int timeout_ms, int intr)
 {
 	struct pollfd *pfd;
-	struct timespec t0, t1;
-	int i, n, np, *idx, waited;
+	int64_t t0, waited;
+	int i, n, np, *slot, wait_ms;
 
 	pfd = reallocarray(NULL, s->nflows + 3, sizeof(*pfd));
-	idx = reallocarray(NULL, s->nflows + 3, sizeof(*idx));
-	if (pfd == NULL || idx == NULL)
+	slot = reallocarray(NULL, s->nflows + 3, sizeof(*slot));
+	if (pfd == NULL || slot == NULL)
 		fatal("pump");
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = now_ms();
 	for (;;) {
 		if (cond != NULL && cond(s))
 			break;
 		if (intr && (s->failed || s->stop || s->restart))
 			break;
-		np = 0;
-		pfd[np].fd = s->sigfd[0];
-		pfd[np++].events = POLLIN;
-		pfd[np].fd = s->ctlfd;
-		pfd[np++].events = POLLIN;
-		if (s->master.fd != -1) {
-			pfd[np].fd = s->master.fd;
-			pfd[np++].events = POLLIN;
-		}
-		for (i = 0; i < s->nflows; i++) {
-			if (s->flows[i].fd == -1)
-				continue;
-			idx[np] = i;
-			pfd[np].fd = s->flows[i].fd;
-			pfd[np++].events = POLLIN;
-		}
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		waited = (t1.tv_sec - t0.tv_sec) * 1000 +
-		    (t1.tv_nsec - t0.tv_nsec) / 1000000;
+		waited = now_ms() - t0;
 		if (timeout_ms >= 0 && waited >= timeout_ms)
 			break;
-		n = poll(pfd, np, timeout_ms >= 0 ? timeout_ms - waited : -1);
+		wait_ms = timeout_ms >= 0 ? timeout_ms - waited : -1;
+		np = poll_set(s, pfd, slot, &wait_ms);
+		n = poll(pfd, np, wait_ms);
 		if (n == -1 && errno != EINTR)
 			fatal("poll");
-		if (n <= 0)
-			continue;
-		if (pfd[0].revents)
-			handle_signals(s);
-		if (pfd[1].revents)
-			ctl_serve(s);
-		for (i = 2; i < np; i++) {
+		for (i = 0; i < np && n > 0; i++) {
 			if (pfd[i].revents == 0)
 				continue;
-			if (pfd[i].fd == s->master.fd)
-				master_closed(s);
-			else
-				read_worker(s, idx[i]);
+			switch (slot[i]) {
+			case SLOT_SIGNAL:
+				handle_signals(s);
+				break;
+			case SLOT_CTL:
+				ctl_serve(s);
+				break;
+			case SLOT_MASTER:
+				master_event(s);
+				break;
+			default:
+				read_worker(s, slot[i]);
+				break;
+			}
 		}
 	}
 	free(pfd);
-	free(idx);
+	free(slot);
 	return cond != NULL && cond(s);
 }
 
@@ -473,8 +539,10 @@ end_session(struct sup *s, int sig)
 	int i;
 
 	for (i = 0; i < s->nflows; i++)
-		if (s->flows[i].pid > 0 && sig != 0)
+		if (s->flows[i].pid > 0 && sig != 0) {
+			s->flows[i].killed = 1;
 			kill(s->flows[i].pid, sig);
+		}
 	if (sig != SIGKILL) {
 		/* let them finish the write in flight and flush */
 		pump(s, all_reaped, STOP_GRACE_MS, 0);
@@ -482,6 +550,7 @@ end_session(struct sup *s, int sig)
 			if (s->flows[i].pid > 0) {
 				log_warnx("flow %d: worker did not stop in %d "
 				    "ms, killing it", i, STOP_GRACE_MS);
+				s->flows[i].killed = 1;
 				kill(s->flows[i].pid, SIGKILL);
 			}
 	}

@@ -24,6 +24,7 @@
 #include "lsnstore.h"
 #include "rdb.h"
 #include "target.h"
+#include "worker.h"
 #include "writer.h"
 
 #define READ_CHUNK	(256 * 1024)
@@ -123,6 +124,20 @@ fail(struct worker *w, enum msg_error_kind kind, const char *fmt, ...)
 	_exit(1);
 }
 
+/*
+ * A refused password or a db a cluster cannot have fails the same way on
+ * every attempt; an unreachable or loading target may come back.
+ */
+static enum msg_error_kind
+target_open_kind(const char *err)
+{
+	if (strstr(err, "authentication failed") != NULL ||
+	    strstr(err, "NOAUTH") != NULL || strstr(err, "WRONGPASS") != NULL ||
+	    strstr(err, "only db 0") != NULL)
+		return ERR_FATAL;
+	return ERR_RETRY;
+}
+
 static void
 open_target(struct worker *w)
 {
@@ -130,23 +145,36 @@ open_target(struct worker *w)
 	struct writer_opts wopts;
 	char err[512];
 	size_t i;
+	int cluster;
 
-	memset(&topts, 0, sizeof(topts));
 	if (target_parse(w->cfg->target_url, &topts, err, sizeof(err)) == -1)
 		fail(w, ERR_FATAL, "target: %s", err);
+	/* config.c put the password there unless the URL has one */
 	if (w->cfg->target_password[0] != '\0')
 		strlcpy(topts.password, w->cfg->target_password,
 		    sizeof(topts.password));
 	if ((w->target = target_open(&topts, err, sizeof(err))) == NULL)
-		fail(w, ERR_RETRY, "target: %s", err);
-	explicit_bzero(&topts, sizeof(topts));
+		fail(w, target_open_kind(err), "target: %s", err);
 	writer_opts_init(&wopts);
 	wopts.conflict = CONFLICT_OVERWRITE;	/* the snapshot replaces */
 	wopts.unsupported = w->cfg->unsupported;
 	if (w->cfg->batch > 0)
 		wopts.batch = w->cfg->batch;
-	for (i = 0; i < WRITER_MAXDB; i++)
+	/*
+	 * As import does: a /DB in the URL receives every db --db-map does
+	 * not name; a cluster has only db 0, where they all go.
+	 */
+	cluster = target_is_cluster(w->target);
+	for (i = 0; i < WRITER_MAXDB; i++) {
 		wopts.db_map[i] = w->cfg->db_map[i];
+		if (cluster && wopts.db_map[i] > 0)
+			fail(w, ERR_FATAL, "--db-map %zu:%d: a cluster has only "
+			    "db 0", i, wopts.db_map[i]);
+		if (wopts.db_map[i] < 0 && (cluster || topts.have_db))
+			wopts.db_map[i] = cluster ? 0 : topts.db;
+	}
+	wopts.target_db = topts.have_db ? topts.db : 0;
+	explicit_bzero(&topts, sizeof(topts));
 	snprintf(w->label, sizeof(w->label), "flow %d", w->flow);
 	wopts.label = w->label;
 	if ((w->writer = writer_open(w->target, &wopts, err, sizeof(err))) ==

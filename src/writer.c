@@ -41,6 +41,7 @@
 #define ITEM_MAX	(64 * 1024 * 1024) /* largest element held */
 #define LUA_MAXARGS	6000		/* unpack() stays below Lua's C stack */
 #define PEL_MAX		(8 * 1024 * 1024) /* pending entries held per group */
+#define INFLIGHT_BYTES	(8 * 1024 * 1024) /* sent, then wait for acks */
 #define NSLOTS		16384
 #define DUMP_VERSION	9		/* every Redis >= 5.0 accepts it */
 
@@ -75,6 +76,7 @@ struct keyref {
 	int			 refs;
 	enum rdb_vtype		 vtype;
 	char			 cmd[24];	/* journal commands: argv[0] */
+	uint64_t		 tmpno;		/* temporary name until renamed */
 	size_t			 keylen;
 	char			 key[];
 };
@@ -143,6 +145,7 @@ struct writer {
 	size_t			 argvcap;
 	struct buf		 numbuf;	/* scores / ids formatted for argv */
 	uint64_t		 counts[WC_MAX];
+	size_t			 inflight;	/* bytes sent since the last wait */
 	int			 failed;
 	char			 err[1024];
 };
@@ -299,6 +302,7 @@ keyref_new(struct writer *w, const char *key, size_t keylen,
 		    __func__);
 	ref->refs = 1;
 	ref->vtype = vtype;
+	ref->tmpno = 0;
 	strlcpy(ref->cmd, cmd ? cmd : "", sizeof(ref->cmd));
 	ref->keylen = keylen;
 	memcpy(ref->key, key, keylen);
@@ -336,6 +340,27 @@ argv_reserve(struct writer *w, size_t n)
 	return 0;
 }
 
+/*
+ * The target bounds the commands in flight, not their bytes: with 1 MB
+ * chunks or a large --batch that could be a gigabyte.  Once INFLIGHT_BYTES
+ * were sent, wait until half the commands in flight are answered and count
+ * half the bytes as gone; the target never idles, as a full flush would
+ * make it.
+ */
+static int
+wait_acks(struct writer *w)
+{
+	size_t goal = target_pending(w->t) / 2;
+
+	while (target_pending(w->t) > goal)
+		if (target_poll(w->t, 1000) == -1) {
+			werr(w, "%s", target_error(w->t));
+			return -1;
+		}
+	w->inflight /= 2;
+	return 0;
+}
+
 static int
 send_cmd(struct writer *w, struct keyref *ref, enum code code, int argc,
     const char **argv, const size_t *argvlen, int keyidx)
@@ -346,13 +371,17 @@ send_cmd(struct writer *w, struct keyref *ref, enum code code, int argc,
 		return -1;
 	ref->refs++;
 	w->counts[WC_COMMANDS]++;
-	for (i = 0; i < argc; i++)
+	for (i = 0; i < argc; i++) {
 		w->counts[WC_BYTES] += argvlen[i];
+		w->inflight += argvlen[i];
+	}
 	if (target_send(w->t, argc, argv, argvlen, keyidx,
 	    (uint64_t)(uintptr_t)ref | code) == -1) {
 		werr(w, "%s", target_error(w->t));
 		return -1;
 	}
+	if (w->inflight >= INFLIGHT_BYTES)
+		return wait_acks(w);
 	return 0;
 }
 
@@ -515,6 +544,8 @@ on_reply(struct writer *w, struct keyref *ref, enum code code,
 		count_written(w, ref);
 		break;
 	case C_FINISH:
+		ref->tmpno = 0;
+		/* FALLTHROUGH */
 	case C_JSON:
 		if (r->type == REDIS_REPLY_INTEGER && r->integer == 0)
 			return existed(w, ref);
@@ -672,15 +703,21 @@ slottags_build(struct writer *w)
 	return filled == NSLOTS ? 0 : -1;
 }
 
-static void
-tmp_name(struct writer *w, struct kstate *st)
+static size_t
+tmp_fmt(struct writer *w, const struct keyref *ref, char *out, size_t len)
 {
 	unsigned int slot;
 
-	slot = target_slot(st->ref->key, st->ref->keylen);
-	st->tmplen = snprintf(st->tmp, sizeof(st->tmp),
-	    "{%s}df2redis:tmp:%ld:%" PRIu64, w->slottags + slot * 8, w->pid,
-	    ++w->ntmp);
+	slot = target_slot(ref->key, ref->keylen);
+	return snprintf(out, len, "{%s}df2redis:tmp:%ld:%" PRIu64,
+	    w->slottags + slot * 8, w->pid, ref->tmpno);
+}
+
+static void
+tmp_name(struct writer *w, struct kstate *st)
+{
+	st->ref->tmpno = ++w->ntmp;
+	st->tmplen = tmp_fmt(w, st->ref, st->tmp, sizeof(st->tmp));
 }
 
 /* Switch a key to building under its temporary name. */
@@ -1980,6 +2017,86 @@ writer_sync(struct writer *w)
 		return -1;
 	}
 	return w->failed ? -1 : 0;
+}
+
+/* DEL the temporary name of a key; nothing more of that key is sent. */
+static int
+del_tmp(struct writer *w, struct keyref *ref)
+{
+	char tmp[80];
+	size_t n;
+
+	n = tmp_fmt(w, ref, tmp, sizeof(tmp));
+	ref->tmpno = 0;
+	av_str(w, 0, "DEL");
+	av_set(w, 1, tmp, n);
+	return send_av(w, ref, C_DEL, 2, 1);
+}
+
+/*
+ * The input stopped in the middle (corrupt or truncated file, lost flow)
+ * or the writer failed: keys not yet complete are abandoned and their
+ * temporary names deleted, every complete key is waited for.
+ *
+ * fresh, when not NULL, is a new connection to use instead of the
+ * writer's own, which failed with commands unacknowledged: then every
+ * temporary name not known to be renamed is deleted too, so a key whose
+ * build or rename was lost is absent rather than left under its
+ * temporary name.  The writer's error is kept.
+ * Not declared in writer.h yet.
+ */
+int	writer_abort(struct writer *, struct target *);
+
+int
+writer_abort(struct writer *w, struct target *fresh)
+{
+	char err[sizeof(w->err)];
+	struct keyref *ref;
+	int failed = w->failed, rv = 0;
+	size_t i;
+
+	if (fresh != NULL) {
+		strlcpy(err, w->err, sizeof(err));
+		w->t = fresh;
+		w->curdb = w->opts.target_db;
+		w->failed = 0;
+		target_set_reply_cb(fresh, reply_cb, w);
+	}
+	if (w->failed)
+		return -1;
+	if (argv_reserve(w, 2) == -1) {
+		werr(w, "out of memory");
+		rv = -1;
+		goto out;
+	}
+	if (w->k0.active && w->k0.big && del_tmp(w, w->k0.ref) == -1)
+		rv = -1;
+	for (i = 0; i < w->nks; i++)
+		if (w->ks[i]->active && w->ks[i]->big &&
+		    del_tmp(w, w->ks[i]->ref) == -1)
+			rv = -1;
+	/*
+	 * Each ref with a tmpno is held by its open key or by a command the
+	 * old connection never answered, so no DEL reply frees one here.
+	 */
+	if (fresh != NULL)
+		TAILQ_FOREACH(ref, &w->refs, entry)
+			if (ref->tmpno != 0 && del_tmp(w, ref) == -1)
+				rv = -1;
+	kstate_clear(w, &w->k0);
+	for (i = 0; i < w->nks; i++)
+		kstate_clear(w, w->ks[i]);
+	if (writer_sync(w) == -1)
+		rv = -1;
+out:
+	if (fresh != NULL && failed) {
+		if (rv == -1)
+			log_warnx("temporary keys not deleted: %s", w->err);
+		w->failed = 1;
+		strlcpy(w->err, err, sizeof(w->err));
+		rv = -1;
+	}
+	return rv;
 }
 
 const char *

@@ -21,7 +21,10 @@ TMP = tmpdir('dflymaster')
 
 
 class Master:
+    all = []
+
     def __init__(self, *args, shards=3):
+        Master.all.append(self)
         self.err = open(os.path.join(TMP, 'master-%d.log' % time.monotonic_ns()), 'w+')
         self.p = spawn([DFLYMASTER, '--port', '0', '--shards', str(shards)] + list(args),
                        stdout=subprocess.PIPE, stderr=self.err)
@@ -47,9 +50,16 @@ class Master:
             return None
 
     def stop(self):
+        """SIGTERM (a clean exit, so LeakSanitizer checks the heap), then
+        SIGKILL; returns the exit status."""
         if self.p.poll() is None:
-            self.p.kill()
-            self.p.wait(5)
+            self.p.terminate()
+            try:
+                self.p.wait(20)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait(5)
+        return self.p.returncode
 
 
 class Conn:
@@ -596,6 +606,191 @@ flows[0].read_until(lambda b: b'\xc8' + b'\0' * 8 in b)
 is_(ctl.cmd('DFLY', 'STARTSTABLE', sid), b'-ERR invalid state\r\n', '--fault-startstable-error: first STARTSTABLE fails')
 is_(ctl.cmd('DFLY', 'STARTSTABLE', sid), b'+OK\r\n', '... the second succeeds')
 m.stop()
+# --fault-once: the first full sync is hit, the retry is clean
+m = Master('--fault-once', '--fault-close-flow', '1:100', '--fault-startstable-error', shards=2)
+w = m.conn()
+w.cmd('DFLYMASTER', 'LOAD-SAMPLE')
+ctl, mid, sid = handshake(m)
+flows, rep = open_flows(m, mid, sid)
+ctl.cmd('DFLY', 'SYNC', sid)
+is_(len(flows[1].drain(1.0)), 100, '--fault-once: the first full sync is cut after 100 bytes')
+ok(ctl.closed(), '... and cancelled')
+is_(stats(w)['faults'], '1', '... STATS counts the fault')
+ctl, mid, sid = handshake(m)
+flows, rep = open_flows(m, mid, sid)
+is_(ctl.cmd('DFLY', 'SYNC', sid), b'+OK\r\n', 'second session: DFLY SYNC')
+streams = [f.read_until(lambda b: b'\xc8' + b'\0' * 8 in b) for f in flows]
+is_(ctl.cmd('DFLY', 'STARTSTABLE', sid), b'+OK\r\n', '... STARTSTABLE succeeds at once (--fault-startstable-error spent)')
+for i, f in enumerate(flows):
+    streams[i] += f.read_until(lambda b: re.search(EOF_MARK + b'[0-9a-f]{40}', b) is not None)
+dec = [rdbevents(s, 'once-%d.bin' % i) for i, s in enumerate(streams)]
+ok(all(d[0] == 0 for d in dec), '... every flow decodes to the end')
+is_(len(re.findall(r'^key ', ''.join(d[1] for d in dec), re.M)), 26, '... with every sample key')
+is_(stats(w)['faults'], '1', '... and no further fault')
+m.stop()
+m = Master('--fault-once', '--fault-stall-flow', '0:50', shards=2)
+w = m.conn()
+w.cmd('DFLYMASTER', 'LOAD-SAMPLE')
+ctl, mid, sid = handshake(m)
+flows, rep = open_flows(m, mid, sid)
+ctl.cmd('DFLY', 'SYNC', sid)
+is_(len(flows[0].drain(1.0)), 50, '--fault-once --fault-stall-flow 0:50: the first full sync stalls at 50 bytes')
+is_(stats(w)['faults'], '1', '... one fault counted')
+for x in [ctl] + flows:
+    x.close()
+ok(wait_for(lambda: stats(w)['active_sessions'] == '0'), '... the replica gives up: session gone')
+ctl, sid, flows, tokens, streams = full_session(m)
+ok(all(rdbevents(s, 'oncestall-%d.bin' % i)[0] == 0 for i, s in enumerate(streams)),
+   '... the retry streams every flow to its EOF token')
+m.stop()
+m = Master('--fault-once', '--fault-flip-byte', '0:2', '--master-id', 'cd' * 20, shards=1)
+w = m.conn()
+w.cmd('SET', 'a', '1')
+ctl, mid, sid = handshake(m)
+flows, rep = open_flows(m, mid, sid, [1])
+ok(rep[0].startswith(b'*2\r\n+PARTIAL'), '--fault-once: a partial session first')
+is_(ctl.cmd('DFLY', 'STARTSTABLE', sid), b'+OK\r\n', '... stable')
+ok(journal(flows[0].drain(0.3))[0][3] == [b'SET', b'a', b'1'], '... its journal is not flipped')
+ctl.close()
+flows[0].close()
+for n, want in ((1, b'REEIS0009'), (2, b'REDIS0009'), (3, b'REDIS0009')):
+    ctl, mid, sid = handshake(m)
+    flows, rep = open_flows(m, mid, sid)
+    ctl.cmd('DFLY', 'SYNC', sid)
+    is_(flows[0].read_exact(9), want, '--fault-once --fault-flip-byte 0:2: full sync %d starts %r' % (n, want))
+    ctl.close()
+    flows[0].close()
+    wait_for(lambda: stats(w)['active_sessions'] == '0')
+m.stop()
+
+# ------------------------------------------------------------ strings: growth, reads (vs. a real Redis)
+# Every way a string is born, then APPEND/SETRANGE growth and the cheap reads,
+# sent to this master and to redis-server; the raw replies must be equal.
+m = Master(shards=3)
+mc = m.conn()
+rs = RedisServer()
+rc = Conn(rs.port)
+both = [mc, rc]
+
+
+def same(*args):
+    return [x.cmd(*args) for x in both]
+
+
+mc.cmd('DFLYMASTER', 'LOAD-SAMPLE')
+mc.cmd('DEBUG', 'POPULATE', 2, 'g:pop', 0)
+mc.cmd('DEBUG', 'POPULATE', 1, 'g:pop7', 7)
+mc.cmd('DEBUG', 'POPULATE', 1, 'g:popbig', 3000)
+born = ['s:plain', 's:empty', 's:big', 's:int', 'g:pop:0', 'g:pop:1', 'g:pop7:0', 'g:popbig:0']
+is_(mc.cmd('GET', 'g:popbig:0'), b'$3000\r\nvalue:0' + b'x' * 2993 + b'\r\n',
+    'DEBUG POPULATE value: value:<i> padded with x to the size')
+for k in born:    # no DEBUG POPULATE / LOAD-SAMPLE in Redis: copy the value
+    v = mc.cmd('GET', k)
+    rc.cmd('SET', k, v[v.index(b'\r\n') + 2:-2])
+same('SET', 'g:set', 'abc')
+same('SETEX', 'g:setex', 100, 'abc')
+same('PSETEX', 'g:psetex', 100000, 'abc')
+same('SET', 'g:ex', 'abc', 'EX', 100)
+same('SET', 'g:get', 'abc', 'GET')
+same('MSET', 'g:mset1', 'abc', 'g:mset2', '')
+same('INCR', 'g:incr')
+same('INCRBYFLOAT', 'g:float', '1.5')
+same('APPEND', 'g:append', 'abc')
+same('SETRANGE', 'g:setrange', 2, 'abc')
+same('SET', 'g:src', 'abc')
+same('RENAME', 'g:src', 'g:renamed')
+same('MULTI')
+same('SET', 'g:multi', 'abc')
+same('APPEND', 'g:multi', 'def')
+same('EXEC')
+born += ['g:set', 'g:setex', 'g:psetex', 'g:ex', 'g:get', 'g:mset1', 'g:mset2', 'g:incr',
+         'g:float', 'g:append', 'g:setrange', 'g:renamed', 'g:multi']
+bad = []
+for k in born:
+    for args in (('APPEND', k, 'XYZ'), ('APPEND', k, 'p' * 5000), ('APPEND', k, ''),
+                 ('SETRANGE', k, 1, 'ab'), ('SETRANGE', k, 0, ''), ('SETRANGE', k, 120000, 'Q'),
+                 ('APPEND', k, 'tail'), ('GET', k), ('STRLEN', k), ('GETRANGE', k, 0, 9),
+                 ('GETRANGE', k, -5, -1), ('GETRANGE', k, 100, 50), ('GETRANGE', k, -10 ** 6, 2),
+                 ('GETRANGE', k, 119990, 10 ** 9)):
+        r = same(*args)
+        if r[0] != r[1]:
+            bad.append((args[:2], r[0][:60], r[1][:60]))
+is_(bad, [], 'APPEND/SETRANGE growth on %d strings born %d ways: same replies as Redis' %
+    (len(born), len(born)))
+same('RPUSH', 'r:l', 'a', 'b')
+same('SADD', 'r:s', 'a', 'b', 'c')
+same('HSET', 'r:h', 'f', 'v')
+same('ZADD', 'r:z', 1, 'a', 2, 'b')
+same('XADD', 'r:x', '1-1', 'f', 'v')
+same('XADD', 'r:x', '1-2', 'f', 'v')
+reads = [('MGET', 'g:set', 'nope', 'r:l', 's:plain', 'g:mset2'), ('MGET', 'nope'),
+         ('EXISTS', 'g:set', 'g:set', 'nope', 'r:l'), ('EXISTS', 'nope'),
+         ('STRLEN', 'nope'), ('STRLEN', 'r:l'), ('LLEN', 'r:l'), ('LLEN', 'nope'), ('LLEN', 'g:set'),
+         ('SCARD', 'r:s'), ('SCARD', 'nope'), ('SCARD', 'r:h'), ('HLEN', 'r:h'), ('HLEN', 'nope'),
+         ('HLEN', 'r:z'), ('ZCARD', 'r:z'), ('ZCARD', 'nope'), ('ZCARD', 'r:x'), ('XLEN', 'r:x'),
+         ('XLEN', 'nope'), ('XLEN', 'r:s'), ('MGET',), ('GETRANGE', 'nope', 0, -1),
+         ('GETRANGE', 'r:l', 0, 1), ('GETRANGE', 'g:set', 'a', 1),
+         ('SETRANGE', 'nope', 5, ''), ('EXISTS', 'nope'), ('SETRANGE', 'g:set', -1, 'x'),
+         ('SETRANGE', 'g:set', 'x', 'x'), ('SETRANGE', 'g:set', 512 << 20, 'x'),
+         ('SETRANGE', 'nope', (512 << 20) - 1, ''), ('SETRANGE', 'r:l', 0, ''), ('SETRANGE', 'r:l', 0, 'x'),
+         ('APPEND', 'r:l', 'x'), ('GET', 'g:set')]
+bad = [(a, r) for a in reads for r in [same(*a)] if r[0] != r[1]]
+is_(bad, [], 'MGET, EXISTS k k .., STRLEN, LLEN, SCARD, HLEN, ZCARD, XLEN, errors: %d replies as Redis' %
+    len(reads))
+same('SET', 'm:a', '1')
+is_(mc.cmd('MGET', 'm:a', 'nope', 'r:l'), b'*3\r\n$1\r\n1\r\n$-1\r\n$-1\r\n',
+    'MGET: a string, then nil for missing and wrong-type keys')
+rs.stop()
+m.stop()
+
+# ------------------------------------------------------------ DEBUG POPULATE, APPEND, SETRANGE are journaled
+m = Master(shards=2)
+w = m.conn()
+w.cmd('SET', 'jp:0', 'kept')
+ctl, sid, flows, tokens, streams = full_session(m)
+w.cmd('DEBUG', 'POPULATE', 30, 'jp', 12)
+w.cmd('APPEND', 'jp:1', 'more')
+w.cmd('SETRANGE', 'jp:2', 20, 'r')
+w.cmd('DEBUG', 'POPULATE', 31, 'jp', 12)
+recs = [r for f in flows for r in journal(f.drain(0.3)) if r[0] == 'cmd']
+sets = sorted(r[3][1] for r in recs if r[3][0] == b'SET')
+is_(sets, sorted(b'jp:%d' % i for i in range(1, 31)),
+    'stable sync: DEBUG POPULATE journals one SET per key it added (existing keys skipped)')
+ok(sets and all(r[2] == 0 and r[3] == [b'SET', r[3][1], b'value:%s' % r[3][1][3:] + b'x' * (12 - 6 - len(r[3][1][3:]))]
+       for r in recs if r[3][0] == b'SET'), '... SET k <value>, txid 0')
+ok([b'APPEND', b'jp:1', b'more'] in [r[3] for r in recs] and [b'SETRANGE', b'jp:2', b'20', b'r'] in
+   [r[3] for r in recs], 'APPEND and SETRANGE journaled verbatim')
+ctl.close()
+m.stop()
+
+n = 400 if ASAN else 2000
+m = Master('--snapshot-delay-us', '3000', '--compression', 'none', '--chunk-size', '4096', shards=2)
+w = m.conn()
+w.cmd('DEBUG', 'POPULATE', n, 'old', 200)
+ctl, mid, sid = handshake(m)
+flows, _ = open_flows(m, mid, sid)
+ctl.cmd('DFLY', 'SYNC', sid)
+time.sleep(0.05)
+w.cmd('DEBUG', 'POPULATE', 300, 'during', 10)
+streams = [f.read_until(lambda b: b'\xc8' + b'\0' * 8 in b, 30) for f in flows]
+ctl.cmd('DFLY', 'STARTSTABLE', sid)
+got, injournal, dec_ok = set(), 0, True
+for i, f in enumerate(flows):
+    streams[i] += f.read_until(lambda b: re.search(EOF_MARK + b'[0-9a-f]{40}', b) is not None)
+    rc_, out, err = rdbevents(streams[i], 'popduring-%d.bin' % i)
+    dec_ok &= rc_ == 0
+    for ln in out.splitlines():
+        if ln.startswith('key ') and ' during:' in ln:
+            got.add(ln.split(' ')[-1].encode())
+        elif ln.startswith('journal '):
+            for r in journal(bytes.fromhex(ln.split()[2])):
+                if r[0] == 'cmd' and r[3][0] == b'SET' and r[3][1].startswith(b'during:'):
+                    got.add(r[3][1])
+                    injournal += 1
+ok(dec_ok, 'full sync with DEBUG POPULATE running during it decodes')
+is_(len(got), 300, 'every key DEBUG POPULATE added during the full sync reaches the replica')
+ok(injournal > 0, '... as JOURNAL_BLOB SETs (%d of them)' % injournal)
+m.stop()
 
 # ------------------------------------------------------------ zstd, throttling
 m = Master('--compression', 'zstd', shards=2)
@@ -762,5 +957,10 @@ ok(mine[len(mine) - 18:len(mine) - 9][:1] in (b'\xd3',) or b'\xca' in mine[-400:
    'JOURNAL_OFFSET ends the stream before EOF (plain or inside a blob)')
 big = os.path.join(CAPTURES, 'big-lz4', 'flow-0.bin')
 ok(b'\xe0' in open(big, 'rb').read(), 'the recording uses tagged chunks for big values')
-m.stop()
+is_(m.stop(), 0, 'SIGTERM: the master exits 0')
+reports = [x.stderr() for x in Master.all]
+reports = [r for r in reports if re.search(r'(Address|Leak)Sanitizer|runtime error:', r)]
+if not ok(not reports, 'no sanitizer report in any of the %d masters\' logs' % len(Master.all)):
+    r = reports[0]
+    diag(r[re.search(r'==\d+==|runtime error:', r).start():][:3000])
 done_testing()

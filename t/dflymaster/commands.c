@@ -774,11 +774,23 @@ cmd_incrbyfloat(struct client *c, size_t argc, char **argv, size_t *lens)
 	reply_bulk(c, num, n);
 }
 
+#define STRING_MAX	(512ULL * 1024 * 1024)	/* proto-max-bulk-len */
+
+static int
+check_string_size(struct client *c, size_t off, size_t n)
+{
+	if (off > STRING_MAX || n > STRING_MAX - off) {
+		reply_error(c, "ERR string exceeds maximum allowed size "
+		    "(proto-max-bulk-len)");
+		return -1;
+	}
+	return 0;
+}
+
 static void
 cmd_append(struct client *c, size_t argc, char **argv, size_t *lens)
 {
 	struct obj	*o;
-	struct str	 s;
 	int		 wt;
 
 	o = get_typed(c, argv[1], lens[1], OBJ_STRING, 1, &wt);
@@ -788,14 +800,95 @@ cmd_append(struct client *c, size_t argc, char **argv, size_t *lens)
 		o = new_string(argv[2], lens[2]);
 		ks_create(c->db, argv[1], lens[1], o);
 	} else {
-		s = str_dup(o->s.p, o->s.len + lens[2]);
-		memcpy(s.p + o->s.len, argv[2], lens[2]);
-		s.p[s.len] = '\0';
-		str_free(&o->s);
-		o->s = s;
+		if (check_string_size(c, o->s.len, lens[2]) == -1)
+			return;
+		str_setrange(&o->s, o->s.len, argv[2], lens[2]);
 	}
 	jr_verbatim(c, argc, argv, lens);
 	reply_int(c, (long long)o->s.len);
+}
+
+static void
+cmd_setrange(struct client *c, size_t argc, char **argv, size_t *lens)
+{
+	struct obj	*o;
+	long long	 off;
+	int		 wt;
+
+	if (parse_ll(argv[2], lens[2], &off) == -1) {
+		reply_notint(c);
+		return;
+	}
+	if (off < 0) {
+		reply_error(c, "ERR offset is out of range");
+		return;
+	}
+	o = get_typed(c, argv[1], lens[1], OBJ_STRING, 1, &wt);
+	if (wt)
+		return;
+	/* an empty value changes nothing and creates nothing */
+	if (lens[3] == 0) {
+		reply_int(c, o ? (long long)o->s.len : 0);
+		return;
+	}
+	if (check_string_size(c, (size_t)off, lens[3]) == -1)
+		return;
+	if (o == NULL) {
+		o = new_string("", 0);
+		ks_create(c->db, argv[1], lens[1], o);
+	}
+	str_setrange(&o->s, (size_t)off, argv[3], lens[3]);
+	jr_verbatim(c, argc, argv, lens);
+	reply_int(c, (long long)o->s.len);
+}
+
+static void
+cmd_getrange(struct client *c, size_t argc, char **argv, size_t *lens)
+{
+	struct obj	*o;
+	long long	 start, end, len;
+	int		 wt;
+
+	(void)argc;
+	if (parse_ll(argv[2], lens[2], &start) == -1 ||
+	    parse_ll(argv[3], lens[3], &end) == -1) {
+		reply_notint(c);
+		return;
+	}
+	o = get_typed(c, argv[1], lens[1], OBJ_STRING, 0, &wt);
+	if (wt)
+		return;
+	len = o ? (long long)o->s.len : 0;
+	if (start < 0)
+		start = len + start < 0 ? 0 : len + start;
+	if (end < 0)
+		end = len + end < 0 ? 0 : len + end;
+	if (end >= len)
+		end = len - 1;
+	if (len == 0 || start > end) {
+		reply_bulk(c, "", 0);
+		return;
+	}
+	reply_bulk(c, o->s.p + start, (size_t)(end - start + 1));
+}
+
+/* a key that is missing or not a string reads as nil, as in Redis */
+static void
+cmd_mget(struct client *c, size_t argc, char **argv, size_t *lens)
+{
+	struct dent	*e;
+	struct obj	*o;
+	size_t		 i;
+
+	reply_array(c, (long long)(argc - 1));
+	for (i = 1; i < argc; i++) {
+		e = ks_lookup(c->db, argv[i], lens[i]);
+		o = e ? e->val : NULL;
+		if (o != NULL && o->type == OBJ_STRING)
+			reply_bulk(c, o->s.p, o->s.len);
+		else
+			reply_null(c);
+	}
 }
 
 static void
@@ -913,7 +1006,8 @@ cmd_debug(struct client *c, size_t argc, char **argv, size_t *lens)
 			memcpy(prefix, argv[3], lens[3]);
 			prefix[lens[3]] = '\0';
 		}
-		ks_populate(c->db, (uint64_t)n, prefix, (size_t)size);
+		ks_populate(c->db, (uint64_t)n, prefix, (size_t)size,
+		    tx_single());
 		reply_ok(c);
 		return;
 	}
@@ -987,6 +1081,9 @@ static const struct command commands[] = {
 	{ "decrby", cmd_incr, 3, CMD_WRITE },
 	{ "incrbyfloat", cmd_incrbyfloat, 3, CMD_WRITE },
 	{ "append", cmd_append, 3, CMD_WRITE },
+	{ "setrange", cmd_setrange, 4, CMD_WRITE },
+	{ "getrange", cmd_getrange, 4, 0 },
+	{ "mget", cmd_mget, -2, 0 },
 	{ "strlen", cmd_strlen, 2, 0 },
 	{ "hset", cmd_hset, -4, CMD_WRITE },
 	{ "hdel", cmd_hdel, -3, CMD_WRITE },

@@ -29,6 +29,7 @@ struct options	opt;
 struct clientq	clients = TAILQ_HEAD_INITIALIZER(clients);
 static uint64_t	client_ids;
 static int	listen_fd = -1;
+static volatile sig_atomic_t quit;
 
 static void
 usage(FILE *f)
@@ -70,6 +71,17 @@ usage(FILE *f)
 "  --refuse-partial          always answer FULL to DFLY FLOW ... <lsn>\n"
 "  --fault-startstable-error answer the first DFLY STARTSTABLE with\n"
 "                            -ERR invalid state\n"
+"  --fault-once              the --fault-* switches hit only the first session\n"
+"                            that starts a full sync (DFLY SYNC); partial-sync\n"
+"                            sessions and every later session are clean, so a\n"
+"                            replica's retry after the fault must end with a\n"
+"                            correct copy (--refuse-partial is not a fault and\n"
+"                            stays in force).  DFLYMASTER STATS counts the\n"
+"                            faults that took effect (faults:N)\n"
+"DEBUG POPULATE N [PREFIX [SIZE]] adds PREFIX:i = \"value:i\" padded with 'x' to\n"
+"SIZE, skipping existing keys.  Unlike Dragonfly, which does not replicate it,\n"
+"every key it adds is journaled as SET k v (txid 0), so keys populated during a\n"
+"full or stable sync reach the replica.\n"
 "Test hook: DFLY STARTSTABLE before every flow's FULLSYNC_END was written to\n"
 "its socket prints \"BARRIER VIOLATION\" on stderr and exits with status 3.\n");
 }
@@ -108,7 +120,8 @@ parse_options(int argc, char **argv)
 {
 	enum { O_PORT = 256, O_SHARDS, O_PASS, O_USER, O_CHUNK, O_COMP,
 	    O_BLMS, O_BLREC, O_OLIM, O_RTO, O_LSNI, O_DELAY, O_MID, O_NEWMID,
-	    O_REPLAY, O_FCLOSE, O_FSTALL, O_FFLIP, O_REFUSE, O_FSS, O_HELP };
+	    O_REPLAY, O_FCLOSE, O_FSTALL, O_FFLIP, O_REFUSE, O_FSS, O_FONCE,
+	    O_HELP };
 	static const struct option longopts[] = {
 		{ "port", required_argument, NULL, O_PORT },
 		{ "shards", required_argument, NULL, O_SHARDS },
@@ -130,6 +143,7 @@ parse_options(int argc, char **argv)
 		{ "fault-flip-byte", required_argument, NULL, O_FFLIP },
 		{ "refuse-partial", no_argument, NULL, O_REFUSE },
 		{ "fault-startstable-error", no_argument, NULL, O_FSS },
+		{ "fault-once", no_argument, NULL, O_FONCE },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -228,6 +242,9 @@ parse_options(int argc, char **argv)
 			break;
 		case O_FSS:
 			opt.startstable_error = 1;
+			break;
+		case O_FONCE:
+			opt.fault_once = 1;
 			break;
 		case O_HELP:
 			usage(stdout);
@@ -426,8 +443,16 @@ client_write(struct client *c)
 	if (lim == 0 && close_at && obuf_pending(&c->out) > 0) {
 		log_info("fault: closing flow %d after %llu stream bytes",
 		    c->flow->shard, (unsigned long long)opt.fault_close.at);
+		stats.faults++;
 		client_close(c);
 		return;
+	}
+	if (lim == 0 && c->flow != NULL && !c->flow->stall_counted &&
+	    obuf_pending(&c->out) > 0) {
+		log_info("fault: flow %d stalled after %llu stream bytes",
+		    c->flow->shard, (unsigned long long)opt.fault_stall.at);
+		c->flow->stall_counted = 1;
+		stats.faults++;
 	}
 	if (c->closing && obuf_pending(&c->out) == 0)
 		client_close(c);
@@ -469,7 +494,7 @@ event_loop(void)
 	int64_t		 last_tick = 0;
 	int		 more = 0, throttled, close_at;
 
-	for (;;) {
+	while (!quit) {
 		n = 0;
 		TAILQ_FOREACH(c, &clients, entry)
 			n++;
@@ -524,6 +549,15 @@ event_loop(void)
 				client_free(c);
 		}
 	}
+	free(pfd);
+	free(pc);
+}
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	quit = 1;
 }
 
 int
@@ -535,6 +569,9 @@ main(int argc, char *argv[])
 	log_init("dflymaster", LOG_TO_STDERR, 0);
 	parse_options(argc, argv);
 	signal(SIGPIPE, SIG_IGN);
+	/* a clean exit lets LeakSanitizer check the heap */
+	signal(SIGTERM, on_term);
+	signal(SIGINT, on_term);
 	strlcpy(master_id, opt.master_id, sizeof(master_id));
 	if (opt.replay_dir != NULL && replay_load(opt.replay_dir) == -1)
 		exit(1);
@@ -547,5 +584,6 @@ main(int argc, char *argv[])
 	printf("ready %d\n", ntohs(sin.sin_port));
 	fflush(stdout);
 	event_loop();
+	log_info("terminated by signal");
 	return 0;
 }

@@ -40,6 +40,7 @@ struct options {
 	struct fault	 fault_close;
 	struct fault	 fault_stall;
 	struct fault	 fault_flip;
+	int		 fault_once;	/* faults hit the first full sync only */
 	int		 refuse_partial;
 	int		 startstable_error;	/* one -ERR invalid state left */
 	int		 snapshot_slow_us;	/* pause between snapshot steps */
@@ -69,6 +70,7 @@ struct str {
 };
 
 struct str	 str_dup(const void *, size_t);
+void		 str_setrange(struct str *, size_t, const void *, size_t);
 void		 str_free(struct str *);
 int		 str_eq(const struct str *, const void *, size_t);
 
@@ -218,7 +220,7 @@ void		 ks_flushdb(int);
 size_t		 ks_dbsize(int);
 void		 ks_active_expire(void);
 void		 ks_load_sample(void);
-void		 ks_populate(int, uint64_t, const char *, size_t);
+void		 ks_populate(int, uint64_t, const char *, size_t, uint64_t);
 
 /* ---------------------------------------------------------------- journal */
 
@@ -320,6 +322,7 @@ struct flow {
 	uint64_t	 last_rec_lsn;
 	int		 records_since_lsn;
 	int64_t		 blocked_since;
+	int		 stall_counted;	/* --fault-stall-flow reached */
 	struct snapshot	*snap;
 };
 
@@ -331,6 +334,7 @@ struct session {
 	struct client	*ctl;
 	struct flow	*flows[MAX_SHARDS];
 	int		 client_version;
+	int		 faulty;	/* the fault switches act on it */
 	/* DFLY TAKEOVER */
 	int		 takeover;
 	int64_t		 takeover_deadline;
@@ -346,6 +350,7 @@ struct stats {
 	uint64_t	 partial_syncs;
 	uint64_t	 cancelled;
 	uint64_t	 journal_records;
+	uint64_t	 faults;	/* fault switches that took effect */
 };
 extern struct stats stats;
 extern char master_id[41];

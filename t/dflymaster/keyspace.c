@@ -385,17 +385,27 @@ ks_active_expire(void)
 		}
 }
 
-/* DEBUG POPULATE n prefix size: "<prefix>:<i>" = "value:<i>" padded */
+/*
+ * DEBUG POPULATE n prefix size: "<prefix>:<i>" = "value:<i>" padded with
+ * 'x' to size; existing keys are left alone.  Dragonfly does not replicate
+ * DEBUG POPULATE; this master journals every key it adds as "SET k v" (txid
+ * 0 like any single-key write), so keys populated during a full or stable
+ * sync reach the replica like any other write and no test loses them.
+ */
 void
-ks_populate(int db, uint64_t n, const char *prefix, size_t size)
+ks_populate(int db, uint64_t n, const char *prefix, size_t size,
+    uint64_t txid)
 {
 	char		 key[256], *val;
+	const char	*argv[3] = { "SET", key, NULL };
+	size_t		 lens[3] = { 3, 0, 0 };
 	uint64_t	 i;
 	size_t		 vlen;
 	int		 klen;
 
 	if ((val = malloc(size + 32)) == NULL)
 		fatal("malloc");
+	argv[2] = val;
 	for (i = 0; i < n; i++) {
 		struct obj	*o;
 
@@ -412,6 +422,10 @@ ks_populate(int db, uint64_t n, const char *prefix, size_t size)
 		o = obj_new(OBJ_STRING);
 		o->s = str_dup(val, vlen);
 		ks_create(db, key, (size_t)klen, o);
+		lens[1] = (size_t)klen;
+		lens[2] = vlen;
+		journal_cmd(key_shard(key, (size_t)klen), db, txid, 3, argv,
+		    lens);
 	}
 	free(val);
 }

@@ -19,6 +19,7 @@ struct sessionq	sessions = TAILQ_HEAD_INITIALIZER(sessions);
 struct stats	stats;
 char		master_id[41];
 static int	session_counter;
+static int	faults_spent;	/* --fault-once: a full sync had them */
 
 #define DFLY_VERSION	5	/* replication.md 8: VER6, 0-based */
 
@@ -108,8 +109,8 @@ flow_emit(struct flow *f, const void *p, size_t n)
 
 	if (f->c == NULL || n == 0)
 		return;
-	if (fl->flow == f->shard && fl->at >= f->stream_queued &&
-	    fl->at < f->stream_queued + n) {
+	if (f->sess->faulty && fl->flow == f->shard &&
+	    fl->at >= f->stream_queued && fl->at < f->stream_queued + n) {
 		uint8_t	*tmp;
 
 		if ((tmp = malloc(n)) == NULL)
@@ -118,6 +119,7 @@ flow_emit(struct flow *f, const void *p, size_t n)
 		tmp[fl->at - f->stream_queued] ^= 0x01;
 		log_info("fault: flipped a bit of byte %llu of flow %d",
 		    (unsigned long long)fl->at, f->shard);
+		stats.faults++;
 		obuf_add(&f->c->out, tmp, n);
 		free(tmp);
 	} else
@@ -138,7 +140,7 @@ flow_write_limit(struct client *c, int *close_at_limit)
 	int		 i;
 
 	*close_at_limit = 0;
-	if (f == NULL)
+	if (f == NULL || !f->sess->faulty)
 		return lim;
 	for (i = 0; i < 2; i++) {
 		uint64_t	 end = f->reply_len + fs[i]->at;
@@ -197,6 +199,7 @@ create_session(struct client *c)
 	s->id = ++session_counter;
 	s->state = S_PREPARATION;
 	s->nflows = opt.shards;
+	s->faulty = !opt.fault_once;
 	s->ctl = c;
 	c->sess = s;
 	c->kind = C_CTRL;
@@ -399,6 +402,11 @@ dfly_sync(struct client *c, size_t argc, char **argv, size_t *lens)
 			    "shard %d", i);
 			return;
 		}
+	if (opt.fault_once && !faults_spent) {
+		s->faulty = faults_spent = 1;
+		log_info("SYNC%d: --fault-once, the faults act on this "
+		    "session only", s->id);
+	}
 	for (i = 0; i < s->nflows; i++) {
 		s->flows[i]->snap = snap_start(s->flows[i]);
 		s->flows[i]->state = F_FULL;
@@ -447,8 +455,9 @@ dfly_startstable(struct client *c, size_t argc, char **argv, size_t *lens)
 	}
 	if ((s = session_arg(c, argv[2], lens[2])) == NULL)
 		return;
-	if (opt.startstable_error) {
+	if (opt.startstable_error && s->faulty) {
 		opt.startstable_error = 0;
+		stats.faults++;
 		reply_error(c, "ERR invalid state");
 		return;
 	}
@@ -664,11 +673,12 @@ repl_stats(struct client *c)
 		active++;
 	n = snprintf(buf, sizeof(buf), "sessions:%llu\r\nfull_syncs:%llu\r\n"
 	    "partial_syncs:%llu\r\ncancelled:%llu\r\nactive_sessions:%d\r\n"
-	    "journal_records:%llu\r\n",
+	    "journal_records:%llu\r\nfaults:%llu\r\n",
 	    (unsigned long long)stats.sessions,
 	    (unsigned long long)stats.full_syncs,
 	    (unsigned long long)stats.partial_syncs,
 	    (unsigned long long)stats.cancelled, active,
-	    (unsigned long long)stats.journal_records);
+	    (unsigned long long)stats.journal_records,
+	    (unsigned long long)stats.faults);
 	reply_bulk(c, buf, (size_t)n);
 }

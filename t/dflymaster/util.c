@@ -75,6 +75,29 @@ str_dup(const void *p, size_t n)
 	return s;
 }
 
+/*
+ * Write n bytes of p at offset off, growing s (zero-filled, as SETRANGE
+ * pads) when they reach past its end; APPEND is off == s->len.
+ */
+void
+str_setrange(struct str *s, size_t off, const void *p, size_t n)
+{
+	size_t	 end = off + n;
+	char	*q;
+
+	if (end > s->len) {
+		if ((q = realloc(s->p, end + 1)) == NULL)
+			fatal("realloc");
+		if (off > s->len)
+			memset(q + s->len, 0, off - s->len);
+		q[end] = '\0';
+		s->p = q;
+		s->len = end;
+	}
+	if (n)
+		memcpy(s->p + off, p, n);
+}
+
 void
 str_free(struct str *s)
 {

@@ -1,0 +1,31 @@
+/*
+ * worker.h - one process per FLOW (worker.c), forked by the supervisor.
+ *
+ * The full-sync barrier is a counter in a shared anonymous mapping made
+ * before the fork: a worker increments it once it has consumed
+ * FULLSYNC_END and the target acknowledged every write before it, then
+ * sends MSG_FULLSYNC_DONE (imsg.h).  The supervisor sends DFLY STARTSTABLE
+ * only when the counter equals the number of flows.
+ */
+#ifndef DF2REDIS_WORKER_H
+#define DF2REDIS_WORKER_H
+
+#include <stdatomic.h>
+
+#include "config.h"
+#include "dfly.h"
+
+/* Shared between the supervisor and every worker of one session. */
+struct session_shm {
+	atomic_uint	 barrier;	/* flows past FULLSYNC_END, acked */
+};
+
+/*
+ * Run flow `flow` of session `m`, reporting on msgfd (imsg.h); never
+ * returns.
+ */
+void	worker_main(const struct config *, const struct dfly_master *,
+	    int flow, int msgfd, struct session_shm *)
+	    __attribute__((noreturn));
+
+#endif

@@ -1,0 +1,96 @@
+#!/usr/bin/python3
+# df2redis replicate / migrate while it runs: a worker killed mid snapshot
+# (the session restarts, the target ends correct), the process titles, the
+# control socket (status, restart-flow, stop, unknown requests), SIGTERM.
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'lib'))
+from dftest import *  # noqa: E402,F401
+from repltest import *  # noqa: E402,F401
+
+if not HAVE_MASTER:
+    skip_all('t/dflymaster/dflymaster not built')
+
+POP = 30000
+
+m = Master(4, ['--compression', 'lz4', '--snapshot-delay-us', '5000'])
+m.client().execute_command('DEBUG', 'POPULATE', POP, 'k', 100)
+m.client().execute_command('DFLYMASTER', 'LOAD-SAMPLE')
+tgt = RedisServer()
+sd = tmpdir('state')
+sock = os.path.join(sd, 'df2redis.sock')
+
+# ------------------------------------------------------------ worker killed
+
+p = spawn([DF2REDIS, 'replicate', '-d', '--full-sync-only', '--source', m.addr, '--target', tgt.url,
+           '--state-dir', sd, '--retry-delay-ms', '50', '--unsupported', 'skip'],
+          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+st = wait_status(sock, lambda t: any(ph == 'full-sync' and k > 0 and pid > 0
+                                     for ph, k, pid in status_flows(t).values()), proc=p)
+ok(st is not None, 'a flow is under way')
+victim = None
+for i, (ph, k, pid) in sorted(status_flows(st or '').items()):
+    if ph == 'full-sync' and k > 0 and pid > 0:
+        victim = pid
+        break
+try:
+    title = open('/proc/%d/cmdline' % victim).read().replace('\0', ' ').strip()
+    sup_title = open('/proc/%d/cmdline' % p.pid).read().replace('\0', ' ').strip()
+except (OSError, TypeError):
+    title = sup_title = ''
+ok(re.match(r'df2redis: flow \d full-sync', title), 'worker process title: %r' % title)
+ok(re.match(r'df2redis: supervisor', sup_title) and m.addr not in sup_title,
+   'supervisor process title hides the command line: %r' % sup_title)
+st = ctl(sock, 'status')
+ok(st.startswith('ok\nsession SYNC') and st.endswith('\n.\n') and len(status_flows(st)) == 4,
+   'control socket: status lists the session and 4 flows')
+ok(ctl(sock, 'bogus').startswith('error: unknown request'), 'control socket: unknown request')
+ok(ctl(sock, 'restart-flow 9').startswith('error: no such flow'), 'control socket: restart-flow checks the flow')
+try:
+    os.kill(victim, signal.SIGKILL)
+except (ProcessLookupError, TypeError):
+    diag('the worker was gone before it could be killed')
+out, err = p.communicate(timeout=120)
+out, err = out.decode(), err.decode()
+is_(p.returncode, 0, 'worker SIGKILLed mid full sync: exit 0')
+ok(re.search(r'flow \d: worker %d killed by signal 9 at byte \d+' % victim, err) and
+   err.count('restarting the full sync') == 1, 'worker crash logged with flow and byte, session restarted once')
+ok('stable sync (journal replay) is not available' not in err, 'replicate --full-sync-only: no stable-sync notice')
+compare(dump_server(tgt.client()), redis_only(dump_server(m.client())), 'after a worker crash: target correct')
+
+# ------------------------------------------------------------ restart-flow, SIGTERM, stop
+
+tgt.client().flushall()
+p = spawn([DF2REDIS, 'migrate', '-d', '--source', m.addr, '--target', tgt.url,
+           '--state-dir', sd, '--retry-delay-ms', '50', '--unsupported', 'skip'],
+          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+wait_status(sock, lambda t: any(ph == 'full-sync' for ph, _, _ in status_flows(t).values()), proc=p)
+rf = ctl(sock, 'restart-flow 2')
+ok(rf.startswith('ok restarting the session') and 'cannot rejoin' in rf, 'restart-flow explains itself')
+st = wait_status(sock, lambda t: 'attempt 1' in t and
+                 any(ph == 'full-sync' for ph, _, _ in status_flows(t).values()), proc=p)
+ok(st is not None, 'restart-flow: a new session is under way')
+p.send_signal(signal.SIGTERM)
+out, err = p.communicate(timeout=60)
+err = err.decode()
+is_(p.returncode, 0, 'SIGTERM during the full sync: exit 0')
+ok('session restarted by the operator' in err and 'stopped' in err, 'restart then clean stop logged')
+ok(not re.search(r'killed by signal|exited early', err), 'no worker reported lost on a stop')
+ok(not os.path.exists(sock) and not os.path.exists(os.path.join(sd, 'df2redis.pid')),
+   'control socket and pid file removed')
+p = spawn([DF2REDIS, 'migrate', '-d', '--source', m.addr, '--target', tgt.url,
+           '--state-dir', sd], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+wait_ctl(sock)
+ok(ctl(sock, 'stop').startswith('ok stopping'), 'stop over the control socket')
+out, err = p.communicate(timeout=60)
+is_(p.returncode, 0, 'stop request: exit 0')
+ok(m.alive(), 'master saw no barrier violation')
+m.stop()
+tgt.stop()
+
+done_testing()
