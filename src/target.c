@@ -16,7 +16,11 @@
  * CLUSTERDOWN, LOADING) goes to the tail of its new node together with
  * every later command of the old node for the same slot (the same key for
  * ASK), so a later command never overtakes an earlier one.  The copies
- * left behind are tombstones: their replies are dropped.
+ * left behind are tombstones: their replies are dropped, and those not
+ * yet written are dropped from the buffer and never sent.  A retried
+ * command is a probe: its node writes nothing queued after it until it
+ * was answered, so the commands behind it are not executed once per
+ * retry round.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -60,6 +64,8 @@
 #define CMD_KEYLESS	0x08
 #define CMD_SELECT	0x10	/* SELECT selectdb: a reconnect re-selects it */
 #define CMD_INTERNAL	0x20	/* ours: the reply goes to no callback */
+#define CMD_PROBE	0x80	/* a retried command: nothing after it is
+				   written before its reply */
 
 static const char asking_cmd[] = "*1\r\n$6\r\nASKING\r\n";
 #define ASKING_LEN	(sizeof(asking_cmd) - 1)
@@ -104,6 +110,8 @@ struct tnode {
 	size_t			 nslots;	/* slots it serves (cluster) */
 	int			 db;		/* as of the last acknowledged SELECT */
 	uint64_t		 hold_until;	/* ms: no write before */
+	uint64_t		 probe_end;	/* no write past it; 0 none */
+	int			 unsent_tombs;	/* tombstones past wpos */
 	uint64_t		 down_since;	/* ms: lost, 0 while up */
 	uint64_t		 next_try;	/* ms: next reconnect */
 	unsigned int		 attempts;
@@ -663,6 +671,8 @@ node_pop(struct tnode *nd)
 {
 	struct tcmd	*c = CMD(nd, 0);
 
+	if (c->flags & CMD_PROBE)
+		nd->probe_end = 0;
 	nd->start += c->len;
 	nd->head = (nd->head + 1) & (nd->ringsz - 1);
 	nd->n--;
@@ -796,6 +806,19 @@ cmd_key(struct tnode *nd, const struct tcmd *c)
 
 enum match { MATCH_ALL, MATCH_SLOT, MATCH_KEY };
 
+/* Record i of nd was copied elsewhere: its reply, if any, is dropped. */
+static void
+node_tomb(struct target *t, struct tnode *nd, size_t i)
+{
+	struct tcmd	*c = CMD(nd, i);
+
+	c->flags |= CMD_TOMB;
+	nd->live--;
+	t->pending--;
+	if (c->off >= nd->wpos)
+		nd->unsent_tombs = 1;
+}
+
 /*
  * The head of src goes to dst, and with it every later live command among
  * the first n of src that must stay behind it; those left in src become
@@ -806,11 +829,16 @@ enum match { MATCH_ALL, MATCH_SLOT, MATCH_KEY };
  */
 static int
 requeue(struct target *t, struct tnode *src, size_t n, struct tnode *dst,
-    int asking, enum match match, int fresh)
+    int asking, enum match match, int fresh, int probe)
 {
 	struct tcmd	 head = *CMD(src, 0), *e;
 	size_t		 i;
 
+	if (head.flags & CMD_PROBE) {
+		/* answered: its copy may become the next probe */
+		CMD(src, 0)->flags &= (uint8_t)~CMD_PROBE;
+		src->probe_end = 0;
+	}
 	if (head.flags & CMD_KEYLESS)
 		match = MATCH_ALL;
 	for (i = 0; i < n; i++) {
@@ -828,56 +856,66 @@ requeue(struct target *t, struct tnode *src, size_t n, struct tnode *dst,
 		}
 		if (node_copy(t, src, i, dst, asking, fresh) == -1)
 			return -1;
-		if (i > 0) {
-			e = CMD(src, i);
-			e->flags |= CMD_TOMB;
-			src->live--;
-			t->pending--;
+		if (i == 0 && probe && dst->probe_end == 0) {
+			e = CMD(dst, dst->n - 1);
+			e->flags |= CMD_PROBE;
+			dst->probe_end = e->off + e->len;
 		}
+		if (i > 0)
+			node_tomb(t, src, i);
 	}
 	return 0;
 }
 
-/* Drops tombstones; only while nothing is on the wire (after a loss). */
-static int
-node_compact(struct target *t, struct tnode *nd)
+/*
+ * Drops the tombstones nothing was written of; the commands after them
+ * move down.  Records are contiguous in the buffer, so the first one not
+ * written starts at or after wpos.
+ */
+static void
+node_drop_tombs(struct tnode *nd)
 {
-	struct tcmd	*nr;
-	char		*nb = NULL;
-	size_t		 i, k = 0, bytes = 0;
-	char		*p;
+	struct tcmd	*c;
+	size_t		 i, k;
+	uint64_t	 to;
 
-	for (i = 0; i < nd->n; i++)
-		if (!(CMD(nd, i)->flags & CMD_TOMB))
-			bytes += CMD(nd, i)->len;
-	if (nd->live == nd->n)
-		return 0;
-	if ((nr = calloc(nd->ringsz, sizeof(*nr))) == NULL ||
-	    (nb = malloc(bytes * 2 > MIN_BUF ? bytes * 2 : MIN_BUF)) == NULL) {
-		free(nr);
-		return fail(t, "target %s: out of memory", nd->name);
-	}
-	p = nb;
-	for (i = 0; i < nd->n; i++) {
-		struct tcmd *c = CMD(nd, i);
-		if (c->flags & CMD_TOMB)
+	nd->unsent_tombs = 0;
+	for (i = 0; i < nd->n && CMD(nd, i)->off < nd->wpos; i++)
+		;
+	if (i == nd->n)
+		return;
+	to = CMD(nd, i)->off;
+	for (k = i; i < nd->n; i++) {
+		c = CMD(nd, i);
+		if (c->flags & CMD_TOMB) {
+			if (c->flags & CMD_PROBE)
+				nd->probe_end = 0;
 			continue;
-		memcpy(p, node_bytes(nd, c->off), c->len);
-		nr[k] = *c;
-		nr[k].off = nd->start + (uint64_t)(p - nb);
-		p += c->len;
+		}
+		if (c->off != to)
+			memmove(node_bytes(nd, to), node_bytes(nd, c->off),
+			    c->len);
+		c->off = to;
+		if (c->flags & CMD_PROBE)
+			nd->probe_end = to + c->len;
+		if (k != i)
+			*CMD(nd, k) = *c;
+		to += c->len;
 		k++;
 	}
-	free(nd->buf);
-	free(nd->ring);
-	nd->buf = nb;
-	nd->bufsz = bytes * 2 > MIN_BUF ? bytes * 2 : MIN_BUF;
-	nd->ring = nr;
-	nd->head = 0;
 	nd->n = k;
-	nd->base = nd->wpos = nd->start;
-	nd->end = nd->start + bytes;
-	return 0;
+	nd->end = to;
+}
+
+/* The first byte not to write yet: the end, or the end of the probe. */
+static uint64_t
+write_limit(struct tnode *nd)
+{
+	if (nd->unsent_tombs)
+		node_drop_tombs(nd);
+	if (nd->probe_end != 0 && nd->probe_end < nd->end)
+		return nd->probe_end;
+	return nd->end;
 }
 
 /* ---------------------------------------------------------------- cluster map */
@@ -1030,11 +1068,11 @@ redirect(struct target *t, struct tnode *nd, const redisReply *r)
 			t->slots[slot] = dst;
 			dst->nslots++;
 		}
-		if (requeue(t, nd, nd->n, dst, 0, MATCH_SLOT, 0) == -1)
+		if (requeue(t, nd, nd->n, dst, 0, MATCH_SLOT, 0, 0) == -1)
 			return -1;
 	} else {
 		t->stats.ask++;
-		if (requeue(t, nd, nd->n, dst, 1, MATCH_KEY, 0) == -1)
+		if (requeue(t, nd, nd->n, dst, 1, MATCH_KEY, 0, 0) == -1)
 			return -1;
 	}
 	return 1;
@@ -1102,7 +1140,7 @@ retry(struct target *t, struct tnode *nd, const redisReply *r)
 	if (!t->cluster && select_again(t, nd) == -1)
 		return -1;
 	return requeue(t, nd, n, dst, 0, t->cluster ? MATCH_SLOT : MATCH_ALL,
-	    1) == -1 ? -1 : 1;
+	    1, 1) == -1 ? -1 : 1;
 }
 
 static int
@@ -1199,11 +1237,12 @@ handle_reply(struct target *t, struct tnode *nd, const redisReply *r)
 static int
 node_write(struct target *t, struct tnode *nd)
 {
-	ssize_t	w;
-	char	why[128];
+	ssize_t		w;
+	uint64_t	limit = write_limit(nd);
+	char		why[128];
 
-	while (nd->wpos < nd->end) {
-		w = send(nd->fd, node_bytes(nd, nd->wpos), nd->end - nd->wpos,
+	while (nd->wpos < limit) {
+		w = send(nd->fd, node_bytes(nd, nd->wpos), limit - nd->wpos,
 		    MSG_NOSIGNAL);
 		if (w > 0) {
 			nd->wpos += (uint64_t)w;
@@ -1269,6 +1308,7 @@ node_lost(struct target *t, struct tnode *nd, const char *why)
 	size_t	i;
 	uint64_t now = now_ms();
 
+	(void)t;
 	log_warnx("target %s: connection lost (%s); %zu commands to resend",
 	    nd->name, why, nd->live);
 	snprintf(nd->lasterr, sizeof(nd->lasterr), "target %s: %s", nd->name,
@@ -1283,7 +1323,7 @@ node_lost(struct target *t, struct tnode *nd, const char *why)
 		nd->down_since = now;
 	nd->next_try = now;
 	nd->attempts = 0;
-	node_compact(t, nd);
+	node_drop_tombs(nd);
 }
 
 /*
@@ -1391,7 +1431,7 @@ pump(struct target *t, int maxwait)
 		pfd->fd = nd->fd;
 		pfd->events = POLLIN;
 		pfd->revents = 0;
-		if (nd->wpos < nd->end) {
+		if (nd->wpos < write_limit(nd)) {
 			if (now >= nd->hold_until)
 				pfd->events |= POLLOUT;
 			else if (nd->hold_until - now < (uint64_t)timeout)

@@ -193,10 +193,47 @@ is_(len(out.splitlines()), 2 * K + 2 * K + 1 + 3 * K, 'one reply per command')
 ok(all(l.split(' ', 1)[1] in ('+OK', ':2') for l in out.splitlines()),
    'no redirection reached the caller')
 
+# ---------------------------------------------------------------- TRYAGAIN
+
+# A two-key command answered TRYAGAIN (one key migrated, one not) is retried
+# until the slot has moved; the commands queued behind it in its slot wait
+# for it and then run exactly once each: neither the retry rounds nor the
+# copies left behind execute them again.
+T = slot('{try}')
+tsrc = owner_of(T)
+tdst = [n for n in nodes if n is not tsrc][0]
+tsc, tdc = tsrc.client(), tdst.client()
+tsc.set('{try}:a', 'x')
+tsc.set('{try}:b', 'y')
+tsc.set('{try}:cnt', 0)
+tdc.execute_command('CLUSTER', 'SETSLOT', T, 'IMPORTING', node_id(tsc))
+tsc.execute_command('CLUSTER', 'SETSLOT', T, 'MIGRATING', node_id(tdc))
+tsc.execute_command('MIGRATE', '127.0.0.1', tdst.port, '', 0, 5000, 'KEYS', '{try}:b')
+I = 500 if ASAN else 2000
+st = Stream(['--window', '8192', cl.url])
+st.send(['MSET {try}:a 1 {try}:b 2'])
+time.sleep(0.5)
+st.send(sum((['INCR {try}:cnt', 'RPUSH {try}:l %d' % i] for i in range(I)), []))
+time.sleep(1.0)
+tsc.execute_command('MIGRATE', '127.0.0.1', tdst.port, '', 0, 5000, 'KEYS',
+                    *tsc.execute_command('CLUSTER', 'GETKEYSINSLOT', T, 1000000))
+for n in nodes:
+    n.client().execute_command('CLUSTER', 'SETSLOT', T, 'NODE', node_id(tdc))
+rc, out, err = st.finish()
+s = stats(err)
+is_(rc, 0, 'stream across TRYAGAIN retries exits 0')
+ok(s.get('retries', 0) >= 3, 'the MSET was retried several times (%s)' % s)
+is_((tdc.get('{try}:a'), tdc.get('{try}:b')), (b'1', b'2'), 'the MSET ran once the slot had moved')
+is_(tdc.get('{try}:cnt'), b'%d' % I, '%d INCRs behind it: executed %s times' % (I, tdc.get('{try}:cnt')))
+lst = [int(x) for x in tdc.lrange('{try}:l', 0, -1)]
+is_((len(lst), lst[:3], lst == list(range(I))), (I, [0, 1, 2], True), 'every RPUSH once, in order')
+incr_replies = [l.split(' ', 1)[1] for l in out.splitlines()[1::2]]
+is_(incr_replies[:3] + incr_replies[-1:], [':1', ':2', ':3', ':%d' % I], 'INCR replies count up from 1')
+
 # ---------------------------------------------------------------- master restart
 
 total = sum(n.client().dbsize() for n in nodes)
-is_(total, N + 2 + 2 * K + 1, 'no key lost on the way (%d)' % total)
+is_(total, N + 2 + 2 * K + 1 + 4, 'no key lost on the way (%d)' % total)
 
 victim = nodes[2]
 vc = victim.client()
