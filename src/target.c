@@ -141,6 +141,7 @@ struct target {
 	uint64_t		 last_refresh;
 	int			 failed;
 	int			 in_cb;
+	int			 remap;		/* the slot map changed */
 	struct target_stats	 stats;
 	char			 err[512];
 };
@@ -925,12 +926,18 @@ apply_slots(struct target *t, const redisReply *r, const char *defhost,
     char *err, size_t errsz)
 {
 	struct cluster_range	*ranges;
-	struct tnode		*nd;
+	struct tnode		*nd, **old;
 	int			 n, i;
 	unsigned int		 s;
 
 	if ((n = cluster_parse_slots(r, defhost, &ranges, err, errsz)) == -1)
 		return -1;
+	if ((old = malloc(sizeof(t->slots))) == NULL) {
+		free(ranges);
+		snprintf(err, errsz, "target: out of memory");
+		return -1;
+	}
+	memcpy(old, t->slots, sizeof(t->slots));
 	memset(t->slots, 0, sizeof(t->slots));
 	TAILQ_FOREACH(nd, &t->nodes, entry)
 		nd->nslots = 0;
@@ -946,6 +953,43 @@ apply_slots(struct target *t, const redisReply *r, const char *defhost,
 		nd->nslots += ranges[i].last - ranges[i].first + 1;
 	}
 	free(ranges);
+	if (memcmp(old, t->slots, sizeof(t->slots)) != 0)
+		t->remap = 1;
+	free(old);
+	return 0;
+}
+
+/*
+ * After the slot map changed, every live keyed command waiting on a node
+ * that no longer serves its slot goes to the tail of the node that does,
+ * in order, before anything newer is routed there: a later write to the
+ * same key sent straight to the new owner must not run before it.  The
+ * copies left behind are tombstones.  ASK copies stay where they are:
+ * the importing node is where they belong until the slot has moved, and
+ * after that too.  Called where no reply is being handled, so no node's
+ * head is half-processed.
+ */
+static int
+remap(struct target *t)
+{
+	struct tnode	*nd, *dst;
+	struct tcmd	*c;
+	size_t		 i, n;
+
+	t->remap = 0;
+	TAILQ_FOREACH(nd, &t->nodes, entry) {
+		for (i = 0, n = nd->n; i < n; i++) {
+			c = CMD(nd, i);
+			if (c->flags & (CMD_TOMB | CMD_KEYLESS | CMD_ASKING))
+				continue;
+			dst = t->slots[c->slot];
+			if (dst == NULL || dst == nd)
+				continue;
+			if (node_copy(t, nd, i, dst, 0, 0) == -1)
+				return -1;
+			node_tomb(t, nd, i);
+		}
+	}
 	return 0;
 }
 
@@ -1067,6 +1111,7 @@ redirect(struct target *t, struct tnode *nd, const redisReply *r)
 				t->slots[slot]->nslots--;
 			t->slots[slot] = dst;
 			dst->nslots++;
+			t->remap = 1;
 		}
 		if (requeue(t, nd, nd->n, dst, 0, MATCH_SLOT, 0, 0) == -1)
 			return -1;
@@ -1199,7 +1244,7 @@ handle_reply(struct target *t, struct tnode *nd, const redisReply *r)
 			node_pop(nd);
 			nd->live--;
 			t->pending--;
-			return 0;
+			return t->remap ? remap(t) : 0;
 		}
 	}
 	tag = c->tag;
@@ -1370,7 +1415,8 @@ node_reconnect(struct target *t, struct tnode *nd, uint64_t now)
 	if (nd->down_since == 0)
 		nd->down_since = now;
 	if (t->cluster && cluster_refresh(t, NULL, 1) == 0 &&
-	    nd->nslots == 0 && node_migrate(t, nd) == -1)
+	    ((t->remap && remap(t) == -1) ||
+	    (nd->nslots == 0 && node_migrate(t, nd) == -1)))
 		return -1;
 	if (nd->n == 0) {
 		nd->down_since = 0;
@@ -1401,6 +1447,8 @@ pump(struct target *t, int maxwait)
 	int		 timeout = 1000, rc;
 
 	if (t->failed)
+		return -1;
+	if (t->remap && remap(t) == -1)
 		return -1;
 	if (t->pfdsz < t->nnodes) {
 		free(t->pfd);
@@ -1700,10 +1748,6 @@ enqueue(struct target *t, struct tnode *nd, int argc, const char **argv,
 {
 	struct tcmd	*c;
 
-	/* a reply handler may queue more, but not wait */
-	while (!t->in_cb && nd->n >= t->opts.window)
-		if (pump(t, 1000) == -1)
-			return -1;
 	if ((c = node_append(t, nd, argc, argv, argvlen, keyidx)) == NULL)
 		return -1;
 	c->tag = tag;
@@ -1732,11 +1776,24 @@ target_send(struct target *t, int argc, const char **argv,
 		    argc, keyidx);
 	if (keyidx >= 0)
 		slot = cluster_keyslot(argv[keyidx], argvlen[keyidx]);
-	if ((nd = route(t, slot, keyidx < 0)) == NULL) {
-		cluster_refresh(t, NULL, 1);
-		if ((nd = route(t, slot, keyidx < 0)) == NULL)
-			return fail(t, "target %s:%d: no master serves slot %u",
-			    t->opts.host, t->opts.port, slot);
+	/*
+	 * Routed again after every wait for the window: the slot may have
+	 * moved meanwhile, and its older commands with it.
+	 */
+	for (;;) {
+		if ((nd = route(t, slot, keyidx < 0)) == NULL) {
+			cluster_refresh(t, NULL, 1);
+			if (t->remap && remap(t) == -1)
+				return -1;
+			if ((nd = route(t, slot, keyidx < 0)) == NULL)
+				return fail(t, "target %s:%d: no master serves "
+				    "slot %u", t->opts.host, t->opts.port, slot);
+		}
+		/* a reply handler may queue more, but not wait */
+		if (t->in_cb || nd->n < t->opts.window)
+			break;
+		if (pump(t, 1000) == -1)
+			return -1;
 	}
 	return enqueue(t, nd, argc, argv, argvlen, keyidx, slot, tag, NULL);
 }
@@ -1766,6 +1823,9 @@ target_send_all(struct target *t, int argc, const char **argv,
 	TAILQ_FOREACH(nd, &t->nodes, entry) {
 		if (t->cluster && nd->nslots == 0)
 			continue;
+		while (!t->in_cb && nd->n >= t->opts.window)
+			if (pump(t, 1000) == -1)
+				return -1;
 		if (enqueue(t, nd, argc, argv, argvlen, -1, 0, tag, g) == -1)
 			return -1;
 	}
