@@ -33,6 +33,12 @@ struct target_opts {
 	size_t	 window;		/* commands in flight per node (default 1024) */
 	int	 connect_timeout_ms;	/* default 5000 */
 	int	 retry_ms;		/* give up on a dead node after (60000) */
+	/*
+	 * A connection with commands in flight and nothing read for this
+	 * long is given up as lost: reconnected, and the commands resent
+	 * (60000 from target_parse(); 0 waits for ever).
+	 */
+	int	 reply_timeout_ms;
 };
 
 /*

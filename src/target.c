@@ -25,6 +25,8 @@
 #include <sys/types.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -46,6 +48,9 @@
 #define DEFAULT_WINDOW		1024
 #define DEFAULT_CONNECT_MS	5000
 #define DEFAULT_RETRY_MS	60000
+#define DEFAULT_REPLY_MS	60000
+#define WAIT_LOG_MS		5000	/* between two "no reply" warnings,
+					   or half the reply timeout */
 #define WRITE_BATCH		(64 * 1024)	/* write once this much is queued */
 #define READ_CHUNK		(256 * 1024)
 #define MIN_BUF			(64 * 1024)
@@ -112,7 +117,12 @@ struct tnode {
 	uint64_t		 hold_until;	/* ms: no write before */
 	uint64_t		 probe_end;	/* no write past it; 0 none */
 	int			 unsent_tombs;	/* tombstones past wpos */
-	uint64_t		 down_since;	/* ms: lost, 0 while up */
+	uint64_t		 down_since;	/* ms: lost, 0 once answered again */
+	uint64_t		 wait_since;	/* ms: last reply, or first write
+						   with nothing in flight */
+	uint64_t		 last_wait_log;
+	long long		 client_id;	/* CLIENT ID of the connection */
+	char			 laddr[CLUSTER_HOSTLEN + 16]; /* our end */
 	uint64_t		 next_try;	/* ms: next reconnect */
 	unsigned int		 attempts;
 	uint64_t		 last_retry_log;
@@ -402,6 +412,7 @@ target_parse(const char *spec, struct target_opts *o, char *err,
 	o->window = DEFAULT_WINDOW;
 	o->connect_timeout_ms = DEFAULT_CONNECT_MS;
 	o->retry_ms = DEFAULT_RETRY_MS;
+	o->reply_timeout_ms = DEFAULT_REPLY_MS;
 	if (spec == NULL || spec[0] == '\0') {
 		snprintf(err, errsz, "target: empty address");
 		return -1;
@@ -437,6 +448,17 @@ format_name(char *out, size_t outsz, const char *host, int port)
 		snprintf(out, outsz, "%s:%d", host, port);
 }
 
+/* hiredis says EAGAIN when a blocking command timed out. */
+static const char *
+ctx_error(const redisContext *c, int timeout_ms, char *buf, size_t bufsz)
+{
+	if (c->err == REDIS_ERR_IO && strcmp(c->errstr, strerror(EAGAIN)) == 0) {
+		snprintf(buf, bufsz, "no answer within %d ms", timeout_ms);
+		return buf;
+	}
+	return c->errstr;
+}
+
 /*
  * Connects and authenticates.  *authfailed is set when the server refused
  * the credentials: retrying cannot help then.
@@ -451,7 +473,7 @@ connect_auth(struct target *t, const char *host, int port, int *authfailed,
 	const char	*argv[3];
 	size_t		 argvlen[3];
 	int		 argc = 0;
-	char		 name[CLUSTER_HOSTLEN + 16];
+	char		 name[CLUSTER_HOSTLEN + 16], why[64];
 
 	*authfailed = 0;
 	format_name(name, sizeof(name), host, port);
@@ -469,6 +491,8 @@ connect_auth(struct target *t, const char *host, int port, int *authfailed,
 		return NULL;
 	}
 	redisEnableKeepAlive(c);
+	/* a stopped server accepts connections; its silence must end */
+	redisSetTimeout(c, tv);
 	if (t->opts.password[0] == '\0')
 		return c;
 	argv[argc++] = "AUTH";
@@ -479,7 +503,8 @@ connect_auth(struct target *t, const char *host, int port, int *authfailed,
 		argvlen[i] = strlen(argv[i]);
 	r = redisCommandArgv(c, argc, argv, argvlen);
 	if (r == NULL) {
-		snprintf(err, errsz, "target %s: AUTH: %s", name, c->errstr);
+		snprintf(err, errsz, "target %s: AUTH: %s", name, ctx_error(c,
+		    t->opts.connect_timeout_ms, why, sizeof(why)));
 		redisFree(c);
 		return NULL;
 	}
@@ -493,6 +518,26 @@ connect_auth(struct target *t, const char *host, int port, int *authfailed,
 	}
 	freeReplyObject(r);
 	return c;
+}
+
+static int
+sockaddr_text(const struct sockaddr_storage *ss, char *host, size_t hostsz,
+    int *port)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+		*port = ntohs(in->sin_port);
+		return inet_ntop(AF_INET, &in->sin_addr, host,
+		    (socklen_t)hostsz) == NULL ? -1 : 0;
+	}
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 =
+		    (const struct sockaddr_in6 *)ss;
+		*port = ntohs(in6->sin6_port);
+		return inet_ntop(AF_INET6, &in6->sin6_addr, host,
+		    (socklen_t)hostsz) == NULL ? -1 : 0;
+	}
+	return -1;
 }
 
 /* One command on a blocking context; the reply, or NULL with err set. */
@@ -521,6 +566,51 @@ simple_command(redisContext *c, const char *name, char *err, size_t errsz,
 	return r;
 }
 
+/*
+ * The previous connection of nd may still hold commands the server has
+ * not read (it was stopped, or the replies were lost on the way): they
+ * would run after the ones resent now.  It is killed first, by its id and
+ * our address, so a server restarted meanwhile kills nobody else.  Then
+ * the new connection's id and address are kept.  A server that refuses
+ * CLIENT (an ACL) is used without this.  -1 when the server did not
+ * answer (a connection lost).
+ */
+static int
+identify(struct tnode *nd, redisContext *c, int timeout_ms)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen = sizeof(ss);
+	redisReply		*r;
+	char			 id[32], host[CLUSTER_HOSTLEN], why[64];
+	int			 port;
+
+	if (nd->client_id > 0 && nd->laddr[0] != '\0') {
+		snprintf(id, sizeof(id), "%lld", nd->client_id);
+		r = redisCommand(c, "CLIENT KILL ID %s ADDR %s", id, nd->laddr);
+		if (r == NULL)
+			goto lost;
+		if (r->type == REDIS_REPLY_INTEGER && r->integer > 0)
+			log_info("target %s: closed the previous connection "
+			    "(id %s) on the server", nd->name, id);
+		freeReplyObject(r);
+	}
+	nd->client_id = 0;
+	nd->laddr[0] = '\0';
+	if ((r = redisCommand(c, "CLIENT ID")) == NULL)
+		goto lost;
+	if (r->type == REDIS_REPLY_INTEGER)
+		nd->client_id = r->integer;
+	freeReplyObject(r);
+	if (getsockname(c->fd, (struct sockaddr *)&ss, &sslen) == 0 &&
+	    sockaddr_text(&ss, host, sizeof(host), &port) == 0)
+		format_name(nd->laddr, sizeof(nd->laddr), host, port);
+	return 0;
+ lost:
+	snprintf(nd->lasterr, sizeof(nd->lasterr), "target %s: %s", nd->name,
+	    ctx_error(c, timeout_ms, why, sizeof(why)));
+	return -1;
+}
+
 static int
 node_connect(struct target *t, struct tnode *nd, int *authfailed)
 {
@@ -547,6 +637,10 @@ node_connect(struct target *t, struct tnode *nd, int *authfailed)
 		}
 		freeReplyObject(r);
 	}
+	if (identify(nd, c, t->opts.connect_timeout_ms) == -1) {
+		redisFree(c);
+		return -1;
+	}
 	if ((fl = fcntl(c->fd, F_GETFL)) == -1 ||
 	    fcntl(c->fd, F_SETFL, fl | O_NONBLOCK) == -1) {
 		snprintf(nd->lasterr, sizeof(nd->lasterr), "target %s: "
@@ -564,7 +658,7 @@ node_connect(struct target *t, struct tnode *nd, int *authfailed)
 	}
 	nd->ctx = c;
 	nd->fd = c->fd;
-	nd->down_since = 0;
+	nd->wait_since = now_ms();
 	nd->attempts = 0;
 	return 0;
 }
@@ -1286,6 +1380,8 @@ node_write(struct target *t, struct tnode *nd)
 	uint64_t	limit = write_limit(nd);
 	char		why[128];
 
+	if (nd->wpos == nd->start && nd->wpos < limit)
+		nd->wait_since = now_ms();
 	while (nd->wpos < limit) {
 		w = send(nd->fd, node_bytes(nd, nd->wpos), limit - nd->wpos,
 		    MSG_NOSIGNAL);
@@ -1324,6 +1420,7 @@ node_read(struct target *t, struct tnode *nd)
 			node_lost(t, nd, why);
 			return 0;
 		}
+		nd->wait_since = now_ms();
 		if (redisReaderFeed(nd->reader, t->rbuf, (size_t)n) !=
 		    REDIS_OK)
 			return fail(t, "target %s: out of memory", nd->name);
@@ -1341,6 +1438,9 @@ node_read(struct target *t, struct tnode *nd)
 				return -1;
 			}
 			freeReplyObject(r);
+			nd->down_since = 0;
+			if (nd->fd == -1)
+				return 0;
 		}
 		if (n < READ_CHUNK)
 			return 0;
@@ -1353,7 +1453,6 @@ node_lost(struct target *t, struct tnode *nd, const char *why)
 	size_t	i;
 	uint64_t now = now_ms();
 
-	(void)t;
 	log_warnx("target %s: connection lost (%s); %zu commands to resend",
 	    nd->name, why, nd->live);
 	snprintf(nd->lasterr, sizeof(nd->lasterr), "target %s: %s", nd->name,
@@ -1366,6 +1465,10 @@ node_lost(struct target *t, struct tnode *nd, const char *why)
 		CMD(nd, i)->flags &= (uint8_t)~CMD_ASKED;
 	if (nd->down_since == 0)
 		nd->down_since = now;
+	else if (now - nd->down_since >= (uint64_t)t->opts.retry_ms)
+		fail(t, "target %s: %s; gave up after %d ms with %zu commands "
+		    "unacknowledged", nd->name, why, t->opts.retry_ms,
+		    nd->live);
 	nd->next_try = now;
 	nd->attempts = 0;
 	node_drop_tombs(nd);
@@ -1434,6 +1537,39 @@ node_reconnect(struct target *t, struct tnode *nd, uint64_t now)
 }
 
 /*
+ * A node with commands on the wire and no reply for a while: warned about
+ * every WAIT_LOG_MS, and given up as lost after reply_timeout_ms (a
+ * stopped server, a proxy that holds the socket open).  *timeout is cut
+ * to wake up for the next of these.
+ */
+static int
+check_silence(struct target *t, struct tnode *nd, uint64_t now, int *timeout)
+{
+	uint64_t	quiet = now - nd->wait_since, limit, every = WAIT_LOG_MS;
+	char		why[128];
+
+	limit = (uint64_t)t->opts.reply_timeout_ms;
+	if (limit > 0 && limit / 2 < every)
+		every = limit / 2;
+	if (limit > 0 && quiet >= limit) {
+		snprintf(why, sizeof(why), "no reply for %llu ms",
+		    (unsigned long long)quiet);
+		node_lost(t, nd, why);
+		return t->failed ? -1 : 0;
+	}
+	if (quiet >= every && now - nd->last_wait_log >= every) {
+		nd->last_wait_log = now;
+		log_warnx("target %s: no reply for %.1f s, %zu commands "
+		    "unacknowledged", nd->name, (double)quiet / 1000, nd->live);
+	}
+	if (quiet < every && every - quiet < (uint64_t)*timeout)
+		*timeout = (int)(every - quiet);
+	else if (limit > 0 && limit - quiet < (uint64_t)*timeout)
+		*timeout = (int)(limit - quiet);
+	return 0;
+}
+
+/*
  * One round of I/O on every node: reconnect what is due, write what may be
  * written, read what arrived, waiting up to maxwait ms for any of it.
  */
@@ -1462,6 +1598,9 @@ pump(struct target *t, int maxwait)
 		t->pfdsz = t->nnodes;
 	}
 	TAILQ_FOREACH(nd, &t->nodes, entry) {
+		if (nd->fd != -1 && nd->wpos > nd->start &&
+		    check_silence(t, nd, now, &timeout) == -1)
+			return -1;
 		if (nd->fd == -1) {
 			if (nd->n == 0)
 				continue;
@@ -1610,6 +1749,8 @@ target_open(const struct target_opts *opts, char *err, size_t errsz)
 		t->opts.connect_timeout_ms = DEFAULT_CONNECT_MS;
 	if (t->opts.retry_ms <= 0)
 		t->opts.retry_ms = DEFAULT_RETRY_MS;
+	if (t->opts.reply_timeout_ms < 0)
+		t->opts.reply_timeout_ms = 0;
 	format_name(name, sizeof(name), opts->host, opts->port);
 	if (opts->user[0] != '\0' && opts->password[0] == '\0') {
 		snprintf(err, errsz, "target %s: user \"%s\" given without a "

@@ -294,5 +294,50 @@ ok(rc == 1 and 'target 127.0.0.1:%d' % asrv.port in err and 'gave up after 1500 
    and '100 commands unacknowledged' in err, 'dead server: %s' % err.strip().splitlines()[-1])
 ok(time.time() - t0 < 10, 'gave up in bounded time')
 
+# ---------------------------------------------------------------- silent server
+
+# A stopped server (SIGSTOP) accepts connections and answers nothing.  The
+# layer warns while it waits, gives the connection up after the reply
+# timeout, and once the server runs again resends on a new connection; the
+# old one, whose commands the server may not have read yet, is killed
+# first so they cannot run after the newer ones.
+import signal
+qs = RedisServer()
+qc = qs.client()
+Q = 2000 if ASAN else 10000
+st = Stream(['--window', '8192', '--reply-timeout-ms', '2000', '--connect-timeout-ms', '500',
+             '--retry-ms', '30000', qs.url])
+st.send(part(0, Q, 1))
+wait_for(lambda: qc.get('s:%d' % (Q - 1)) == b'g1:%d' % (Q - 1), 'first part')
+qs.proc.send_signal(signal.SIGSTOP)
+st.send(part(0, Q, 2))
+time.sleep(3.5)
+qs.proc.send_signal(signal.SIGCONT)
+st.send(part(0, Q, 3))
+rc, out, err = st.finish()
+is_(rc, 0, 'server stopped for 3.5 s mid-stream: exit 0')
+ok(re.search(r'target 127.0.0.1:%d: no reply for 1\.\d s, \d+ commands unacknowledged' % qs.port, err),
+   'a warning while waiting')
+ok(re.search(r'connection lost \(no reply for 2\d\d\d ms\); \d+ commands to resend', err),
+   'the connection given up after the 2 s reply timeout')
+ok(stats(err).get('reconnects', 0) >= 1, 'reconnected (%s)' % stats(err))
+check_parts(qc, Q, 3, 'every key has its last value: the old connection ran nothing late')
+is_(len(out.splitlines()), 3 * Q, 'one reply per command')
+
+# still stopped after retry_ms: a clear error in bounded time
+st = Stream(['--reply-timeout-ms', '500', '--connect-timeout-ms', '300', '--retry-ms', '2000', qs.url])
+st.send(part(0, 100, 4))
+wait_for(lambda: qc.get('s:99') == b'g4:99', 'first part')
+qs.proc.send_signal(signal.SIGSTOP)
+st.send(part(100, 200, 4))
+t0 = time.time()
+rc, out, err = st.finish(timeout=30)
+qs.proc.send_signal(signal.SIGCONT)
+last = err.strip().splitlines()[-1] if err.strip() else ''
+ok(rc == 1 and 'target 127.0.0.1:%d' % qs.port in last and 'gave up after 2000 ms' in last and 'no answer within 300 ms' in err and
+   '100 commands unacknowledged' in last, 'stopped server: %s' % last)
+ok(time.time() - t0 < 10, 'gave up in bounded time (%.1f s)' % (time.time() - t0))
+qs.stop()
+
 srv.stop()
 done_testing()

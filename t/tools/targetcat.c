@@ -1,7 +1,8 @@
 /*
  * targetcat - send commands from stdin through the target layer.
  *
- *	targetcat [--window N] [--retry-ms MS] [--count-only] URL < commands
+ *	targetcat [--window N] [--retry-ms MS] [--reply-timeout-ms MS]
+ *	    [--connect-timeout-ms MS] [--count-only] URL < commands
  *	targetcat --parse URL		(prints what target_parse() read)
  *	targetcat --slot KEY		(prints target_slot(KEY); \xHH escapes)
  *
@@ -63,7 +64,9 @@ static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr, "usage: targetcat [--window N] [--retry-ms MS] "
-	    "[--count-only] URL < commands\n"
+	    "[--reply-timeout-ms MS]\n"
+	    "           [--connect-timeout-ms MS] [--count-only] URL < "
+	    "commands\n"
 	    "       targetcat --parse URL\n"
 	    "       targetcat --slot KEY\n");
 	exit(2);
@@ -396,7 +399,8 @@ main(int argc, char **argv)
 	const char			*errstr, *pw;
 	char				 err[1024];
 	size_t				 window = 0;
-	int				 retry_ms = 0, i;
+	int				 retry_ms = 0, reply_ms = -1, conn_ms = 0;
+	int				 i;
 	uint64_t			 ncmds = 0, tag;
 
 	memset(&cat, 0, sizeof(cat));
@@ -419,6 +423,18 @@ main(int argc, char **argv)
 			    &errstr);
 			if (errstr != NULL)
 				usage();
+		} else if (strcmp(argv[i], "--reply-timeout-ms") == 0 &&
+		    i + 1 < argc) {
+			reply_ms = (int)strtonum(argv[++i], 0, 1 << 30,
+			    &errstr);
+			if (errstr != NULL)
+				usage();
+		} else if (strcmp(argv[i], "--connect-timeout-ms") == 0 &&
+		    i + 1 < argc) {
+			conn_ms = (int)strtonum(argv[++i], 1, 1 << 30,
+			    &errstr);
+			if (errstr != NULL)
+				usage();
 		} else
 			usage();
 	}
@@ -434,6 +450,10 @@ main(int argc, char **argv)
 		opts.window = window;
 	if (retry_ms)
 		opts.retry_ms = retry_ms;
+	if (reply_ms >= 0)
+		opts.reply_timeout_ms = reply_ms;
+	if (conn_ms)
+		opts.connect_timeout_ms = conn_ms;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if ((t = target_open(&opts, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "targetcat: %s\n", err);
