@@ -7,8 +7,10 @@
  * acknowledged them.  MOVED refreshes the slot map and resends, ASK sends
  * ASKING first, TRYAGAIN/CLUSTERDOWN/LOADING back off and retry, and a
  * dropped connection is reopened and every unacknowledged command resent
- * in order.  Callers therefore send only commands that are safe to run
- * twice.  Memory is bounded by the in-flight window.
+ * in order.  Commands are therefore run at least once: one that is not
+ * safe to run twice is sent with TARGET_NORESEND, and the channel fails
+ * rather than resend it when it may have run.  Memory is bounded by the
+ * in-flight window.
  *
  * Standalone: a SELECT sent through target_send() (keyless) is tracked;
  * after a reconnect the db of the last acknowledged SELECT is selected
@@ -68,6 +70,20 @@ void		 target_set_reply_cb(struct target *, target_reply_fn, void *);
  */
 int		 target_send(struct target *, int argc, const char **argv,
 		    const size_t *argvlen, int keyidx, uint64_t tag);
+/*
+ * target_send() with flags.  TARGET_NORESEND: the command must not run
+ * twice (INCR, RPUSH, ...).  When its connection is lost after the whole
+ * command was written and before its reply came, it may have run: the
+ * target fails ("connection to H:P lost with N unacknowledged commands
+ * that are not safe to resend") instead of resending it, and so it does
+ * when a copy left behind by a redirection turns out to have run.  The
+ * caller restarts from a point it knows to be safe.  A command not yet
+ * written is resent as usual; so is one answered MOVED, ASK, TRYAGAIN,
+ * CLUSTERDOWN, LOADING or MASTERDOWN, which did not run.
+ */
+#define TARGET_NORESEND	0x01
+int		 target_send_flags(struct target *, int argc, const char **argv,
+		    const size_t *argvlen, int keyidx, uint64_t tag, int flags);
 /*
  * Send to every master (cluster) or the server (standalone).  The reply
  * callback runs once for the whole: with the first error reply, else with

@@ -69,6 +69,7 @@
 #define CMD_KEYLESS	0x08
 #define CMD_SELECT	0x10	/* SELECT selectdb: a reconnect re-selects it */
 #define CMD_INTERNAL	0x20	/* ours: the reply goes to no callback */
+#define CMD_NORESEND	0x40	/* TARGET_NORESEND: never run twice */
 #define CMD_PROBE	0x80	/* a retried command: nothing after it is
 				   written before its reply */
 
@@ -884,7 +885,7 @@ node_copy(struct target *t, struct tnode *src, size_t i, struct tnode *dst,
 	if (fresh)
 		c->redirects = 0;
 	c->flags = (uint8_t)((old.flags & (CMD_KEYLESS | CMD_SELECT |
-	    CMD_INTERNAL)) |
+	    CMD_INTERNAL | CMD_NORESEND)) |
 	    (asking ? CMD_ASKING : 0));
 	dst->end += total;
 	dst->live++;
@@ -1312,6 +1313,7 @@ handle_reply(struct target *t, struct tnode *nd, const redisReply *r)
 	struct tcmd	*c;
 	uint64_t	 tag;
 	int		 rc;
+	char		 key[300];
 
 	if (nd->n == 0 || CMD(nd, 0)->off >= nd->wpos)
 		return fail(t, "target %s: a reply that matches no command "
@@ -1325,6 +1327,12 @@ handle_reply(struct target *t, struct tnode *nd, const redisReply *r)
 	if ((c->flags & CMD_SELECT) && r->type != REDIS_REPLY_ERROR)
 		nd->db = c->selectdb;
 	if (c->flags & CMD_TOMB) {
+		if ((c->flags & CMD_NORESEND) && r->type != REDIS_REPLY_ERROR)
+			return fail(t, "target %s: key \"%s\": a command that is "
+			    "not safe to run twice ran here after it was "
+			    "redirected, and its copy would run it again",
+			    nd->name, key_repr(cmd_key(nd, c), c->keylen, key,
+			    sizeof(key)));
 		node_pop(nd);
 		return 0;
 	}
@@ -1450,11 +1458,22 @@ node_read(struct target *t, struct tnode *nd)
 static void
 node_lost(struct target *t, struct tnode *nd, const char *why)
 {
-	size_t	i;
-	uint64_t now = now_ms();
+	size_t		i, unsafe = 0;
+	uint64_t	now = now_ms();
 
-	log_warnx("target %s: connection lost (%s); %zu commands to resend",
-	    nd->name, why, nd->live);
+	for (i = 0; i < nd->n; i++) {
+		struct tcmd *c = CMD(nd, i);
+		/* a command not wholly written cannot have run */
+		if ((c->flags & CMD_NORESEND) && c->off + c->len <= nd->wpos)
+			unsafe++;
+	}
+	if (unsafe > 0)
+		fail(t, "target: connection to %s lost (%s) with %zu "
+		    "unacknowledged commands that are not safe to resend",
+		    nd->name, why, unsafe);
+	else
+		log_warnx("target %s: connection lost (%s); %zu commands to "
+		    "resend", nd->name, why, nd->live);
 	snprintf(nd->lasterr, sizeof(nd->lasterr), "target %s: %s", nd->name,
 	    why);
 	redisFree(nd->ctx);
@@ -1885,7 +1904,7 @@ is_select(int argc, const char **argv, const size_t *argvlen, int32_t *db)
 static int
 enqueue(struct target *t, struct tnode *nd, int argc, const char **argv,
     const size_t *argvlen, int keyidx, unsigned int slot, uint64_t tag,
-    struct tgroup *group)
+    struct tgroup *group, int flags)
 {
 	struct tcmd	*c;
 
@@ -1896,6 +1915,8 @@ enqueue(struct target *t, struct tnode *nd, int argc, const char **argv,
 	c->slot = (uint16_t)slot;
 	if (keyidx < 0)
 		c->flags |= CMD_KEYLESS;
+	if (flags & TARGET_NORESEND)
+		c->flags |= CMD_NORESEND;
 	if (keyidx < 0 && is_select(argc, argv, argvlen, &c->selectdb))
 		c->flags |= CMD_SELECT;
 	if (!t->in_cb && nd->end - nd->wpos >= WRITE_BATCH)
@@ -1906,6 +1927,13 @@ enqueue(struct target *t, struct tnode *nd, int argc, const char **argv,
 int
 target_send(struct target *t, int argc, const char **argv,
     const size_t *argvlen, int keyidx, uint64_t tag)
+{
+	return target_send_flags(t, argc, argv, argvlen, keyidx, tag, 0);
+}
+
+int
+target_send_flags(struct target *t, int argc, const char **argv,
+    const size_t *argvlen, int keyidx, uint64_t tag, int flags)
 {
 	struct tnode	*nd;
 	unsigned int	 slot = 0;
@@ -1936,7 +1964,8 @@ target_send(struct target *t, int argc, const char **argv,
 		if (pump(t, 1000) == -1)
 			return -1;
 	}
-	return enqueue(t, nd, argc, argv, argvlen, keyidx, slot, tag, NULL);
+	return enqueue(t, nd, argc, argv, argvlen, keyidx, slot, tag, NULL,
+	    flags);
 }
 
 int
@@ -1967,7 +1996,8 @@ target_send_all(struct target *t, int argc, const char **argv,
 		while (!t->in_cb && nd->n >= t->opts.window)
 			if (pump(t, 1000) == -1)
 				return -1;
-		if (enqueue(t, nd, argc, argv, argvlen, -1, 0, tag, g) == -1)
+		if (enqueue(t, nd, argc, argv, argvlen, -1, 0, tag, g, 0) ==
+		    -1)
 			return -1;
 	}
 	return 0;

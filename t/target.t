@@ -339,5 +339,122 @@ ok(rc == 1 and 'target 127.0.0.1:%d' % qs.port in last and 'gave up after 2000 m
 ok(time.time() - t0 < 10, 'gave up in bounded time (%.1f s)' % (time.time() - t0))
 qs.stop()
 
+# ---------------------------------------------------------------- replies lost
+
+class ReplyEater:
+    """A TCP relay to a server that, on the first connection whose client
+    sends `trigger`, passes only the first `keep` reply lines: the server
+    runs every command, the client sees its connection close with replies
+    missing.  Other connections pass untouched."""
+
+    def __init__(self, port, keep, trigger):
+        self.port, self.keep, self.trigger = port, keep, trigger.encode()
+        self.lsock = socket.socket()
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(('127.0.0.1', 0))
+        self.lsock.listen(8)
+        self.lport = self.lsock.getsockname()[1]
+        self.used = False
+        self.dropped = threading.Event()
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            s = socket.create_connection(('127.0.0.1', self.port))
+            threading.Thread(target=self.serve, args=(c, s), daemon=True).start()
+
+    def serve(self, c, s):
+        seen = threading.Event()
+
+        def up():
+            tail = b''
+            try:
+                while True:
+                    d = c.recv(65536)
+                    if not d:
+                        break
+                    if self.trigger in tail + d:
+                        seen.set()
+                    tail = d[-64:]
+                    s.sendall(d)
+            except OSError:
+                pass
+        threading.Thread(target=up, daemon=True).start()
+        faulty, passed, buf, quiet = False, 0, b'', time.time()
+        s.settimeout(0.05)
+        while True:
+            try:
+                d = s.recv(65536)
+                if not d:
+                    break
+                buf += d
+                quiet = time.time()
+            except socket.timeout:
+                pass
+            except OSError:
+                break
+            if seen.is_set() and not self.used:
+                self.used = faulty = True
+            while b'\r\n' in buf and (not faulty or passed < self.keep):
+                i = buf.index(b'\r\n') + 2
+                try:
+                    c.sendall(buf[:i])
+                except OSError:
+                    return
+                buf, passed = buf[i:], passed + 1
+            if faulty and passed >= self.keep and time.time() - quiet > 0.5:
+                break
+        for x in (c, s):
+            try:
+                x.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            x.close()
+        if faulty:
+            self.dropped.set()
+
+    def close(self):
+        self.lsock.close()
+
+
+import socket
+import threading
+ls = RedisServer()
+lc = ls.client()
+text = 'SET c 0\n' + '!INCR c\n' * 10 + '!RPUSH l a\n'
+pr = ReplyEater(ls.port, 4, 'INCR')
+r = targetcat(['--retry-ms', '5000', '127.0.0.1:%d' % pr.lport], text, timeout=60)
+ok(pr.dropped.is_set(), 'the relay withheld replies and closed the connection')
+ok(r.returncode == 1 and 'connection to 127.0.0.1:%d lost' % pr.lport in r.stderr and
+   'with 9 unacknowledged commands that are not safe to resend' in r.stderr,
+   'TARGET_NORESEND: %s' % r.stderr.strip().splitlines()[-1])
+is_((lc.get('c'), lc.llen('l')), (b'10', 1), 'each INCR and the RPUSH ran once')
+pr.close()
+
+lc.flushall()
+pr = ReplyEater(ls.port, 4, 'INCR')
+r = targetcat(['--retry-ms', '5000', '127.0.0.1:%d' % pr.lport], text.replace('!', ''), timeout=60)
+ok(pr.dropped.is_set() and r.returncode == 0 and resent(r.stderr) == 9,
+   'without the flag the same loss resends the 9 commands after the 2nd INCR (%d)' % resent(r.stderr))
+is_((lc.get('c'), lc.llen('l')), (b'18', 2), 'and they ran twice: INCR 8 more, RPUSH once more')
+pr.close()
+
+# not yet written when the connection went: resent even with the flag
+lc.flushall()
+pr = ReplyEater(ls.port, 2, 'MARK')
+st = Stream(['--retry-ms', '5000', '127.0.0.1:%d' % pr.lport])
+st.send(['SET c 0', 'SET MARK 1'])
+wait_for(pr.dropped.is_set, 'the relay to drop the connection')
+st.send(['!INCR c'] * 5)
+rc, out, err = st.finish(timeout=60)
+ok(rc == 0 and stats(err).get('reconnects') == 1, 'commands queued after the loss are sent on the new connection')
+is_(lc.get('c'), b'5', 'and run once each')
+pr.close()
+ls.stop()
+
 srv.stop()
 done_testing()

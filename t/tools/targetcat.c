@@ -11,7 +11,9 @@
  * backslash.  The argument that routes the command (its key) is argument 1
  * unless the command is keyless (PING, INFO, FLUSHALL, ...: -1), or the
  * line starts with "@N " (argument N; "@-1 " for none) or "@all " (sent
- * to every master with target_send_all()).  Empty lines are skipped.
+ * to every master with target_send_all()).  A line starting with "!" is
+ * sent with TARGET_NORESEND ("!INCR c", "!@2 ...").  Empty lines are
+ * skipped.
  *
  * The tag of a command is its line's number among the commands, from 0.
  * Once everything is acknowledged, one line per reply is printed in input
@@ -255,8 +257,13 @@ do_line(struct target *t, struct cat *cat, char *line, uint64_t tag,
 	static size_t		 argvlen[MAXARGS];
 	const char		*errstr;
 	char			*p = line, *sp;
-	int			 argc, keyidx = -2, all = 0;
+	int			 argc, keyidx = -2, all = 0, flags = 0;
 
+	if (line[0] == '!') {
+		flags = TARGET_NORESEND;
+		line++;
+		p = line;
+	}
 	if (line[0] == '@') {
 		if ((sp = strchr(line, ' ')) == NULL)
 			goto bad;
@@ -280,9 +287,11 @@ do_line(struct target *t, struct cat *cat, char *line, uint64_t tag,
 		fprintf(stderr, "targetcat: out of memory\n");
 		return -1;
 	}
-	if (all)
+	if (all && flags == 0)
 		return target_send_all(t, argc, argv, argvlen, tag);
-	return target_send(t, argc, argv, argvlen, keyidx, tag);
+	if (all)
+		goto bad;
+	return target_send_flags(t, argc, argv, argvlen, keyidx, tag, flags);
  bad:
 	fprintf(stderr, "targetcat: line %llu: malformed command\n",
 	    (unsigned long long)lineno);
