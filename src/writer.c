@@ -74,6 +74,7 @@ static const char *code_names[] = {
 struct keyref {
 	TAILQ_ENTRY(keyref)	 entry;
 	int			 refs;
+	int			 db;		/* destination db, -1 any */
 	enum rdb_vtype		 vtype;
 	char			 cmd[24];	/* journal commands: argv[0] */
 	uint64_t		 tmpno;		/* temporary name until renamed */
@@ -134,6 +135,7 @@ struct writer {
 	long			 pid;
 	uint64_t		 ntmp;
 	int			 curdb;		/* SELECTed db, -1 unknown */
+	int			 jdb;		/* db of the journal record */
 	char			*slottags;	/* NSLOTS x 8: a tag per slot */
 	struct kstate		 k0;		/* eid 0 */
 	struct kstate		**ks;		/* eid != 0 */
@@ -301,6 +303,7 @@ keyref_new(struct writer *w, const char *key, size_t keylen,
 		fatalx("%s: malloc returned a pointer not 16-byte aligned",
 		    __func__);
 	ref->refs = 1;
+	ref->db = -1;
 	ref->vtype = vtype;
 	ref->tmpno = 0;
 	strlcpy(ref->cmd, cmd ? cmd : "", sizeof(ref->cmd));
@@ -361,6 +364,8 @@ wait_acks(struct writer *w)
 	return 0;
 }
 
+static int	use_db(struct writer *, int);
+
 static int
 send_cmd(struct writer *w, struct keyref *ref, enum code code, int argc,
     const char **argv, const size_t *argvlen, int keyidx)
@@ -368,6 +373,8 @@ send_cmd(struct writer *w, struct keyref *ref, enum code code, int argc,
 	int i;
 
 	if (w->failed)
+		return -1;
+	if (use_db(w, ref->db) == -1)
 		return -1;
 	ref->refs++;
 	w->counts[WC_COMMANDS]++;
@@ -423,44 +430,54 @@ num_add(struct writer *w, const char *fmt, ...)
 	return off;
 }
 
-/* SELECT the destination db of a key (standalone only). */
+/* The destination db of a source db; a cluster has only db 0. */
 static int
-select_db(struct writer *w, int srcdb, int *dst)
+map_db(struct writer *w, int srcdb, int *dst)
 {
-	struct keyref *ref;
-	char num[16];
-	int db, rv;
+	int db = -1;
 
-	db = -1;
 	if (srcdb >= 0 && srcdb < WRITER_MAXDB)
 		db = w->opts.db_map[srcdb];
 	if (db < 0)
 		db = w->cluster ? 0 : srcdb;
 	*dst = db;
-	if (w->cluster) {
-		if (db != 0) {
-			werr(w, "db %d maps to db %d, but a cluster has only "
-			    "db 0 (use --db-map %d:0)", srcdb, db, srcdb);
-			return -1;
-		}
-		return 0;
+	if (w->cluster && db != 0) {
+		werr(w, "db %d maps to db %d, but a cluster has only db 0 (use "
+		    "--db-map %d:0)", srcdb, db, srcdb);
+		return -1;
 	}
-	if (db == w->curdb)
+	return 0;
+}
+
+/*
+ * Keys of different dbs interleave (Dragonfly's tagged chunks, journal
+ * records between them) on one connection: every command of a key is
+ * preceded by SELECT when the connection's db is another.  The SELECT
+ * goes through the target, which restores it after a reconnect.
+ */
+static int
+use_db(struct writer *w, int db)
+{
+	struct keyref *ref;
+	const char *argv[2];
+	size_t argvlen[2];
+	char num[16];
+	int rv;
+
+	if (w->cluster || db < 0 || db == w->curdb)
 		return 0;
 	if ((ref = keyref_new(w, "", 0, RDB_VT_STRING, "SELECT")) == NULL)
 		return -1;
-	snprintf(num, sizeof(num), "%d", db);
-	if (argv_reserve(w, 2) == -1) {
-		keyref_put(w, ref);
-		werr(w, "out of memory");
-		return -1;
-	}
-	av_str(w, 0, "SELECT");
-	av_str(w, 1, num);
-	rv = send_av(w, ref, C_JOURNAL, 2, -1);
+	argv[0] = "SELECT";
+	argvlen[0] = 6;
+	argv[1] = num;
+	argvlen[1] = snprintf(num, sizeof(num), "%d", db);
+	/* set first: send_cmd() calls back here for the SELECT itself */
+	w->curdb = db;
+	rv = send_cmd(w, ref, C_JOURNAL, 2, argv, argvlen, -1);
 	keyref_put(w, ref);
-	if (rv == 0)
-		w->curdb = db;
+	if (rv == -1)
+		w->curdb = -1;
 	return rv;
 }
 
@@ -1188,8 +1205,9 @@ key_begin(struct writer *w, const struct rdb_event *ev)
 	if ((st->ref = keyref_new(w, ev->key.p, ev->key.len, ev->vtype,
 	    NULL)) == NULL)
 		return -1;
-	if (select_db(w, ev->db, &db) == -1)
+	if (map_db(w, ev->db, &db) == -1)
 		return -1;
+	st->ref->db = db;
 	if (st->expire_ms >= 0 && st->expire_ms <= now_ms()) {
 		w->counts[WC_EXPIRED]++;
 		st->dropped = 1;
@@ -1666,7 +1684,12 @@ jsend(struct writer *w, const struct journal_rec *rec, enum code code,
 	    keyidx > 0 ? rec->argvlen[keyidx] : 0, RDB_VT_STRING, cmd)) ==
 	    NULL)
 		return -1;
+	ref->db = w->jdb;
 	if (keyidx == -2) {
+		if (use_db(w, ref->db) == -1) {
+			keyref_put(w, ref);
+			return -1;
+		}
 		ref->refs++;
 		w->counts[WC_COMMANDS]++;
 		if ((rv = target_send_all(w->t, argc, w->argv, w->argvlen,
@@ -1895,10 +1918,12 @@ writer_journal(struct writer *w, const struct journal_rec *rec)
 		werr(w, "out of memory");
 		return -1;
 	}
+	w->jdb = -1;
 	if (is(name, nlen, "FLUSHALL"))
 		return jverbatim(w, rec, -2);
-	if (select_db(w, (int)rec->db, &db) == -1)
+	if (map_db(w, (int)rec->db, &db) == -1)
 		return -1;
+	w->jdb = db;
 	if (is(name, nlen, "FLUSHDB") || is(name, nlen, "SCRIPT"))
 		return jverbatim(w, rec, -2);
 	if (rec->argc < 2)
