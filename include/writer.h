@@ -70,4 +70,15 @@ int		 writer_sync(struct writer *);
 const char	*writer_error(const struct writer *);
 const uint64_t	*writer_counts(const struct writer *);
 
+/* What kind of failure writer_error() describes. */
+enum writer_error_kind {
+	WERR_NONE,		/* no error */
+	WERR_DATA,		/* the input cannot be written: unsupported
+				   type, corrupt element; fails every time */
+	WERR_TARGET,		/* the target failed or refused (OOM, auth,
+				   connection) or memory ran out: may pass */
+	WERR_DIVERGED,		/* a checked command found the target in a
+				   state the writer did not leave it in */
+};
+
 #endif
