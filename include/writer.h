@@ -80,5 +80,6 @@ enum writer_error_kind {
 	WERR_DIVERGED,		/* a checked command found the target in a
 				   state the writer did not leave it in */
 };
+int		 writer_error_kind(const struct writer *);
 
 #endif

@@ -2298,6 +2298,12 @@ writer_error(const struct writer *w)
 	return target_error(w->t);
 }
 
+int
+writer_error_kind(const struct writer *w)
+{
+	return w->failed ? w->errkind : WERR_NONE;
+}
+
 const uint64_t *
 writer_counts(const struct writer *w)
 {
