@@ -82,4 +82,28 @@ enum writer_error_kind {
 };
 int		 writer_error_kind(const struct writer *);
 
+/*
+ * The input stopped in the middle (corrupt or truncated file, lost flow)
+ * or the writer failed: keys not yet complete are abandoned and their
+ * temporary names deleted, every complete key is waited for.  0 when all
+ * of that was acknowledged, -1 otherwise (writer_error()).
+ *
+ * fresh, when not NULL, is a new connection to use from now on instead of
+ * the writer's own, which failed with commands unacknowledged: then every
+ * temporary name not known to be renamed is deleted too, so a key whose
+ * build or rename was lost is absent rather than left under its temporary
+ * name.  The writer's first error and its kind are kept, and -1 returned
+ * if there was one.
+ */
+int		 writer_abort(struct writer *, struct target *fresh);
+
+/*
+ * Delete the temporary keys ("{N}df2redis:tmp:PID:N") a killed writer left
+ * behind: SCAN every master (standalone: every db holding keys) on
+ * connections of its own, before any writer runs.  Returns how many were
+ * deleted, -1 on error (err set).
+ */
+long		 writer_cleanup(const struct target_opts *, char *err,
+		    size_t errlen);
+
 #endif

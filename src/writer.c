@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cluster.h"
 #include "crc64.h"
 #include "log.h"
 #include "writer.h"
@@ -2223,20 +2224,6 @@ del_tmp(struct writer *w, struct keyref *ref)
 	return send_av(w, ref, C_DEL, 2, 1);
 }
 
-/*
- * The input stopped in the middle (corrupt or truncated file, lost flow)
- * or the writer failed: keys not yet complete are abandoned and their
- * temporary names deleted, every complete key is waited for.
- *
- * fresh, when not NULL, is a new connection to use instead of the
- * writer's own, which failed with commands unacknowledged: then every
- * temporary name not known to be renamed is deleted too, so a key whose
- * build or rename was lost is absent rather than left under its
- * temporary name.  The writer's error is kept.
- * Not declared in writer.h yet.
- */
-int	writer_abort(struct writer *, struct target *);
-
 int
 writer_abort(struct writer *w, struct target *fresh)
 {
@@ -2308,4 +2295,249 @@ const uint64_t *
 writer_counts(const struct writer *w)
 {
 	return w->counts;
+}
+
+/* ------------------------------------------------------------ cleanup */
+
+#define CLEANUP_MATCH	"{*}df2redis:tmp:*"
+
+/* "{N}df2redis:tmp:PID:N" exactly, as tmp_fmt() writes them. */
+static int
+is_tmp_name(const char *p, size_t len)
+{
+	static const char mid[] = "}df2redis:tmp:";
+	const char *end = p + len;
+	int part;
+
+	if (len == 0 || *p++ != '{')
+		return 0;
+	for (part = 0; part < 3; part++) {
+		if (p == end || !isdigit((unsigned char)*p))
+			return 0;
+		while (p < end && isdigit((unsigned char)*p))
+			p++;
+		if (part == 0) {
+			if ((size_t)(end - p) < sizeof(mid) - 1 ||
+			    memcmp(p, mid, sizeof(mid) - 1) != 0)
+				return 0;
+			p += sizeof(mid) - 1;
+		} else if (part == 1) {
+			if (p == end || *p++ != ':')
+				return 0;
+		}
+	}
+	return p == end;
+}
+
+static redisReply *
+cleanup_cmd(redisContext *c, const char *name, char *err, size_t errlen,
+    int argc, const char **argv, const size_t *argvlen)
+{
+	redisReply *r;
+
+	if ((r = redisCommandArgv(c, argc, argv, argvlen)) == NULL) {
+		snprintf(err, errlen, "target %s: %s: %s", name, argv[0],
+		    c->errstr);
+		return NULL;
+	}
+	if (r->type == REDIS_REPLY_ERROR) {
+		snprintf(err, errlen, "target %s: %s: %s", name, argv[0],
+		    r->str);
+		freeReplyObject(r);
+		return NULL;
+	}
+	return r;
+}
+
+static redisContext *
+cleanup_connect(const struct target_opts *o, const char *host, int port,
+    char *name, size_t namelen, char *err, size_t errlen)
+{
+	int ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 5000;
+	struct timeval tv = { ms / 1000, ms % 1000 * 1000 };
+	const char *argv[3];
+	redisContext *c;
+	redisReply *r;
+	int argc = 0;
+
+	snprintf(name, namelen, "%s:%d", host, port);
+	if ((c = redisConnectWithTimeout(host, port, tv)) == NULL ||
+	    c->err) {
+		snprintf(err, errlen, "target %s: %s", name,
+		    c ? c->errstr : "out of memory");
+		redisFree(c);
+		return NULL;
+	}
+	tv.tv_sec = 60;
+	tv.tv_usec = 0;
+	redisSetTimeout(c, tv);
+	if (o->password[0] != '\0') {
+		argv[argc++] = "AUTH";
+		if (o->user[0] != '\0')
+			argv[argc++] = o->user;
+		argv[argc++] = o->password;
+		if ((r = redisCommandArgv(c, argc, argv, NULL)) == NULL ||
+		    r->type == REDIS_REPLY_ERROR) {
+			if (r != NULL)
+				snprintf(err, errlen, "target %s: "
+				    "authentication failed: %s", name, r->str);
+			else
+				snprintf(err, errlen, "target %s: AUTH: %s",
+				    name, c->errstr);
+			if (r != NULL)
+				freeReplyObject(r);
+			redisFree(c);
+			return NULL;
+		}
+		freeReplyObject(r);
+	}
+	return c;
+}
+
+/* SCAN the current db of one master, UNLINK what is a temporary name. */
+static long
+cleanup_db(redisContext *c, const char *name, char *err, size_t errlen)
+{
+	const char *argv[6] = { "SCAN", NULL, "MATCH", CLEANUP_MATCH,
+	    "COUNT", "1000" };
+	const char *del[2] = { "UNLINK", NULL };
+	size_t dellen[2] = { 6, 0 };
+	char cursor[32] = "0";
+	redisReply *r, *d, *keys;
+	long n = 0;
+	size_t i;
+
+	do {
+		argv[1] = cursor;
+		if ((r = cleanup_cmd(c, name, err, errlen, 6, argv, NULL)) ==
+		    NULL)
+			return -1;
+		if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+		    r->element[0]->type != REDIS_REPLY_STRING ||
+		    r->element[1]->type != REDIS_REPLY_ARRAY) {
+			snprintf(err, errlen, "target %s: SCAN: unexpected "
+			    "reply", name);
+			freeReplyObject(r);
+			return -1;
+		}
+		strlcpy(cursor, r->element[0]->str, sizeof(cursor));
+		keys = r->element[1];
+		for (i = 0; i < keys->elements; i++) {
+			if (keys->element[i]->type != REDIS_REPLY_STRING ||
+			    !is_tmp_name(keys->element[i]->str,
+			    keys->element[i]->len))
+				continue;
+			del[1] = keys->element[i]->str;
+			dellen[1] = keys->element[i]->len;
+			if ((d = cleanup_cmd(c, name, err, errlen, 2, del,
+			    dellen)) == NULL) {
+				freeReplyObject(r);
+				return -1;
+			}
+			if (d->type == REDIS_REPLY_INTEGER)
+				n += d->integer;
+			freeReplyObject(d);
+		}
+		freeReplyObject(r);
+	} while (strcmp(cursor, "0") != 0);
+	return n;
+}
+
+/* Every db of a standalone server that holds keys (INFO keyspace). */
+static long
+cleanup_node(redisContext *c, const char *name, int cluster, char *err,
+    size_t errlen)
+{
+	const char *argv[2] = { "INFO", "keyspace" };
+	const char *sel[2] = { "SELECT", NULL };
+	redisReply *r, *s;
+	long n, total = 0;
+	char *p, num[16];
+	int db;
+
+	if (cluster)
+		return cleanup_db(c, name, err, errlen);
+	if ((r = cleanup_cmd(c, name, err, errlen, 2, argv, NULL)) == NULL)
+		return -1;
+	for (p = r->type == REDIS_REPLY_STRING ? r->str : "";
+	    (p = strstr(p, "db")) != NULL; p += 2) {
+		if ((p != r->str && p[-1] != '\n') ||
+		    sscanf(p, "db%d:", &db) != 1)
+			continue;
+		snprintf(num, sizeof(num), "%d", db);
+		sel[1] = num;
+		if ((s = cleanup_cmd(c, name, err, errlen, 2, sel, NULL)) ==
+		    NULL || (n = cleanup_db(c, name, err, errlen)) == -1) {
+			if (s != NULL)
+				freeReplyObject(s);
+			freeReplyObject(r);
+			return -1;
+		}
+		freeReplyObject(s);
+		total += n;
+	}
+	freeReplyObject(r);
+	return total;
+}
+
+long
+writer_cleanup(const struct target_opts *o, char *err, size_t errlen)
+{
+	const char *argv[2] = { "INFO", "cluster" };
+	struct cluster_range *ranges = NULL;
+	redisContext *seed, *c;
+	redisReply *r;
+	char name[CLUSTER_HOSTLEN + 16];
+	long n, total = 0;
+	int cluster, nr, i, j;
+
+	if ((seed = cleanup_connect(o, o->host, o->port, name, sizeof(name),
+	    err, errlen)) == NULL)
+		return -1;
+	if ((r = cleanup_cmd(seed, name, err, errlen, 2, argv, NULL)) ==
+	    NULL) {
+		redisFree(seed);
+		return -1;
+	}
+	cluster = r->type == REDIS_REPLY_STRING &&
+	    strstr(r->str, "cluster_enabled:1") != NULL;
+	freeReplyObject(r);
+	if (!cluster) {
+		total = cleanup_node(seed, name, 0, err, errlen);
+		redisFree(seed);
+		return total;
+	}
+	argv[0] = "CLUSTER";
+	argv[1] = "SLOTS";
+	if ((r = cleanup_cmd(seed, name, err, errlen, 2, argv, NULL)) ==
+	    NULL) {
+		redisFree(seed);
+		return -1;
+	}
+	nr = cluster_parse_slots(r, o->host, &ranges, err, errlen);
+	freeReplyObject(r);
+	redisFree(seed);
+	for (i = 0; i < nr; i++) {
+		/* a master serving several ranges is scanned once */
+		for (j = 0; j < i; j++)
+			if (ranges[j].port == ranges[i].port &&
+			    strcmp(ranges[j].host, ranges[i].host) == 0)
+				break;
+		if (j < i)
+			continue;
+		if ((c = cleanup_connect(o, ranges[i].host, ranges[i].port,
+		    name, sizeof(name), err, errlen)) == NULL) {
+			total = -1;
+			break;
+		}
+		n = cleanup_node(c, name, 1, err, errlen);
+		redisFree(c);
+		if (n == -1) {
+			total = -1;
+			break;
+		}
+		total += n;
+	}
+	free(ranges);
+	return nr == -1 ? -1 : total;
 }
