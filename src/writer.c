@@ -505,7 +505,8 @@ map_db(struct writer *w, int srcdb, int *dst)
 		db = w->cluster ? 0 : srcdb;
 	*dst = db;
 	if (w->cluster && db != 0) {
-		werr(w, WERR_DATA, "db %d maps to db %d, but a cluster has only db 0 (use "
+		werr(w, WERR_DATA,
+		    "db %d maps to db %d, but a cluster has only db 0 (use "
 		    "--db-map %d:0)", srcdb, db, srcdb);
 		return -1;
 	}
@@ -577,7 +578,8 @@ existed(struct writer *w, struct keyref *ref)
 		    keytext(ref->key, ref->keylen, kt, sizeof(kt)));
 		return 0;
 	case CONFLICT_PANIC:
-		kerr(w, WERR_DIVERGED, ref, "already exists on the target (--conflict panic)");
+		kerr(w, WERR_DIVERGED, ref,
+		    "already exists on the target (--conflict panic)");
 		return -1;
 	}
 	return 0;
@@ -683,7 +685,8 @@ on_reply(struct writer *w, struct keyref *ref, enum code code,
 			return existed(w, ref);
 		if (code == C_XGROUP && strncmp(r->str, "BUSYGROUP", 9) == 0)
 			return 0;
-		kerr(w, WERR_TARGET, ref, "%s (%s)", r->str, ref_cmd(ref, code));
+		kerr(w, WERR_TARGET, ref,
+		    "%s (%s)", r->str, ref_cmd(ref, code));
 		return -1;
 	}
 	switch (code) {
@@ -1336,7 +1339,8 @@ unsupported(struct writer *w, struct kstate *st, const char *why)
 	char kt[900];
 
 	if (w->opts.unsupported == UNSUPPORTED_FAIL) {
-		kerr(w, WERR_DATA, st->ref, "%s (--unsupported skip to skip it)", why);
+		kerr(w, WERR_DATA, st->ref,
+		    "%s (--unsupported skip to skip it)", why);
 		return -1;
 	}
 	w->counts[WC_SKIPPED_UNSUPPORTED]++;
@@ -1359,7 +1363,8 @@ key_begin(struct writer *w, const struct rdb_event *ev)
 		return -1;
 	}
 	if (st->active) {
-		werr(w, WERR_DATA, "decoder started a key while key %u was open",
+		werr(w, WERR_DATA,
+		    "decoder started a key while key %u was open",
 		    ev->eid);
 		return -1;
 	}
@@ -1411,7 +1416,8 @@ on_str(struct writer *w, struct kstate *st, const struct rdb_event *ev)
 		st->part_start[part] = st->arena.len;
 	if (st->vtype != RDB_VT_STRING &&
 	    st->arena.len - st->part_start[part] + ev->u.str.len > ITEM_MAX) {
-		kerr(w, WERR_DATA, st->ref, "an element is larger than %d MiB, the most "
+		kerr(w, WERR_DATA, st->ref,
+		    "an element is larger than %d MiB, the most "
 		    "df2redis holds in memory", ITEM_MAX >> 20);
 		return -1;
 	}
@@ -1435,7 +1441,8 @@ field_ttl(struct writer *w, struct kstate *st, const struct rdb_event *ev)
 
 	if (w->version != 0 && w->version < 70400) {
 		if (w->opts.unsupported == UNSUPPORTED_FAIL) {
-			kerr(w, WERR_DATA, st->ref, "hash field TTLs need Redis 7.4 "
+			kerr(w, WERR_DATA, st->ref,
+			    "hash field TTLs need Redis 7.4 "
 			    "(--unsupported skip writes the fields without "
 			    "them)");
 			return -1;
@@ -1489,7 +1496,8 @@ on_item(struct writer *w, struct kstate *st, const struct rdb_event *ev)
 		return -1;
 	if (st->vtype == RDB_VT_ZSET) {
 		if (isnan(ev->u.item.score)) {
-			kerr(w, WERR_DATA, st->ref, "member %" PRIu64 " has a NaN score",
+			kerr(w, WERR_DATA, st->ref,
+			    "member %" PRIu64 " has a NaN score",
 			    ev->u.item.index);
 			return -1;
 		}
@@ -1502,7 +1510,8 @@ on_item(struct writer *w, struct kstate *st, const struct rdb_event *ev)
 			return -1;
 	} else if (ttl >= 0) {
 		if (w->opts.unsupported == UNSUPPORTED_FAIL) {
-			kerr(w, WERR_DATA, st->ref, "%s member TTLs have no Redis "
+			kerr(w, WERR_DATA, st->ref,
+			    "%s member TTLs have no Redis "
 			    "equivalent (--unsupported skip writes the members "
 			    "without them)", rdb_vtype_name(st->vtype));
 			return -1;
@@ -1538,7 +1547,8 @@ on_entry(struct writer *w, struct kstate *st, const struct rdb_event *ev)
 	int n;
 
 	if (ev->u.entry.nfields * 2 + 2 > LUA_MAXARGS) {
-		kerr(w, WERR_DATA, st->ref, "stream entry %" PRIu64 "-%" PRIu64 " has %zu "
+		kerr(w, WERR_DATA, st->ref,
+		    "stream entry %" PRIu64 "-%" PRIu64 " has %zu "
 		    "fields, more than df2redis can replay (%d)",
 		    ev->u.entry.id.ms, ev->u.entry.id.seq,
 		    ev->u.entry.nfields, LUA_MAXARGS / 2 - 1);
@@ -1640,7 +1650,8 @@ on_pel(struct writer *w, struct kstate *st, const struct rdb_event *ev)
 
 	if (st->npel == st->pelcap) {
 		if (st->pelcap >= PEL_MAX) {
-			kerr(w, WERR_DATA, st->ref, "a consumer group has more than %d "
+			kerr(w, WERR_DATA, st->ref,
+			    "a consumer group has more than %d "
 			    "pending entries, the most df2redis holds",
 			    PEL_MAX);
 			return -1;
@@ -1708,7 +1719,8 @@ on_cpel(struct writer *w, struct kstate *st, const struct rdb_event *ev)
 			hi = mid;
 	}
 	if (p == NULL) {
-		kerr(w, WERR_DATA, st->ref, "consumer PEL id %" PRIu64 "-%" PRIu64
+		kerr(w, WERR_DATA, st->ref,
+		    "consumer PEL id %" PRIu64 "-%" PRIu64
 		    " is not in its group's PEL", id->ms, id->seq);
 		return -1;
 	}
@@ -1781,7 +1793,8 @@ writer_event(struct writer *w, const struct rdb_event *ev)
 		return 0;
 	}
 	if ((st = kstate_get(w, ev->eid, 0)) == NULL || !st->active) {
-		werr(w, WERR_DATA, "decoder sent an event for key %u that is not open",
+		werr(w, WERR_DATA,
+		    "decoder sent an event for key %u that is not open",
 		    ev->eid);
 		return -1;
 	}
@@ -1904,7 +1917,8 @@ jsplit(struct writer *w, const struct journal_rec *rec, size_t step)
 	size_t avl[3], i;
 
 	if ((rec->argc - 1) % step != 0) {
-		werr(w, WERR_DATA, "journal record at byte %" PRIu64 ": %.*s with a "
+		werr(w, WERR_DATA,
+		    "journal record at byte %" PRIu64 ": %.*s with a "
 		    "wrong number of arguments", rec->offset,
 		    (int)rec->argvlen[0], rec->argv[0]);
 		return -1;
@@ -1938,12 +1952,14 @@ jsaddex(struct writer *w, const struct journal_rec *rec)
 		i++;
 	i++;
 	if (rec->argc < 3 || i >= rec->argc) {
-		werr(w, WERR_DATA, "journal record at byte %" PRIu64 ": SADDEX with too "
+		werr(w, WERR_DATA,
+		    "journal record at byte %" PRIu64 ": SADDEX with too "
 		    "few arguments", rec->offset);
 		return -1;
 	}
 	if (w->opts.unsupported == UNSUPPORTED_FAIL) {
-		werr(w, WERR_DATA, "key \"%s\": SADDEX member TTLs have no Redis "
+		werr(w, WERR_DATA,
+		    "key \"%s\": SADDEX member TTLs have no Redis "
 		    "equivalent (--unsupported skip writes the members without "
 		    "them)", keytext(rec->argv[1], rec->argvlen[1], kt,
 		    sizeof(kt)));
@@ -2008,7 +2024,8 @@ jrestore_native(struct writer *w, const struct journal_rec *rec,
 		if (n == RDB_DONE)
 			rv = 0;
 		else
-			werr(w, WERR_DATA, "key \"%s\": RESTORE payload in the journal at "
+			werr(w, WERR_DATA,
+			    "key \"%s\": RESTORE payload in the journal at "
 			    "byte %" PRIu64 ": %s",
 			    keytext(key, keylen, kt, sizeof(kt)), rec->offset,
 			    n == RDB_AGAIN ? "truncated" : rdb_error(r));
@@ -2032,7 +2049,8 @@ jrestore(struct writer *w, const struct journal_rec *rec)
 	char num[24];
 
 	if (rec->argc < 4 || rec->argvlen[3] < 11) {
-		werr(w, WERR_DATA, "journal record at byte %" PRIu64 ": RESTORE with a "
+		werr(w, WERR_DATA,
+		    "journal record at byte %" PRIu64 ": RESTORE with a "
 		    "short payload", rec->offset);
 		return -1;
 	}

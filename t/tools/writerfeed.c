@@ -359,7 +359,8 @@ main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 	if (argc < 1)
-		errx(2, "usage: writerfeed [-b batch] [-c conflict] URL [FILE]");
+		errx(2, "usage: writerfeed [-b batch] [-c conflict] "
+		    "URL [FILE]");
 	if (argc > 1 && (f = fopen(argv[1], "r")) == NULL)
 		err(2, "%s", argv[1]);
 	if (target_parse(argv[0], &topts, ebuf, sizeof(ebuf)) == -1 ||
