@@ -183,10 +183,6 @@ static const char lua_append[] =
     "if n==e then return redis.call('APPEND',KEYS[1],ARGV[2]) end "
     "if n==0 then return {2,n,e} end "
     "if n>=e+#ARGV[2] then return {1,n,e} end return {0,n,e}";
-/* KEYS: tmp; ARGV: SADD|HSET|ZADD, args...: not the first batch */
-static const char lua_add[] =
-    "if redis.call('EXISTS',KEYS[1])==0 then return {2,0,0} end "
-    "return redis.call(ARGV[1],KEYS[1],unpack(ARGV,2))";
 /* KEYS: tmp; ARGV: entries in tmp before, { id nfields f v ... }* */
 static const char lua_xadd[] =
     "local n=redis.call('XLEN',KEYS[1]) local e=tonumber(ARGV[1]) "
@@ -202,7 +198,10 @@ static const char lua_xadd[] =
  * 1 renamed, 0 key existed (tmp dropped), else a check table.  Without
  * tmp: a key in place with the expected count was renamed by an earlier
  * send of this script; an expiry passed explains a tmp gone; anything
- * else is a tmp deleted behind the writer's back.
+ * else is a tmp deleted behind the writer's back.  A tmp short of the
+ * count next to a key in place that has it: SADD/HSET/ZADD resent after
+ * an earlier send of this script renamed tmp started a stray (those are
+ * not worth a script each).
  */
 static const char lua_finish[] =
     "local e=tonumber(ARGV[3]) "
@@ -216,7 +215,10 @@ static const char lua_finish[] =
     "tonumber(ARGV[4]) then return {3,0,e} end end "
     "return {2,0,e} end "
     "local n=redis.call(ARGV[2],KEYS[1]) "
-    "if e>=0 and n~=e then return {0,n,e} end "
+    "if e>=0 and n~=e then "
+    "if n<e and redis.call('EXISTS',KEYS[2])==1 and "
+    "redis.pcall(ARGV[2],KEYS[2])==e then "
+    "redis.call('DEL',KEYS[1]) return {1,e,e} end return {0,n,e} end "
     "if ARGV[1]=='0' and redis.call('EXISTS',KEYS[2])==1 then "
     "redis.call('DEL',KEYS[1]) return 0 end "
     "redis.call('RENAME',KEYS[1],KEYS[2]) return 1";
@@ -677,7 +679,7 @@ on_reply(struct writer *w, struct keyref *ref, enum code code,
     const redisReply *r)
 {
 	if (r->type == REDIS_REPLY_ARRAY && (code == C_RPUSH ||
-	    code == C_APPEND || code == C_ADD || code == C_XADD ||
+	    code == C_APPEND || code == C_XADD ||
 	    code == C_FINISH))
 		return on_check(w, ref, code, r);
 	if (r->type == REDIS_REPLY_ERROR) {
@@ -932,11 +934,10 @@ flush_items(struct writer *w, struct kstate *st)
 
 	if (st->nargs == 0)
 		return 0;
-	per = st->vtype == RDB_VT_HASH || st->vtype == RDB_VT_ZSET ? 2 : 1;
-	lim = w->opts.batch;
-	if (lim > LUA_MAXARGS / per)
-		lim = LUA_MAXARGS / per;
 	per = st->vtype == RDB_VT_HASH ? 2 : 1;
+	lim = w->opts.batch;
+	if (st->vtype == RDB_VT_LIST && lim > LUA_MAXARGS)
+		lim = LUA_MAXARGS;
 	if (argv_reserve(w, lim * 2 + 8) == -1) {
 		werr(w, WERR_TARGET, "out of memory");
 		return -1;
@@ -964,19 +965,8 @@ flush_items(struct writer *w, struct kstate *st)
 		case RDB_VT_SET:
 		case RDB_VT_HASH:
 		case RDB_VT_ZSET:
-			/*
-			 * After the first batch tmp must exist: a resend
-			 * after the rename must not start a stray tmp.
-			 */
-			if (st->sent > 0) {
-				av_str(w, argc++, "EVAL");
-				av_str(w, argc++, lua_add);
-				av_str(w, argc++, "1");
-				av_set(w, argc++, st->tmp, st->tmplen);
-			}
 			av_str(w, argc++, ref_cmd(st->ref, C_ADD));
-			if (st->sent == 0)
-				av_set(w, argc++, st->tmp, st->tmplen);
+			av_set(w, argc++, st->tmp, st->tmplen);
 			code = C_ADD;
 			break;
 		default:
@@ -1013,7 +1003,7 @@ flush_items(struct writer *w, struct kstate *st)
 		}
 		(void)base;
 		if (send_av(w, st->ref, code, argc,
-		    st->vtype == RDB_VT_LIST || st->sent > 0 ? 3 : 1) == -1)
+		    st->vtype == RDB_VT_LIST ? 3 : 1) == -1)
 			return -1;
 		st->sent += n;
 	}

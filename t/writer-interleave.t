@@ -266,10 +266,18 @@ diverge('RPUSH after the last batch',
         ['key 7 1 list victim'] + items + ['sync', other(1, "'RPUSH',k,'a','b'")] + ['end 7'],
         r'key "victim": before the rename: its temporary key \S+ holds 202 elements '
         r'where 200 were expected', 'victim')
+diverge('temporary list deleted mid-build',
+        ['key 7 1 list victim'] + items[:50] + ['sync', other(1, "'DEL',k")] + items[50:] +
+        ['end 7'], r'key "victim": its temporary key \S+ vanished before the rename, and the '
+        r'key does not hold the 200 elements written', 'victim')
 diverge('temporary set deleted mid-build',
         ['key 7 1 set victim'] + items[:50] + ['sync', other(1, "'DEL',k")] + items[50:] +
-        ['end 7'], r'key "victim": its temporary key \S+ vanished before the rename, and the '
-        r'key does not hold the 200 members written', 'victim')
+        ['end 7'], r'key "victim": before the rename: its temporary key \S+ holds 150 members '
+        r'where 200 were expected', 'victim')
+diverge('SADD after the last batch',
+        ['key 7 1 set victim'] + items + ['sync', other(1, "'SADD',k,'a'")] + ['end 7'],
+        r'key "victim": before the rename: its temporary key \S+ holds 201 members '
+        r'where 200 were expected', 'victim')
 big = 'x' * 600000
 diverge('APPEND mid-build',
         ['key 9 1 string victim', 'piece 9 ' + big, 'piece 9 ' + big, 'sync',
@@ -304,6 +312,10 @@ is_(len(rpush), 10, 'resend: 10 checked RPUSH seen')
 is_([db for db, a in finish], [0, 1], 'resend: a rename in db 0 then one in db 1')
 
 
+def tmp_left(srv):
+    return [k for db in range(DBS) for k in srv.client(db).keys('*df2redis:tmp:*')]
+
+
 def replay(cmds):
     out = []
     for db, a in cmds:
@@ -324,6 +336,20 @@ got = replay(rpush[1:3])
 is_(got, [[1, 30, 10], [1, 30, 20]], 'resend before the rename: RPUSH finds its work done')
 srv.client(0).delete(tmpname)
 is_((c0.lrange('L', 0, -1), c1.get('S')), before, 'resends changed nothing')
+srv.stop()
+
+# SADD resent after the rename starts a stray tmp: the rename clears it
+srv = RedisServer()
+mon = Monitor(srv.port)
+r = feed(srv.url, ['key 2 0 set H'] + ['item 2 m%d' % j for j in range(100)] + ['end 2'],
+         batch=10)
+mon.close(srv.client())
+sadd = [(db, a) for db, a in mon.cmds if a and a[0] == b'SADD']
+finish = [(db, a) for db, a in mon.cmds if a and a[0] == b'EVAL' and b"'RENAME'" in a[1]]
+is_((r.returncode, len(sadd), len(finish)), (0, 10, 1), 'stray: a set in 10 SADD and a rename')
+got = replay(sadd[6:] + finish)
+is_(got[-1], [1, 100, 100], 'stray: the rename resent finds the key in place and a stray tmp')
+is_((srv.client().scard('H'), tmp_left(srv)), (100, []), 'stray: deleted, the set intact')
 srv.stop()
 
 done_testing()
