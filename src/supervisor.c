@@ -36,6 +36,7 @@
 #include "log.h"
 #include "target.h"
 #include "worker.h"
+#include "writer.h"
 
 #define STOP_GRACE_MS	30000	/* SIGTERM'd workers get this long */
 #define CTL_PAUSE_MS	1000	/* no control clients after EMFILE */
@@ -593,12 +594,46 @@ start_session(struct sup *s)
 	return 0;
 }
 
+/*
+ * Temporary keys of a worker killed in an earlier session (or run) carry
+ * another pid: nothing else would ever delete them.
+ */
+static int
+cleanup_target(struct sup *s)
+{
+	struct target_opts topts;
+	char err[1024];
+	long n;
+
+	if (target_parse(s->cfg.target_url, &topts, err, sizeof(err)) == -1) {
+		fail(s, OUT_FATAL, "target: %s", err);
+		return -1;
+	}
+	if (s->cfg.target_password[0] != '\0')
+		strlcpy(topts.password, s->cfg.target_password,
+		    sizeof(topts.password));
+	n = writer_cleanup(&topts, err, sizeof(err));
+	explicit_bzero(&topts, sizeof(topts));
+	if (n == -1) {
+		fail(s, strstr(err, "authentication failed") != NULL &&
+		    strstr(err, "LOADING") == NULL ? OUT_FATAL : OUT_RETRY,
+		    "removing temporary keys: %s", err);
+		return -1;
+	}
+	if (n > 0)
+		log_info("deleted %ld temporary keys a killed worker left "
+		    "behind", n);
+	return 0;
+}
+
 static enum outcome
 session(struct sup *s)
 {
 	char err[1024];
 
-	if (start_session(s) == -1)
+	s->state = SESS_CONNECTING;
+	s->failed = 0;
+	if (cleanup_target(s) == -1 || start_session(s) == -1)
 		return s->failure;
 	spawn_workers(s);
 	if (!s->failed && !pump(s, all_replied, s->cfg.timeout_ms + 10000, 1) &&
