@@ -222,9 +222,26 @@ static const char lua_finish[] =
     "if ARGV[1]=='0' and redis.call('EXISTS',KEYS[2])==1 then "
     "redis.call('DEL',KEYS[1]) return 0 end "
     "redis.call('RENAME',KEYS[1],KEYS[2]) return 1";
+/*
+ * KEYS: tmp; ARGV: a command on tmp (XSETID, XGROUP, XCLAIM).  Resent after
+ * an earlier send of the finish script renamed tmp, it must not recreate
+ * or fail on it: tmp gone is CK_GONE, and the finish judges.  An XCLAIM
+ * that claims nothing names the entry whose message was deleted.
+ */
+static const char lua_ontmp[] =
+    "if redis.call('EXISTS',KEYS[1])==0 then return {2,0,0} end "
+    "local r=redis.pcall(unpack(ARGV)) "
+    "if ARGV[1]=='XCLAIM' and type(r)=='table' and r.err==nil and #r==0 "
+    "then return {'missing',ARGV[3],ARGV[4],ARGV[6]} end return r";
+/*
+ * An empty stream with no history: an entry added and trimmed would leave
+ * entries-added 1 (and, before 7.0, no way to reset it), a group created
+ * with MKSTREAM and destroyed leaves entries-added 0, max-deleted-id 0-0.
+ */
 static const char lua_empty[] =
     "if redis.call('EXISTS',KEYS[1])==0 then "
-    "redis.call('XADD',KEYS[1],'MAXLEN','0','0-1','x','y') end return 1";
+    "redis.call('XGROUP','CREATE',KEYS[1],'df2redis','$','MKSTREAM') "
+    "redis.call('XGROUP','DESTROY',KEYS[1],'df2redis') end return 1";
 static const char lua_json[] =
     "if redis.call('EXISTS',KEYS[1])==1 then "
     "if ARGV[2]=='0' then return 0 end redis.call('DEL',KEYS[1]) end "
@@ -674,6 +691,39 @@ on_check(struct writer *w, struct keyref *ref, enum code code,
 	return -1;
 }
 
+/*
+ * A pending entry whose message was deleted (XDEL): Redis claims only
+ * entries whose message exists, so it cannot be restored.
+ */
+static int
+pel_missing(struct writer *w, struct keyref *ref, const redisReply *r)
+{
+	char kt[900];
+	int i;
+
+	for (i = 1; i < 4; i++)
+		if (r->element[i]->type != REDIS_REPLY_STRING) {
+			kerr(w, WERR_TARGET, ref, "XCLAIM: unexpected reply "
+			    "from the target's script");
+			return -1;
+		}
+	if (w->opts.unsupported == UNSUPPORTED_FAIL) {
+		kerr(w, WERR_DATA, ref, "pending entry %s of group \"%s\" "
+		    "(consumer \"%s\") refers to a deleted message, which "
+		    "Redis cannot hold in a PEL (--unsupported skip drops it)",
+		    r->element[3]->str, r->element[1]->str,
+		    r->element[2]->str);
+		return -1;
+	}
+	w->counts[WC_LOSSY]++;
+	log_warnx("%s%skey \"%s\": pending entry %s of group \"%s\" "
+	    "(consumer \"%s\") refers to a deleted message: dropped",
+	    w->opts.label ? w->opts.label : "", w->opts.label ? ": " : "",
+	    keytext(ref->key, ref->keylen, kt, sizeof(kt)),
+	    r->element[3]->str, r->element[1]->str, r->element[2]->str);
+	return 0;
+}
+
 static int
 on_reply(struct writer *w, struct keyref *ref, enum code code,
     const redisReply *r)
@@ -681,6 +731,14 @@ on_reply(struct writer *w, struct keyref *ref, enum code code,
 	if (r->type == REDIS_REPLY_ARRAY && (code == C_RPUSH ||
 	    code == C_APPEND || code == C_XADD ||
 	    code == C_FINISH))
+		return on_check(w, ref, code, r);
+	if (r->type == REDIS_REPLY_ARRAY && code == C_XCLAIM &&
+	    r->elements == 4 && r->element[0]->type == REDIS_REPLY_STRING &&
+	    strcmp(r->element[0]->str, "missing") == 0)
+		return pel_missing(w, ref, r);
+	if (r->type == REDIS_REPLY_ARRAY && (code == C_XSETID ||
+	    code == C_XGROUP || code == C_XCLAIM) && r->elements == 3 &&
+	    r->element[0]->type == REDIS_REPLY_INTEGER)
 		return on_check(w, ref, code, r);
 	if (r->type == REDIS_REPLY_ERROR) {
 		if (code == C_RESTORE && strncmp(r->str, "BUSYKEY", 7) == 0)
@@ -929,7 +987,7 @@ flush_string(struct writer *w, struct kstate *st)
 static int
 flush_items(struct writer *w, struct kstate *st)
 {
-	size_t i, j, n, per, lim, a, argc, base, off, *offs;
+	size_t i, j, n, per, lim, a, argc, off, *offs;
 	enum code code;
 
 	if (st->nargs == 0)
@@ -974,7 +1032,6 @@ flush_items(struct writer *w, struct kstate *st)
 			    st->vtype);
 			return -1;
 		}
-		base = argc;
 		if (st->vtype == RDB_VT_ZSET) {
 			/* numbuf may move while growing: offsets first */
 			if ((offs = reallocarray(NULL, n, sizeof(*offs))) ==
@@ -1001,7 +1058,6 @@ flush_items(struct writer *w, struct kstate *st)
 				av_set(w, argc++, st->arena.p + st->args[a].off,
 				    st->args[a].len);
 		}
-		(void)base;
 		if (send_av(w, st->ref, code, argc,
 		    st->vtype == RDB_VT_LIST ? 3 : 1) == -1)
 			return -1;
@@ -1569,6 +1625,25 @@ oom:
 	return -1;
 }
 
+/* Send the argc arguments in w->argv through lua_ontmp. */
+static int
+send_on_tmp(struct writer *w, struct kstate *st, enum code code, int argc)
+{
+	int i;
+
+	if (argv_reserve(w, argc + 4) == -1) {
+		werr(w, WERR_TARGET, "out of memory");
+		return -1;
+	}
+	for (i = argc - 1; i >= 0; i--)
+		av_set(w, i + 4, w->argv[i], w->argvlen[i]);
+	av_str(w, 0, "EVAL");
+	av_str(w, 1, lua_ontmp);
+	av_str(w, 2, "1");
+	av_set(w, 3, st->tmp, st->tmplen);
+	return send_av(w, st->ref, code, argc + 4, 3);
+}
+
 static int
 on_meta(struct writer *w, struct kstate *st, const struct rdb_event *ev)
 {
@@ -1600,7 +1675,7 @@ on_meta(struct writer *w, struct kstate *st, const struct rdb_event *ev)
 		av_str(w, argc++, "MAXDELETEDID");
 		av_str(w, argc++, md);
 	}
-	return send_av(w, st->ref, C_XSETID, argc, 1);
+	return send_on_tmp(w, st, C_XSETID, argc);
 }
 
 static int
@@ -1629,7 +1704,7 @@ on_group(struct writer *w, struct kstate *st, const struct rdb_event *ev)
 		av_str(w, argc++, "ENTRIESREAD");
 		av_str(w, argc++, er);
 	}
-	return send_av(w, st->ref, C_XGROUP, argc, 2);
+	return send_on_tmp(w, st, C_XGROUP, argc);
 }
 
 static int
@@ -1675,7 +1750,7 @@ on_consumer(struct writer *w, struct kstate *st, const struct rdb_event *ev)
 	av_set(w, 2, st->tmp, st->tmplen);
 	av_set(w, 3, st->group.p, st->group.len);
 	av_set(w, 4, st->consumer.p, st->consumer.len);
-	return send_av(w, st->ref, C_XGROUP, 5, 2);
+	return send_on_tmp(w, st, C_XGROUP, 5);
 }
 
 static int
@@ -1731,7 +1806,7 @@ on_cpel(struct writer *w, struct kstate *st, const struct rdb_event *ev)
 	av_str(w, 9, cnt);
 	av_str(w, 10, "FORCE");
 	av_str(w, 11, "JUSTID");
-	return send_av(w, st->ref, C_XCLAIM, 12, 1);
+	return send_on_tmp(w, st, C_XCLAIM, 12);
 }
 
 static int

@@ -3,7 +3,8 @@
  * journal records, as a replication worker would with Dragonfly's
  * interleaved tagged chunks, to test it key by key.
  *
- *	writerfeed [-b batch] [-c overwrite|skip|panic] URL [FILE]
+ *	writerfeed [-b batch] [-c overwrite|skip|panic] [-u fail|skip] URL
+ *	    [FILE]
  *
  * One command per line; tokens are separated by blanks and %XX-decoded:
  *
@@ -13,7 +14,11 @@
  *				or field (B: value); in 64 KiB pieces
  *	piece EID TEXT		a piece of a string value; "item EID" ends it
  *	entry EID MS-SEQ F V...	a stream entry
- *	meta EID MS-SEQ		a stream's last id
+ *	meta EID MS-SEQ		a stream's last id (no v2 metadata)
+ *	group EID NAME MS-SEQ	a consumer group and its last id
+ *	pel EID MS-SEQ MS COUNT	a group's pending entry
+ *	consumer EID NAME	a consumer of the last group
+ *	cpel EID MS-SEQ		a pending entry of the last consumer
  *	end EID			the key is complete
  *	j DB CMD ARG...		a journal command in db DB
  *	sync			wait until the target acknowledged everything
@@ -275,6 +280,57 @@ cmd_meta(struct writer *w)
 }
 
 static void
+cmd_group(struct writer *w)
+{
+	struct open_key *k = find_key(strtoul(tok[1], NULL, 10), 0);
+	struct rdb_event ev;
+
+	base_event(&ev, RDB_EV_STREAM_GROUP, k);
+	ev.u.group.name.p = tok[2];
+	ev.u.group.name.len = toklen[2];
+	parse_id(tok[3], &ev.u.group.last_id);
+	ev.u.group.entries_read = -1;
+	feed(w, &ev);
+}
+
+static void
+cmd_pel(struct writer *w)
+{
+	struct open_key *k = find_key(strtoul(tok[1], NULL, 10), 0);
+	struct rdb_event ev;
+
+	base_event(&ev, RDB_EV_STREAM_PEL, k);
+	parse_id(tok[2], &ev.u.pel.id);
+	ev.u.pel.delivery_ms = strtoll(tok[3], NULL, 10);
+	ev.u.pel.delivery_count = strtoull(tok[4], NULL, 10);
+	feed(w, &ev);
+}
+
+static void
+cmd_consumer(struct writer *w)
+{
+	struct open_key *k = find_key(strtoul(tok[1], NULL, 10), 0);
+	struct rdb_event ev;
+
+	base_event(&ev, RDB_EV_STREAM_CONSUMER, k);
+	ev.u.consumer.name.p = tok[2];
+	ev.u.consumer.name.len = toklen[2];
+	ev.u.consumer.active_ms = -1;
+	feed(w, &ev);
+}
+
+static void
+cmd_cpel(struct writer *w)
+{
+	struct open_key *k = find_key(strtoul(tok[1], NULL, 10), 0);
+	struct rdb_event ev;
+
+	base_event(&ev, RDB_EV_STREAM_CPEL, k);
+	parse_id(tok[2], &ev.u.cpel);
+	feed(w, &ev);
+}
+
+static void
 cmd_end(struct writer *w)
 {
 	struct open_key *k = find_key(strtoul(tok[1], NULL, 10), 0);
@@ -340,7 +396,7 @@ main(int argc, char **argv)
 
 	log_init("writerfeed", LOG_TO_STDERR, 0);
 	writer_opts_init(&wopts);
-	while ((ch = getopt(argc, argv, "b:c:")) != -1) {
+	while ((ch = getopt(argc, argv, "b:c:u:")) != -1) {
 		switch (ch) {
 		case 'b':
 			wopts.batch = strtoul(optarg, NULL, 10);
@@ -351,9 +407,13 @@ main(int argc, char **argv)
 			else if (strcmp(optarg, "panic") == 0)
 				wopts.conflict = CONFLICT_PANIC;
 			break;
+		case 'u':
+			if (strcmp(optarg, "skip") == 0)
+				wopts.unsupported = UNSUPPORTED_SKIP;
+			break;
 		default:
 			errx(2, "usage: writerfeed [-b batch] [-c conflict] "
-			    "URL [FILE]");
+			    "[-u unsupported] URL [FILE]");
 		}
 	}
 	argc -= optind;
@@ -382,6 +442,14 @@ main(int argc, char **argv)
 			cmd_entry(w, n);
 		else if (strcmp(tok[0], "meta") == 0 && n == 3)
 			cmd_meta(w);
+		else if (strcmp(tok[0], "group") == 0 && n == 4)
+			cmd_group(w);
+		else if (strcmp(tok[0], "pel") == 0 && n == 5)
+			cmd_pel(w);
+		else if (strcmp(tok[0], "consumer") == 0 && n == 3)
+			cmd_consumer(w);
+		else if (strcmp(tok[0], "cpel") == 0 && n == 3)
+			cmd_cpel(w);
 		else if (strcmp(tok[0], "end") == 0 && n == 2)
 			cmd_end(w);
 		else if (strcmp(tok[0], "j") == 0 && n >= 3)
@@ -398,8 +466,10 @@ main(int argc, char **argv)
 		fail(w);
 	c = writer_counts(w);
 	printf("ok written %" PRIu64 " expired %" PRIu64 " journal %" PRIu64
-	    " commands %" PRIu64 "\n", c[WC_WRITTEN], c[WC_EXPIRED],
-	    c[WC_JOURNAL], c[WC_COMMANDS]);
+	    " commands %" PRIu64 " lossy %" PRIu64 " skipped %" PRIu64
+	    " existing %" PRIu64 "\n", c[WC_WRITTEN], c[WC_EXPIRED],
+	    c[WC_JOURNAL], c[WC_COMMANDS], c[WC_LOSSY],
+	    c[WC_SKIPPED_UNSUPPORTED], c[WC_SKIPPED_EXISTING]);
 	free(line);
 	writer_close(w);
 	target_close(t);
