@@ -6,7 +6,9 @@
  * built under a hash-tagged temporary name in the key's slot and renamed
  * into place.  Absolute expiries become PEXPIREAT / PXAT; keys already
  * expired are counted and not written.  Everything is at-least-once and
- * idempotent, so the target may resend after a reconnect.
+ * idempotent, so the target may resend after a reconnect: journal commands
+ * that are not (INCR, RPUSH, ...) run once per sequence number kept in a
+ * marker key of their slot while they are unacknowledged.
  */
 #ifndef DF2REDIS_WRITER_H
 #define DF2REDIS_WRITER_H
@@ -98,8 +100,8 @@ int		 writer_error_kind(const struct writer *);
 int		 writer_abort(struct writer *, struct target *fresh);
 
 /*
- * Delete the temporary keys ("{N}df2redis:tmp:PID:N") a killed writer left
- * behind: SCAN every master (standalone: every db holding keys) on
+ * Delete the temporary keys ("{N}df2redis:tmp:PID:N") and sequence
+ * markers ("{N}df2redis:seq:PID.N.XXXXXXXX") a killed writer left behind: SCAN every master (standalone: every db holding keys) on
  * connections of its own, before any writer runs.  Returns how many were
  * deleted, -1 on error (err set).
  */

@@ -12,7 +12,9 @@
  * The target may resend any unacknowledged command after a reconnect, so
  * every command here is idempotent: the temporary name is deleted before
  * a build, SADD/HSET/ZADD are naturally so, and RPUSH, APPEND and XADD run
- * inside small scripts that check the length or last id first.
+ * inside small scripts that check the length or last id first.  Journal
+ * commands that are not safe to run twice run under a per-slot sequence
+ * marker (lua_seq).
  *
  * Replies are matched to their key through the command's tag: a pointer to
  * a reference-counted struct keyref with a command code in its low 4 bits.
@@ -79,6 +81,10 @@ struct keyref {
 	enum rdb_vtype		 vtype;
 	char			 cmd[24];	/* journal commands: argv[0] */
 	uint64_t		 tmpno;		/* temporary name until renamed */
+	int			 pslot;		/* plain: slot counted in
+						   w->plain, NSLOTS any, -1 no */
+	int			 control;	/* SELECT, marker cleanup */
+	uint64_t		 seq;		/* guarded: its sequence number */
 	size_t			 keylen;
 	char			 key[];
 };
@@ -150,6 +156,16 @@ struct writer {
 	struct buf		 numbuf;	/* scores / ids formatted for argv */
 	uint64_t		 counts[WC_MAX];
 	size_t			 inflight;	/* bytes sent since the last wait */
+	/* journal commands guarded by a sequence marker (see jguard()) */
+	char			 wid[48];	/* this writer's marker suffix */
+	uint64_t		 seq;		/* last sequence number sent */
+	uint64_t		*lastseq[WRITER_MAXDB];	/* per db, slot: last
+						   guarded seq sent */
+	uint32_t		*plain;		/* per slot: plain commands
+						   unacknowledged */
+	uint64_t		 plain_any;	/* keyless or multi-key ones */
+	uint64_t		 plain_all;	/* all of them */
+	int			 in_cb;		/* inside the reply callback */
 	int			 failed;
 	int			 errkind;	/* WERR_* of err */
 	char			 err[1024];
@@ -388,6 +404,9 @@ keyref_new(struct writer *w, const char *key, size_t keylen,
 	ref->db = -1;
 	ref->vtype = vtype;
 	ref->tmpno = 0;
+	ref->pslot = keylen > 0 ? (int)target_slot(key, keylen) : NSLOTS;
+	ref->control = 0;
+	ref->seq = 0;
 	strlcpy(ref->cmd, cmd ? cmd : "", sizeof(ref->cmd));
 	ref->keylen = keylen;
 	memcpy(ref->key, key, keylen);
@@ -448,6 +467,19 @@ wait_acks(struct writer *w)
 
 static int	use_db(struct writer *, int);
 
+/* A plain (unguarded) command of ref sent (+1) or answered (-1). */
+static void
+plain_count(struct writer *w, const struct keyref *ref, int d)
+{
+	if (ref->pslot < 0)
+		return;
+	if (ref->pslot == NSLOTS)
+		w->plain_any += d;
+	else
+		w->plain[ref->pslot] += d;
+	w->plain_all += d;
+}
+
 static int
 send_cmd(struct writer *w, struct keyref *ref, enum code code, int argc,
     const char **argv, const size_t *argvlen, int keyidx)
@@ -459,6 +491,7 @@ send_cmd(struct writer *w, struct keyref *ref, enum code code, int argc,
 	if (use_db(w, ref->db) == -1)
 		return -1;
 	ref->refs++;
+	plain_count(w, ref, 1);
 	w->counts[WC_COMMANDS]++;
 	for (i = 0; i < argc; i++) {
 		w->counts[WC_BYTES] += argvlen[i];
@@ -469,7 +502,7 @@ send_cmd(struct writer *w, struct keyref *ref, enum code code, int argc,
 		werr(w, WERR_TARGET, "%s", target_error(w->t));
 		return -1;
 	}
-	if (w->inflight >= INFLIGHT_BYTES)
+	if (w->inflight >= INFLIGHT_BYTES && !w->in_cb)
 		return wait_acks(w);
 	return 0;
 }
@@ -551,6 +584,8 @@ use_db(struct writer *w, int db)
 		return 0;
 	if ((ref = keyref_new(w, "", 0, RDB_VT_STRING, "SELECT")) == NULL)
 		return -1;
+	ref->pslot = -1;
+	ref->control = 1;
 	argv[0] = "SELECT";
 	argvlen[0] = 6;
 	argv[1] = num;
@@ -767,7 +802,7 @@ on_reply(struct writer *w, struct keyref *ref, enum code code,
 		count_written(w, ref);
 		break;
 	case C_JOURNAL:
-		if (strcmp(ref->cmd, "SELECT") != 0)
+		if (!ref->control)
 			w->counts[WC_JOURNAL]++;
 		break;
 	default:
@@ -776,6 +811,8 @@ on_reply(struct writer *w, struct keyref *ref, enum code code,
 	return 0;
 }
 
+static int	seq_acked(struct writer *, const struct keyref *);
+
 static int
 reply_cb(void *arg, uint64_t tag, const redisReply *r)
 {
@@ -783,7 +820,12 @@ reply_cb(void *arg, uint64_t tag, const redisReply *r)
 	struct keyref *ref = (struct keyref *)(uintptr_t)(tag & ~(uint64_t)15);
 	int rv;
 
+	plain_count(w, ref, -1);
+	w->in_cb = 1;
 	rv = on_reply(w, ref, (enum code)(tag & 15), r);
+	if (rv == 0 && ref->seq != 0)
+		rv = seq_acked(w, ref);
+	w->in_cb = 0;
 	keyref_put(w, ref);
 	if (rv == -1)
 		target_seterr(w->t, "%s", w->err);
@@ -1823,6 +1865,7 @@ on_function(struct writer *w, const struct rdb_event *ev)
 	av_str(w, 2, "REPLACE");
 	av_set(w, 3, ev->u.func.p, ev->u.func.len);
 	ref->refs++;
+	plain_count(w, ref, 1);
 	w->counts[WC_COMMANDS]++;
 	rv = target_send_all(w->t, 4, w->argv, w->argvlen,
 	    (uint64_t)(uintptr_t)ref | C_JOURNAL);
@@ -1891,14 +1934,209 @@ writer_event(struct writer *w, const struct rdb_event *ev)
 
 /* ------------------------------------------------------------ journal */
 
-static const char lua_prepend[] =
-    "return redis.call('SET',KEYS[1],ARGV[1]..(redis.call('GET',KEYS[1]) "
-    "or ''))";
-
 static int
 is(const char *a, size_t alen, const char *b)
 {
 	return alen == strlen(b) && strncasecmp(a, b, alen) == 0;
+}
+
+/*
+ * A journal command that is not safe to run twice (INCR, RPUSH, XADD with
+ * its id, RENAME, ...) runs inside lua_seq, at most once per sequence
+ * number: the target resends what it did not see acknowledged, and the
+ * marker "{tag}df2redis:seq:<wid>" in the command's slot and db holds the
+ * last number that ran there.  Commands whose second run changes nothing
+ * (SET, DEL, HSET, SADD, PEXPIREAT, ...) stay plain; but a plain command
+ * resent after a guarded one that ran later on the same key would undo
+ * it (SET c 0 resent after an INCR c that is then skipped), so a guarded
+ * command is sent only when no plain command of its slot, keyless or
+ * multi-key, is unacknowledged.  A marker is deleted once the last
+ * guarded command of its slot is acknowledged (nothing can resend it any
+ * more) and expires after SEQ_TTL_MS should the writer die first;
+ * writer_cleanup() deletes those of killed runs.
+ */
+#define SEQ_TTL_MS	"3600000"
+
+/* KEYS: marker, key; ARGV: seq, ttl, command... (PREPEND emulated) */
+static const char lua_seq[] =
+    "if tonumber(redis.call('GET',KEYS[1]) or '-1')>=tonumber(ARGV[1]) "
+    "then return 'applied' end "
+    "redis.call('SET',KEYS[1],ARGV[1],'PX',ARGV[2]) "
+    "if ARGV[3]=='PREPEND' then return redis.call('SET',KEYS[2],"
+    "ARGV[5]..(redis.call('GET',KEYS[2]) or '')) end "
+    "return redis.pcall(unpack(ARGV,3))";
+/* KEYS: marker; ARGV: seq.  A later guarded command moved it on: keep. */
+static const char lua_seqdel[] =
+    "if redis.call('GET',KEYS[1])==ARGV[1] then "
+    "return redis.call('DEL',KEYS[1]) end return 0";
+
+/* Single-key journal commands that are the same when run twice. */
+static const char *plain_cmds[] = {
+	"SET", "SETEX", "PSETEX", "SETNX", "GETSET", "GETDEL", "GETEX",
+	"SETRANGE", "SETBIT", "PEXPIREAT", "EXPIREAT", "PEXPIRE", "EXPIRE",
+	"PERSIST", "HSET", "HMSET", "HSETNX", "HDEL", "SADD", "SREM", "ZADD",
+	"ZREM", "ZREMRANGEBYSCORE", "ZREMRANGEBYLEX", "LSET", "XDEL", "XACK",
+	"XTRIM", "XCLAIM", "XSETID", "PFADD", "RESTORE", "JSON.SET",
+	"JSON.DEL", "JSON.FORGET", "HPEXPIREAT", "HEXPIREAT", "HPERSIST",
+	"MSET", "MSETNX", "DEL", "UNLINK", "TOUCH", NULL,
+};
+/* Guarded commands that touch only the key at their key index. */
+static const char *guard_single[] = {
+	"INCR", "DECR", "INCRBY", "DECRBY", "INCRBYFLOAT", "APPEND",
+	"PREPEND", "LPUSH", "RPUSH", "LPUSHX", "RPUSHX", "LPOP", "RPOP",
+	"LINSERT", "LREM", "LTRIM", "ZINCRBY", "ZPOPMIN", "ZPOPMAX",
+	"ZREMRANGEBYRANK", "ZADD", "HINCRBY", "HINCRBYFLOAT", "SPOP",
+	"BITFIELD", "XADD", "XAUTOCLAIM", "XGROUP", NULL,
+};
+
+static int
+in_list(const char **list, const char *p, size_t n)
+{
+	for (; *list != NULL; list++)
+		if (strlen(*list) == n && strncasecmp(*list, p, n) == 0)
+			return 1;
+	return 0;
+}
+
+enum jkind {
+	J_PLAIN,	/* plain, one key */
+	J_PLAIN_MULTI,	/* plain, several keys or none */
+	J_GUARD,	/* guarded, one key */
+	J_GUARD_MULTI,	/* guarded, maybe several keys */
+};
+
+/* How the command in w->argv is sent. */
+static enum jkind
+jkind(struct writer *w, int argc, int keyidx)
+{
+	const char *name = w->argv[0];
+	size_t n = w->argvlen[0];
+	int i;
+
+	if (keyidx <= 0)
+		return J_PLAIN_MULTI;
+	if (in_list(plain_cmds, name, n)) {
+		if (is(name, n, "ZADD"))
+			for (i = 2; i < argc; i++)
+				if (is(w->argv[i], w->argvlen[i], "INCR"))
+					return J_GUARD;
+		if (((is(name, n, "MSET") || is(name, n, "MSETNX")) &&
+		    argc > 3) || ((is(name, n, "DEL") || is(name, n, "UNLINK") ||
+		    is(name, n, "TOUCH")) && argc > 2))
+			return J_PLAIN_MULTI;
+		return J_PLAIN;
+	}
+	return in_list(guard_single, name, n) ? J_GUARD : J_GUARD_MULTI;
+}
+
+static size_t
+marker_fmt(struct writer *w, unsigned int slot, char *out, size_t len)
+{
+	return snprintf(out, len, "{%s}df2redis:seq:%s",
+	    w->slottags + slot * 8, w->wid);
+}
+
+/*
+ * Wait until no plain command that a resend could replay after this
+ * guarded one is unacknowledged.
+ */
+static int
+plain_barrier(struct writer *w, enum jkind kind, unsigned int slot)
+{
+	while (kind == J_GUARD_MULTI ? w->plain_all > 0 :
+	    w->plain[slot] > 0 || w->plain_any > 0) {
+		if (target_poll(w->t, 1000) == -1) {
+			werr(w, WERR_TARGET, "%s", target_error(w->t));
+			return -1;
+		}
+		if (w->failed)
+			return -1;
+	}
+	return 0;
+}
+
+/* The command in w->argv through lua_seq; ref is its own. */
+static int
+jguard(struct writer *w, struct keyref *ref, enum jkind kind, int argc,
+    int keyidx)
+{
+	unsigned int slot = target_slot(w->argv[keyidx], w->argvlen[keyidx]);
+	char marker[96], seq[24];
+	uint64_t **ls;
+	int i;
+
+	if (argc + 7 > LUA_MAXARGS) {
+		kerr(w, WERR_DATA, ref, "%s with %d arguments, more than "
+		    "df2redis can replay safely (%d)", ref->cmd, argc,
+		    LUA_MAXARGS - 7);
+		return -1;
+	}
+	if (ref->db < 0 || ref->db >= WRITER_MAXDB) {
+		kerr(w, WERR_DATA, ref, "db %d is out of range", ref->db);
+		return -1;
+	}
+	ls = &w->lastseq[ref->db];
+	if (*ls == NULL && (*ls = calloc(NSLOTS, sizeof(**ls))) == NULL) {
+		werr(w, WERR_TARGET, "out of memory");
+		return -1;
+	}
+	if (plain_barrier(w, kind, slot) == -1 ||
+	    argv_reserve(w, argc + 7) == -1)
+		return -1;
+	ref->pslot = -1;
+	ref->seq = ++w->seq;
+	(*ls)[slot] = ref->seq;
+	for (i = argc - 1; i >= 0; i--)
+		av_set(w, i + 7, w->argv[i], w->argvlen[i]);
+	av_str(w, 0, "EVAL");
+	av_str(w, 1, lua_seq);
+	av_str(w, 2, "2");
+	av_set(w, 3, marker, marker_fmt(w, slot, marker, sizeof(marker)));
+	av_set(w, 4, w->argv[keyidx + 7], w->argvlen[keyidx + 7]);
+	av_set(w, 5, seq, snprintf(seq, sizeof(seq), "%" PRIu64, ref->seq));
+	av_str(w, 6, SEQ_TTL_MS);
+	return send_av(w, ref, C_JOURNAL, argc + 7, 4);
+}
+
+/*
+ * The guarded command of ref was acknowledged: when it is the last one of
+ * its slot in flight, nothing can resend it or an earlier one, and the
+ * marker goes.  Runs in the reply callback.
+ */
+static int
+seq_acked(struct writer *w, const struct keyref *ref)
+{
+	unsigned int slot = target_slot(ref->key, ref->keylen);
+	const char *argv[5];
+	size_t argvlen[5];
+	char marker[96], seq[24];
+	struct keyref *c;
+	uint64_t *ls;
+	int rv;
+
+	if (ref->db < 0 || ref->db >= WRITER_MAXDB ||
+	    (ls = w->lastseq[ref->db]) == NULL || ls[slot] != ref->seq)
+		return 0;
+	ls[slot] = 0;
+	if ((c = keyref_new(w, ref->key, ref->keylen, RDB_VT_STRING,
+	    "marker DEL")) == NULL)
+		return -1;
+	c->pslot = -1;
+	c->control = 1;
+	c->db = ref->db;
+	argv[0] = "EVAL";
+	argv[1] = lua_seqdel;
+	argv[2] = "1";
+	argv[3] = marker;
+	argv[4] = seq;
+	argvlen[0] = 4;
+	argvlen[1] = sizeof(lua_seqdel) - 1;
+	argvlen[2] = 1;
+	argvlen[3] = marker_fmt(w, slot, marker, sizeof(marker));
+	argvlen[4] = snprintf(seq, sizeof(seq), "%" PRIu64, ref->seq);
+	rv = send_cmd(w, c, C_JOURNAL, 5, argv, argvlen, 3);
+	keyref_put(w, c);
+	return rv;
 }
 
 /* Highest DUMP type byte a Redis version loads (redis-rdb.md 7.2). */
@@ -1914,27 +2152,38 @@ max_dump_type(int version)
 	return 15;
 }
 
+/* Send the journal command in w->argv: guarded, plain or to all. */
 static int
 jsend(struct writer *w, const struct journal_rec *rec, enum code code,
     int argc, int keyidx)
 {
 	struct keyref *ref;
+	enum jkind kind;
 	char cmd[24];
 	int rv;
 
 	snprintf(cmd, sizeof(cmd), "%.*s", (int)(rec->argvlen[0] < 23 ?
 	    rec->argvlen[0] : 23), rec->argv[0]);
-	if ((ref = keyref_new(w, keyidx > 0 ? rec->argv[keyidx] : "",
-	    keyidx > 0 ? rec->argvlen[keyidx] : 0, RDB_VT_STRING, cmd)) ==
+	if ((ref = keyref_new(w, keyidx > 0 ? w->argv[keyidx] : "",
+	    keyidx > 0 ? w->argvlen[keyidx] : 0, RDB_VT_STRING, cmd)) ==
 	    NULL)
 		return -1;
 	ref->db = w->jdb;
+	kind = jkind(w, argc, keyidx);
+	if (kind == J_PLAIN_MULTI)
+		ref->pslot = NSLOTS;
+	if (kind == J_GUARD || kind == J_GUARD_MULTI) {
+		rv = jguard(w, ref, kind, argc, keyidx);
+		keyref_put(w, ref);
+		return rv;
+	}
 	if (keyidx == -2) {
 		if (use_db(w, ref->db) == -1) {
 			keyref_put(w, ref);
 			return -1;
 		}
 		ref->refs++;
+		plain_count(w, ref, 1);
 		w->counts[WC_COMMANDS]++;
 		if ((rv = target_send_all(w->t, argc, w->argv, w->argvlen,
 		    (uint64_t)(uintptr_t)ref | code)) == -1)
@@ -2184,12 +2433,11 @@ writer_journal(struct writer *w, const struct journal_rec *rec)
 	if (is(name, nlen, "SADDEX"))
 		return jsaddex(w, rec);
 	if (is(name, nlen, "PREPEND") && rec->argc == 3) {
-		av_str(w, 0, "EVAL");
-		av_str(w, 1, lua_prepend);
-		av_str(w, 2, "1");
-		av_set(w, 3, rec->argv[1], rec->argvlen[1]);
-		av_set(w, 4, rec->argv[2], rec->argvlen[2]);
-		return jsend(w, rec, C_JOURNAL, 5, 3);
+		/* lua_seq emulates it */
+		av_str(w, 0, "PREPEND");
+		av_set(w, 1, rec->argv[1], rec->argvlen[1]);
+		av_set(w, 2, rec->argv[2], rec->argvlen[2]);
+		return jsend(w, rec, C_JOURNAL, 3, 1);
 	}
 	if (w->cluster && rec->argc > 3 && is(name, nlen, "MSET"))
 		return jsplit(w, rec, 2);
@@ -2221,6 +2469,7 @@ struct writer *
 writer_open(struct target *t, const struct writer_opts *o, char *err,
     size_t errlen)
 {
+	static unsigned int nwriters;
 	struct writer *w;
 
 	if ((w = calloc(1, sizeof(*w))) == NULL) {
@@ -2236,6 +2485,8 @@ writer_open(struct target *t, const struct writer_opts *o, char *err,
 	w->version = target_version(t);
 	w->has_json = target_has_module(t, "ReJSON");
 	w->pid = (long)getpid();
+	snprintf(w->wid, sizeof(w->wid), "%ld.%u.%08x", w->pid, ++nwriters,
+	    arc4random());
 	w->curdb = o->target_db;
 	if (w->version != 0 && w->version < 50000) {
 		snprintf(err, errlen, "the target runs Redis %d.%d.%d; "
@@ -2244,7 +2495,8 @@ writer_open(struct target *t, const struct writer_opts *o, char *err,
 		free(w);
 		return NULL;
 	}
-	if (slottags_build(w) == -1 || argv_reserve(w, 64) == -1) {
+	if (slottags_build(w) == -1 || argv_reserve(w, 64) == -1 ||
+	    (w->plain = calloc(NSLOTS, sizeof(*w->plain))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		writer_close(w);
 		return NULL;
@@ -2273,6 +2525,9 @@ writer_close(struct writer *w)
 		free(w->ks[i]);
 	}
 	free(w->ks);
+	for (i = 0; i < WRITER_MAXDB; i++)
+		free(w->lastseq[i]);
+	free(w->plain);
 	free(w->slottags);
 	free(w->argv);
 	free(w->argvlen);
@@ -2320,6 +2575,13 @@ writer_abort(struct writer *w, struct target *fresh)
 		w->t = fresh;
 		w->curdb = w->opts.target_db;
 		w->failed = 0;
+		/* the old connection's commands are never answered */
+		memset(w->plain, 0, NSLOTS * sizeof(*w->plain));
+		w->plain_any = w->plain_all = 0;
+		for (i = 0; i < WRITER_MAXDB; i++)
+			if (w->lastseq[i] != NULL)
+				memset(w->lastseq[i], 0,
+				    NSLOTS * sizeof(*w->lastseq[i]));
 		target_set_reply_cb(fresh, reply_cb, w);
 	}
 	if (w->failed)
@@ -2382,7 +2644,39 @@ writer_counts(const struct writer *w)
 
 /* ------------------------------------------------------------ cleanup */
 
-#define CLEANUP_MATCH	"{*}df2redis:tmp:*"
+#define CLEANUP_MATCH	"{*}df2redis:*"
+
+/* "{N}df2redis:seq:PID.N.XXXXXXXX" exactly, as marker_fmt() writes them. */
+static int
+is_seq_name(const char *p, size_t len)
+{
+	static const char mid[] = "}df2redis:seq:";
+	const char *end = p + len;
+	int i;
+
+	if (len == 0 || *p++ != '{' || p == end || !isdigit((unsigned char)*p))
+		return 0;
+	while (p < end && isdigit((unsigned char)*p))
+		p++;
+	if ((size_t)(end - p) < sizeof(mid) - 1 ||
+	    memcmp(p, mid, sizeof(mid) - 1) != 0)
+		return 0;
+	p += sizeof(mid) - 1;
+	for (i = 0; i < 2; i++) {
+		if (p == end || !isdigit((unsigned char)*p))
+			return 0;
+		while (p < end && isdigit((unsigned char)*p))
+			p++;
+		if (p == end || *p++ != '.')
+			return 0;
+	}
+	if (end - p != 8)
+		return 0;
+	for (; p < end; p++)
+		if (!isxdigit((unsigned char)*p) || isupper((unsigned char)*p))
+			return 0;
+	return 1;
+}
 
 /* "{N}df2redis:tmp:PID:N" exactly, as tmp_fmt() writes them. */
 static int
@@ -2507,8 +2801,10 @@ cleanup_db(redisContext *c, const char *name, char *err, size_t errlen)
 		keys = r->element[1];
 		for (i = 0; i < keys->elements; i++) {
 			if (keys->element[i]->type != REDIS_REPLY_STRING ||
-			    !is_tmp_name(keys->element[i]->str,
-			    keys->element[i]->len))
+			    (!is_tmp_name(keys->element[i]->str,
+			    keys->element[i]->len) &&
+			    !is_seq_name(keys->element[i]->str,
+			    keys->element[i]->len)))
 				continue;
 			del[1] = keys->element[i]->str;
 			dellen[1] = keys->element[i]->len;

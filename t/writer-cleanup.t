@@ -20,9 +20,12 @@ if not os.access(DF2REDIS, os.X_OK):
 
 TMP = tmpdir('cleanup')
 BIG = 300000 if not ASAN else 30000
-LEFT = [(0, '{123}df2redis:tmp:999:4'), (5, '{77}df2redis:tmp:1:2')]
+LEFT = [(0, '{123}df2redis:tmp:999:4'), (5, '{77}df2redis:tmp:1:2'),
+        (0, '{9}df2redis:seq:999.1.0a1b2c3d'), (5, '{4107}df2redis:seq:12.3.ffffffff')]
 ALIKE = ['x{123}df2redis:tmp:999:4', '{123}df2redis:tmp:999:4:x', '{12a}df2redis:tmp:9:4',
-         'df2redis:tmp:1:1', '{1}df2redis:tmpx:1:1', '{1}df2redis:tmp:1:', '{}df2redis:tmp:1:1']
+         'df2redis:tmp:1:1', '{1}df2redis:tmpx:1:1', '{1}df2redis:tmp:1:', '{}df2redis:tmp:1:1',
+         '{9}df2redis:seq:999.1.0a1b2c3', '{9}df2redis:seq:999.1.0A1B2C3D', '{9}df2redis:seq:999.0a1b2c3d',
+         '{9}df2redis:seq:999.1.0a1b2c3dx', 'df2redis:seq:999.1.0a1b2c3d']
 
 
 def plant(srv):
@@ -34,8 +37,8 @@ def plant(srv):
 
 
 def check_planted(srv, name):
-    is_([srv.client(db).exists(k) for db, k in LEFT], [0, 0],
-        '%s: the leftover temporary keys of dbs 0 and 5 are gone' % name)
+    is_([srv.client(db).exists(k) for db, k in LEFT], [0] * len(LEFT),
+        '%s: the leftover temporary keys and sequence markers of dbs 0 and 5 are gone' % name)
     is_([srv.client(db).get(k) for db in (0, 5) for k in ALIKE], [b'user'] * len(ALIKE) * 2,
         '%s: keys that only look like them are untouched' % name)
 
@@ -66,7 +69,7 @@ srv = RedisServer()
 plant(srv)
 r = imp(srv.url, [small])
 is_(r.returncode, 0, 'import after a killed run: exit 0')
-ok('deleted 2 temporary keys' in r.stderr.decode(), 'import logs how many it deleted')
+ok('deleted %d temporary keys' % len(LEFT) in r.stderr.decode(), 'import logs how many it deleted')
 check_planted(srv, 'import')
 is_(srv.client().mget('a', 'b'), [b'1', b'2'], 'import: the file was written')
 srv.stop()
@@ -114,7 +117,7 @@ srv = RedisServer()
 plant(srv)
 r = migrate(m, srv.url, timeout=60)
 is_(r.returncode, 0, 'migrate: exit 0')
-ok('deleted 2 temporary keys' in r.stderr, 'migrate logs how many it deleted')
+ok('deleted %d temporary keys' % len(LEFT) in r.stderr, 'migrate logs how many it deleted')
 check_planted(srv, 'migrate')
 is_(srv.client().dbsize(), 50 + len(ALIKE), 'migrate: the snapshot was written')
 srv.stop()

@@ -75,6 +75,8 @@ class ReplyLoss:
                 s = socket.create_connection(('127.0.0.1', self.rport))
             except OSError:
                 return
+            for x in (c, s):
+                x.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.socks += [c, s]
             threading.Thread(target=self._conn, args=(c, s), daemon=True).start()
 
