@@ -166,6 +166,7 @@ struct writer {
 	uint64_t		 plain_any;	/* keyless or multi-key ones */
 	uint64_t		 plain_all;	/* all of them */
 	int			 in_cb;		/* inside the reply callback */
+	int			 jplain;	/* jsend(): a translation, plain */
 	int			 failed;
 	int			 errkind;	/* WERR_* of err */
 	char			 err[1024];
@@ -759,6 +760,50 @@ pel_missing(struct writer *w, struct keyref *ref, const redisReply *r)
 	return 0;
 }
 
+/*
+ * A journal command the target refused.  One it can never run (unknown
+ * command, a syntax it lacks, keys in several slots) fails every time:
+ * WERR_DATA, or counted and logged under --unsupported skip.  A key of
+ * another type than on the master is a divergence.  Anything else (OOM,
+ * READONLY, ...) may pass later.
+ */
+static int
+journal_refused(struct writer *w, struct keyref *ref, const char *msg)
+{
+	static const char *never[] = {
+		"ERR unknown command", "ERR unknown subcommand",
+		"ERR syntax error", "ERR wrong number of arguments",
+		"CROSSSLOT", "ERR Unknown", "ERR unsupported",
+		"ERR Script attempted to access a non local key",
+	};
+	char kt[900];
+	size_t i;
+
+	if (strncmp(msg, "WRONGTYPE", 9) == 0 ||
+	    strncmp(msg, "ERR value is not", 16) == 0) {
+		kerr(w, WERR_DIVERGED, ref, "%s: %s (the key has another type "
+		    "than on the master)", ref->cmd, msg);
+		return -1;
+	}
+	for (i = 0; i < sizeof(never) / sizeof(never[0]); i++)
+		if (strncasecmp(msg, never[i], strlen(never[i])) == 0)
+			break;
+	if (i == sizeof(never) / sizeof(never[0])) {
+		kerr(w, WERR_TARGET, ref, "%s (%s)", msg, ref->cmd);
+		return -1;
+	}
+	if (w->opts.unsupported == UNSUPPORTED_FAIL) {
+		kerr(w, WERR_DATA, ref, "%s: the target cannot run it: %s "
+		    "(--unsupported skip to skip it)", ref->cmd, msg);
+		return -1;
+	}
+	w->counts[WC_SKIPPED_UNSUPPORTED]++;
+	log_warnx("%s%skey \"%s\": journal command %s skipped: %s",
+	    w->opts.label ? w->opts.label : "", w->opts.label ? ": " : "",
+	    keytext(ref->key, ref->keylen, kt, sizeof(kt)), ref->cmd, msg);
+	return 0;
+}
+
 static int
 on_reply(struct writer *w, struct keyref *ref, enum code code,
     const redisReply *r)
@@ -780,6 +825,8 @@ on_reply(struct writer *w, struct keyref *ref, enum code code,
 			return existed(w, ref);
 		if (code == C_XGROUP && strncmp(r->str, "BUSYGROUP", 9) == 0)
 			return 0;
+		if (code == C_JOURNAL && !ref->control)
+			return journal_refused(w, ref, r->str);
 		kerr(w, WERR_TARGET, ref,
 		    "%s (%s)", r->str, ref_cmd(ref, code));
 		return -1;
@@ -2169,7 +2216,8 @@ jsend(struct writer *w, const struct journal_rec *rec, enum code code,
 	    NULL)
 		return -1;
 	ref->db = w->jdb;
-	kind = jkind(w, argc, keyidx);
+	kind = w->jplain ? J_PLAIN : jkind(w, argc, keyidx);
+	w->jplain = 0;
 	if (kind == J_PLAIN_MULTI)
 		ref->pslot = NSLOTS;
 	if (kind == J_GUARD || kind == J_GUARD_MULTI) {
@@ -2202,6 +2250,182 @@ jverbatim(struct writer *w, const struct journal_rec *rec, int keyidx)
 	for (i = 0; i < rec->argc; i++)
 		av_set(w, i, rec->argv[i], rec->argvlen[i]);
 	return jsend(w, rec, C_JOURNAL, rec->argc, keyidx);
+}
+
+/*
+ * A journal command the target cannot run: an error (WERR_DATA), or under
+ * --unsupported skip counted (lossy: only TTLs were lost) and logged.
+ */
+static int
+junsupported(struct writer *w, const struct journal_rec *rec, int lossy,
+    const char *why)
+{
+	char kt[900];
+
+	keytext(rec->argc > 1 ? rec->argv[1] : "", rec->argc > 1 ?
+	    rec->argvlen[1] : 0, kt, sizeof(kt));
+	if (w->opts.unsupported == UNSUPPORTED_FAIL) {
+		werr(w, WERR_DATA, "journal record at byte %" PRIu64 ": key "
+		    "\"%s\": %.*s: %s (--unsupported skip to %s)", rec->offset,
+		    kt, (int)rec->argvlen[0], rec->argv[0], why,
+		    lossy ? "apply it without the TTLs" : "skip it");
+		return -1;
+	}
+	w->counts[lossy ? WC_LOSSY : WC_SKIPPED_UNSUPPORTED]++;
+	log_warnx("%s%sjournal record at byte %" PRIu64 ": key \"%s\": %.*s "
+	    "%s: %s", w->opts.label ? w->opts.label : "",
+	    w->opts.label ? ": " : "", rec->offset, kt,
+	    (int)rec->argvlen[0], rec->argv[0],
+	    lossy ? "applied without its TTLs" : "skipped", why);
+	return 0;
+}
+
+/* KEYS: key; ARGV: seconds, field...: a hash gets the TTLs, a set not */
+static const char lua_fieldexpire[] =
+    "local t=redis.call('TYPE',KEYS[1]).ok "
+    "if t=='hash' then return redis.call('HEXPIRE',KEYS[1],ARGV[1],"
+    "'FIELDS',#ARGV-1,unpack(ARGV,2)) end "
+    "if t=='none' then return 0 end return 'df2redis:lossy'";
+
+/* FIELDEXPIRE k seconds field... (Dragonfly): HEXPIRE on a hash */
+static int
+jfieldexpire(struct writer *w, const struct journal_rec *rec)
+{
+	size_t i;
+
+	if (rec->argc < 4)
+		return junsupported(w, rec, 0, "too few arguments");
+	if (w->version != 0 && w->version < 70400)
+		return junsupported(w, rec, 1, "field TTLs need Redis 7.4");
+	if (rec->argc + 3 > LUA_MAXARGS)
+		return junsupported(w, rec, 1, "too many fields");
+	av_str(w, 0, "EVAL");
+	av_str(w, 1, lua_fieldexpire);
+	av_str(w, 2, "1");
+	for (i = 1; i < rec->argc; i++)
+		av_set(w, i + 2, rec->argv[i], rec->argvlen[i]);
+	w->jplain = 1;
+	return jsend(w, rec, C_JOURNAL, rec->argc + 2, 3);
+}
+
+/*
+ * KEYS: key; ARGV: NX (1|0), seconds (-1: keep the TTLs), HEXPIRE there
+ * (1|0), field value...: Dragonfly's HSETEX, whose NX skips the fields
+ * that exist.
+ */
+static const char lua_hsetex[] =
+    "local fs={} for i=4,#ARGV,2 do "
+    "if ARGV[1]=='0' or redis.call('HEXISTS',KEYS[1],ARGV[i])==0 then "
+    "redis.call('HSET',KEYS[1],ARGV[i],ARGV[i+1]) fs[#fs+1]=ARGV[i] end end "
+    "if #fs>0 and ARGV[3]=='1' and ARGV[2]~='-1' then "
+    "redis.call('HEXPIRE',KEYS[1],ARGV[2],'FIELDS',#fs,unpack(fs)) end "
+    "return #fs";
+
+/* HSETEX k [NX|FNX|FXX] [KEEPTTL] seconds f v... (Dragonfly's form) */
+static int
+jhsetex(struct writer *w, const struct journal_rec *rec)
+{
+	size_t i = 2, argc = 0;
+	int nx = 0, keep = 0, hexpire;
+
+	for (; i < rec->argc; i++) {
+		if (is(rec->argv[i], rec->argvlen[i], "NX"))
+			nx = 1;
+		else if (is(rec->argv[i], rec->argvlen[i], "KEEPTTL"))
+			keep = 1;
+		else if (is(rec->argv[i], rec->argvlen[i], "FNX") ||
+		    is(rec->argv[i], rec->argvlen[i], "FXX"))
+			return junsupported(w, rec, 0, "FNX/FXX of the "
+			    "Dragonfly form have no Redis equivalent");
+		else
+			break;
+	}
+	if (i >= rec->argc || (rec->argc - i - 1) % 2 != 0 ||
+	    rec->argc - i - 1 == 0)
+		return junsupported(w, rec, 0, "wrong number of arguments");
+	if (rec->argc + 3 > LUA_MAXARGS)
+		return junsupported(w, rec, 0, "too many fields");
+	hexpire = w->version == 0 || w->version >= 70400;
+	if (!hexpire && !keep && junsupported(w, rec, 1,
+	    "field TTLs need Redis 7.4") == -1)
+		return -1;
+	av_str(w, argc++, "EVAL");
+	av_str(w, argc++, lua_hsetex);
+	av_str(w, argc++, "1");
+	av_set(w, argc++, rec->argv[1], rec->argvlen[1]);
+	av_str(w, argc++, nx ? "1" : "0");
+	if (keep)
+		av_str(w, argc++, "-1");
+	else
+		av_set(w, argc++, rec->argv[i], rec->argvlen[i]);
+	av_str(w, argc++, hexpire ? "1" : "0");
+	for (i++; i < rec->argc; i++)
+		av_set(w, argc++, rec->argv[i], rec->argvlen[i]);
+	w->jplain = 1;
+	return jsend(w, rec, C_JOURNAL, argc, 3);
+}
+
+/* KEYS: key; ARGV: IFEQ|IFNE, value */
+static const char lua_delex[] =
+    "local v=redis.call('GET',KEYS[1]) if v==false then return 0 end "
+    "if (ARGV[1]=='IFEQ')==(v==ARGV[2]) then "
+    "return redis.call('DEL',KEYS[1]) end return 0";
+
+/* DELEX k [IFEQ|IFNE v]; IFDEQ/IFDNE compare digests */
+static int
+jdelex(struct writer *w, const struct journal_rec *rec)
+{
+	if (w->version >= 80400)
+		return jverbatim(w, rec, 1);
+	if (rec->argc == 2) {
+		av_str(w, 0, "DEL");
+		av_set(w, 1, rec->argv[1], rec->argvlen[1]);
+		return jsend(w, rec, C_JOURNAL, 2, 1);
+	}
+	if (rec->argc != 4 || (!is(rec->argv[2], rec->argvlen[2], "IFEQ") &&
+	    !is(rec->argv[2], rec->argvlen[2], "IFNE")))
+		return junsupported(w, rec, 0, "only IFEQ and IFNE can be "
+		    "emulated before Redis 8.4");
+	av_str(w, 0, "EVAL");
+	av_str(w, 1, lua_delex);
+	av_str(w, 2, "1");
+	av_set(w, 3, rec->argv[1], rec->argvlen[1]);
+	av_str(w, 4, is(rec->argv[2], rec->argvlen[2], "IFEQ") ? "IFEQ" :
+	    "IFNE");
+	av_set(w, 5, rec->argv[3], rec->argvlen[3]);
+	w->jplain = 1;
+	return jsend(w, rec, C_JOURNAL, 6, 3);
+}
+
+/* Is the command of a module the target lacks, or too new for it? */
+static const char *
+jmissing(struct writer *w, const char *name, size_t nlen, int *lossy)
+{
+	static const struct {
+		const char	*prefix;
+		const char	*module;
+	} mods[] = {
+		{ "BF.", "bf" }, { "CF.", "bf" }, { "CMS.", "bf" },
+		{ "TOPK.", "bf" }, { "FT.", "search" },
+		{ "CL.THROTTLE", "redis-cell" },
+	};
+	static const char *hfe[] = { "HEXPIRE", "HPEXPIRE", "HEXPIREAT",
+	    "HPEXPIREAT", "HPERSIST", NULL };
+	size_t i, n;
+
+	*lossy = 0;
+	for (i = 0; i < sizeof(mods) / sizeof(mods[0]); i++) {
+		n = strlen(mods[i].prefix);
+		if (nlen >= n && strncasecmp(name, mods[i].prefix, n) == 0)
+			return target_has_module(w->t, mods[i].module) ? NULL :
+			    "the target lacks the module";
+	}
+	*lossy = 1;
+	if (w->version != 0 && w->version < 70400 && in_list(hfe, name, nlen))
+		return "field TTLs need Redis 7.4";
+	if (w->version != 0 && w->version < 80000 && is(name, nlen, "HGETEX"))
+		return "HGETEX needs Redis 8.0";
+	return NULL;
 }
 
 /* SET without Dragonfly's STICK and _MCFLAGS n tokens */
@@ -2393,10 +2617,28 @@ jrestore(struct writer *w, const struct journal_rec *rec)
 	return jrestore_native(w, rec, exp);
 }
 
+/*
+ * Redis 8's HSETEX form: FIELDS n within the options (at most FNX|FXX and
+ * EX s), where Dragonfly's form has its seconds and then fields.
+ */
+static int
+jredis_hsetex(const struct journal_rec *rec)
+{
+	size_t i;
+
+	for (i = 2; i < rec->argc - 1 && i < 6; i++)
+		if (is(rec->argv[i], rec->argvlen[i], "FIELDS") &&
+		    rec->argvlen[i + 1] > 0 &&
+		    isdigit((unsigned char)rec->argv[i + 1][0]))
+			return 1;
+	return 0;
+}
+
 int
 writer_journal(struct writer *w, const struct journal_rec *rec)
 {
-	const char *name;
+	const char *name, *why;
+	int lossy;
 	size_t nlen;
 	int db;
 
@@ -2432,6 +2674,20 @@ writer_journal(struct writer *w, const struct journal_rec *rec)
 		return jrestore(w, rec);
 	if (is(name, nlen, "SADDEX"))
 		return jsaddex(w, rec);
+	if (is(name, nlen, "FIELDEXPIRE"))
+		return jfieldexpire(w, rec);
+	if (is(name, nlen, "HSETEX") && !jredis_hsetex(rec))
+		return jhsetex(w, rec);
+	if (is(name, nlen, "HSETEX") && w->version != 0 && w->version < 80000)
+		return junsupported(w, rec, 0, "Redis 8's form of HSETEX "
+		    "needs Redis 8.0");
+	if (is(name, nlen, "DELEX"))
+		return jdelex(w, rec);
+	if (is(name, nlen, "DFLYCLUSTER"))
+		return junsupported(w, rec, 0, "Dragonfly cluster "
+		    "management has no Redis equivalent");
+	if ((why = jmissing(w, name, nlen, &lossy)) != NULL)
+		return junsupported(w, rec, lossy, why);
 	if (is(name, nlen, "PREPEND") && rec->argc == 3) {
 		/* lua_seq emulates it */
 		av_str(w, 0, "PREPEND");
