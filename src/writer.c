@@ -849,6 +849,19 @@ on_reply(struct writer *w, struct keyref *ref, enum code code,
 		count_written(w, ref);
 		break;
 	case C_JOURNAL:
+		if ((r->type == REDIS_REPLY_STATUS ||
+		    r->type == REDIS_REPLY_STRING) &&
+		    strcmp(r->str, "df2redis:lossy") == 0) {
+			/* lua_fieldexpire: field TTLs on a set */
+			if (w->opts.unsupported == UNSUPPORTED_FAIL) {
+				kerr(w, WERR_DATA, ref, "%s: member TTLs of a "
+				    "set have no Redis equivalent "
+				    "(--unsupported skip drops them)",
+				    ref->cmd);
+				return -1;
+			}
+			w->counts[WC_LOSSY]++;
+		}
 		if (!ref->control)
 			w->counts[WC_JOURNAL]++;
 		break;
