@@ -6,7 +6,11 @@
  * whose size is checked against the type on receipt, in the spirit of
  * OpenBSD's imsg.  A worker sends MSG_FULLSYNC_DONE right after it passed
  * the full-sync barrier (worker.h): that message is what wakes the
- * supervisor.
+ * supervisor.  A worker that is done keeps its flow open (closing any
+ * connection of a session cancels it on the master, replication.md 9,
+ * which could cut the trailer of a flow still draining) until the
+ * supervisor sends MSG_ALLDONE, once every flow is done, or closes the
+ * socket.
  */
 #ifndef DF2REDIS_IMSG_H
 #define DF2REDIS_IMSG_H
@@ -22,6 +26,7 @@ enum msg_type {
 	MSG_STATS,		/* struct msg_stats */
 	MSG_DONE,		/* struct msg_stats, lsn = JOURNAL_OFFSET */
 	MSG_ERROR,		/* struct msg_error, text truncated to fit */
+	MSG_ALLDONE,		/* supervisor to worker, no payload */
 };
 
 enum flow_phase {

@@ -249,6 +249,10 @@ handle_msg(struct sup *s, int i, const struct msg *msg)
 		fail(s, msg->u.error.kind == ERR_FATAL ? OUT_FATAL : OUT_RETRY,
 		    "%s", msg->u.error.text);
 		break;
+	default:
+		fail(s, OUT_RETRY, "flow %d: unexpected message %u from the "
+		    "worker", i, msg->hdr.type);
+		break;
 	}
 }
 
@@ -529,6 +533,22 @@ spawn_workers(struct sup *s)
 }
 
 /*
+ * Every flow read its trailer: the workers may close their flows now
+ * (imsg.h) and exit.  One that cannot be told is told by the EOF of its
+ * socket in end_session().
+ */
+static void
+release_flows(struct sup *s)
+{
+	int i;
+
+	for (i = 0; i < s->nflows; i++)
+		if (s->flows[i].fd != -1 &&
+		    msg_send(s->flows[i].fd, MSG_ALLDONE, NULL, 0) == -1)
+			log_warn("flow %d: message to the worker", i);
+}
+
+/*
  * End the session: send sig to the workers still running (0: none, they
  * are exiting by themselves) and reap them; only SIGKILL is not waited
  * for gracefully.
@@ -622,7 +642,8 @@ session(struct sup *s)
 	if (!s->failed && s->startstable_sent && pump(s, all_done, -1, 1))
 		s->state = SESS_DONE;
 	if (s->state == SESS_DONE) {
-		end_session(s, 0);	/* they exit after MSG_DONE */
+		release_flows(s);
+		end_session(s, 0);
 		return OUT_DONE;
 	}
 	if (s->stop && !s->failed) {

