@@ -56,4 +56,21 @@ ok(not fm.cancelled()[:-1] and all('trailer not sent' not in e for e in fm.event
 ok(not re.search(r'master closed|master ended', r.stderr), 'no "master closed" in the log')
 compare(got, want, 'early flow: target equals master')
 
+# ------------------------------------------------------------ AUTH errors
+
+PW = {'DF2REDIS_SOURCE_PASSWORD': 'secret'}
+fm = FakeMaster(2, BODIES, auth=['-ERR max number of clients reached', '+OK'])
+r, got = fake_run('auth busy', fm, ['--max-retries', '2', '--timeout-ms', '5000'], env=PW)
+ran_ok(r, 'AUTH answered "-ERR max number of clients reached" once: retried, exit 0')
+ok('max number of clients reached' in r.stderr and r.stderr.count('restarting the full sync') == 1,
+   'the refusal is logged, one restart')
+compare(got, want, 'after a busy master: target equals master')
+for reply in ('-WRONGPASS invalid username-password pair or user is disabled.',
+              '-ERR invalid password'):
+    fm = FakeMaster(2, BODIES, auth=[reply])
+    r, got = fake_run('auth refused', fm, ['--max-retries', '3'], env=PW)
+    ok(r.returncode == 1 and 'giving up: retrying cannot fix this' in r.stderr and
+       'restarting' not in r.stderr and reply[1:] in r.stderr and 'secret' not in r.stderr,
+       'AUTH answered "%s": not retried, no password in the log' % reply[:30])
+
 done_testing()
