@@ -527,6 +527,31 @@ dfly_startstable(struct dfly_conn *c, const struct dfly_master *m,
 	return dfly_command_ok(c, 3, argv, err, errlen);
 }
 
+int
+dfly_startstable_send(struct dfly_conn *c, const struct dfly_master *m,
+    char *err, size_t errlen)
+{
+	const char *argv[] = { "DFLY", "STARTSTABLE", m->syncid };
+
+	return send_cmd(c, 3, argv, err, errlen);
+}
+
+int
+dfly_startstable_reply(struct dfly_conn *c, char *err, size_t errlen)
+{
+	struct resp r;
+
+	if (read_reply(c, &r, err, errlen) != 0)
+		return DFLY_ERR;
+	if (r.top.type == R_ERROR)
+		return seterr(err, errlen, "%s: DFLY STARTSTABLE: -%s", c->peer,
+		    r.top.str);
+	if (r.top.type != R_STATUS || strcmp(r.top.str, "OK") != 0)
+		return seterr(err, errlen, "%s: DFLY STARTSTABLE: expected +OK",
+		    c->peer);
+	return 0;
+}
+
 size_t
 dfly_leftover(struct dfly_conn *c, const char **p)
 {

@@ -80,6 +80,7 @@ struct sup {
 	int			 stop;
 	int			 restart;
 	int			 startstable_sent;
+	int			 startstable_pending; /* +OK not read yet */
 	int64_t			 ctl_pause_until; /* ms, after EMFILE */
 	enum outcome		 failure;	/* set by fail() */
 	int			 failed;
@@ -334,18 +335,22 @@ handle_signals(struct sup *s)
 static void
 master_event(struct sup *s)
 {
-	char c;
+	char c, err[1024];
 	ssize_t n;
 
 	n = recv(s->master.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
-	if (n == 0 && s->startstable_sent && !s->failed) {
-		/*
-		 * A worker that read its trailer closes its flow, and closing
-		 * any connection ends the master's session: expected now.
-		 * Each worker still reports DONE or its own error.
-		 */
+	if (n == 1 && s->startstable_pending) {
+		s->startstable_pending = 0;
+		if (dfly_startstable_reply(&s->master, err, sizeof(err)) == 0) {
+			log_debug("DFLY STARTSTABLE: +OK");
+			return;
+		}
+		fail(s, OUT_RETRY, "%s", err);
+	} else if (n == 0 && s->startstable_sent && !s->startstable_pending &&
+	    !s->failed) {
+		/* each worker still reports DONE or its own error */
 		log_debug("master ended the session after STARTSTABLE");
 	} else if (s->failed) {
 		/* the session is failing already; this is a consequence */
@@ -486,6 +491,18 @@ all_done(struct sup *s)
 }
 
 static int
+stable_switched(struct sup *s)
+{
+	return all_done(s) && !s->startstable_pending;
+}
+
+static int
+startstable_answered(struct sup *s)
+{
+	return !s->startstable_pending;
+}
+
+static int
 all_reaped(struct sup *s)
 {
 	int i;
@@ -590,6 +607,7 @@ start_session(struct sup *s)
 	s->failed = 0;
 	s->restart = 0;
 	s->startstable_sent = 0;
+	s->startstable_pending = 0;
 	memset(&s->m, 0, sizeof(s->m));
 	rc = dfly_connect(&s->master, c->source_host, c->source_port,
 	    c->source_user, c->source_password, c->timeout_ms, err,
@@ -613,6 +631,28 @@ start_session(struct sup *s)
 	return 0;
 }
 
+/*
+ * The master writes every flow's trailer before it answers STARTSTABLE,
+ * and a trailer waits for its worker to drain the flow, as long as a slow
+ * target makes that: the reply is read by master_event() while the
+ * workers are served, and only once every trailer was read is its delay
+ * bounded (by timeout_ms).
+ */
+static void
+start_stable(struct sup *s)
+{
+	char err[1024];
+
+	log_info("every flow passed FULLSYNC_END: DFLY STARTSTABLE");
+	s->startstable_sent = 1;
+	if (dfly_startstable_send(&s->master, &s->m, err, sizeof(err)) != 0) {
+		fail(s, OUT_RETRY, "%s", err);
+		return;
+	}
+	s->startstable_pending = 1;
+	s->state = SESS_STABLE_SWITCH;
+}
+
 static enum outcome
 session(struct sup *s)
 {
@@ -631,15 +671,14 @@ session(struct sup *s)
 		if (dfly_sync(&s->master, &s->m, err, sizeof(err)) != 0)
 			fail(s, OUT_RETRY, "%s", err);
 	}
-	if (!s->failed && pump(s, barrier_reached, -1, 1)) {
-		log_info("every flow passed FULLSYNC_END: DFLY STARTSTABLE");
-		s->startstable_sent = 1;
-		if (dfly_startstable(&s->master, &s->m, err, sizeof(err)) != 0)
-			fail(s, OUT_RETRY, "%s", err);
-		else
-			s->state = SESS_STABLE_SWITCH;
-	}
-	if (!s->failed && s->startstable_sent && pump(s, all_done, -1, 1))
+	if (!s->failed && pump(s, barrier_reached, -1, 1))
+		start_stable(s);
+	if (!s->failed && s->startstable_sent && pump(s, all_done, -1, 1) &&
+	    !pump(s, startstable_answered, s->cfg.timeout_ms, 1) && !s->failed &&
+	    !s->stop && !s->restart)
+		fail(s, OUT_RETRY, "%s: no reply to DFLY STARTSTABLE within %d ms "
+		    "of the last trailer", s->master.peer, s->cfg.timeout_ms);
+	if (!s->failed && s->startstable_sent && stable_switched(s))
 		s->state = SESS_DONE;
 	if (s->state == SESS_DONE) {
 		release_flows(s);

@@ -56,6 +56,26 @@ ok(not fm.cancelled()[:-1] and all('trailer not sent' not in e for e in fm.event
 ok(not re.search(r'master closed|master ended', r.stderr), 'no "master closed" in the log')
 compare(got, want, 'early flow: target equals master')
 
+# ------------------------------------------------------------ the STARTSTABLE reply
+
+# The master answers STARTSTABLE after the last trailer, 2.5 s later than
+# --timeout-ms: the reply is awaited while the workers drain their flows.
+fm = FakeMaster(2, BODIES, trailer_delay={1: 2.5})
+r, got = fake_run('slow trailer', fm, ['--max-retries', '0', '--timeout-ms', '1000'])
+ran_ok(r, 'STARTSTABLE answered 2.5 s later than --timeout-ms 1000, trailers flowing: exit 0')
+ok('no reply' not in r.stderr, 'no timeout logged')
+compare(got, want, 'slow trailer: target equals master')
+# every trailer read, no reply: bounded by --timeout-ms from the last one
+fm = FakeMaster(2, BODIES, startstable_delay=8)
+r, got = fake_run('no reply', fm, ['--max-retries', '0', '--timeout-ms', '1000'])
+ok(r.returncode == 1 and re.search(r'supervisor: 127\.0\.0\.1:\d+: no reply to DFLY STARTSTABLE '
+                                   r'within 1000 ms of the last trailer', r.stderr),
+   'no STARTSTABLE reply after every trailer: a timeout names it, exit 1')
+fm = FakeMaster(2, BODIES, startstable_delay=8, trailers=lambda i, tok: trailer(tok) + b'x' * 100)
+r, got = fake_run('journal', fm, ['--max-retries', '0', '--timeout-ms', '1000'])
+ok(r.returncode == 1 and 'no reply to DFLY STARTSTABLE' in r.stderr and
+   'master closed' not in r.stderr, 'journal bytes after the token are drained while waiting')
+
 # ------------------------------------------------------------ AUTH errors
 
 PW = {'DF2REDIS_SOURCE_PASSWORD': 'secret'}
