@@ -296,6 +296,12 @@ drain(struct worker *w)
 			w->have_offset = 1;
 			set_phase(w, PHASE_TRAILER);
 			continue;
+		case RDB_EV_KEY:
+			/* the shard's traversal ended: only journal may follow */
+			if (w->st.phase != PHASE_FULL_SYNC)
+				fail(w, ERR_RETRY, "key after FULLSYNC_END at "
+				    "byte %" PRIu64, rdb_offset(w->rdb));
+			break;
 		case RDB_EV_KEY_END:
 			w->st.keys++;
 			break;
@@ -348,7 +354,8 @@ full_sync(struct worker *w)
 	struct pollfd pfd;
 	const char *p;
 	size_t len;
-	int eof = 0, done = 0;
+	int64_t deadline, left;
+	int eof = 0, done = 0, n;
 
 	if ((w->rdb = rdb_new(RDB_MODE_FLOW, NULL)) == NULL ||
 	    (w->jr = journal_new(NULL)) == NULL)
@@ -370,7 +377,10 @@ full_sync(struct worker *w)
 			return;
 		if (now_ms() - w->last_stats_ms >= STATS_EVERY_MS)
 			send_stats(w, MSG_STATS);
-		if (poll(&pfd, 1, STATS_EVERY_MS) <= 0)
+		if ((n = poll(&pfd, 1, STATS_EVERY_MS)) == -1 && errno != EINTR)
+			fail(w, ERR_RETRY, "byte %" PRIu64 ": poll: %s",
+			    w->st.bytes, strerror(errno));
+		if (n <= 0)
 			continue;
 		read_socket(w, &eof);
 	}
@@ -379,12 +389,22 @@ full_sync(struct worker *w)
 		    "JOURNAL_OFFSET", rdb_offset(w->rdb));
 	rdb_leftover(w->rdb, &p, &len);
 	take_token(w, p, len);
+	send_stats(w, MSG_STATS);	/* the trailer phase, for status */
+	deadline = now_ms() + w->cfg->timeout_ms;
 	while (w->ntoken < DFLY_ID_LEN) {
 		if (worker_stop)
 			return;
-		if (poll(&pfd, 1, w->cfg->timeout_ms) <= 0)
-			fail(w, ERR_RETRY, "byte %" PRIu64 ": no EOF token after "
-			    "the trailer", w->st.bytes);
+		left = deadline - now_ms();
+		n = left > 0 ? poll(&pfd, 1, left) : 0;
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			fail(w, ERR_RETRY, "byte %" PRIu64 ": poll: %s",
+			    w->st.bytes, strerror(errno));
+		if (n == 0)
+			fail(w, ERR_RETRY, "byte %" PRIu64 ": no EOF token "
+			    "within %d ms of the trailer", w->st.bytes,
+			    w->cfg->timeout_ms);
 		eof = 0;
 		len = w->st.bytes;
 		rdb_free(w->rdb);	/* the stream past the token is journal */

@@ -7,7 +7,10 @@
 # errors, each named in the log and retried or not as it should.
 import os
 import re
+import signal
+import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'lib'))
 from dftest import *  # noqa: E402,F401
@@ -75,6 +78,64 @@ fm = FakeMaster(2, BODIES, startstable_delay=8, trailers=lambda i, tok: trailer(
 r, got = fake_run('journal', fm, ['--max-retries', '0', '--timeout-ms', '1000'])
 ok(r.returncode == 1 and 'no reply to DFLY STARTSTABLE' in r.stderr and
    'master closed' not in r.stderr, 'journal bytes after the token are drained while waiting')
+
+# ------------------------------------------------------------ worker protocol errors
+
+KEY = b'\x00\x03foo\x03bar'     # string key "foo" = "bar"
+OFFSET = b'\xd3' + b'\x01' + b'\0' * 7
+EOF_CRC = b'\xff' + b'\0' * 8
+n0 = len(BODIES[0])
+for name, kw, pattern in (
+        ('key after FULLSYNC_END', dict(bodies=[BODIES[0] + KEY, BODIES[1]]),
+         r'supervisor: flow 0: key after FULLSYNC_END at byte (%s)\n' %
+         '|'.join(str(n0 + i) for i in range(len(KEY) + 1))),
+        ('second FULLSYNC_END', dict(bodies=[BODIES[0] + FULLSYNC_END, BODIES[1]]),
+         r'supervisor: flow 0: byte %d: second FULLSYNC_END' % (n0 + 9)),
+        ('trailer without JOURNAL_OFFSET',
+         dict(trailers=lambda i, tok: (b'' if i else OFFSET) + EOF_CRC + tok.encode()),
+         r'supervisor: flow 1: byte %d: trailer without JOURNAL_OFFSET' % (len(BODIES[1]) + 9)),
+        ('no EOF token', dict(trailers=lambda i, tok: OFFSET + EOF_CRC + (tok[:10] if i else tok).encode()),
+         r'supervisor: flow 1: byte %d: no EOF token within 1000 ms of the trailer' %
+         (len(BODIES[1]) + 28)),
+        ('EOF inside the EOF token',
+         dict(trailers=lambda i, tok: OFFSET + EOF_CRC + (tok[:10] if i else tok).encode(),
+              close_after_trailer=(1,)),
+         r'supervisor: flow 1: byte %d: the master closed the flow inside the EOF token' %
+         (len(BODIES[1]) + 28)),
+        ('wrong EOF token', dict(trailers=lambda i, tok: OFFSET + EOF_CRC + (tok if i else 'f' * 40).encode()),
+         r'supervisor: flow 0: EOF token "f{40}" differs from the FLOW reply\'s "[0-9a-f]{40}"'),
+        ('PARTIAL to a full-sync request', dict(flow_reply='PARTIAL'),
+         r'supervisor: flow [01]: master answered PARTIAL to a full-sync request'),
+        ('unexpected data on the control connection', dict(ctl_extra=b'+HELLO\r\n'),
+         r'supervisor: unexpected data from the master on the control connection')):
+    kw.setdefault('bodies', BODIES)
+    fm = FakeMaster(2, **kw)
+    r, got = fake_run(name, fm, ['--max-retries', '1'])
+    hits = re.findall(pattern, r.stderr)
+    attempts = r.stderr.split('restarting the full sync')
+    good = all(re.search(pattern, a) for a in attempts) and len(attempts) == 2
+    ok(r.returncode == 1 and good and 'giving up after 1 retries' in r.stderr and
+       'total:' not in r.stdout, '%s: named (flow, byte) on each of 2 attempts, exit 1' % name)
+    if not good:
+        diag('\n'.join(log_lines(r))[-2500:])
+
+# SIGTERM while a worker waits for its EOF token: a clean stop, not an error
+fm = FakeMaster(2, BODIES, trailers=lambda i, tok: OFFSET + EOF_CRC + (tok[:10] if i else tok).encode())
+tgt = RedisServer()
+sd = tmpdir('state')
+sock = os.path.join(sd, 'df2redis.sock')
+p = spawn([DF2REDIS, 'migrate', '-d', '--source', fm.addr, '--target', tgt.url, '--state-dir', sd,
+           '--timeout-ms', '20000', '--max-retries', '0'], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+st = wait_status(sock, lambda t: status_flows(t).get(1, ('',))[0] == 'trailer', timeout=20, proc=p)
+ok(st is not None, 'flow 1 waits for the rest of its EOF token')
+t0 = time.time()
+p.send_signal(signal.SIGTERM)
+out, err = p.communicate(timeout=30)
+err = err.decode()
+ok(p.returncode == 0 and time.time() - t0 < 5 and 'no EOF token' not in err and
+   re.search(r'flow 1 trailer: stopped at byte \d+', err), 'SIGTERM during the token wait: stopped at once, exit 0')
+fm.stop()
+tgt.stop()
 
 # ------------------------------------------------------------ AUTH errors
 

@@ -263,7 +263,8 @@ class FakeMaster:
     whole session (self.events records it).  Options:
       auth: replies to successive AUTH commands, the last one repeated
       flow_reply: 'FULL' or 'PARTIAL'; register=False: never answer FLOW
-      ctl_extra: bytes sent unasked on the control connection after SYNC
+      ctl_extra: bytes sent unasked on the control connection after
+        the SYNC reply, 0.5 s before the snapshot
       close_after_trailer: flows closed right after their trailer."""
 
     def __init__(self, nflows, bodies, trailers=None, trailer_delay=None,
@@ -377,10 +378,11 @@ class FakeMaster:
                         self._send(c, ('*2\r\n+%s\r\n+%s\r\n' % (self.flow_reply, tok)).encode())
                 elif cmd == ['DFLY', 'SYNC']:
                     self._send(c, b'+OK\r\n')
-                    for i, fc in sorted(sess['flows'].items()):
-                        self._send(fc, self.bodies[i])
                     if self.ctl_extra:
                         self._send(c, self.ctl_extra)
+                        time.sleep(0.5)
+                    for i, fc in sorted(sess['flows'].items()):
+                        self._send(fc, self.bodies[i])
                 elif cmd == ['DFLY', 'STARTSTABLE']:
                     self._startstable(sess)
                     time.sleep(self.startstable_delay)
