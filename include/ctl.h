@@ -12,6 +12,7 @@
  *		ok
  *		session <syncid|-> state <connecting|full-sync|barrier|
  *		    stable-switch|done|backoff|stopping> attempt <n>
+ *		    (barrier: some flows passed FULLSYNC_END, not all)
  *		    flows <N> master <replid|->
  *		flow <i> phase <phase> keys <n> written <n> skipped <n>
  *		    journal <n> bytes <n> offset <n> lsn <n> pid <pid>
@@ -21,6 +22,9 @@
  *		ok restarting the session: flow <i> cannot rejoin a full sync
  *		    alone, so the whole full sync starts again
  *		.
+ *		(at once: no retry is counted, no backoff; when no session
+ *		runs, in backoff or done: "error: no session is running
+ *		(state <state>): nothing to restart")
  *	stop
  *		ok stopping
  *		.	(then the daemon stops as on SIGTERM)

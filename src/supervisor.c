@@ -44,14 +44,15 @@
 enum sess_state {
 	SESS_CONNECTING,
 	SESS_FULL_SYNC,
+	SESS_BARRIER,		/* a flow passed FULLSYNC_END, not all */
 	SESS_STABLE_SWITCH,
 	SESS_DONE,
 	SESS_BACKOFF,
 	SESS_STOPPING,
 };
 
-/* session outcome */
-enum outcome { OUT_DONE, OUT_RETRY, OUT_FATAL, OUT_STOPPED };
+/* session outcome; OUT_RESTART: the operator's, no retry counted */
+enum outcome { OUT_DONE, OUT_RETRY, OUT_FATAL, OUT_STOPPED, OUT_RESTART };
 
 struct flow {
 	pid_t			 pid;
@@ -114,6 +115,7 @@ state_name(enum sess_state s)
 	switch (s) {
 	case SESS_CONNECTING:		return "connecting";
 	case SESS_FULL_SYNC:		return "full-sync";
+	case SESS_BARRIER:		return "barrier";
 	case SESS_STABLE_SWITCH:	return "stable-switch";
 	case SESS_DONE:			return "done";
 	case SESS_BACKOFF:		return "backoff";
@@ -169,6 +171,14 @@ ctl_status(struct sup *s, int fd)
 	free(buf);
 }
 
+static int
+session_running(const struct sup *s)
+{
+	return !s->failed && !s->stop && (s->state == SESS_CONNECTING ||
+	    s->state == SESS_FULL_SYNC || s->state == SESS_BARRIER ||
+	    s->state == SESS_STABLE_SWITCH);
+}
+
 static void
 ctl_serve(struct sup *s)
 {
@@ -201,16 +211,19 @@ ctl_serve(struct sup *s)
 			ctl_reply(fd, "error: no such flow\n");
 			return;
 		}
+		if (!session_running(s)) {
+			snprintf(reply, sizeof(reply), "error: no session is "
+			    "running (state %s): nothing to restart\n",
+			    state_name(s->state));
+			ctl_reply(fd, reply);
+			return;
+		}
 		snprintf(reply, sizeof(reply), "ok restarting the session: "
 		    "flow %d cannot rejoin a full sync alone, so the whole "
 		    "full sync starts again\n", n);
 		ctl_reply(fd, reply);
-		if (s->state == SESS_CONNECTING || s->state == SESS_FULL_SYNC ||
-		    s->state == SESS_STABLE_SWITCH) {
-			log_info("flow %d restart requested: restarting the "
-			    "session", n);
-			s->restart = 1;
-		}
+		log_info("flow %d restart requested: restarting the session", n);
+		s->restart = 1;
 	} else {
 		ctl_reply(fd, "error: unknown request\n");
 	}
@@ -235,6 +248,8 @@ handle_msg(struct sup *s, int i, const struct msg *msg)
 	case MSG_FULLSYNC_DONE:
 		f->synced = 1;
 		f->st = msg->u.stats;
+		if (s->state == SESS_FULL_SYNC)
+			s->state = SESS_BARRIER;
 		log_debug("flow %d passed the barrier (%u/%d)", i,
 		    atomic_load(&s->shm->barrier), s->nflows);
 		break;
@@ -690,8 +705,11 @@ session(struct sup *s)
 		end_session(s, SIGTERM);
 		return OUT_STOPPED;
 	}
-	if (s->restart && !s->failed)
-		fail(s, OUT_RETRY, "session restarted by the operator");
+	if (s->restart && !s->failed) {
+		log_info("session restarted by the operator");
+		end_session(s, SIGKILL);
+		return OUT_RESTART;
+	}
 	/* collect the workers' own account of the failure for the log */
 	pump(s, all_reaped, 200, 0);
 	end_session(s, SIGKILL);
@@ -870,6 +888,8 @@ run(int argc, char **argv, int migrate)
 			log_warnx("giving up: retrying cannot fix this");
 			break;
 		}
+		if (o == OUT_RESTART)
+			continue;	/* asked for: no retry used, no delay */
 		if (++s.attempt > s.cfg.max_retries) {
 			log_warnx("giving up after %d retries", s.cfg.max_retries);
 			break;

@@ -59,6 +59,22 @@ ok(not fm.cancelled()[:-1] and all('trailer not sent' not in e for e in fm.event
 ok(not re.search(r'master closed|master ended', r.stderr), 'no "master closed" in the log')
 compare(got, want, 'early flow: target equals master')
 
+# ------------------------------------------------------------ session state barrier
+
+fm = FakeMaster(2, BODIES, body_delay={1: 1.5})
+tgt = RedisServer()
+sd = tmpdir('state')
+sock = os.path.join(sd, 'df2redis.sock')
+p = spawn([DF2REDIS, 'migrate', '-d', '--source', fm.addr, '--target', tgt.url, '--state-dir', sd,
+           '--max-retries', '0'], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+st = wait_status(sock, lambda t: 'state barrier' in t, timeout=20, proc=p)
+ok(st is not None and status_flows(st).get(0, ('',))[0] == 'barrier' and
+   status_flows(st).get(1, ('',))[0] != 'barrier', 'status: state barrier while flow 0 waits for flow 1')
+p.communicate(timeout=30)
+is_(p.returncode, 0, 'then the session completes')
+fm.stop()
+tgt.stop()
+
 # ------------------------------------------------------------ the STARTSTABLE reply
 
 # The master answers STARTSTABLE after the last trailer, 2.5 s later than

@@ -256,7 +256,8 @@ class FakeMaster:
     """A scripted Dragonfly master on a free port, for the protocol paths
     the test master cannot take.  Each session (REPLCONF capa dragonfly)
     gets `nflows` flows; after DFLY SYNC flow i is sent bodies[i] (bytes
-    up to and including FULLSYNC_END, e.g. from capture_fullsync), after
+    up to and including FULLSYNC_END, e.g. from capture_fullsync) after
+    body_delay.get(i, 0) seconds, after
     DFLY STARTSTABLE trailers(i, token) (default: trailer()) after
     trailer_delay.get(i, 0) seconds, then +OK after startstable_delay.
     As Dragonfly does, a connection of a session that closes cancels the
@@ -269,11 +270,12 @@ class FakeMaster:
 
     def __init__(self, nflows, bodies, trailers=None, trailer_delay=None,
                  startstable_delay=0, auth=None, flow_reply='FULL', register=True,
-                 ctl_extra=b'', close_after_trailer=()):
+                 ctl_extra=b'', close_after_trailer=(), body_delay=None):
         self.nflows = nflows
         self.bodies = bodies
         self.trailers = trailers or (lambda i, tok: trailer(tok))
         self.trailer_delay = trailer_delay or {}
+        self.body_delay = body_delay or {}
         self.startstable_delay = startstable_delay
         self.auth = list(auth or ['+OK'])
         self.flow_reply = flow_reply
@@ -381,8 +383,10 @@ class FakeMaster:
                     if self.ctl_extra:
                         self._send(c, self.ctl_extra)
                         time.sleep(0.5)
-                    for i, fc in sorted(sess['flows'].items()):
-                        self._send(fc, self.bodies[i])
+                    t0 = time.time()
+                    for i in sorted(sess['flows'], key=lambda i: self.body_delay.get(i, 0)):
+                        time.sleep(max(0, t0 + self.body_delay.get(i, 0) - time.time()))
+                        self._send(sess['flows'][i], self.bodies[i])
                 elif cmd == ['DFLY', 'STARTSTABLE']:
                     self._startstable(sess)
                     time.sleep(self.startstable_delay)
