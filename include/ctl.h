@@ -35,9 +35,11 @@
 #define DF2REDIS_CTL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define CTL_MAXREQ	256
-#define CTL_TIMEOUT_MS	1000	/* a client that sends nothing is dropped */
+/* a request, and a reply, each take at most this long or are dropped */
+#define CTL_TIMEOUT_MS	1000
 
 /* Bind and listen; refuses when another daemon answers on the path. */
 int	ctl_listen(const char *path, char *err, size_t errlen);

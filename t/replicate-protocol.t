@@ -8,6 +8,7 @@
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -72,6 +73,32 @@ ok(st is not None and status_flows(st).get(0, ('',))[0] == 'barrier' and
    status_flows(st).get(1, ('',))[0] != 'barrier', 'status: state barrier while flow 0 waits for flow 1')
 p.communicate(timeout=30)
 is_(p.returncode, 0, 'then the session completes')
+fm.stop()
+
+# ------------------------------------------------------------ slow and bad control clients
+
+# A client sending one byte every 0.3 s holds the supervisor 1 s at most:
+# the session (1 s left of flow 1's delay) ends about 1 s after it came.
+fm = FakeMaster(2, BODIES, body_delay={1: 1.0})
+tgt.client().flushall()
+p = spawn([DF2REDIS, 'migrate', '-d', '--source', fm.addr, '--target', tgt.url, '--state-dir', sd,
+           '--max-retries', '0'], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+wait_status(sock, lambda t: 'state barrier' in t, timeout=20, proc=p)
+long_req = ctl(sock, 'x' * 300)
+loris = socket.socket(socket.AF_UNIX)
+loris.connect(sock)
+t0 = time.time()
+while p.poll() is None and time.time() - t0 < 10:
+    try:
+        loris.send(b's')
+    except OSError:
+        pass
+    time.sleep(0.3)
+took = time.time() - t0
+loris.close()
+p.communicate(timeout=30)
+ok(p.returncode == 0 and took < 3, 'a client dribbling its request delays the full sync %.1f s (< 3)' % took)
+ok(long_req.startswith('error: request too long'), 'a request past %d bytes: "error: request too long"' % 256)
 fm.stop()
 tgt.stop()
 
