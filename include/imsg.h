@@ -27,6 +27,7 @@ enum msg_type {
 	MSG_DONE,		/* struct msg_stats, lsn = JOURNAL_OFFSET */
 	MSG_ERROR,		/* struct msg_error, text truncated to fit */
 	MSG_ALLDONE,		/* supervisor to worker, no payload */
+	MSG_FLUSHED,		/* struct msg_flushed, before its MSG_ERROR */
 };
 
 enum flow_phase {
@@ -60,6 +61,11 @@ struct msg_stats {
 	uint64_t	 lsn;		/* JOURNAL_OFFSET once seen, else 0 */
 };
 
+/* The master was flushed during the full sync: the target must be too. */
+struct msg_flushed {
+	int32_t		 db;		/* FLUSHDB's source db, -1 FLUSHALL */
+};
+
 enum msg_error_kind {
 	ERR_RETRY,		/* restart the full sync */
 	ERR_FATAL,		/* retrying cannot help (authentication) */
@@ -77,6 +83,7 @@ struct msg {
 	union {
 		struct msg_flow_reply	 reply;
 		struct msg_stats	 stats;
+		struct msg_flushed	 flushed;
 		struct msg_error	 error;
 		char			 raw[MSG_MAXPAYLOAD];
 	} u;

@@ -36,6 +36,7 @@
 #include "log.h"
 #include "target.h"
 #include "worker.h"
+#include "writer.h"
 
 #define STOP_GRACE_MS	30000	/* SIGTERM'd workers get this long */
 #define CTL_PAUSE_MS	1000	/* no control clients after EMFILE */
@@ -78,6 +79,10 @@ struct sup {
 	struct session_shm	*shm;
 	enum sess_state		 state;
 	int			 attempt;
+	int			 sessions;	/* started so far */
+	int			 flush_all;	/* before the next session */
+	int			 master_flushed; /* why: FLUSHALL/FLUSHDB */
+	uint8_t			 flush_db[WRITER_MAXDB]; /* source dbs */
 	int			 stop;
 	int			 restart;
 	int			 startstable_sent;
@@ -259,6 +264,13 @@ handle_msg(struct sup *s, int i, const struct msg *msg)
 	case MSG_DONE:
 		f->done = 1;
 		f->st = msg->u.stats;
+		break;
+	case MSG_FLUSHED:
+		s->master_flushed = 1;
+		if (msg->u.flushed.db < 0)
+			s->flush_all = 1;
+		else if (msg->u.flushed.db < WRITER_MAXDB)
+			s->flush_db[msg->u.flushed.db] = 1;
 		break;
 	case MSG_ERROR:
 		f->st.phase = PHASE_FAILED;
@@ -646,6 +658,150 @@ start_session(struct sup *s)
 	return 0;
 }
 
+/* ------------------------------------------------------------ flushing */
+
+struct flush_ctx {
+	char		 err[512];	/* first error reply */
+};
+
+static int
+flush_reply(void *arg, uint64_t tag, const redisReply *r)
+{
+	struct flush_ctx *fc = arg;
+
+	(void)tag;
+	if (r->type == REDIS_REPLY_ERROR && fc->err[0] == '\0')
+		snprintf(fc->err, sizeof(fc->err), "%.*s", (int)r->len, r->str);
+	return 0;
+}
+
+/* Send one keyless command (argc <= 2) and wait for it; 0 ok, -1 */
+static int
+flush_command(struct target *t, struct flush_ctx *fc, int all, int argc,
+    const char **argv)
+{
+	size_t len[2];
+	int i, rc;
+
+	for (i = 0; i < argc && i < 2; i++)
+		len[i] = strlen(argv[i]);
+	fc->err[0] = '\0';
+	rc = all ? target_send_all(t, argc, argv, len, 0) :
+	    target_send(t, argc, argv, len, -1, 0);
+	if (rc == -1 || target_flush(t) == -1) {
+		strlcpy(fc->err, target_error(t), sizeof(fc->err));
+		return -1;
+	}
+	return fc->err[0] != '\0' ? -1 : 0;
+}
+
+/*
+ * Empty every target db that receives a source db marked for flushing
+ * (all of them with flush_all), mapped as the workers map them: --db-map,
+ * else the URL's /DB, else the same number; a cluster has only db 0.
+ * FLUSHALL when that covers every db.  dbs past the target's last one
+ * (SELECT out of range) hold nothing of ours.
+ */
+static int
+flush_dbs(struct sup *s, struct target *t, int cluster,
+    const struct target_opts *topts, struct flush_ctx *fc, char *what,
+    size_t whatlen)
+{
+	static const char *flushall[] = { "FLUSHALL" };
+	static const char *flushdb[] = { "FLUSHDB" };
+	const char *select[2];
+	uint8_t dst[WRITER_MAXDB];
+	char num[16];
+	int i, d, identity = 1;
+
+	memset(dst, 0, sizeof(dst));
+	for (i = 0; i < WRITER_MAXDB; i++) {
+		d = s->cfg.db_map[i];
+		if (d < 0)
+			d = cluster ? 0 : topts->have_db ? topts->db : i;
+		if (d != i)
+			identity = 0;
+		if (s->flush_all || s->flush_db[i])
+			dst[d] = 1;
+	}
+	if (cluster || (identity && s->flush_all)) {
+		strlcpy(what, "FLUSHALL", whatlen);
+		return flush_command(t, fc, 1, 1, flushall);
+	}
+	what[0] = '\0';
+	select[0] = "SELECT";
+	select[1] = num;
+	for (d = 0; d < WRITER_MAXDB; d++) {
+		if (!dst[d])
+			continue;
+		snprintf(num, sizeof(num), "%d", d);
+		if (flush_command(t, fc, 0, 2, select) == -1) {
+			if (strstr(fc->err, "out of range") != NULL)
+				break;
+			return -1;
+		}
+		if (flush_command(t, fc, 0, 1, flushdb) == -1)
+			return -1;
+		snprintf(what + strlen(what), whatlen - strlen(what), "%sdb %d",
+		    what[0] != '\0' ? ", " : "FLUSHDB in ", d);
+	}
+	if (what[0] == '\0')
+		strlcpy(what, "nothing to flush", whatlen);
+	return 0;
+}
+
+/*
+ * Before a session that must not find what an earlier one wrote: after
+ * a FLUSHALL/FLUSHDB on the master during the full sync, and on every
+ * restart with flush-on-resync.  -1 with the session failed.
+ */
+static int
+flush_target(struct sup *s)
+{
+	struct target_opts topts;
+	struct flush_ctx fc;
+	struct target *t;
+	char err[512], what[256];
+	int i, rc, want = s->flush_all;
+
+	for (i = 0; i < WRITER_MAXDB && !want; i++)
+		want = s->flush_db[i];
+	if (!want)
+		return 0;
+	if (target_parse(s->cfg.target_url, &topts, err, sizeof(err)) == -1) {
+		fail(s, OUT_FATAL, "target: %s", err);
+		return -1;
+	}
+	if (s->cfg.target_password[0] != '\0')
+		strlcpy(topts.password, s->cfg.target_password,
+		    sizeof(topts.password));
+	t = target_open(&topts, err, sizeof(err));
+	if (t == NULL) {
+		explicit_bzero(&topts, sizeof(topts));
+		fail(s, OUT_RETRY, "target: %s: cannot flush it before the new "
+		    "full sync", err);
+		return -1;
+	}
+	memset(&fc, 0, sizeof(fc));
+	target_set_reply_cb(t, flush_reply, &fc);
+	rc = flush_dbs(s, t, target_is_cluster(t), &topts, &fc, what,
+	    sizeof(what));
+	explicit_bzero(&topts, sizeof(topts));
+	target_close(t);
+	if (rc == -1) {
+		fail(s, OUT_RETRY, "target: %s: cannot flush it before the new "
+		    "full sync", fc.err);
+		return -1;
+	}
+	log_info("target: %s before the new full sync (%s)", what,
+	    s->master_flushed ? "the master was flushed during the last one" :
+	    "flush-on-resync");
+	s->flush_all = 0;
+	s->master_flushed = 0;
+	memset(s->flush_db, 0, sizeof(s->flush_db));
+	return 0;
+}
+
 /*
  * The master writes every flow's trailer before it answers STARTSTABLE,
  * and a trailer waits for its worker to drain the flow, as long as a slow
@@ -673,6 +829,10 @@ session(struct sup *s)
 {
 	char err[1024];
 
+	if (s->sessions++ > 0 && s->cfg.flush_on_resync)
+		s->flush_all = 1;
+	if (flush_target(s) == -1)
+		return s->failure;
 	if (start_session(s) == -1)
 		return s->failure;
 	spawn_workers(s);

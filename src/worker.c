@@ -216,6 +216,30 @@ writer_error_kind(struct worker *w)
 	return ERR_RETRY;
 }
 
+/*
+ * FLUSHALL or FLUSHDB inside the snapshot: what was written before it no
+ * longer exists on the master, so the supervisor flushes the target's
+ * matching dbs before the full sync starts again, as Dragonfly does.
+ */
+static void __attribute__((noreturn))
+flushed(struct worker *w, const struct journal_rec *rec)
+{
+	struct msg_flushed f;
+
+	memset(&f, 0, sizeof(f));
+	f.db = strcasecmp(rec->argv[0], "FLUSHALL") == 0 ? -1 :
+	    (int32_t)rec->db;
+	if (msg_send(w->msgfd, MSG_FLUSHED, &f, sizeof(f)) == -1)
+		_exit(1);
+	if (f.db < 0)
+		fail(w, ERR_RETRY, "byte %" PRIu64 ": FLUSHALL during the full "
+		    "sync: restarting it on a flushed target, as Dragonfly "
+		    "does", rdb_offset(w->rdb));
+	fail(w, ERR_RETRY, "byte %" PRIu64 ": FLUSHDB of db %u during the full "
+	    "sync: restarting it with that db flushed on the target",
+	    rdb_offset(w->rdb), rec->db);
+}
+
 /* A JOURNAL_BLOB inside the snapshot: apply its records in order. */
 static void
 apply_journal_blob(struct worker *w, const struct rdb_event *ev)
@@ -236,9 +260,7 @@ apply_journal_blob(struct worker *w, const struct rdb_event *ev)
 		n++;
 		if (rec.argc > 0 && (strcasecmp(rec.argv[0], "FLUSHALL") == 0 ||
 		    strcasecmp(rec.argv[0], "FLUSHDB") == 0))
-			fail(w, ERR_RETRY, "byte %" PRIu64 ": %s during the full "
-			    "sync: restarting it, as Dragonfly does",
-			    rdb_offset(w->rdb), rec.argv[0]);
+			flushed(w, &rec);
 		if (writer_journal(w->writer, &rec) == -1)
 			fail(w, ERR_RETRY, "byte %" PRIu64 ": journal %s: %s",
 			    rdb_offset(w->rdb), rec.argv[0],
