@@ -658,6 +658,38 @@ start_session(struct sup *s)
 	return 0;
 }
 
+/*
+ * Temporary keys of a worker killed in an earlier session (or run) carry
+ * another pid: nothing else would ever delete them.
+ */
+static int
+cleanup_target(struct sup *s)
+{
+	struct target_opts topts;
+	char err[1024];
+	long n;
+
+	if (target_parse(s->cfg.target_url, &topts, err, sizeof(err)) == -1) {
+		fail(s, OUT_FATAL, "target: %s", err);
+		return -1;
+	}
+	if (s->cfg.target_password[0] != '\0')
+		strlcpy(topts.password, s->cfg.target_password,
+		    sizeof(topts.password));
+	n = writer_cleanup(&topts, err, sizeof(err));
+	explicit_bzero(&topts, sizeof(topts));
+	if (n == -1) {
+		fail(s, strstr(err, "authentication failed") != NULL &&
+		    strstr(err, "LOADING") == NULL ? OUT_FATAL : OUT_RETRY,
+		    "removing temporary keys: %s", err);
+		return -1;
+	}
+	if (n > 0)
+		log_info("deleted %ld temporary keys a killed worker left "
+		    "behind", n);
+	return 0;
+}
+
 /* ------------------------------------------------------------ flushing */
 
 struct flush_ctx {
@@ -831,9 +863,10 @@ session(struct sup *s)
 
 	if (s->sessions++ > 0 && s->cfg.flush_on_resync)
 		s->flush_all = 1;
-	if (flush_target(s) == -1)
-		return s->failure;
-	if (start_session(s) == -1)
+	s->state = SESS_CONNECTING;
+	s->failed = 0;
+	if (flush_target(s) == -1 || cleanup_target(s) == -1 ||
+	    start_session(s) == -1)
 		return s->failure;
 	spawn_workers(s);
 	if (!s->failed && !pump(s, all_replied, s->cfg.timeout_ms + 10000, 1) &&

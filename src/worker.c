@@ -204,14 +204,14 @@ register_flow(struct worker *w)
 
 /*
  * A value the target cannot hold (with --unsupported fail) fails the same
- * way on every attempt, so it must not be retried; the writer says so in
- * its message by pointing at the option.  Anything else (a target outage
- * that outlived the target's own retries) is worth a new full sync.
+ * way on every attempt, so it must not be retried.  Anything else (a
+ * target outage that outlived the target's own retries, a temporary key
+ * someone else wrote to) is worth a new full sync.
  */
 static enum msg_error_kind
-writer_error_kind(struct worker *w)
+write_error_kind(struct worker *w)
 {
-	if (strstr(writer_error(w->writer), "--unsupported") != NULL)
+	if (writer_error_kind(w->writer) == WERR_DATA)
 		return ERR_FATAL;
 	return ERR_RETRY;
 }
@@ -331,7 +331,7 @@ drain(struct worker *w)
 			break;
 		}
 		if (writer_event(w->writer, &ev) == -1)
-			fail(w, writer_error_kind(w), "byte %" PRIu64 ": %s",
+			fail(w, write_error_kind(w), "byte %" PRIu64 ": %s",
 			    rdb_offset(w->rdb), writer_error(w->writer));
 	}
 	if (rc == RDB_ERR)

@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cluster.h"
 #include "crc64.h"
 #include "log.h"
 #include "writer.h"
@@ -74,6 +75,7 @@ static const char *code_names[] = {
 struct keyref {
 	TAILQ_ENTRY(keyref)	 entry;
 	int			 refs;
+	int			 db;		/* destination db, -1 any */
 	enum rdb_vtype		 vtype;
 	char			 cmd[24];	/* journal commands: argv[0] */
 	uint64_t		 tmpno;		/* temporary name until renamed */
@@ -106,6 +108,7 @@ struct kstate {
 	int		 dropped;	/* expired or skipped: ignore the rest */
 	int		 big;		/* being built under tmp */
 	int		 lossy;		/* member TTLs were dropped */
+	int		 fieldttl;	/* hash field TTLs were sent */
 	char		 tmp[80];
 	size_t		 tmplen;
 	int64_t		 expire_ms;
@@ -134,6 +137,7 @@ struct writer {
 	long			 pid;
 	uint64_t		 ntmp;
 	int			 curdb;		/* SELECTed db, -1 unknown */
+	int			 jdb;		/* db of the journal record */
 	char			*slottags;	/* NSLOTS x 8: a tag per slot */
 	struct kstate		 k0;		/* eid 0 */
 	struct kstate		**ks;		/* eid != 0 */
@@ -147,29 +151,75 @@ struct writer {
 	uint64_t		 counts[WC_MAX];
 	size_t			 inflight;	/* bytes sent since the last wait */
 	int			 failed;
+	int			 errkind;	/* WERR_* of err */
 	char			 err[1024];
 };
 
+/*
+ * The checked scripts answer an integer when they wrote, else a table
+ * { status, found, expected } (enum check): the target may resend a
+ * command after a reconnect, so finding its work done is no error, but
+ * finding anything else is.  A temporary key that is gone half-way was
+ * renamed by an earlier send of the finish script, or deleted by someone
+ * else: the finish script tells which.  found and expected count elements,
+ * bytes, entries, members or fields.
+ */
+enum check {
+	CK_DIVERGED,	/* the target holds what the writer did not write */
+	CK_APPLIED,	/* an earlier send of this command did it */
+	CK_GONE,	/* tmp is gone: the finish script judges */
+	CK_EXPIRED,	/* finish: tmp expired before the rename */
+};
+
+/* KEYS: tmp; ARGV: elements in tmp before, element... */
 static const char lua_rpush[] =
-    "if redis.call('LLEN',KEYS[1])~=tonumber(ARGV[1]) then return 0 end "
-    "return redis.call('RPUSH',KEYS[1],unpack(ARGV,2))";
+    "local n=redis.call('LLEN',KEYS[1]) local e=tonumber(ARGV[1]) "
+    "if n==e then return redis.call('RPUSH',KEYS[1],unpack(ARGV,2)) end "
+    "if n==0 then return {2,n,e} end "
+    "if n>=e+#ARGV-1 then return {1,n,e} end return {0,n,e}";
+/* KEYS: tmp; ARGV: bytes in tmp before, bytes */
 static const char lua_append[] =
-    "if redis.call('STRLEN',KEYS[1])~=tonumber(ARGV[1]) then return 0 end "
-    "return redis.call('APPEND',KEYS[1],ARGV[2])";
-/* -1: tmp is gone (renamed by an earlier send, or expired) */
+    "local n=redis.call('STRLEN',KEYS[1]) local e=tonumber(ARGV[1]) "
+    "if n==e then return redis.call('APPEND',KEYS[1],ARGV[2]) end "
+    "if n==0 then return {2,n,e} end "
+    "if n>=e+#ARGV[2] then return {1,n,e} end return {0,n,e}";
+/* KEYS: tmp; ARGV: SADD|HSET|ZADD, args...: not the first batch */
+static const char lua_add[] =
+    "if redis.call('EXISTS',KEYS[1])==0 then return {2,0,0} end "
+    "return redis.call(ARGV[1],KEYS[1],unpack(ARGV,2))";
+/* KEYS: tmp; ARGV: entries in tmp before, { id nfields f v ... }* */
+static const char lua_xadd[] =
+    "local n=redis.call('XLEN',KEYS[1]) local e=tonumber(ARGV[1]) "
+    "local i,c=2,0 while i<=#ARGV do c=c+1 i=i+2+2*tonumber(ARGV[i+1]) end "
+    "if n~=e then if n==0 then return {2,n,e} end "
+    "if n>=e+c then return {1,n,e} end return {0,n,e} end "
+    "i=2 while i<=#ARGV do local k=tonumber(ARGV[i+1]) "
+    "redis.call('XADD',KEYS[1],ARGV[i],unpack(ARGV,i+2,i+1+2*k)) "
+    "i=i+2+2*k end return n+c";
+/*
+ * KEYS: tmp, key; ARGV: overwrite (1|0), the command that counts the
+ * value, its expected count (-1 unknown), expiry (ms, -1 none).
+ * 1 renamed, 0 key existed (tmp dropped), else a check table.  Without
+ * tmp: a key in place with the expected count was renamed by an earlier
+ * send of this script; an expiry passed explains a tmp gone; anything
+ * else is a tmp deleted behind the writer's back.
+ */
 static const char lua_finish[] =
-    "if redis.call('EXISTS',KEYS[1])==0 then return -1 end "
+    "local e=tonumber(ARGV[3]) "
+    "if redis.call('EXISTS',KEYS[1])==0 then "
+    "if redis.call('EXISTS',KEYS[2])==1 then "
+    "if ARGV[1]=='0' then return 0 end "
+    "local d=redis.pcall(ARGV[2],KEYS[2]) "
+    "if type(d)=='number' and (e<0 or d==e) then return {1,d,e} end end "
+    "if ARGV[4]~='-1' then local t=redis.call('TIME') "
+    "if tonumber(t[1])*1000+math.floor(tonumber(t[2])/1000)>="
+    "tonumber(ARGV[4]) then return {3,0,e} end end "
+    "return {2,0,e} end "
+    "local n=redis.call(ARGV[2],KEYS[1]) "
+    "if e>=0 and n~=e then return {0,n,e} end "
     "if ARGV[1]=='0' and redis.call('EXISTS',KEYS[2])==1 then "
     "redis.call('DEL',KEYS[1]) return 0 end "
     "redis.call('RENAME',KEYS[1],KEYS[2]) return 1";
-/* ARGV: { id nfields f v ... }*; an id already present was sent before */
-static const char lua_xadd[] =
-    "local i=1 while i<=#ARGV do "
-    "local n=tonumber(ARGV[i+1]) "
-    "local r=redis.pcall('XADD',KEYS[1],ARGV[i],unpack(ARGV,i+2,i+1+2*n)) "
-    "if type(r)=='table' and r.err and "
-    "#redis.call('XRANGE',KEYS[1],ARGV[i],ARGV[i])==0 then return r end "
-    "i=i+2+2*n end return 1";
 static const char lua_empty[] =
     "if redis.call('EXISTS',KEYS[1])==0 then "
     "redis.call('XADD',KEYS[1],'MAXLEN','0','0-1','x','y') end return 1";
@@ -179,6 +229,18 @@ static const char lua_json[] =
     "redis.call('JSON.SET',KEYS[1],'$',ARGV[1]) "
     "if ARGV[3]~='-1' then redis.call('PEXPIREAT',KEYS[1],ARGV[3]) end "
     "return 1";
+
+/* what counts a value of each type, and what it counts */
+static const char *count_cmd[] = {
+	[RDB_VT_STRING] = "STRLEN", [RDB_VT_LIST] = "LLEN",
+	[RDB_VT_SET] = "SCARD", [RDB_VT_ZSET] = "ZCARD",
+	[RDB_VT_HASH] = "HLEN", [RDB_VT_STREAM] = "XLEN",
+};
+static const char *count_unit[] = {
+	[RDB_VT_STRING] = "bytes", [RDB_VT_LIST] = "elements",
+	[RDB_VT_SET] = "members", [RDB_VT_ZSET] = "members",
+	[RDB_VT_HASH] = "fields", [RDB_VT_STREAM] = "entries",
+};
 
 static int	reply_cb(void *, uint64_t, const redisReply *);
 
@@ -251,8 +313,9 @@ buf_free(struct buf *b)
 	memset(b, 0, sizeof(*b));
 }
 
+/* The first error is kept, with its kind (writer.h). */
 static void
-werr(struct writer *w, const char *fmt, ...)
+werr(struct writer *w, int kind, const char *fmt, ...)
 {
 	char msg[900];
 	va_list ap;
@@ -263,6 +326,7 @@ werr(struct writer *w, const char *fmt, ...)
 	if (w->failed)
 		return;
 	w->failed = 1;
+	w->errkind = kind;
 	if (w->opts.label != NULL)
 		snprintf(w->err, sizeof(w->err), "%s: %s", w->opts.label, msg);
 	else
@@ -270,7 +334,8 @@ werr(struct writer *w, const char *fmt, ...)
 }
 
 static void
-kerr(struct writer *w, const struct keyref *ref, const char *fmt, ...)
+kerr(struct writer *w, int kind, const struct keyref *ref, const char *fmt,
+    ...)
 {
 	char msg[700], kt[900];
 	va_list ap;
@@ -279,9 +344,9 @@ kerr(struct writer *w, const struct keyref *ref, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (ref == NULL || (ref->keylen == 0 && ref->cmd[0] != '\0'))
-		werr(w, "%s", msg);
+		werr(w, kind, "%s", msg);
 	else
-		werr(w, "key \"%s\": %s",
+		werr(w, kind, "key \"%s\": %s",
 		    keytext(ref->key, ref->keylen, kt, sizeof(kt)), msg);
 }
 
@@ -294,13 +359,14 @@ keyref_new(struct writer *w, const char *key, size_t keylen,
 	struct keyref *ref;
 
 	if ((ref = malloc(sizeof(*ref) + keylen + 1)) == NULL) {
-		werr(w, "out of memory");
+		werr(w, WERR_TARGET, "out of memory");
 		return NULL;
 	}
 	if ((uintptr_t)ref & 15)
 		fatalx("%s: malloc returned a pointer not 16-byte aligned",
 		    __func__);
 	ref->refs = 1;
+	ref->db = -1;
 	ref->vtype = vtype;
 	ref->tmpno = 0;
 	strlcpy(ref->cmd, cmd ? cmd : "", sizeof(ref->cmd));
@@ -354,12 +420,14 @@ wait_acks(struct writer *w)
 
 	while (target_pending(w->t) > goal)
 		if (target_poll(w->t, 1000) == -1) {
-			werr(w, "%s", target_error(w->t));
+			werr(w, WERR_TARGET, "%s", target_error(w->t));
 			return -1;
 		}
 	w->inflight /= 2;
 	return 0;
 }
+
+static int	use_db(struct writer *, int);
 
 static int
 send_cmd(struct writer *w, struct keyref *ref, enum code code, int argc,
@@ -369,6 +437,8 @@ send_cmd(struct writer *w, struct keyref *ref, enum code code, int argc,
 
 	if (w->failed)
 		return -1;
+	if (use_db(w, ref->db) == -1)
+		return -1;
 	ref->refs++;
 	w->counts[WC_COMMANDS]++;
 	for (i = 0; i < argc; i++) {
@@ -377,7 +447,7 @@ send_cmd(struct writer *w, struct keyref *ref, enum code code, int argc,
 	}
 	if (target_send(w->t, argc, argv, argvlen, keyidx,
 	    (uint64_t)(uintptr_t)ref | code) == -1) {
-		werr(w, "%s", target_error(w->t));
+		werr(w, WERR_TARGET, "%s", target_error(w->t));
 		return -1;
 	}
 	if (w->inflight >= INFLIGHT_BYTES)
@@ -423,44 +493,55 @@ num_add(struct writer *w, const char *fmt, ...)
 	return off;
 }
 
-/* SELECT the destination db of a key (standalone only). */
+/* The destination db of a source db; a cluster has only db 0. */
 static int
-select_db(struct writer *w, int srcdb, int *dst)
+map_db(struct writer *w, int srcdb, int *dst)
 {
-	struct keyref *ref;
-	char num[16];
-	int db, rv;
+	int db = -1;
 
-	db = -1;
 	if (srcdb >= 0 && srcdb < WRITER_MAXDB)
 		db = w->opts.db_map[srcdb];
 	if (db < 0)
 		db = w->cluster ? 0 : srcdb;
 	*dst = db;
-	if (w->cluster) {
-		if (db != 0) {
-			werr(w, "db %d maps to db %d, but a cluster has only "
-			    "db 0 (use --db-map %d:0)", srcdb, db, srcdb);
-			return -1;
-		}
-		return 0;
+	if (w->cluster && db != 0) {
+		werr(w, WERR_DATA,
+		    "db %d maps to db %d, but a cluster has only db 0 (use "
+		    "--db-map %d:0)", srcdb, db, srcdb);
+		return -1;
 	}
-	if (db == w->curdb)
+	return 0;
+}
+
+/*
+ * Keys of different dbs interleave (Dragonfly's tagged chunks, journal
+ * records between them) on one connection: every command of a key is
+ * preceded by SELECT when the connection's db is another.  The SELECT
+ * goes through the target, which restores it after a reconnect.
+ */
+static int
+use_db(struct writer *w, int db)
+{
+	struct keyref *ref;
+	const char *argv[2];
+	size_t argvlen[2];
+	char num[16];
+	int rv;
+
+	if (w->cluster || db < 0 || db == w->curdb)
 		return 0;
 	if ((ref = keyref_new(w, "", 0, RDB_VT_STRING, "SELECT")) == NULL)
 		return -1;
-	snprintf(num, sizeof(num), "%d", db);
-	if (argv_reserve(w, 2) == -1) {
-		keyref_put(w, ref);
-		werr(w, "out of memory");
-		return -1;
-	}
-	av_str(w, 0, "SELECT");
-	av_str(w, 1, num);
-	rv = send_av(w, ref, C_JOURNAL, 2, -1);
+	argv[0] = "SELECT";
+	argvlen[0] = 6;
+	argv[1] = num;
+	argvlen[1] = snprintf(num, sizeof(num), "%d", db);
+	/* set first: send_cmd() calls back here for the SELECT itself */
+	w->curdb = db;
+	rv = send_cmd(w, ref, C_JOURNAL, 2, argv, argvlen, -1);
 	keyref_put(w, ref);
-	if (rv == 0)
-		w->curdb = db;
+	if (rv == -1)
+		w->curdb = -1;
 	return rv;
 }
 
@@ -497,7 +578,8 @@ existed(struct writer *w, struct keyref *ref)
 		    keytext(ref->key, ref->keylen, kt, sizeof(kt)));
 		return 0;
 	case CONFLICT_PANIC:
-		kerr(w, ref, "already exists on the target (--conflict panic)");
+		kerr(w, WERR_DIVERGED, ref,
+		    "already exists on the target (--conflict panic)");
 		return -1;
 	}
 	return 0;
@@ -522,16 +604,89 @@ ref_cmd(const struct keyref *ref, enum code code)
 	return code_names[code];
 }
 
+static size_t	tmp_fmt(struct writer *, const struct keyref *, char *, size_t);
+
+/*
+ * The table a checked script answers when it did not write (enum check).
+ * Its work done by an earlier send, or its tmp gone half-way (the finish
+ * judges that), is no error; anything else is a divergence, named with
+ * the key, the command and the counts.
+ */
+static int
+on_check(struct writer *w, struct keyref *ref, enum code code,
+    const redisReply *r)
+{
+	long long st, found, expected;
+	const char *unit;
+	char tmp[80], kt[900];
+
+	if (r->elements != 3 || r->element[0]->type != REDIS_REPLY_INTEGER ||
+	    r->element[1]->type != REDIS_REPLY_INTEGER ||
+	    r->element[2]->type != REDIS_REPLY_INTEGER) {
+		kerr(w, WERR_TARGET, ref, "%s: unexpected reply from the "
+		    "target's script", ref_cmd(ref, code));
+		return -1;
+	}
+	st = r->element[0]->integer;
+	found = r->element[1]->integer;
+	expected = r->element[2]->integer;
+	unit = ref->vtype <= RDB_VT_STREAM ? count_unit[ref->vtype] : "items";
+	tmp_fmt(w, ref, tmp, sizeof(tmp));
+	if (code == C_FINISH)
+		ref->tmpno = 0;
+	switch (st) {
+	case CK_APPLIED:
+		log_debug("key \"%s\": %s already applied by an earlier send "
+		    "(%lld %s)", keytext(ref->key, ref->keylen, kt, sizeof(kt)),
+		    ref_cmd(ref, code), found, unit);
+		if (code == C_FINISH)
+			count_written(w, ref);
+		return 0;
+	case CK_GONE:
+		if (code != C_FINISH) {
+			log_debug("key \"%s\": %s found %s gone (renamed by "
+			    "an earlier send?)", keytext(ref->key, ref->keylen,
+			    kt, sizeof(kt)), ref_cmd(ref, code), tmp);
+			return 0;
+		}
+		kerr(w, WERR_DIVERGED, ref, "its temporary key %s vanished "
+		    "before the rename, and the key does not hold the %lld "
+		    "%s written (deleted by someone else?)", tmp, expected,
+		    unit);
+		return -1;
+	case CK_EXPIRED:
+		if (code == C_FINISH) {
+			w->counts[WC_EXPIRED]++;
+			return 0;
+		}
+		break;
+	case CK_DIVERGED:
+		kerr(w, WERR_DIVERGED, ref, "%s: its temporary key %s holds "
+		    "%lld %s where %lld were expected (written by someone "
+		    "else?)", code == C_FINISH ? "before the rename" :
+		    ref_cmd(ref, code), tmp, found, unit, expected);
+		return -1;
+	}
+	kerr(w, WERR_TARGET, ref, "%s: unexpected status %lld from the "
+	    "target's script", ref_cmd(ref, code), st);
+	return -1;
+}
+
 static int
 on_reply(struct writer *w, struct keyref *ref, enum code code,
     const redisReply *r)
 {
+	if (r->type == REDIS_REPLY_ARRAY && (code == C_RPUSH ||
+	    code == C_APPEND || code == C_ADD || code == C_XADD ||
+	    code == C_FINISH))
+		return on_check(w, ref, code, r);
 	if (r->type == REDIS_REPLY_ERROR) {
 		if (code == C_RESTORE && strncmp(r->str, "BUSYKEY", 7) == 0)
 			return existed(w, ref);
 		if (code == C_XGROUP && strncmp(r->str, "BUSYGROUP", 9) == 0)
 			return 0;
-		kerr(w, ref, "%s (%s)", r->str, ref_cmd(ref, code));
+		kerr(w, WERR_TARGET, ref,
+		    "%s (%s)", r->str, ref_cmd(ref, code));
 		return -1;
 	}
 	switch (code) {
@@ -607,7 +762,7 @@ kstate_clear(struct writer *w, struct kstate *st)
 {
 	keyref_put(w, st->ref);
 	st->ref = NULL;
-	st->active = st->dropped = st->big = st->lossy = 0;
+	st->active = st->dropped = st->big = st->lossy = st->fieldttl = 0;
 	st->arena.len = 0;
 	st->nargs = st->nscores = 0;
 	st->nitems = st->sent = 0;
@@ -644,7 +799,7 @@ arg_push(struct writer *w, struct kstate *st, size_t off, size_t len)
 	if (st->nargs == st->argcap) {
 		cap = st->argcap ? st->argcap * 2 : 1024;
 		if ((a = reallocarray(st->args, cap, sizeof(*a))) == NULL) {
-			werr(w, "out of memory");
+			werr(w, WERR_TARGET, "out of memory");
 			return -1;
 		}
 		st->args = a;
@@ -665,7 +820,7 @@ score_push(struct writer *w, struct kstate *st, double score)
 	if (st->nscores == st->scorecap) {
 		cap = st->scorecap ? st->scorecap * 2 : 1024;
 		if ((s = reallocarray(st->scores, cap, sizeof(*s))) == NULL) {
-			werr(w, "out of memory");
+			werr(w, WERR_TARGET, "out of memory");
 			return -1;
 		}
 		st->scores = s;
@@ -777,12 +932,13 @@ flush_items(struct writer *w, struct kstate *st)
 
 	if (st->nargs == 0)
 		return 0;
-	per = st->vtype == RDB_VT_HASH ? 2 : 1;
+	per = st->vtype == RDB_VT_HASH || st->vtype == RDB_VT_ZSET ? 2 : 1;
 	lim = w->opts.batch;
-	if (st->vtype == RDB_VT_LIST && lim > LUA_MAXARGS)
-		lim = LUA_MAXARGS;
+	if (lim > LUA_MAXARGS / per)
+		lim = LUA_MAXARGS / per;
+	per = st->vtype == RDB_VT_HASH ? 2 : 1;
 	if (argv_reserve(w, lim * 2 + 8) == -1) {
-		werr(w, "out of memory");
+		werr(w, WERR_TARGET, "out of memory");
 		return -1;
 	}
 	offs = NULL;
@@ -806,22 +962,26 @@ flush_items(struct writer *w, struct kstate *st)
 			code = C_RPUSH;
 			break;
 		case RDB_VT_SET:
-			av_str(w, argc++, "SADD");
-			av_set(w, argc++, st->tmp, st->tmplen);
-			code = C_ADD;
-			break;
 		case RDB_VT_HASH:
-			av_str(w, argc++, "HSET");
-			av_set(w, argc++, st->tmp, st->tmplen);
-			code = C_ADD;
-			break;
 		case RDB_VT_ZSET:
-			av_str(w, argc++, "ZADD");
-			av_set(w, argc++, st->tmp, st->tmplen);
+			/*
+			 * After the first batch tmp must exist: a resend
+			 * after the rename must not start a stray tmp.
+			 */
+			if (st->sent > 0) {
+				av_str(w, argc++, "EVAL");
+				av_str(w, argc++, lua_add);
+				av_str(w, argc++, "1");
+				av_set(w, argc++, st->tmp, st->tmplen);
+			}
+			av_str(w, argc++, ref_cmd(st->ref, C_ADD));
+			if (st->sent == 0)
+				av_set(w, argc++, st->tmp, st->tmplen);
 			code = C_ADD;
 			break;
 		default:
-			werr(w, "%s: unexpected type %d", __func__, st->vtype);
+			werr(w, WERR_DATA, "%s: unexpected type %d", __func__,
+			    st->vtype);
 			return -1;
 		}
 		base = argc;
@@ -853,7 +1013,7 @@ flush_items(struct writer *w, struct kstate *st)
 		}
 		(void)base;
 		if (send_av(w, st->ref, code, argc,
-		    st->vtype == RDB_VT_LIST ? 3 : 1) == -1)
+		    st->vtype == RDB_VT_LIST || st->sent > 0 ? 3 : 1) == -1)
 			return -1;
 		st->sent += n;
 	}
@@ -863,7 +1023,7 @@ flush_items(struct writer *w, struct kstate *st)
 	return 0;
 oom:
 	free(offs);
-	werr(w, "out of memory");
+	werr(w, WERR_TARGET, "out of memory");
 	return -1;
 }
 
@@ -871,12 +1031,17 @@ oom:
 static int
 flush_entries(struct writer *w, struct kstate *st)
 {
-	size_t i, argc;
+	size_t i, argc, off;
 
 	if (st->nentries == 0)
 		return 0;
-	if (argv_reserve(w, st->nargs + 4) == -1) {
-		werr(w, "out of memory");
+	if (argv_reserve(w, st->nargs + 5) == -1) {
+		werr(w, WERR_TARGET, "out of memory");
+		return -1;
+	}
+	w->numbuf.len = 0;
+	if ((off = num_add(w, "%" PRIu64, st->entries_sent)) == (size_t)-1) {
+		werr(w, WERR_TARGET, "out of memory");
 		return -1;
 	}
 	argc = 0;
@@ -884,6 +1049,7 @@ flush_entries(struct writer *w, struct kstate *st)
 	av_str(w, argc++, lua_xadd);
 	av_str(w, argc++, "1");
 	av_set(w, argc++, st->tmp, st->tmplen);
+	av_set(w, argc++, w->numbuf.p + off, w->numbuf.len - off);
 	for (i = 0; i < st->nargs; i++)
 		av_set(w, argc++, st->arena.p + st->args[i].off,
 		    st->args[i].len);
@@ -1062,7 +1228,7 @@ finish_small(struct writer *w, struct kstate *st)
 	av_str(w, argc++, "ABSTTL");
 	return send_av(w, st->ref, C_RESTORE, argc, 1);
 oom:
-	werr(w, "out of memory");
+	werr(w, WERR_TARGET, "out of memory");
 	return -1;
 }
 
@@ -1086,13 +1252,24 @@ finish_json(struct writer *w, struct kstate *st)
 	return send_av(w, st->ref, C_JSON, 7, 3);
 }
 
+/* What tmp must hold when complete; -1 when field TTLs may shrink it. */
+static int64_t
+expected_count(const struct kstate *st)
+{
+	if (st->fieldttl)
+		return -1;
+	if (st->vtype == RDB_VT_STREAM)
+		return st->entries_sent;
+	return st->sent;
+}
+
 /* PEXPIREAT tmp, then the script that moves tmp into place. */
 static int
 finish_big(struct writer *w, struct kstate *st)
 {
-	size_t off;
+	size_t off, exp;
 
-	if (argv_reserve(w, 8) == -1)
+	if (argv_reserve(w, 10) == -1)
 		return -1;
 	if (st->expire_ms >= 0) {
 		w->numbuf.len = 0;
@@ -1105,13 +1282,21 @@ finish_big(struct writer *w, struct kstate *st)
 		if (send_av(w, st->ref, C_PEXPIREAT, 3, 1) == -1)
 			return -1;
 	}
+	w->numbuf.len = 0;
+	if ((off = num_add(w, "%" PRId64, expected_count(st))) ==
+	    (size_t)-1 || (exp = num_add(w, "%" PRId64, st->expire_ms)) ==
+	    (size_t)-1)
+		return -1;
 	av_str(w, 0, "EVAL");
 	av_str(w, 1, lua_finish);
 	av_str(w, 2, "2");
 	av_set(w, 3, st->tmp, st->tmplen);
 	av_set(w, 4, st->ref->key, st->ref->keylen);
 	av_str(w, 5, w->opts.conflict == CONFLICT_OVERWRITE ? "1" : "0");
-	return send_av(w, st->ref, C_FINISH, 6, 3);
+	av_str(w, 6, count_cmd[st->vtype]);
+	av_set(w, 7, w->numbuf.p + off, exp - off);
+	av_set(w, 8, w->numbuf.p + exp, w->numbuf.len - exp);
+	return send_av(w, st->ref, C_FINISH, 9, 3);
 }
 
 static int
@@ -1154,7 +1339,8 @@ unsupported(struct writer *w, struct kstate *st, const char *why)
 	char kt[900];
 
 	if (w->opts.unsupported == UNSUPPORTED_FAIL) {
-		kerr(w, st->ref, "%s (--unsupported skip to skip it)", why);
+		kerr(w, WERR_DATA, st->ref,
+		    "%s (--unsupported skip to skip it)", why);
 		return -1;
 	}
 	w->counts[WC_SKIPPED_UNSUPPORTED]++;
@@ -1173,11 +1359,12 @@ key_begin(struct writer *w, const struct rdb_event *ev)
 	int db;
 
 	if ((st = kstate_get(w, ev->eid, 1)) == NULL) {
-		werr(w, "out of memory");
+		werr(w, WERR_TARGET, "out of memory");
 		return -1;
 	}
 	if (st->active) {
-		werr(w, "decoder started a key while key %u was open",
+		werr(w, WERR_DATA,
+		    "decoder started a key while key %u was open",
 		    ev->eid);
 		return -1;
 	}
@@ -1188,8 +1375,9 @@ key_begin(struct writer *w, const struct rdb_event *ev)
 	if ((st->ref = keyref_new(w, ev->key.p, ev->key.len, ev->vtype,
 	    NULL)) == NULL)
 		return -1;
-	if (select_db(w, ev->db, &db) == -1)
+	if (map_db(w, ev->db, &db) == -1)
 		return -1;
+	st->ref->db = db;
 	if (st->expire_ms >= 0 && st->expire_ms <= now_ms()) {
 		w->counts[WC_EXPIRED]++;
 		st->dropped = 1;
@@ -1228,12 +1416,13 @@ on_str(struct writer *w, struct kstate *st, const struct rdb_event *ev)
 		st->part_start[part] = st->arena.len;
 	if (st->vtype != RDB_VT_STRING &&
 	    st->arena.len - st->part_start[part] + ev->u.str.len > ITEM_MAX) {
-		kerr(w, st->ref, "an element is larger than %d MiB, the most "
+		kerr(w, WERR_DATA, st->ref,
+		    "an element is larger than %d MiB, the most "
 		    "df2redis holds in memory", ITEM_MAX >> 20);
 		return -1;
 	}
 	if (buf_add(&st->arena, ev->u.str.p, ev->u.str.len) == -1) {
-		werr(w, "out of memory");
+		werr(w, WERR_TARGET, "out of memory");
 		return -1;
 	}
 	if (st->vtype == RDB_VT_STRING && st->arena.len >= CHUNK_BYTES) {
@@ -1252,7 +1441,8 @@ field_ttl(struct writer *w, struct kstate *st, const struct rdb_event *ev)
 
 	if (w->version != 0 && w->version < 70400) {
 		if (w->opts.unsupported == UNSUPPORTED_FAIL) {
-			kerr(w, st->ref, "hash field TTLs need Redis 7.4 "
+			kerr(w, WERR_DATA, st->ref,
+			    "hash field TTLs need Redis 7.4 "
 			    "(--unsupported skip writes the fields without "
 			    "them)");
 			return -1;
@@ -1273,6 +1463,7 @@ field_ttl(struct writer *w, struct kstate *st, const struct rdb_event *ev)
 	if ((off = num_add(w, "%" PRId64, ev->u.item.expire_ms)) ==
 	    (size_t)-1)
 		return -1;
+	st->fieldttl = 1;
 	av_str(w, 0, "HPEXPIREAT");
 	av_set(w, 1, st->tmp, st->tmplen);
 	av_set(w, 2, w->numbuf.p + off, w->numbuf.len - off);
@@ -1305,7 +1496,8 @@ on_item(struct writer *w, struct kstate *st, const struct rdb_event *ev)
 		return -1;
 	if (st->vtype == RDB_VT_ZSET) {
 		if (isnan(ev->u.item.score)) {
-			kerr(w, st->ref, "member %" PRIu64 " has a NaN score",
+			kerr(w, WERR_DATA, st->ref,
+			    "member %" PRIu64 " has a NaN score",
 			    ev->u.item.index);
 			return -1;
 		}
@@ -1318,7 +1510,8 @@ on_item(struct writer *w, struct kstate *st, const struct rdb_event *ev)
 			return -1;
 	} else if (ttl >= 0) {
 		if (w->opts.unsupported == UNSUPPORTED_FAIL) {
-			kerr(w, st->ref, "%s member TTLs have no Redis "
+			kerr(w, WERR_DATA, st->ref,
+			    "%s member TTLs have no Redis "
 			    "equivalent (--unsupported skip writes the members "
 			    "without them)", rdb_vtype_name(st->vtype));
 			return -1;
@@ -1354,7 +1547,8 @@ on_entry(struct writer *w, struct kstate *st, const struct rdb_event *ev)
 	int n;
 
 	if (ev->u.entry.nfields * 2 + 2 > LUA_MAXARGS) {
-		kerr(w, st->ref, "stream entry %" PRIu64 "-%" PRIu64 " has %zu "
+		kerr(w, WERR_DATA, st->ref,
+		    "stream entry %" PRIu64 "-%" PRIu64 " has %zu "
 		    "fields, more than df2redis can replay (%d)",
 		    ev->u.entry.id.ms, ev->u.entry.id.seq,
 		    ev->u.entry.nfields, LUA_MAXARGS / 2 - 1);
@@ -1381,7 +1575,7 @@ on_entry(struct writer *w, struct kstate *st, const struct rdb_event *ev)
 		return flush_entries(w, st);
 	return 0;
 oom:
-	werr(w, "out of memory");
+	werr(w, WERR_TARGET, "out of memory");
 	return -1;
 }
 
@@ -1429,7 +1623,7 @@ on_group(struct writer *w, struct kstate *st, const struct rdb_event *ev)
 	st->npel = 0;
 	if (buf_add(&st->group, ev->u.group.name.p, ev->u.group.name.len) ==
 	    -1 || argv_reserve(w, 8) == -1) {
-		werr(w, "out of memory");
+		werr(w, WERR_TARGET, "out of memory");
 		return -1;
 	}
 	snprintf(last, sizeof(last), "%" PRIu64 "-%" PRIu64,
@@ -1456,14 +1650,15 @@ on_pel(struct writer *w, struct kstate *st, const struct rdb_event *ev)
 
 	if (st->npel == st->pelcap) {
 		if (st->pelcap >= PEL_MAX) {
-			kerr(w, st->ref, "a consumer group has more than %d "
+			kerr(w, WERR_DATA, st->ref,
+			    "a consumer group has more than %d "
 			    "pending entries, the most df2redis holds",
 			    PEL_MAX);
 			return -1;
 		}
 		cap = st->pelcap ? st->pelcap * 2 : 256;
 		if ((p = reallocarray(st->pel, cap, sizeof(*p))) == NULL) {
-			werr(w, "out of memory");
+			werr(w, WERR_TARGET, "out of memory");
 			return -1;
 		}
 		st->pel = p;
@@ -1482,7 +1677,7 @@ on_consumer(struct writer *w, struct kstate *st, const struct rdb_event *ev)
 	st->consumer.len = 0;
 	if (buf_add(&st->consumer, ev->u.consumer.name.p,
 	    ev->u.consumer.name.len) == -1 || argv_reserve(w, 8) == -1) {
-		werr(w, "out of memory");
+		werr(w, WERR_TARGET, "out of memory");
 		return -1;
 	}
 	av_str(w, 0, "XGROUP");
@@ -1524,7 +1719,8 @@ on_cpel(struct writer *w, struct kstate *st, const struct rdb_event *ev)
 			hi = mid;
 	}
 	if (p == NULL) {
-		kerr(w, st->ref, "consumer PEL id %" PRIu64 "-%" PRIu64
+		kerr(w, WERR_DATA, st->ref,
+		    "consumer PEL id %" PRIu64 "-%" PRIu64
 		    " is not in its group's PEL", id->ms, id->seq);
 		return -1;
 	}
@@ -1566,7 +1762,7 @@ on_function(struct writer *w, const struct rdb_event *ev)
 	rv = target_send_all(w->t, 4, w->argv, w->argvlen,
 	    (uint64_t)(uintptr_t)ref | C_JOURNAL);
 	if (rv == -1)
-		werr(w, "%s", target_error(w->t));
+		werr(w, WERR_TARGET, "%s", target_error(w->t));
 	keyref_put(w, ref);
 	return rv;
 }
@@ -1597,7 +1793,8 @@ writer_event(struct writer *w, const struct rdb_event *ev)
 		return 0;
 	}
 	if ((st = kstate_get(w, ev->eid, 0)) == NULL || !st->active) {
-		werr(w, "decoder sent an event for key %u that is not open",
+		werr(w, WERR_DATA,
+		    "decoder sent an event for key %u that is not open",
 		    ev->eid);
 		return -1;
 	}
@@ -1666,12 +1863,17 @@ jsend(struct writer *w, const struct journal_rec *rec, enum code code,
 	    keyidx > 0 ? rec->argvlen[keyidx] : 0, RDB_VT_STRING, cmd)) ==
 	    NULL)
 		return -1;
+	ref->db = w->jdb;
 	if (keyidx == -2) {
+		if (use_db(w, ref->db) == -1) {
+			keyref_put(w, ref);
+			return -1;
+		}
 		ref->refs++;
 		w->counts[WC_COMMANDS]++;
 		if ((rv = target_send_all(w->t, argc, w->argv, w->argvlen,
 		    (uint64_t)(uintptr_t)ref | code)) == -1)
-			werr(w, "%s", target_error(w->t));
+			werr(w, WERR_TARGET, "%s", target_error(w->t));
 	} else
 		rv = send_av(w, ref, code, argc, keyidx);
 	keyref_put(w, ref);
@@ -1715,7 +1917,8 @@ jsplit(struct writer *w, const struct journal_rec *rec, size_t step)
 	size_t avl[3], i;
 
 	if ((rec->argc - 1) % step != 0) {
-		werr(w, "journal record at byte %" PRIu64 ": %.*s with a "
+		werr(w, WERR_DATA,
+		    "journal record at byte %" PRIu64 ": %.*s with a "
 		    "wrong number of arguments", rec->offset,
 		    (int)rec->argvlen[0], rec->argv[0]);
 		return -1;
@@ -1749,12 +1952,14 @@ jsaddex(struct writer *w, const struct journal_rec *rec)
 		i++;
 	i++;
 	if (rec->argc < 3 || i >= rec->argc) {
-		werr(w, "journal record at byte %" PRIu64 ": SADDEX with too "
+		werr(w, WERR_DATA,
+		    "journal record at byte %" PRIu64 ": SADDEX with too "
 		    "few arguments", rec->offset);
 		return -1;
 	}
 	if (w->opts.unsupported == UNSUPPORTED_FAIL) {
-		werr(w, "key \"%s\": SADDEX member TTLs have no Redis "
+		werr(w, WERR_DATA,
+		    "key \"%s\": SADDEX member TTLs have no Redis "
 		    "equivalent (--unsupported skip writes the members without "
 		    "them)", keytext(rec->argv[1], rec->argvlen[1], kt,
 		    sizeof(kt)));
@@ -1796,14 +2001,14 @@ jrestore_native(struct writer *w, const struct journal_rec *rec,
 	    buf_add(&b, pl + 1, pllen - 11) == -1 ||
 	    buf_add(&b, "\xff\0\0\0\0\0\0\0\0", 9) == -1) {
 		buf_free(&b);
-		werr(w, "out of memory");
+		werr(w, WERR_TARGET, "out of memory");
 		return -1;
 	}
 	if ((r = rdb_new(RDB_MODE_FLOW, NULL)) == NULL ||
 	    rdb_feed(r, b.p, b.len) == -1) {
 		rdb_free(r);
 		buf_free(&b);
-		werr(w, "out of memory");
+		werr(w, WERR_TARGET, "out of memory");
 		return -1;
 	}
 	buf_free(&b);
@@ -1819,7 +2024,8 @@ jrestore_native(struct writer *w, const struct journal_rec *rec,
 		if (n == RDB_DONE)
 			rv = 0;
 		else
-			werr(w, "key \"%s\": RESTORE payload in the journal at "
+			werr(w, WERR_DATA,
+			    "key \"%s\": RESTORE payload in the journal at "
 			    "byte %" PRIu64 ": %s",
 			    keytext(key, keylen, kt, sizeof(kt)), rec->offset,
 			    n == RDB_AGAIN ? "truncated" : rdb_error(r));
@@ -1843,7 +2049,8 @@ jrestore(struct writer *w, const struct journal_rec *rec)
 	char num[24];
 
 	if (rec->argc < 4 || rec->argvlen[3] < 11) {
-		werr(w, "journal record at byte %" PRIu64 ": RESTORE with a "
+		werr(w, WERR_DATA,
+		    "journal record at byte %" PRIu64 ": RESTORE with a "
 		    "short payload", rec->offset);
 		return -1;
 	}
@@ -1851,7 +2058,7 @@ jrestore(struct writer *w, const struct journal_rec *rec)
 	    rec->argvlen[2] : 23), rec->argv[2]);
 	ttl = strtonum(num, 0, INT64_MAX, &errstr);
 	if (errstr != NULL) {
-		werr(w, "key \"%s\": RESTORE ttl \"%s\" is %s",
+		werr(w, WERR_DATA, "key \"%s\": RESTORE ttl \"%s\" is %s",
 		    keytext(rec->argv[1], rec->argvlen[1], kt, sizeof(kt)),
 		    num, errstr);
 		return -1;
@@ -1892,13 +2099,15 @@ writer_journal(struct writer *w, const struct journal_rec *rec)
 	    is(rec->argv[1], rec->argvlen[1], "CONFIG"))
 		return 0;
 	if (argv_reserve(w, rec->argc + 8) == -1) {
-		werr(w, "out of memory");
+		werr(w, WERR_TARGET, "out of memory");
 		return -1;
 	}
+	w->jdb = -1;
 	if (is(name, nlen, "FLUSHALL"))
 		return jverbatim(w, rec, -2);
-	if (select_db(w, (int)rec->db, &db) == -1)
+	if (map_db(w, (int)rec->db, &db) == -1)
 		return -1;
+	w->jdb = db;
 	if (is(name, nlen, "FLUSHDB") || is(name, nlen, "SCRIPT"))
 		return jverbatim(w, rec, -2);
 	if (rec->argc < 2)
@@ -2013,7 +2222,7 @@ writer_sync(struct writer *w)
 	if (w->failed)
 		return -1;
 	if (target_flush(w->t) == -1) {
-		werr(w, "%s", target_error(w->t));
+		werr(w, WERR_TARGET, "%s", target_error(w->t));
 		return -1;
 	}
 	return w->failed ? -1 : 0;
@@ -2033,26 +2242,12 @@ del_tmp(struct writer *w, struct keyref *ref)
 	return send_av(w, ref, C_DEL, 2, 1);
 }
 
-/*
- * The input stopped in the middle (corrupt or truncated file, lost flow)
- * or the writer failed: keys not yet complete are abandoned and their
- * temporary names deleted, every complete key is waited for.
- *
- * fresh, when not NULL, is a new connection to use instead of the
- * writer's own, which failed with commands unacknowledged: then every
- * temporary name not known to be renamed is deleted too, so a key whose
- * build or rename was lost is absent rather than left under its
- * temporary name.  The writer's error is kept.
- * Not declared in writer.h yet.
- */
-int	writer_abort(struct writer *, struct target *);
-
 int
 writer_abort(struct writer *w, struct target *fresh)
 {
 	char err[sizeof(w->err)];
 	struct keyref *ref;
-	int failed = w->failed, rv = 0;
+	int failed = w->failed, kind = w->errkind, rv = 0;
 	size_t i;
 
 	if (fresh != NULL) {
@@ -2065,7 +2260,7 @@ writer_abort(struct writer *w, struct target *fresh)
 	if (w->failed)
 		return -1;
 	if (argv_reserve(w, 2) == -1) {
-		werr(w, "out of memory");
+		werr(w, WERR_TARGET, "out of memory");
 		rv = -1;
 		goto out;
 	}
@@ -2093,6 +2288,7 @@ out:
 		if (rv == -1)
 			log_warnx("temporary keys not deleted: %s", w->err);
 		w->failed = 1;
+		w->errkind = kind;
 		strlcpy(w->err, err, sizeof(w->err));
 		rv = -1;
 	}
@@ -2107,8 +2303,259 @@ writer_error(const struct writer *w)
 	return target_error(w->t);
 }
 
+int
+writer_error_kind(const struct writer *w)
+{
+	return w->failed ? w->errkind : WERR_NONE;
+}
+
 const uint64_t *
 writer_counts(const struct writer *w)
 {
 	return w->counts;
+}
+
+/* ------------------------------------------------------------ cleanup */
+
+#define CLEANUP_MATCH	"{*}df2redis:tmp:*"
+
+/* "{N}df2redis:tmp:PID:N" exactly, as tmp_fmt() writes them. */
+static int
+is_tmp_name(const char *p, size_t len)
+{
+	static const char mid[] = "}df2redis:tmp:";
+	const char *end = p + len;
+	int part;
+
+	if (len == 0 || *p++ != '{')
+		return 0;
+	for (part = 0; part < 3; part++) {
+		if (p == end || !isdigit((unsigned char)*p))
+			return 0;
+		while (p < end && isdigit((unsigned char)*p))
+			p++;
+		if (part == 0) {
+			if ((size_t)(end - p) < sizeof(mid) - 1 ||
+			    memcmp(p, mid, sizeof(mid) - 1) != 0)
+				return 0;
+			p += sizeof(mid) - 1;
+		} else if (part == 1) {
+			if (p == end || *p++ != ':')
+				return 0;
+		}
+	}
+	return p == end;
+}
+
+static redisReply *
+cleanup_cmd(redisContext *c, const char *name, char *err, size_t errlen,
+    int argc, const char **argv, const size_t *argvlen)
+{
+	redisReply *r;
+
+	if ((r = redisCommandArgv(c, argc, argv, argvlen)) == NULL) {
+		snprintf(err, errlen, "target %s: %s: %s", name, argv[0],
+		    c->errstr);
+		return NULL;
+	}
+	if (r->type == REDIS_REPLY_ERROR) {
+		snprintf(err, errlen, "target %s: %s: %s", name, argv[0],
+		    r->str);
+		freeReplyObject(r);
+		return NULL;
+	}
+	return r;
+}
+
+static redisContext *
+cleanup_connect(const struct target_opts *o, const char *host, int port,
+    char *name, size_t namelen, char *err, size_t errlen)
+{
+	int ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 5000;
+	struct timeval tv = { ms / 1000, ms % 1000 * 1000 };
+	const char *argv[3];
+	redisContext *c;
+	redisReply *r;
+	int argc = 0;
+
+	snprintf(name, namelen, "%s:%d", host, port);
+	if ((c = redisConnectWithTimeout(host, port, tv)) == NULL ||
+	    c->err) {
+		snprintf(err, errlen, "target %s: %s", name,
+		    c ? c->errstr : "out of memory");
+		redisFree(c);
+		return NULL;
+	}
+	tv.tv_sec = 60;
+	tv.tv_usec = 0;
+	redisSetTimeout(c, tv);
+	if (o->password[0] != '\0') {
+		argv[argc++] = "AUTH";
+		if (o->user[0] != '\0')
+			argv[argc++] = o->user;
+		argv[argc++] = o->password;
+		if ((r = redisCommandArgv(c, argc, argv, NULL)) == NULL ||
+		    r->type == REDIS_REPLY_ERROR) {
+			if (r != NULL)
+				snprintf(err, errlen, "target %s: "
+				    "authentication failed: %s", name, r->str);
+			else
+				snprintf(err, errlen, "target %s: AUTH: %s",
+				    name, c->errstr);
+			if (r != NULL)
+				freeReplyObject(r);
+			redisFree(c);
+			return NULL;
+		}
+		freeReplyObject(r);
+	}
+	return c;
+}
+
+/* SCAN the current db of one master, UNLINK what is a temporary name. */
+static long
+cleanup_db(redisContext *c, const char *name, char *err, size_t errlen)
+{
+	const char *argv[6] = { "SCAN", NULL, "MATCH", CLEANUP_MATCH,
+	    "COUNT", "1000" };
+	const char *del[2] = { "UNLINK", NULL };
+	size_t dellen[2] = { 6, 0 };
+	char cursor[32] = "0";
+	redisReply *r, *d, *keys;
+	long n = 0;
+	size_t i;
+
+	do {
+		argv[1] = cursor;
+		if ((r = cleanup_cmd(c, name, err, errlen, 6, argv, NULL)) ==
+		    NULL)
+			return -1;
+		if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+		    r->element[0]->type != REDIS_REPLY_STRING ||
+		    r->element[1]->type != REDIS_REPLY_ARRAY) {
+			snprintf(err, errlen, "target %s: SCAN: unexpected "
+			    "reply", name);
+			freeReplyObject(r);
+			return -1;
+		}
+		strlcpy(cursor, r->element[0]->str, sizeof(cursor));
+		keys = r->element[1];
+		for (i = 0; i < keys->elements; i++) {
+			if (keys->element[i]->type != REDIS_REPLY_STRING ||
+			    !is_tmp_name(keys->element[i]->str,
+			    keys->element[i]->len))
+				continue;
+			del[1] = keys->element[i]->str;
+			dellen[1] = keys->element[i]->len;
+			if ((d = cleanup_cmd(c, name, err, errlen, 2, del,
+			    dellen)) == NULL) {
+				freeReplyObject(r);
+				return -1;
+			}
+			if (d->type == REDIS_REPLY_INTEGER)
+				n += d->integer;
+			freeReplyObject(d);
+		}
+		freeReplyObject(r);
+	} while (strcmp(cursor, "0") != 0);
+	return n;
+}
+
+/* Every db of a standalone server that holds keys (INFO keyspace). */
+static long
+cleanup_node(redisContext *c, const char *name, int cluster, char *err,
+    size_t errlen)
+{
+	const char *argv[2] = { "INFO", "keyspace" };
+	const char *sel[2] = { "SELECT", NULL };
+	redisReply *r, *s;
+	long n, total = 0;
+	char *p, num[16];
+	int db;
+
+	if (cluster)
+		return cleanup_db(c, name, err, errlen);
+	if ((r = cleanup_cmd(c, name, err, errlen, 2, argv, NULL)) == NULL)
+		return -1;
+	for (p = r->type == REDIS_REPLY_STRING ? r->str : "";
+	    (p = strstr(p, "db")) != NULL; p += 2) {
+		if ((p != r->str && p[-1] != '\n') ||
+		    sscanf(p, "db%d:", &db) != 1)
+			continue;
+		snprintf(num, sizeof(num), "%d", db);
+		sel[1] = num;
+		if ((s = cleanup_cmd(c, name, err, errlen, 2, sel, NULL)) ==
+		    NULL || (n = cleanup_db(c, name, err, errlen)) == -1) {
+			if (s != NULL)
+				freeReplyObject(s);
+			freeReplyObject(r);
+			return -1;
+		}
+		freeReplyObject(s);
+		total += n;
+	}
+	freeReplyObject(r);
+	return total;
+}
+
+long
+writer_cleanup(const struct target_opts *o, char *err, size_t errlen)
+{
+	const char *argv[2] = { "INFO", "cluster" };
+	struct cluster_range *ranges = NULL;
+	redisContext *seed, *c;
+	redisReply *r;
+	char name[CLUSTER_HOSTLEN + 16];
+	long n, total = 0;
+	int cluster, nr, i, j;
+
+	if ((seed = cleanup_connect(o, o->host, o->port, name, sizeof(name),
+	    err, errlen)) == NULL)
+		return -1;
+	if ((r = cleanup_cmd(seed, name, err, errlen, 2, argv, NULL)) ==
+	    NULL) {
+		redisFree(seed);
+		return -1;
+	}
+	cluster = r->type == REDIS_REPLY_STRING &&
+	    strstr(r->str, "cluster_enabled:1") != NULL;
+	freeReplyObject(r);
+	if (!cluster) {
+		total = cleanup_node(seed, name, 0, err, errlen);
+		redisFree(seed);
+		return total;
+	}
+	argv[0] = "CLUSTER";
+	argv[1] = "SLOTS";
+	if ((r = cleanup_cmd(seed, name, err, errlen, 2, argv, NULL)) ==
+	    NULL) {
+		redisFree(seed);
+		return -1;
+	}
+	nr = cluster_parse_slots(r, o->host, &ranges, err, errlen);
+	freeReplyObject(r);
+	redisFree(seed);
+	for (i = 0; i < nr; i++) {
+		/* a master serving several ranges is scanned once */
+		for (j = 0; j < i; j++)
+			if (ranges[j].port == ranges[i].port &&
+			    strcmp(ranges[j].host, ranges[i].host) == 0)
+				break;
+		if (j < i)
+			continue;
+		if ((c = cleanup_connect(o, ranges[i].host, ranges[i].port,
+		    name, sizeof(name), err, errlen)) == NULL) {
+			total = -1;
+			break;
+		}
+		n = cleanup_node(c, name, 1, err, errlen);
+		redisFree(c);
+		if (n == -1) {
+			total = -1;
+			break;
+		}
+		total += n;
+	}
+	free(ranges);
+	return nr == -1 ? -1 : total;
 }
