@@ -381,13 +381,10 @@ config_usage(const char *cmd)
 	    "  -n  check the configuration and exit\n"
 	    "  -v  more verbose logging\n");
 	for (i = 0; i < NOPTIONS; i++)
-		if (options[i].kind == OPT_FLAG)
-			fprintf(stderr, "  --%s[=yes|no], --no-%s\n  %-24s "
-			    "%s\n", options[i].name, options[i].name, "",
-			    options[i].help);
-		else
-			fprintf(stderr, "  --%-22s %s\n", options[i].name,
-			    options[i].help);
+		fprintf(stderr, "  --%-22s %s\n", options[i].name,
+		    options[i].help);
+	fprintf(stderr, "flags: --NAME or --NAME=yes turns one on, "
+	    "--NAME=no or --no-NAME off\n  (over the -f file)\n");
 	fprintf(stderr, "flush-on-resync: a full sync that starts again "
 	    "overwrites the target key by key;\n  keys deleted on the master "
 	    "while the session was broken stay on the target\n  unless it is "

@@ -859,6 +859,7 @@ start_stable(struct sup *s)
 static enum outcome
 session(struct sup *s)
 {
+	const char *extra;
 	char err[1024];
 
 	if (s->sessions++ > 0 && s->cfg.flush_on_resync)
@@ -878,6 +879,10 @@ session(struct sup *s)
 		log_info("all %d flows answered FULL: DFLY SYNC", s->nflows);
 		if (dfly_sync(&s->master, &s->m, err, sizeof(err)) != 0)
 			fail(s, OUT_RETRY, "%s", err);
+		else if (dfly_leftover(&s->master, &extra) > 0)
+			/* read with the reply: poll will never see them */
+			fail(s, OUT_RETRY, "unexpected data from the master on "
+			    "the control connection");
 	}
 	if (!s->failed && pump(s, barrier_reached, -1, 1))
 		start_stable(s);

@@ -53,12 +53,27 @@ struct worker {
 };
 
 static volatile sig_atomic_t	 worker_stop;
+static sigset_t			 poll_mask;	/* SIGTERM let through */
 
 static void
 on_term(int sig)
 {
 	(void)sig;
 	worker_stop = 1;
+}
+
+/*
+ * SIGTERM is blocked except inside this poll, so one arriving after the
+ * caller checked worker_stop still ends the wait (EINTR).
+ */
+static int
+wait_poll(struct pollfd *pfd, nfds_t n, int timeout_ms)
+{
+	struct timespec ts;
+
+	ts.tv_sec = timeout_ms / 1000;
+	ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000;
+	return ppoll(pfd, n, timeout_ms < 0 ? NULL : &ts, &poll_mask);
 }
 
 static int64_t
@@ -399,7 +414,8 @@ full_sync(struct worker *w)
 			return;
 		if (now_ms() - w->last_stats_ms >= STATS_EVERY_MS)
 			send_stats(w, MSG_STATS);
-		if ((n = poll(&pfd, 1, STATS_EVERY_MS)) == -1 && errno != EINTR)
+		if ((n = wait_poll(&pfd, 1, STATS_EVERY_MS)) == -1 &&
+		    errno != EINTR)
 			fail(w, ERR_RETRY, "byte %" PRIu64 ": poll: %s",
 			    w->st.bytes, strerror(errno));
 		if (n <= 0)
@@ -417,7 +433,7 @@ full_sync(struct worker *w)
 		if (worker_stop)
 			return;
 		left = deadline - now_ms();
-		n = left > 0 ? poll(&pfd, 1, left) : 0;
+		n = left > 0 ? wait_poll(&pfd, 1, left) : 0;
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1)
@@ -482,7 +498,7 @@ linger(struct worker *w)
 		pfd[1].fd = w->conn.fd;
 		pfd[1].events = POLLIN;
 		np = w->conn.fd != -1 ? 2 : 1;
-		if ((n = poll(pfd, np, -1)) == -1 && errno == EINTR)
+		if ((n = wait_poll(pfd, np, -1)) == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
 			log_warn("poll");
@@ -493,8 +509,8 @@ linger(struct worker *w)
 			if ((got = read(w->conn.fd, w->rbuf, READ_CHUNK)) > 0)
 				w->st.bytes += got;
 			else if (got == 0 || errno != EINTR) {
-				log_debug("byte %" PRIu64 ": the master ended the "
-				    "session", w->st.bytes);
+				log_debug("byte %" PRIu64 ": flow closed by the "
+				    "master after our trailer", w->st.bytes);
 				dfly_close(&w->conn);
 			}
 		}
@@ -519,6 +535,7 @@ worker_main(const struct config *cfg, const struct dfly_master *m, int flow,
 {
 	struct worker w;
 	struct sigaction sa;
+	sigset_t block;
 	char err[512];
 
 	memset(&w, 0, sizeof(w));
@@ -531,6 +548,10 @@ worker_main(const struct config *cfg, const struct dfly_master *m, int flow,
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term;
 	sigaction(SIGTERM, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigprocmask(SIG_BLOCK, &block, &poll_mask);
+	sigdelset(&poll_mask, SIGTERM);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGINT, &sa, NULL);	/* the supervisor decides */
 	sigaction(SIGPIPE, &sa, NULL);
