@@ -231,6 +231,16 @@ write_error_kind(struct worker *w)
 	return ERR_RETRY;
 }
 
+/* Journal arguments are counted bytes, not NUL-terminated strings. */
+static int
+is_command(const struct journal_rec *rec, const char *name)
+{
+	size_t n = strlen(name);
+
+	return rec->argc > 0 && rec->argvlen[0] == n &&
+	    strncasecmp(rec->argv[0], name, n) == 0;
+}
+
 /*
  * FLUSHALL or FLUSHDB inside the snapshot: what was written before it no
  * longer exists on the master, so the supervisor flushes the target's
@@ -242,8 +252,7 @@ flushed(struct worker *w, const struct journal_rec *rec)
 	struct msg_flushed f;
 
 	memset(&f, 0, sizeof(f));
-	f.db = strcasecmp(rec->argv[0], "FLUSHALL") == 0 ? -1 :
-	    (int32_t)rec->db;
+	f.db = is_command(rec, "FLUSHALL") ? -1 : (int32_t)rec->db;
 	if (msg_send(w->msgfd, MSG_FLUSHED, &f, sizeof(f)) == -1)
 		_exit(1);
 	if (f.db < 0)
@@ -273,13 +282,13 @@ apply_journal_blob(struct worker *w, const struct rdb_event *ev)
 			continue;
 		}
 		n++;
-		if (rec.argc > 0 && (strcasecmp(rec.argv[0], "FLUSHALL") == 0 ||
-		    strcasecmp(rec.argv[0], "FLUSHDB") == 0))
+		if (is_command(&rec, "FLUSHALL") || is_command(&rec, "FLUSHDB"))
 			flushed(w, &rec);
 		if (writer_journal(w->writer, &rec) == -1)
-			fail(w, ERR_RETRY, "byte %" PRIu64 ": journal %s: %s",
-			    rdb_offset(w->rdb), rec.argv[0],
-			    writer_error(w->writer));
+			fail(w, ERR_RETRY, "byte %" PRIu64 ": journal %.*s: %s",
+			    rdb_offset(w->rdb), rec.argc > 0 ?
+			    (int)rec.argvlen[0] : 0, rec.argc > 0 ?
+			    rec.argv[0] : "", writer_error(w->writer));
 	}
 	if (rc == JOURNAL_ERR)
 		fail(w, ERR_RETRY, "byte %" PRIu64 ": journal blob: %s",

@@ -6,9 +6,10 @@
 # (the default) the snapshot overwrites key by key and keys deleted on
 # the master meanwhile stay; with yes the target is flushed first.
 import os
+import signal
 import subprocess
-import sys
 import time
+import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'lib'))
 from dftest import *  # noqa: E402,F401
@@ -17,7 +18,7 @@ from repltest import *  # noqa: E402,F401
 if not HAVE_MASTER:
     skip_all('t/dflymaster/dflymaster not built')
 
-N = 2000 if ASAN else 4000
+N = 4000
 
 
 def fill(client, prefix, n, size=100):
@@ -34,32 +35,53 @@ def start(m, tgt, extra=()):
     return p, os.path.join(sd, 'df2redis.sock')
 
 
-def wait_keys(client, n, p, timeout=30):
-    end = time.time() + timeout
-    while client.dbsize() < n and p.poll() is None and time.time() < end:
-        time.sleep(0.005)
-    return client.dbsize()
-
-
 def finish(p):
     out, err = p.communicate(timeout=120)
     p.stderr_text = err.decode()
+    if p.returncode != 0 or os.environ.get('FLUSHDEBUG'):
+        diag('\n'.join(x for x in p.stderr_text.splitlines() if ' debug' not in x)[-2500:])
     return p.returncode
 
 
 # ------------------------------------------------------------ FLUSHALL during the full sync
 
-m = Master(2, ['--compression', 'none', '--snapshot-delay-us', '2000'])
+# Both workers are stopped (SIGSTOP) mid snapshot: the test master, its
+# output held back (--output-limit), is still traversing when the flush
+# comes, so the flush is inside the snapshot; then they go on.
+STALL = ['--compression', 'none', '--output-limit', '65536', '--snapshot-delay-us', '20000']
+N = 4000
+SIZE = 1000
+
+
+def stalled(sock, p):
+    st = wait_status(sock, lambda t: len(status_flows(t)) == 2 and
+                     all(ph == 'full-sync' and k > 0 for ph, k, _ in status_flows(t).values()),
+                     timeout=30, proc=p)
+    pids = [pid for _, _, pid in status_flows(st or '').values()]
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    time.sleep(0.5)
+    return pids
+
+
+def resume(pids):
+    for pid in pids:
+        os.kill(pid, signal.SIGCONT)
+
+
+m = Master(2, STALL)
 c = m.client()
-fill(c, 'k', N)
+fill(c, 'k', N, SIZE)
 tgt = RedisServer()
-p, _ = start(m, tgt)
-before = wait_keys(tgt.client(), 300, p)
+p, sock = start(m, tgt)
+pids = stalled(sock, p)
+before = tgt.client().dbsize()
 c.flushall()
 c.set('after', '1')
+resume(pids)
 rc = finish(p)
 err = p.stderr_text
-ok(before >= 300, 'the target had %d keys when the master was flushed' % before)
+ok(before > 0, 'the target had %d keys when the master was flushed' % before)
 ok(rc == 0 and 'FLUSHALL during the full sync' in err and
    'target: FLUSHALL before the new full sync (the master was flushed' in err,
    'FLUSHALL during the full sync: logged, target flushed, exit 0')
@@ -69,17 +91,17 @@ m.stop()
 
 # ------------------------------------------------------------ FLUSHDB through --db-map
 
-m = Master(2, ['--compression', 'none', '--snapshot-delay-us', '2000'])
+m = Master(2, STALL)
 c0, c1 = m.client(0), m.client(1)
-fill(c0, 'a', N // 2)
-fill(c1, 'b', N // 2)
+fill(c0, 'a', N // 2, SIZE)
+fill(c1, 'b', N // 2, SIZE)
 tgt.client().flushall()
-tgt.client(3).set('outside', 'x')       # a db nothing maps to db 3 writes
-p, _ = start(m, tgt, ['--db-map', '1:3,3:4'])
-wait_keys(tgt.client(0), 100, p)
-wait_keys(tgt.client(3), 10, p)
+tgt.client(4).set('outside', 'x')       # db 3 of the master goes there: untouched
+p, sock = start(m, tgt, ['--db-map', '1:3,3:4'])
+pids = stalled(sock, p)
 c1.flushdb()
 c1.set('after1', '1')
+resume(pids)
 rc = finish(p)
 err = p.stderr_text
 ok(rc == 0 and 'FLUSHDB of db 1 during the full sync' in err and
@@ -88,6 +110,7 @@ ok(rc == 0 and 'FLUSHDB of db 1 during the full sync' in err and
 ok(tgt.client(3).dbsize() == 1 and tgt.client(3).get('after1') == b'1',
    'target db 3 holds only the key written after the FLUSHDB')
 compare(dump_db(tgt.client(0)), dump_db(c0), 'target db 0 equals master db 0')
+ok(tgt.client(4).get('outside') == b'x', 'target db 4 untouched')
 m.stop()
 
 # ------------------------------------------------------------ any other restart
