@@ -168,7 +168,7 @@ tgt = RedisServer()
 sd = tmpdir('state')
 sock = os.path.join(sd, 'df2redis.sock')
 p = spawn([DF2REDIS, 'migrate', '-d', '--source', fm.addr, '--target', tgt.url, '--state-dir', sd,
-           '--timeout-ms', '20000', '--max-retries', '0'], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+           '--timeout-ms', '60000', '--max-retries', '0'], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 st = wait_status(sock, lambda t: status_flows(t).get(1, ('',))[0] == 'trailer', timeout=20, proc=p)
 ok(st is not None, 'flow 1 waits for the rest of its EOF token')
 t0 = time.time()
@@ -176,9 +176,10 @@ p.send_signal(signal.SIGTERM)
 out, err = p.communicate(timeout=30)
 err = err.decode()
 took = time.time() - t0
-if not (p.returncode == 0 and took < 5 and re.search(r"flow 1 trailer: stopped at byte", err)):
+# "at once": well before the 60 s token timeout, even on a loaded machine
+if not (p.returncode == 0 and took < 30 and re.search(r"flow 1 trailer: stopped at byte", err)):
     diag("rc %s took %.1f\n%s" % (p.returncode, took, err[-2500:]))
-ok(p.returncode == 0 and took < 5 and 'no EOF token' not in err and
+ok(p.returncode == 0 and took < 30 and 'no EOF token' not in err and
    re.search(r'flow 1 trailer: stopped at byte \d+', err), 'SIGTERM during the token wait: stopped at once, exit 0')
 fm.stop()
 tgt.stop()
