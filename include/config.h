@@ -5,7 +5,7 @@
  * The file holds `key value` lines, `#` starts a comment; every key is the
  * name of a long option (without the dashes), flags take yes|no.  The file
  * is read first and the command line applied over it, so the command line
- * wins.  Errors name the file and line ("df2redis.conf:7: ...") or the
+ * wins; there a flag is --NAME, --NAME=yes|no or --no-NAME.  Errors name the file and line ("df2redis.conf:7: ...") or the
  * option.  Secrets (passwords) come only from files, the target URL or
  * the environment, in that order, as for `df2redis import`: the source's
  * from --source-password-file, else DF2REDIS_SOURCE_PASSWORD; the
@@ -40,6 +40,7 @@ struct config {
 	int	 retry_delay_ms;		/* first backoff (250), doubles */
 	int	 timeout_ms;			/* source connect/reply timeout */
 	int	 full_sync_only;
+	int	 flush_on_resync;		/* flush the target on a restart */
 	int	 foreground;			/* -d */
 	int	 verbose;			/* -v, repeatable */
 	int	 check_only;			/* -n */

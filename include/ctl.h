@@ -12,6 +12,7 @@
  *		ok
  *		session <syncid|-> state <connecting|full-sync|barrier|
  *		    stable-switch|done|backoff|stopping> attempt <n>
+ *		    (barrier: some flows passed FULLSYNC_END, not all)
  *		    flows <N> master <replid|->
  *		flow <i> phase <phase> keys <n> written <n> skipped <n>
  *		    journal <n> bytes <n> offset <n> lsn <n> pid <pid>
@@ -21,6 +22,9 @@
  *		ok restarting the session: flow <i> cannot rejoin a full sync
  *		    alone, so the whole full sync starts again
  *		.
+ *		(at once: no retry is counted, no backoff; when no session
+ *		runs, in backoff or done: "error: no session is running
+ *		(state <state>): nothing to restart")
  *	stop
  *		ok stopping
  *		.	(then the daemon stops as on SIGTERM)
@@ -31,9 +35,11 @@
 #define DF2REDIS_CTL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define CTL_MAXREQ	256
-#define CTL_TIMEOUT_MS	1000	/* a client that sends nothing is dropped */
+/* a request, and a reply, each take at most this long or are dropped */
+#define CTL_TIMEOUT_MS	1000
 
 /* Bind and listen; refuses when another daemon answers on the path. */
 int	ctl_listen(const char *path, char *err, size_t errlen);

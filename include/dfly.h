@@ -65,6 +65,14 @@ int	dfly_sync(struct dfly_conn *, const struct dfly_master *, char *,
 	    size_t);
 int	dfly_startstable(struct dfly_conn *, const struct dfly_master *,
 	    char *, size_t);
+/*
+ * The same in two halves, for a caller that keeps serving its flows while
+ * the master writes every trailer before it answers (replication.md 4.3):
+ * send, then read the reply once the connection is readable.
+ */
+int	dfly_startstable_send(struct dfly_conn *, const struct dfly_master *,
+	    char *, size_t);
+int	dfly_startstable_reply(struct dfly_conn *, char *, size_t);
 /* Send a command and expect +OK. */
 int	dfly_command_ok(struct dfly_conn *, int argc, const char **argv,
 	    char *, size_t);

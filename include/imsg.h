@@ -6,7 +6,11 @@
  * whose size is checked against the type on receipt, in the spirit of
  * OpenBSD's imsg.  A worker sends MSG_FULLSYNC_DONE right after it passed
  * the full-sync barrier (worker.h): that message is what wakes the
- * supervisor.
+ * supervisor.  A worker that is done keeps its flow open (closing any
+ * connection of a session cancels it on the master, replication.md 9,
+ * which could cut the trailer of a flow still draining) until the
+ * supervisor sends MSG_ALLDONE, once every flow is done, or closes the
+ * socket.
  */
 #ifndef DF2REDIS_IMSG_H
 #define DF2REDIS_IMSG_H
@@ -22,6 +26,8 @@ enum msg_type {
 	MSG_STATS,		/* struct msg_stats */
 	MSG_DONE,		/* struct msg_stats, lsn = JOURNAL_OFFSET */
 	MSG_ERROR,		/* struct msg_error, text truncated to fit */
+	MSG_ALLDONE,		/* supervisor to worker, no payload */
+	MSG_FLUSHED,		/* struct msg_flushed, before its MSG_ERROR */
 };
 
 enum flow_phase {
@@ -55,6 +61,11 @@ struct msg_stats {
 	uint64_t	 lsn;		/* JOURNAL_OFFSET once seen, else 0 */
 };
 
+/* The master was flushed during the full sync: the target must be too. */
+struct msg_flushed {
+	int32_t		 db;		/* FLUSHDB's source db, -1 FLUSHALL */
+};
+
 enum msg_error_kind {
 	ERR_RETRY,		/* restart the full sync */
 	ERR_FATAL,		/* retrying cannot help (authentication) */
@@ -72,6 +83,7 @@ struct msg {
 	union {
 		struct msg_flow_reply	 reply;
 		struct msg_stats	 stats;
+		struct msg_flushed	 flushed;
 		struct msg_error	 error;
 		char			 raw[MSG_MAXPAYLOAD];
 	} u;

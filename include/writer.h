@@ -6,7 +6,9 @@
  * built under a hash-tagged temporary name in the key's slot and renamed
  * into place.  Absolute expiries become PEXPIREAT / PXAT; keys already
  * expired are counted and not written.  Everything is at-least-once and
- * idempotent, so the target may resend after a reconnect.
+ * idempotent, so the target may resend after a reconnect: journal commands
+ * that are not (INCR, RPUSH, ...) run once per sequence number kept in a
+ * marker key of their slot while they are unacknowledged.
  */
 #ifndef DF2REDIS_WRITER_H
 #define DF2REDIS_WRITER_H
@@ -69,5 +71,41 @@ int		 writer_journal(struct writer *, const struct journal_rec *);
 int		 writer_sync(struct writer *);
 const char	*writer_error(const struct writer *);
 const uint64_t	*writer_counts(const struct writer *);
+
+/* What kind of failure writer_error() describes. */
+enum writer_error_kind {
+	WERR_NONE,		/* no error */
+	WERR_DATA,		/* the input cannot be written: unsupported
+				   type, corrupt element; fails every time */
+	WERR_TARGET,		/* the target failed or refused (OOM, auth,
+				   connection) or memory ran out: may pass */
+	WERR_DIVERGED,		/* a checked command found the target in a
+				   state the writer did not leave it in */
+};
+int		 writer_error_kind(const struct writer *);
+
+/*
+ * The input stopped in the middle (corrupt or truncated file, lost flow)
+ * or the writer failed: keys not yet complete are abandoned and their
+ * temporary names deleted, every complete key is waited for.  0 when all
+ * of that was acknowledged, -1 otherwise (writer_error()).
+ *
+ * fresh, when not NULL, is a new connection to use from now on instead of
+ * the writer's own, which failed with commands unacknowledged: then every
+ * temporary name not known to be renamed is deleted too, so a key whose
+ * build or rename was lost is absent rather than left under its temporary
+ * name.  The writer's first error and its kind are kept, and -1 returned
+ * if there was one.
+ */
+int		 writer_abort(struct writer *, struct target *fresh);
+
+/*
+ * Delete the temporary keys ("{N}df2redis:tmp:PID:N") and sequence
+ * markers ("{N}df2redis:seq:PID.N.XXXXXXXX") a killed writer left behind: SCAN every master (standalone: every db holding keys) on
+ * connections of its own, before any writer runs.  Returns how many were
+ * deleted, -1 on error (err set).
+ */
+long		 writer_cleanup(const struct target_opts *, char *err,
+		    size_t errlen);
 
 #endif

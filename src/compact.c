@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "compact.h"
 
 #define LP_HDR		6
@@ -41,32 +42,6 @@ fail(struct compact_it *it, const char *fmt, ...)
 	va_end(ap);
 	it->done = -1;
 	return -1;
-}
-
-static uint32_t
-le16(const unsigned char *p)
-{
-	return p[0] | (uint32_t)p[1] << 8;
-}
-
-static uint32_t
-le32(const unsigned char *p)
-{
-	return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
-}
-
-static uint64_t
-le64(const unsigned char *p)
-{
-	return le32(p) | (uint64_t)le32(p + 4) << 32;
-}
-
-static uint32_t
-be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
 }
 
 /* Every field but the scratch buffers, which are written before use. */

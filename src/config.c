@@ -51,6 +51,8 @@ static const struct option_desc {
 	    "source connect and reply timeout (30000)"),
 	F("full-sync-only",	full_sync_only,
 	    "stop once the snapshot is applied"),
+	F("flush-on-resync",	flush_on_resync,
+	    "flush the target's dbs before a restarted full sync (no)"),
 	I("verbose",		verbose, 0, 3, "log level 0-3"),
 #undef S
 #undef I
@@ -381,6 +383,15 @@ config_usage(const char *cmd)
 	for (i = 0; i < NOPTIONS; i++)
 		fprintf(stderr, "  --%-22s %s\n", options[i].name,
 		    options[i].help);
+	fprintf(stderr, "flags: --NAME or --NAME=yes turns one on, "
+	    "--NAME=no or --no-NAME off\n  (over the -f file)\n");
+	fprintf(stderr, "flush-on-resync: a full sync that starts again "
+	    "overwrites the target key by key;\n  keys deleted on the master "
+	    "while the session was broken stay on the target\n  unless it is "
+	    "yes, which empties the target's dbs first (they are then\n  "
+	    "incomplete until the snapshot is in).  A FLUSHALL/FLUSHDB on the "
+	    "master\n  during the full sync always flushes the matching target "
+	    "dbs.\n");
 	fprintf(stderr, "passwords: the source's from --source-password-file, "
 	    "else $DF2REDIS_SOURCE_PASSWORD;\n  the target's from "
 	    "--target-password-file, else the URL, else "
@@ -391,18 +402,31 @@ int
 config_parse_args(struct config *cfg, int argc, char **argv, char *err,
     size_t errlen)
 {
-	struct option longopts[NOPTIONS + 2];
+	/* each option, "no-NAME" for each flag (val 1), help, the end */
+	struct option longopts[2 * NOPTIONS + 2];
+	char noname[NOPTIONS][64];
 	const char **keys, **values;
 	char msg[512];
-	size_t i, n = 0;
+	size_t i, nl, n = 0;
 	int ch, idx, rc = -1, verbose = 0;
 
 	for (i = 0; i < NOPTIONS; i++) {
 		longopts[i].name = options[i].name;
 		longopts[i].has_arg = options[i].kind == OPT_FLAG ?
-		    no_argument : required_argument;
+		    optional_argument : required_argument;
 		longopts[i].flag = NULL;
 		longopts[i].val = 0;
+	}
+	for (nl = 0; nl < NOPTIONS; nl++) {
+		if (options[nl].kind != OPT_FLAG)
+			continue;
+		snprintf(noname[i - NOPTIONS], sizeof(noname[0]), "no-%s",
+		    options[nl].name);
+		longopts[i].name = noname[i - NOPTIONS];
+		longopts[i].has_arg = no_argument;
+		longopts[i].flag = NULL;
+		longopts[i].val = 1;
+		i++;
 	}
 	longopts[i].name = "help";
 	longopts[i].has_arg = no_argument;
@@ -422,8 +446,12 @@ config_parse_args(struct config *cfg, int argc, char **argv, char *err,
 		switch (ch) {
 		case 0:
 			keys[n] = options[idx].name;
-			values[n++] = options[idx].kind == OPT_FLAG ?
-			    "yes" : optarg;
+			values[n++] = options[idx].kind == OPT_FLAG &&
+			    optarg == NULL ? "yes" : optarg;
+			break;
+		case 1:		/* --no-NAME */
+			keys[n] = longopts[idx].name + 3;
+			values[n++] = "no";
 			break;
 		case 'd':
 			cfg->foreground = 1;

@@ -1,7 +1,8 @@
 /*
  * ctl.c - the supervisor's control socket: accept, read one request line,
- * answer, close.  Every call is bounded by CTL_TIMEOUT_MS so a stuck
- * client cannot stall the supervisor.
+ * answer, close.  A request and a reply each have one deadline,
+ * CTL_TIMEOUT_MS after they began, however the client dribbles its bytes,
+ * so a stuck or slow client cannot stall the supervisor longer.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -13,6 +14,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ctl.h"
@@ -26,6 +28,33 @@ seterr(char *err, size_t errlen, const char *fmt, ...)
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 	return -1;
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* poll one fd until the deadline; > 0 ready, 0 deadline passed, -1 error */
+static int
+wait_until(int fd, short events, int64_t deadline)
+{
+	struct pollfd pfd;
+	int64_t left;
+	int n;
+
+	pfd.fd = fd;
+	pfd.events = events;
+	for (;;) {
+		if ((left = deadline - now_ms()) <= 0)
+			return 0;
+		if ((n = poll(&pfd, 1, left)) != -1 || errno != EINTR)
+			return n;
+	}
 }
 
 static int
@@ -82,7 +111,7 @@ ctl_listen(const char *path, char *err, size_t errlen)
 int
 ctl_accept(int listenfd, char *req, size_t reqlen)
 {
-	struct pollfd pfd;
+	int64_t deadline;
 	size_t len = 0;
 	ssize_t n;
 	char *nl;
@@ -94,12 +123,13 @@ ctl_accept(int listenfd, char *req, size_t reqlen)
 			return CTL_EAGAIN;
 		return -1;
 	}
-	pfd.fd = fd;
-	pfd.events = POLLIN;
+	deadline = now_ms() + CTL_TIMEOUT_MS;
 	for (;;) {
-		if (poll(&pfd, 1, CTL_TIMEOUT_MS) <= 0)
+		if (wait_until(fd, POLLIN, deadline) <= 0)
 			break;
 		n = read(fd, req + len, reqlen - 1 - len);
+		if (n == -1 && errno == EINTR)
+			continue;
 		if (n <= 0)
 			break;
 		len += n;
@@ -122,17 +152,18 @@ ctl_accept(int listenfd, char *req, size_t reqlen)
 void
 ctl_reply(int fd, const char *text)
 {
-	struct pollfd pfd;
+	int64_t deadline = now_ms() + CTL_TIMEOUT_MS;
 	size_t len = strlen(text);
+	char junk[4096];
 	ssize_t n;
 
-	pfd.fd = fd;
-	pfd.events = POLLOUT;
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	while (len > 0) {
 		n = send(fd, text, len, MSG_NOSIGNAL);
+		if (n == -1 && errno == EINTR)
+			continue;
 		if (n == -1 && errno == EAGAIN &&
-		    poll(&pfd, 1, CTL_TIMEOUT_MS) > 0)
+		    wait_until(fd, POLLOUT, deadline) > 0)
 			continue;
 		if (n <= 0)
 			break;
@@ -141,6 +172,14 @@ ctl_reply(int fd, const char *text)
 	}
 	if (len == 0)
 		(void)send(fd, ".\n", 2, MSG_NOSIGNAL);
+	/*
+	 * Unread input (the rest of a request too long) would make close()
+	 * reset the connection, and the client could lose the reply.
+	 */
+	shutdown(fd, SHUT_WR);
+	for (len = 0; len < 65536; len += n)
+		if ((n = recv(fd, junk, sizeof(junk), MSG_DONTWAIT)) <= 0)
+			break;
 	close(fd);
 }
 

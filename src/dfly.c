@@ -302,13 +302,20 @@ read_reply(struct dfly_conn *c, struct resp *r, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Errors that come back the same on every attempt: a refused password, or
+ * a password given to a server that has none.  Anything else ("max number
+ * of clients reached", "LOADING") may pass, so it is retried.
+ */
 static int
 is_auth_error(const char *s)
 {
 	return strncmp(s, "WRONGPASS", 9) == 0 || strncmp(s, "NOAUTH", 6) == 0 ||
 	    strncmp(s, "NOPERM", 6) == 0 ||
 	    strstr(s, "invalid password") != NULL ||
-	    strstr(s, "invalid username-password") != NULL;
+	    strstr(s, "invalid username-password") != NULL ||
+	    strstr(s, "without any password configured") != NULL ||
+	    strstr(s, "no password is set") != NULL;
 }
 
 static int
@@ -384,8 +391,6 @@ dfly_connect(struct dfly_conn *c, const char *host, int port,
 		argv[1] = password;
 		rc = dfly_command_ok(c, 2, argv, err, errlen);
 	}
-	if (rc == DFLY_ERR && strstr(err, "-ERR") != NULL)
-		rc = DFLY_EFATAL;	/* e.g. "AUTH called without password" */
 	if (rc != 0)
 		dfly_close(c);
 	return rc;
@@ -520,6 +525,31 @@ dfly_startstable(struct dfly_conn *c, const struct dfly_master *m,
 	const char *argv[] = { "DFLY", "STARTSTABLE", m->syncid };
 
 	return dfly_command_ok(c, 3, argv, err, errlen);
+}
+
+int
+dfly_startstable_send(struct dfly_conn *c, const struct dfly_master *m,
+    char *err, size_t errlen)
+{
+	const char *argv[] = { "DFLY", "STARTSTABLE", m->syncid };
+
+	return send_cmd(c, 3, argv, err, errlen);
+}
+
+int
+dfly_startstable_reply(struct dfly_conn *c, char *err, size_t errlen)
+{
+	struct resp r;
+
+	if (read_reply(c, &r, err, errlen) != 0)
+		return DFLY_ERR;
+	if (r.top.type == R_ERROR)
+		return seterr(err, errlen, "%s: DFLY STARTSTABLE: -%s", c->peer,
+		    r.top.str);
+	if (r.top.type != R_STATUS || strcmp(r.top.str, "OK") != 0)
+		return seterr(err, errlen, "%s: DFLY STARTSTABLE: expected +OK",
+		    c->peer);
+	return 0;
 }
 
 size_t

@@ -59,9 +59,6 @@ struct progress {
 	uint64_t	 total_bytes;
 };
 
-/* in writer.c; writer.h does not declare it yet */
-int	writer_abort(struct writer *, struct target *);
-
 static double
 now(void)
 {
@@ -437,6 +434,7 @@ cmd_import(int argc, char **argv)
 	const char *pwfile = NULL, *es, *env;
 	char err[1024];
 	int ch, i, verbose = 0, errors = 0;
+	long n;
 
 	log_init("df2redis", LOG_TO_STDERR, 0);
 	log_setprefix("import");
@@ -540,6 +538,15 @@ cmd_import(int argc, char **argv)
 			}
 		log_info("target is a cluster: every db is written to db 0");
 	}
+	/* what a killed import or worker left half-built */
+	if ((n = writer_cleanup(topts, err, sizeof(err))) == -1) {
+		log_warnx("target %s: removing temporary keys: %s", im.url,
+		    err);
+		return 1;
+	}
+	if (n > 0)
+		log_info("deleted %ld temporary keys a killed df2redis left "
+		    "behind", n);
 	pg.start = now();
 	for (i = 0; i < argc && errors == 0; i++)
 		if (import_file(argv[i], &im, &pg) == -1)

@@ -19,6 +19,9 @@ static const struct {
 	[MSG_STATS] = { sizeof(struct msg_stats), sizeof(struct msg_stats) },
 	[MSG_DONE] = { sizeof(struct msg_stats), sizeof(struct msg_stats) },
 	[MSG_ERROR] = { sizeof(int32_t) + 1, sizeof(struct msg_error) },
+	[MSG_ALLDONE] = { 0, 0 },
+	[MSG_FLUSHED] = { sizeof(struct msg_flushed),
+	    sizeof(struct msg_flushed) },
 };
 #define MSG_NTYPES	(sizeof(msg_sizes) / sizeof(msg_sizes[0]))
 

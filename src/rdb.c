@@ -35,6 +35,7 @@
 #include "compact.h"
 #include "crc64.h"
 #include "lzf.h"
+#include "bytes.h"
 #include "rdb.h"
 
 #define DEFAULT_PIECE		(64 * 1024)
@@ -225,30 +226,6 @@ buf_shrink(struct buf *b)
 		b->p = NULL;
 		b->cap = b->len = 0;
 	}
-}
-
-static uint32_t
-le32(const unsigned char *p)
-{
-	return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
-}
-
-static uint64_t
-le64(const unsigned char *p)
-{
-	return le32(p) | (uint64_t)le32(p + 4) << 32;
-}
-
-static uint64_t
-be64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
 }
 
 static size_t

@@ -36,6 +36,7 @@
 #include "log.h"
 #include "target.h"
 #include "worker.h"
+#include "writer.h"
 
 #define STOP_GRACE_MS	30000	/* SIGTERM'd workers get this long */
 #define CTL_PAUSE_MS	1000	/* no control clients after EMFILE */
@@ -44,14 +45,15 @@
 enum sess_state {
 	SESS_CONNECTING,
 	SESS_FULL_SYNC,
+	SESS_BARRIER,		/* a flow passed FULLSYNC_END, not all */
 	SESS_STABLE_SWITCH,
 	SESS_DONE,
 	SESS_BACKOFF,
 	SESS_STOPPING,
 };
 
-/* session outcome */
-enum outcome { OUT_DONE, OUT_RETRY, OUT_FATAL, OUT_STOPPED };
+/* session outcome; OUT_RESTART: the operator's, no retry counted */
+enum outcome { OUT_DONE, OUT_RETRY, OUT_FATAL, OUT_STOPPED, OUT_RESTART };
 
 struct flow {
 	pid_t			 pid;
@@ -77,9 +79,14 @@ struct sup {
 	struct session_shm	*shm;
 	enum sess_state		 state;
 	int			 attempt;
+	int			 sessions;	/* started so far */
+	int			 flush_all;	/* before the next session */
+	int			 master_flushed; /* why: FLUSHALL/FLUSHDB */
+	uint8_t			 flush_db[WRITER_MAXDB]; /* source dbs */
 	int			 stop;
 	int			 restart;
 	int			 startstable_sent;
+	int			 startstable_pending; /* +OK not read yet */
 	int64_t			 ctl_pause_until; /* ms, after EMFILE */
 	enum outcome		 failure;	/* set by fail() */
 	int			 failed;
@@ -113,6 +120,7 @@ state_name(enum sess_state s)
 	switch (s) {
 	case SESS_CONNECTING:		return "connecting";
 	case SESS_FULL_SYNC:		return "full-sync";
+	case SESS_BARRIER:		return "barrier";
 	case SESS_STABLE_SWITCH:	return "stable-switch";
 	case SESS_DONE:			return "done";
 	case SESS_BACKOFF:		return "backoff";
@@ -168,6 +176,14 @@ ctl_status(struct sup *s, int fd)
 	free(buf);
 }
 
+static int
+session_running(const struct sup *s)
+{
+	return !s->failed && !s->stop && (s->state == SESS_CONNECTING ||
+	    s->state == SESS_FULL_SYNC || s->state == SESS_BARRIER ||
+	    s->state == SESS_STABLE_SWITCH);
+}
+
 static void
 ctl_serve(struct sup *s)
 {
@@ -200,16 +216,19 @@ ctl_serve(struct sup *s)
 			ctl_reply(fd, "error: no such flow\n");
 			return;
 		}
+		if (!session_running(s)) {
+			snprintf(reply, sizeof(reply), "error: no session is "
+			    "running (state %s): nothing to restart\n",
+			    state_name(s->state));
+			ctl_reply(fd, reply);
+			return;
+		}
 		snprintf(reply, sizeof(reply), "ok restarting the session: "
 		    "flow %d cannot rejoin a full sync alone, so the whole "
 		    "full sync starts again\n", n);
 		ctl_reply(fd, reply);
-		if (s->state == SESS_CONNECTING || s->state == SESS_FULL_SYNC ||
-		    s->state == SESS_STABLE_SWITCH) {
-			log_info("flow %d restart requested: restarting the "
-			    "session", n);
-			s->restart = 1;
-		}
+		log_info("flow %d restart requested: restarting the session", n);
+		s->restart = 1;
 	} else {
 		ctl_reply(fd, "error: unknown request\n");
 	}
@@ -234,6 +253,8 @@ handle_msg(struct sup *s, int i, const struct msg *msg)
 	case MSG_FULLSYNC_DONE:
 		f->synced = 1;
 		f->st = msg->u.stats;
+		if (s->state == SESS_FULL_SYNC)
+			s->state = SESS_BARRIER;
 		log_debug("flow %d passed the barrier (%u/%d)", i,
 		    atomic_load(&s->shm->barrier), s->nflows);
 		break;
@@ -244,10 +265,21 @@ handle_msg(struct sup *s, int i, const struct msg *msg)
 		f->done = 1;
 		f->st = msg->u.stats;
 		break;
+	case MSG_FLUSHED:
+		s->master_flushed = 1;
+		if (msg->u.flushed.db < 0)
+			s->flush_all = 1;
+		else if (msg->u.flushed.db < WRITER_MAXDB)
+			s->flush_db[msg->u.flushed.db] = 1;
+		break;
 	case MSG_ERROR:
 		f->st.phase = PHASE_FAILED;
 		fail(s, msg->u.error.kind == ERR_FATAL ? OUT_FATAL : OUT_RETRY,
 		    "%s", msg->u.error.text);
+		break;
+	default:
+		fail(s, OUT_RETRY, "flow %d: unexpected message %u from the "
+		    "worker", i, msg->hdr.type);
 		break;
 	}
 }
@@ -330,18 +362,22 @@ handle_signals(struct sup *s)
 static void
 master_event(struct sup *s)
 {
-	char c;
+	char c, err[1024];
 	ssize_t n;
 
 	n = recv(s->master.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
-	if (n == 0 && s->startstable_sent && !s->failed) {
-		/*
-		 * A worker that read its trailer closes its flow, and closing
-		 * any connection ends the master's session: expected now.
-		 * Each worker still reports DONE or its own error.
-		 */
+	if (n == 1 && s->startstable_pending) {
+		s->startstable_pending = 0;
+		if (dfly_startstable_reply(&s->master, err, sizeof(err)) == 0) {
+			log_debug("DFLY STARTSTABLE: +OK");
+			return;
+		}
+		fail(s, OUT_RETRY, "%s", err);
+	} else if (n == 0 && s->startstable_sent && !s->startstable_pending &&
+	    !s->failed) {
+		/* each worker still reports DONE or its own error */
 		log_debug("master ended the session after STARTSTABLE");
 	} else if (s->failed) {
 		/* the session is failing already; this is a consequence */
@@ -482,6 +518,18 @@ all_done(struct sup *s)
 }
 
 static int
+stable_switched(struct sup *s)
+{
+	return all_done(s) && !s->startstable_pending;
+}
+
+static int
+startstable_answered(struct sup *s)
+{
+	return !s->startstable_pending;
+}
+
+static int
 all_reaped(struct sup *s)
 {
 	int i;
@@ -529,6 +577,22 @@ spawn_workers(struct sup *s)
 }
 
 /*
+ * Every flow read its trailer: the workers may close their flows now
+ * (imsg.h) and exit.  One that cannot be told is told by the EOF of its
+ * socket in end_session().
+ */
+static void
+release_flows(struct sup *s)
+{
+	int i;
+
+	for (i = 0; i < s->nflows; i++)
+		if (s->flows[i].fd != -1 &&
+		    msg_send(s->flows[i].fd, MSG_ALLDONE, NULL, 0) == -1)
+			log_warn("flow %d: message to the worker", i);
+}
+
+/*
  * End the session: send sig to the workers still running (0: none, they
  * are exiting by themselves) and reap them; only SIGKILL is not waited
  * for gracefully.
@@ -570,6 +634,7 @@ start_session(struct sup *s)
 	s->failed = 0;
 	s->restart = 0;
 	s->startstable_sent = 0;
+	s->startstable_pending = 0;
 	memset(&s->m, 0, sizeof(s->m));
 	rc = dfly_connect(&s->master, c->source_host, c->source_port,
 	    c->source_user, c->source_password, c->timeout_ms, err,
@@ -593,12 +658,216 @@ start_session(struct sup *s)
 	return 0;
 }
 
-static enum outcome
-session(struct sup *s)
+/*
+ * Temporary keys of a worker killed in an earlier session (or run) carry
+ * another pid: nothing else would ever delete them.
+ */
+static int
+cleanup_target(struct sup *s)
+{
+	struct target_opts topts;
+	char err[1024];
+	long n;
+
+	if (target_parse(s->cfg.target_url, &topts, err, sizeof(err)) == -1) {
+		fail(s, OUT_FATAL, "target: %s", err);
+		return -1;
+	}
+	if (s->cfg.target_password[0] != '\0')
+		strlcpy(topts.password, s->cfg.target_password,
+		    sizeof(topts.password));
+	n = writer_cleanup(&topts, err, sizeof(err));
+	explicit_bzero(&topts, sizeof(topts));
+	if (n == -1) {
+		fail(s, strstr(err, "authentication failed") != NULL &&
+		    strstr(err, "LOADING") == NULL ? OUT_FATAL : OUT_RETRY,
+		    "removing temporary keys: %s", err);
+		return -1;
+	}
+	if (n > 0)
+		log_info("deleted %ld temporary keys a killed worker left "
+		    "behind", n);
+	return 0;
+}
+
+/* ------------------------------------------------------------ flushing */
+
+struct flush_ctx {
+	char		 err[512];	/* first error reply */
+};
+
+static int
+flush_reply(void *arg, uint64_t tag, const redisReply *r)
+{
+	struct flush_ctx *fc = arg;
+
+	(void)tag;
+	if (r->type == REDIS_REPLY_ERROR && fc->err[0] == '\0')
+		snprintf(fc->err, sizeof(fc->err), "%.*s", (int)r->len, r->str);
+	return 0;
+}
+
+/* Send one keyless command (argc <= 2) and wait for it; 0 ok, -1 */
+static int
+flush_command(struct target *t, struct flush_ctx *fc, int all, int argc,
+    const char **argv)
+{
+	size_t len[2];
+	int i, rc;
+
+	for (i = 0; i < argc && i < 2; i++)
+		len[i] = strlen(argv[i]);
+	fc->err[0] = '\0';
+	rc = all ? target_send_all(t, argc, argv, len, 0) :
+	    target_send(t, argc, argv, len, -1, 0);
+	if (rc == -1 || target_flush(t) == -1) {
+		strlcpy(fc->err, target_error(t), sizeof(fc->err));
+		return -1;
+	}
+	return fc->err[0] != '\0' ? -1 : 0;
+}
+
+/*
+ * Empty every target db that receives a source db marked for flushing
+ * (all of them with flush_all), mapped as the workers map them: --db-map,
+ * else the URL's /DB, else the same number; a cluster has only db 0.
+ * FLUSHALL when that covers every db.  dbs past the target's last one
+ * (SELECT out of range) hold nothing of ours.
+ */
+static int
+flush_dbs(struct sup *s, struct target *t, int cluster,
+    const struct target_opts *topts, struct flush_ctx *fc, char *what,
+    size_t whatlen)
+{
+	static const char *flushall[] = { "FLUSHALL" };
+	static const char *flushdb[] = { "FLUSHDB" };
+	const char *select[2];
+	uint8_t dst[WRITER_MAXDB];
+	char num[16];
+	int i, d, identity = 1;
+
+	memset(dst, 0, sizeof(dst));
+	for (i = 0; i < WRITER_MAXDB; i++) {
+		d = s->cfg.db_map[i];
+		if (d < 0)
+			d = cluster ? 0 : topts->have_db ? topts->db : i;
+		if (d != i)
+			identity = 0;
+		if (s->flush_all || s->flush_db[i])
+			dst[d] = 1;
+	}
+	if (cluster || (identity && s->flush_all)) {
+		strlcpy(what, "FLUSHALL", whatlen);
+		return flush_command(t, fc, 1, 1, flushall);
+	}
+	what[0] = '\0';
+	select[0] = "SELECT";
+	select[1] = num;
+	for (d = 0; d < WRITER_MAXDB; d++) {
+		if (!dst[d])
+			continue;
+		snprintf(num, sizeof(num), "%d", d);
+		if (flush_command(t, fc, 0, 2, select) == -1) {
+			if (strstr(fc->err, "out of range") != NULL)
+				break;
+			return -1;
+		}
+		if (flush_command(t, fc, 0, 1, flushdb) == -1)
+			return -1;
+		snprintf(what + strlen(what), whatlen - strlen(what), "%sdb %d",
+		    what[0] != '\0' ? ", " : "FLUSHDB in ", d);
+	}
+	if (what[0] == '\0')
+		strlcpy(what, "nothing to flush", whatlen);
+	return 0;
+}
+
+/*
+ * Before a session that must not find what an earlier one wrote: after
+ * a FLUSHALL/FLUSHDB on the master during the full sync, and on every
+ * restart with flush-on-resync.  -1 with the session failed.
+ */
+static int
+flush_target(struct sup *s)
+{
+	struct target_opts topts;
+	struct flush_ctx fc;
+	struct target *t;
+	char err[512], what[256];
+	int i, rc, want = s->flush_all;
+
+	for (i = 0; i < WRITER_MAXDB && !want; i++)
+		want = s->flush_db[i];
+	if (!want)
+		return 0;
+	if (target_parse(s->cfg.target_url, &topts, err, sizeof(err)) == -1) {
+		fail(s, OUT_FATAL, "target: %s", err);
+		return -1;
+	}
+	if (s->cfg.target_password[0] != '\0')
+		strlcpy(topts.password, s->cfg.target_password,
+		    sizeof(topts.password));
+	t = target_open(&topts, err, sizeof(err));
+	if (t == NULL) {
+		explicit_bzero(&topts, sizeof(topts));
+		fail(s, OUT_RETRY, "target: %s: cannot flush it before the new "
+		    "full sync", err);
+		return -1;
+	}
+	memset(&fc, 0, sizeof(fc));
+	target_set_reply_cb(t, flush_reply, &fc);
+	rc = flush_dbs(s, t, target_is_cluster(t), &topts, &fc, what,
+	    sizeof(what));
+	explicit_bzero(&topts, sizeof(topts));
+	target_close(t);
+	if (rc == -1) {
+		fail(s, OUT_RETRY, "target: %s: cannot flush it before the new "
+		    "full sync", fc.err);
+		return -1;
+	}
+	log_info("target: %s before the new full sync (%s)", what,
+	    s->master_flushed ? "the master was flushed during the last one" :
+	    "flush-on-resync");
+	s->flush_all = 0;
+	s->master_flushed = 0;
+	memset(s->flush_db, 0, sizeof(s->flush_db));
+	return 0;
+}
+
+/*
+ * The master writes every flow's trailer before it answers STARTSTABLE,
+ * and a trailer waits for its worker to drain the flow, as long as a slow
+ * target makes that: the reply is read by master_event() while the
+ * workers are served, and only once every trailer was read is its delay
+ * bounded (by timeout_ms).
+ */
+static void
+start_stable(struct sup *s)
 {
 	char err[1024];
 
-	if (start_session(s) == -1)
+	log_info("every flow passed FULLSYNC_END: DFLY STARTSTABLE");
+	s->startstable_sent = 1;
+	if (dfly_startstable_send(&s->master, &s->m, err, sizeof(err)) != 0) {
+		fail(s, OUT_RETRY, "%s", err);
+		return;
+	}
+	s->startstable_pending = 1;
+	s->state = SESS_STABLE_SWITCH;
+}
+
+static enum outcome
+session(struct sup *s)
+{
+	const char *extra;
+	char err[1024];
+
+	if (s->sessions++ > 0 && s->cfg.flush_on_resync)
+		s->flush_all = 1;
+	s->state = SESS_CONNECTING;
+	s->failed = 0;
+	if (flush_target(s) == -1 || cleanup_target(s) == -1 ||
+	    start_session(s) == -1)
 		return s->failure;
 	spawn_workers(s);
 	if (!s->failed && !pump(s, all_replied, s->cfg.timeout_ms + 10000, 1) &&
@@ -610,19 +879,23 @@ session(struct sup *s)
 		log_info("all %d flows answered FULL: DFLY SYNC", s->nflows);
 		if (dfly_sync(&s->master, &s->m, err, sizeof(err)) != 0)
 			fail(s, OUT_RETRY, "%s", err);
+		else if (dfly_leftover(&s->master, &extra) > 0)
+			/* read with the reply: poll will never see them */
+			fail(s, OUT_RETRY, "unexpected data from the master on "
+			    "the control connection");
 	}
-	if (!s->failed && pump(s, barrier_reached, -1, 1)) {
-		log_info("every flow passed FULLSYNC_END: DFLY STARTSTABLE");
-		s->startstable_sent = 1;
-		if (dfly_startstable(&s->master, &s->m, err, sizeof(err)) != 0)
-			fail(s, OUT_RETRY, "%s", err);
-		else
-			s->state = SESS_STABLE_SWITCH;
-	}
-	if (!s->failed && s->startstable_sent && pump(s, all_done, -1, 1))
+	if (!s->failed && pump(s, barrier_reached, -1, 1))
+		start_stable(s);
+	if (!s->failed && s->startstable_sent && pump(s, all_done, -1, 1) &&
+	    !pump(s, startstable_answered, s->cfg.timeout_ms, 1) && !s->failed &&
+	    !s->stop && !s->restart)
+		fail(s, OUT_RETRY, "%s: no reply to DFLY STARTSTABLE within %d ms "
+		    "of the last trailer", s->master.peer, s->cfg.timeout_ms);
+	if (!s->failed && s->startstable_sent && stable_switched(s))
 		s->state = SESS_DONE;
 	if (s->state == SESS_DONE) {
-		end_session(s, 0);	/* they exit after MSG_DONE */
+		release_flows(s);
+		end_session(s, 0);
 		return OUT_DONE;
 	}
 	if (s->stop && !s->failed) {
@@ -630,8 +903,11 @@ session(struct sup *s)
 		end_session(s, SIGTERM);
 		return OUT_STOPPED;
 	}
-	if (s->restart && !s->failed)
-		fail(s, OUT_RETRY, "session restarted by the operator");
+	if (s->restart && !s->failed) {
+		log_info("session restarted by the operator");
+		end_session(s, SIGKILL);
+		return OUT_RESTART;
+	}
 	/* collect the workers' own account of the failure for the log */
 	pump(s, all_reaped, 200, 0);
 	end_session(s, SIGKILL);
@@ -810,6 +1086,8 @@ run(int argc, char **argv, int migrate)
 			log_warnx("giving up: retrying cannot fix this");
 			break;
 		}
+		if (o == OUT_RESTART)
+			continue;	/* asked for: no retry used, no delay */
 		if (++s.attempt > s.cfg.max_retries) {
 			log_warnx("giving up after %d retries", s.cfg.max_retries);
 			break;

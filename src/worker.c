@@ -53,12 +53,27 @@ struct worker {
 };
 
 static volatile sig_atomic_t	 worker_stop;
+static sigset_t			 poll_mask;	/* SIGTERM let through */
 
 static void
 on_term(int sig)
 {
 	(void)sig;
 	worker_stop = 1;
+}
+
+/*
+ * SIGTERM is blocked except inside this poll, so one arriving after the
+ * caller checked worker_stop still ends the wait (EINTR).
+ */
+static int
+wait_poll(struct pollfd *pfd, nfds_t n, int timeout_ms)
+{
+	struct timespec ts;
+
+	ts.tv_sec = timeout_ms / 1000;
+	ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000;
+	return ppoll(pfd, n, timeout_ms < 0 ? NULL : &ts, &poll_mask);
 }
 
 static int64_t
@@ -204,16 +219,49 @@ register_flow(struct worker *w)
 
 /*
  * A value the target cannot hold (with --unsupported fail) fails the same
- * way on every attempt, so it must not be retried; the writer says so in
- * its message by pointing at the option.  Anything else (a target outage
- * that outlived the target's own retries) is worth a new full sync.
+ * way on every attempt, so it must not be retried.  Anything else (a
+ * target outage that outlived the target's own retries, a temporary key
+ * someone else wrote to) is worth a new full sync.
  */
 static enum msg_error_kind
-writer_error_kind(struct worker *w)
+write_error_kind(struct worker *w)
 {
-	if (strstr(writer_error(w->writer), "--unsupported") != NULL)
+	if (writer_error_kind(w->writer) == WERR_DATA)
 		return ERR_FATAL;
 	return ERR_RETRY;
+}
+
+/* Journal arguments are counted bytes, not NUL-terminated strings. */
+static int
+is_command(const struct journal_rec *rec, const char *name)
+{
+	size_t n = strlen(name);
+
+	return rec->argc > 0 && rec->argvlen[0] == n &&
+	    strncasecmp(rec->argv[0], name, n) == 0;
+}
+
+/*
+ * FLUSHALL or FLUSHDB inside the snapshot: what was written before it no
+ * longer exists on the master, so the supervisor flushes the target's
+ * matching dbs before the full sync starts again, as Dragonfly does.
+ */
+static void __attribute__((noreturn))
+flushed(struct worker *w, const struct journal_rec *rec)
+{
+	struct msg_flushed f;
+
+	memset(&f, 0, sizeof(f));
+	f.db = is_command(rec, "FLUSHALL") ? -1 : (int32_t)rec->db;
+	if (msg_send(w->msgfd, MSG_FLUSHED, &f, sizeof(f)) == -1)
+		_exit(1);
+	if (f.db < 0)
+		fail(w, ERR_RETRY, "byte %" PRIu64 ": FLUSHALL during the full "
+		    "sync: restarting it on a flushed target, as Dragonfly "
+		    "does", rdb_offset(w->rdb));
+	fail(w, ERR_RETRY, "byte %" PRIu64 ": FLUSHDB of db %u during the full "
+	    "sync: restarting it with that db flushed on the target",
+	    rdb_offset(w->rdb), rec->db);
 }
 
 /* A JOURNAL_BLOB inside the snapshot: apply its records in order. */
@@ -234,15 +282,13 @@ apply_journal_blob(struct worker *w, const struct rdb_event *ev)
 			continue;
 		}
 		n++;
-		if (rec.argc > 0 && (strcasecmp(rec.argv[0], "FLUSHALL") == 0 ||
-		    strcasecmp(rec.argv[0], "FLUSHDB") == 0))
-			fail(w, ERR_RETRY, "byte %" PRIu64 ": %s during the full "
-			    "sync: restarting it, as Dragonfly does",
-			    rdb_offset(w->rdb), rec.argv[0]);
+		if (is_command(&rec, "FLUSHALL") || is_command(&rec, "FLUSHDB"))
+			flushed(w, &rec);
 		if (writer_journal(w->writer, &rec) == -1)
-			fail(w, ERR_RETRY, "byte %" PRIu64 ": journal %s: %s",
-			    rdb_offset(w->rdb), rec.argv[0],
-			    writer_error(w->writer));
+			fail(w, ERR_RETRY, "byte %" PRIu64 ": journal %.*s: %s",
+			    rdb_offset(w->rdb), rec.argc > 0 ?
+			    (int)rec.argvlen[0] : 0, rec.argc > 0 ?
+			    rec.argv[0] : "", writer_error(w->writer));
 	}
 	if (rc == JOURNAL_ERR)
 		fail(w, ERR_RETRY, "byte %" PRIu64 ": journal blob: %s",
@@ -296,6 +342,12 @@ drain(struct worker *w)
 			w->have_offset = 1;
 			set_phase(w, PHASE_TRAILER);
 			continue;
+		case RDB_EV_KEY:
+			/* the shard's traversal ended: only journal may follow */
+			if (w->st.phase != PHASE_FULL_SYNC)
+				fail(w, ERR_RETRY, "key after FULLSYNC_END at "
+				    "byte %" PRIu64, rdb_offset(w->rdb));
+			break;
 		case RDB_EV_KEY_END:
 			w->st.keys++;
 			break;
@@ -303,7 +355,7 @@ drain(struct worker *w)
 			break;
 		}
 		if (writer_event(w->writer, &ev) == -1)
-			fail(w, writer_error_kind(w), "byte %" PRIu64 ": %s",
+			fail(w, write_error_kind(w), "byte %" PRIu64 ": %s",
 			    rdb_offset(w->rdb), writer_error(w->writer));
 	}
 	if (rc == RDB_ERR)
@@ -348,7 +400,8 @@ full_sync(struct worker *w)
 	struct pollfd pfd;
 	const char *p;
 	size_t len;
-	int eof = 0, done = 0;
+	int64_t deadline, left;
+	int eof = 0, done = 0, n;
 
 	if ((w->rdb = rdb_new(RDB_MODE_FLOW, NULL)) == NULL ||
 	    (w->jr = journal_new(NULL)) == NULL)
@@ -370,7 +423,11 @@ full_sync(struct worker *w)
 			return;
 		if (now_ms() - w->last_stats_ms >= STATS_EVERY_MS)
 			send_stats(w, MSG_STATS);
-		if (poll(&pfd, 1, STATS_EVERY_MS) <= 0)
+		if ((n = wait_poll(&pfd, 1, STATS_EVERY_MS)) == -1 &&
+		    errno != EINTR)
+			fail(w, ERR_RETRY, "byte %" PRIu64 ": poll: %s",
+			    w->st.bytes, strerror(errno));
+		if (n <= 0)
 			continue;
 		read_socket(w, &eof);
 	}
@@ -379,12 +436,22 @@ full_sync(struct worker *w)
 		    "JOURNAL_OFFSET", rdb_offset(w->rdb));
 	rdb_leftover(w->rdb, &p, &len);
 	take_token(w, p, len);
+	send_stats(w, MSG_STATS);	/* the trailer phase, for status */
+	deadline = now_ms() + w->cfg->timeout_ms;
 	while (w->ntoken < DFLY_ID_LEN) {
 		if (worker_stop)
 			return;
-		if (poll(&pfd, 1, w->cfg->timeout_ms) <= 0)
-			fail(w, ERR_RETRY, "byte %" PRIu64 ": no EOF token after "
-			    "the trailer", w->st.bytes);
+		left = deadline - now_ms();
+		n = left > 0 ? wait_poll(&pfd, 1, left) : 0;
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			fail(w, ERR_RETRY, "byte %" PRIu64 ": poll: %s",
+			    w->st.bytes, strerror(errno));
+		if (n == 0)
+			fail(w, ERR_RETRY, "byte %" PRIu64 ": no EOF token "
+			    "within %d ms of the trailer", w->st.bytes,
+			    w->cfg->timeout_ms);
 		eof = 0;
 		len = w->st.bytes;
 		rdb_free(w->rdb);	/* the stream past the token is journal */
@@ -417,12 +484,67 @@ checkpoint(struct worker *w)
 		fail(w, ERR_RETRY, "%s", err);
 }
 
+/*
+ * Closing the flow would cancel the master's session and with it the
+ * trailer of any flow still draining: keep it open, reading and dropping
+ * what the master sends now (the journal, which a full sync does not
+ * apply; left unread it would make the master throttle and then cancel),
+ * until the supervisor says every flow is done or goes away.
+ */
+static void
+linger(struct worker *w)
+{
+	struct pollfd pfd[2];
+	struct msg msg;
+	ssize_t got;
+	int n, np;
+
+	rdb_free(w->rdb);
+	w->rdb = NULL;
+	while (!worker_stop) {
+		pfd[0].fd = w->msgfd;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = w->conn.fd;
+		pfd[1].events = POLLIN;
+		np = w->conn.fd != -1 ? 2 : 1;
+		if ((n = wait_poll(pfd, np, -1)) == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			log_warn("poll");
+			return;
+		}
+		if (np == 2 && pfd[1].revents != 0) {
+			/* our part is done: an end or error here is no failure */
+			if ((got = read(w->conn.fd, w->rbuf, READ_CHUNK)) > 0)
+				w->st.bytes += got;
+			else if (got == 0 || errno != EINTR) {
+				log_debug("byte %" PRIu64 ": flow closed by the "
+				    "master after our trailer", w->st.bytes);
+				dfly_close(&w->conn);
+			}
+		}
+		if (pfd[0].revents == 0)
+			continue;
+		n = msg_recv(w->msgfd, &msg);
+		if (n == 1 && msg.hdr.type == MSG_ALLDONE) {
+			log_debug("every flow is done: closing the flow");
+			return;
+		}
+		if (n == 1)
+			log_warnx("unexpected message %u from the supervisor",
+			    msg.hdr.type);
+		else
+			return;
+	}
+}
+
 void
 worker_main(const struct config *cfg, const struct dfly_master *m, int flow,
     int msgfd, struct session_shm *shm)
 {
 	struct worker w;
 	struct sigaction sa;
+	sigset_t block;
 	char err[512];
 
 	memset(&w, 0, sizeof(w));
@@ -435,6 +557,10 @@ worker_main(const struct config *cfg, const struct dfly_master *m, int flow,
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term;
 	sigaction(SIGTERM, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigprocmask(SIG_BLOCK, &block, &poll_mask);
+	sigdelset(&poll_mask, SIGTERM);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGINT, &sa, NULL);	/* the supervisor decides */
 	sigaction(SIGPIPE, &sa, NULL);
@@ -475,6 +601,7 @@ worker_main(const struct config *cfg, const struct dfly_master *m, int flow,
 	    " keys (%" PRIu64 " written, %" PRIu64 " skipped), %" PRIu64
 	    " journal commands, %" PRIu64 " bytes", w.st.lsn, w.st.keys,
 	    w.st.written, w.st.skipped, w.st.journal, w.st.bytes);
+	linger(&w);
 	dfly_close(&w.conn);
 	writer_close(w.writer);
 	target_close(w.target);

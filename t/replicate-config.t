@@ -89,6 +89,25 @@ ok(r.stderr.count('stable sync (journal replay) is not available in this version
 src.stop()
 tgt.stop()
 
+# a flag set in the file is turned off on the command line
+fso = os.path.join(d, 'fso.conf')
+with open(fso, 'w') as f:
+    f.write('source 127.0.0.1:1\ntarget 127.0.0.1:2\nstate-dir %s\nfull-sync-only yes\n'
+            'max-retries 0\n' % tmpdir('state'))
+NOTICE = 'stable sync (journal replay) is not available'
+for extra, want_notice, what in (([], False, 'file alone: full sync only'),
+                                 (['--full-sync-only=no'], True, '--full-sync-only=no wins over the file'),
+                                 (['--no-full-sync-only'], True, '--no-full-sync-only wins over the file'),
+                                 (['--no-full-sync-only', '--full-sync-only'], False,
+                                  'the last of them wins')):
+    r = df2redis('replicate', ['-d', '-f', fso] + extra, timeout=30)
+    ok(r.returncode == 1 and (NOTICE in r.stderr) == want_notice, what)
+r = df2redis('replicate', ['-n', '-f', fso, '--flush-on-resync=maybe'])
+ok(r.returncode == 2 and 'flush-on-resync: "maybe" is not yes or no' in r.stderr,
+   'a flag value other than yes|no is refused: ' + r.stderr.strip())
+r = df2redis('replicate', ['-n', '-f', fso, '--no-flush-on-resync=yes'])
+ok(r.returncode == 2, '--no-FLAG takes no value')
+
 if not HAVE_MASTER:
     skip('password rule and /DB against the test master', 't/dflymaster/dflymaster not built')
     done_testing()

@@ -69,12 +69,13 @@ tgt.client().flushall()
 p = spawn([DF2REDIS, 'migrate', '-d', '--source', m.addr, '--target', tgt.url,
            '--state-dir', sd, '--retry-delay-ms', '50', '--unsupported', 'skip'],
           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-wait_status(sock, lambda t: any(ph == 'full-sync' for ph, _, _ in status_flows(t).values()), proc=p)
+st = wait_status(sock, lambda t: any(ph == 'full-sync' for ph, _, _ in status_flows(t).values()), proc=p)
+sid = re.search(r'session (\S+)', st or '').group(1) if st else '-'
 rf = ctl(sock, 'restart-flow 2')
 ok(rf.startswith('ok restarting the session') and 'cannot rejoin' in rf, 'restart-flow explains itself')
-st = wait_status(sock, lambda t: 'attempt 1' in t and
+st = wait_status(sock, lambda t: 'session %s ' % sid not in t and
                  any(ph == 'full-sync' for ph, _, _ in status_flows(t).values()), proc=p)
-ok(st is not None, 'restart-flow: a new session is under way')
+ok(st is not None and 'attempt 0 ' in st, 'restart-flow: a new session is under way, no retry counted')
 p.send_signal(signal.SIGTERM)
 out, err = p.communicate(timeout=60)
 err = err.decode()
@@ -90,6 +91,39 @@ ok(ctl(sock, 'stop').startswith('ok stopping'), 'stop over the control socket')
 out, err = p.communicate(timeout=60)
 is_(p.returncode, 0, 'stop request: exit 0')
 ok(m.alive(), 'master saw no barrier violation')
+m.stop()
+
+# ------------------------------------------------------------ restart-flow is no retry
+
+m = Master(2, ['--compression', 'none', '--snapshot-delay-us', '3000'])
+pipe = m.client().pipeline(transaction=False)
+for i in range(4000):
+    pipe.set('k%d' % i, 'v' * 100)
+pipe.execute()
+tgt.client().flushall()
+p = spawn([DF2REDIS, 'migrate', '-d', '--source', m.addr, '--target', tgt.url, '--state-dir', sd,
+           '--max-retries', '0'], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+wait_status(sock, lambda t: 'state full-sync' in t, proc=p)
+rf = ctl(sock, 'restart-flow 0')
+out, err = p.communicate(timeout=60)
+err = err.decode()
+ok(rf.startswith('ok restarting the session') and p.returncode == 0 and
+   'session restarted by the operator' in err and 'giving up' not in err and
+   'restarting the full sync in' not in err, 'restart-flow with --max-retries 0: no retry used, no backoff, exit 0')
+compare(dump_server(tgt.client()), dump_server(m.client()), 'after restart-flow: target equals master')
+m.stop()
+
+# in backoff there is no session to restart
+m = Master(2, ['--compression', 'none', '--fault-close-flow', '1:100'])
+m.client().set('a', 'b')
+p = spawn([DF2REDIS, 'migrate', '-d', '--source', m.addr, '--target', tgt.url, '--state-dir', sd,
+           '--retry-delay-ms', '60000'], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+wait_status(sock, lambda t: 'state backoff' in t, proc=p)
+rf = ctl(sock, 'restart-flow 0')
+ok(rf.startswith('error: no session is running (state backoff)'), 'restart-flow in backoff says so: %r' % rf[:60])
+ctl(sock, 'stop')
+p.communicate(timeout=30)
+is_(p.returncode, 0, 'stopped in backoff: exit 0')
 m.stop()
 tgt.stop()
 

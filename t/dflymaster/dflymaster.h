@@ -351,6 +351,7 @@ struct stats {
 	uint64_t	 cancelled;
 	uint64_t	 journal_records;
 	uint64_t	 faults;	/* fault switches that took effect */
+	uint64_t	 journal_blobs;	/* JOURNAL_BLOBs sent during full syncs */
 };
 extern struct stats stats;
 extern char master_id[41];

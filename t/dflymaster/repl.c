@@ -673,12 +673,13 @@ repl_stats(struct client *c)
 		active++;
 	n = snprintf(buf, sizeof(buf), "sessions:%llu\r\nfull_syncs:%llu\r\n"
 	    "partial_syncs:%llu\r\ncancelled:%llu\r\nactive_sessions:%d\r\n"
-	    "journal_records:%llu\r\nfaults:%llu\r\n",
+	    "journal_records:%llu\r\nfaults:%llu\r\njournal_blobs:%llu\r\n",
 	    (unsigned long long)stats.sessions,
 	    (unsigned long long)stats.full_syncs,
 	    (unsigned long long)stats.partial_syncs,
 	    (unsigned long long)stats.cancelled, active,
 	    (unsigned long long)stats.journal_records,
-	    (unsigned long long)stats.faults);
+	    (unsigned long long)stats.faults,
+	    (unsigned long long)stats.journal_blobs);
 	reply_bulk(c, buf, (size_t)n);
 }

@@ -704,6 +704,7 @@ void
 snap_journal(struct snapshot *s, const uint8_t *p, size_t len)
 {
 	enc_journal_blob(&s->sb, 1, p, len, 0);
+	stats.journal_blobs++;
 	if (s->sb.len >= FLUSH_MIN)
 		snap_flush(s);
 }

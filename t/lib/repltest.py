@@ -7,6 +7,7 @@ import select
 import socket
 import struct
 import subprocess
+import threading
 import time
 
 import dftest
@@ -243,6 +244,197 @@ def first_tagged_chunk(data, max_len):
     return -1
 
 
+FULLSYNC_END = b'\xc8' + b'\0' * 8
+
+
+def trailer(token, lsn=1):
+    """JOURNAL_OFFSET, RDB EOF with its zero checksum, the EOF token."""
+    return b'\xd3' + struct.pack('<Q', lsn) + b'\xff' + b'\0' * 8 + token.encode()
+
+
+class FakeMaster:
+    """A scripted Dragonfly master on a free port, for the protocol paths
+    the test master cannot take.  Each session (REPLCONF capa dragonfly)
+    gets `nflows` flows; after DFLY SYNC flow i is sent bodies[i] (bytes
+    up to and including FULLSYNC_END, e.g. from capture_fullsync) after
+    body_delay.get(i, 0) seconds, after
+    DFLY STARTSTABLE trailers(i, token) (default: trailer()) after
+    trailer_delay.get(i, 0) seconds, then +OK after startstable_delay.
+    As Dragonfly does, a connection of a session that closes cancels the
+    whole session (self.events records it).  Options:
+      auth: replies to successive AUTH commands, the last one repeated
+      flow_reply: 'FULL' or 'PARTIAL'; register=False: never answer FLOW
+      ctl_extra: bytes sent unasked on the control connection after
+        the SYNC reply, 0.5 s before the snapshot
+      close_after_trailer: flows closed right after their trailer."""
+
+    def __init__(self, nflows, bodies, trailers=None, trailer_delay=None,
+                 startstable_delay=0, auth=None, flow_reply='FULL', register=True,
+                 ctl_extra=b'', close_after_trailer=(), body_delay=None):
+        self.nflows = nflows
+        self.bodies = bodies
+        self.trailers = trailers or (lambda i, tok: trailer(tok))
+        self.trailer_delay = trailer_delay or {}
+        self.body_delay = body_delay or {}
+        self.startstable_delay = startstable_delay
+        self.auth = list(auth or ['+OK'])
+        self.flow_reply = flow_reply
+        self.register = register
+        self.ctl_extra = ctl_extra
+        self.close_after_trailer = close_after_trailer
+        self.replid = '%040x' % int.from_bytes(os.urandom(20), 'big')
+        self.sessions = {}
+        self.events = []
+        self.lock = threading.Lock()
+        self.lsock = socket.socket()
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(('127.0.0.1', 0))
+        self.lsock.listen(64)
+        self.port = self.lsock.getsockname()[1]
+        self.conns = []
+        self.closing = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def addr(self):
+        return '127.0.0.1:%d' % self.port
+
+    def event(self, what):
+        with self.lock:
+            self.events.append(what)
+
+    def _accept(self):
+        while not self.closing:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.conns.append(c)
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    @staticmethod
+    def _command(f):
+        line = f.readline()
+        if not line.startswith(b'*'):
+            return None
+        args = []
+        for _ in range(int(line[1:])):
+            n = int(f.readline()[1:])
+            args.append(f.read(n + 2)[:-2].decode())
+        return args
+
+    def _cancel(self, sess, why):
+        with self.lock:
+            if sess.get('cancelled') or sess.get('ended'):
+                return
+            sess['cancelled'] = why
+        self.event('session %s cancelled: %s' % (sess['id'], why))
+        for c in [sess['ctl']] + list(sess['flows'].values()):
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _send(self, c, data):
+        try:
+            c.sendall(data)
+        except OSError:
+            pass
+
+    def _serve(self, c):
+        f = c.makefile('rb')
+        sess, role = None, None
+        try:
+            while True:
+                args = self._command(f)
+                if args is None:
+                    break
+                cmd = [a.upper() for a in args[:2]]
+                if cmd[0] == 'AUTH':
+                    with self.lock:
+                        r = self.auth.pop(0) if len(self.auth) > 1 else self.auth[0]
+                    self._send(c, r.encode() + b'\r\n')
+                elif cmd[0] == 'PING':
+                    self._send(c, b'+PONG\r\n')
+                elif cmd == ['REPLCONF', 'CAPA'] and args[2:] == ['dragonfly']:
+                    with self.lock:
+                        sid = 'SYNC%d' % (len(self.sessions) + 1)
+                        sess = {'id': sid, 'ctl': c, 'flows': {}, 'tokens': {}}
+                        self.sessions[sid] = sess
+                    role = 'control connection'
+                    self._send(c, ('*5\r\n+%s\r\n+%s\r\n:%d\r\n:4\r\n+%s\r\n' % (
+                        self.replid, sid, self.nflows, self.replid)).encode())
+                elif cmd[0] == 'REPLCONF':
+                    self._send(c, b'+OK\r\n')
+                elif cmd == ['DFLY', 'FLOW']:
+                    sess = self.sessions.get(args[3])
+                    i = int(args[4])
+                    role = 'flow %d' % i
+                    tok = '%040x' % int.from_bytes(os.urandom(20), 'big')
+                    with self.lock:
+                        sess['flows'][i] = c
+                        sess['tokens'][i] = tok
+                    self.event('%s flow %d registered' % (sess['id'], i))
+                    if self.register:
+                        self._send(c, ('*2\r\n+%s\r\n+%s\r\n' % (self.flow_reply, tok)).encode())
+                elif cmd == ['DFLY', 'SYNC']:
+                    self._send(c, b'+OK\r\n')
+                    if self.ctl_extra:
+                        self._send(c, self.ctl_extra)
+                        time.sleep(0.5)
+                    t0 = time.time()
+                    for i in sorted(sess['flows'], key=lambda i: self.body_delay.get(i, 0)):
+                        time.sleep(max(0, t0 + self.body_delay.get(i, 0) - time.time()))
+                        self._send(sess['flows'][i], self.bodies[i])
+                elif cmd == ['DFLY', 'STARTSTABLE']:
+                    self._startstable(sess)
+                    time.sleep(self.startstable_delay)
+                    if not sess.get('cancelled'):
+                        self._send(c, b'+OK\r\n')
+                else:
+                    self._send(c, b'-ERR unknown command\r\n')
+        except (OSError, ValueError):
+            pass
+        if sess is not None and role is not None:
+            self._cancel(sess, '%s closed' % role)
+        try:
+            c.close()
+        except OSError:
+            pass
+
+    def _startstable(self, sess):
+        order = sorted(sess['flows'], key=lambda i: self.trailer_delay.get(i, 0))
+        t0 = time.time()
+        for i in order:
+            delay = t0 + self.trailer_delay.get(i, 0) - time.time()
+            if delay > 0:
+                time.sleep(delay)
+            if sess.get('cancelled'):
+                self.event('%s flow %d trailer not sent' % (sess['id'], i))
+                return
+            self._send(sess['flows'][i], self.trailers(i, sess['tokens'][i]))
+            self.event('%s flow %d trailer sent' % (sess['id'], i))
+            if i in self.close_after_trailer:
+                with self.lock:
+                    sess['ended'] = True
+                sess['flows'][i].shutdown(socket.SHUT_RDWR)
+
+    def cancelled(self):
+        return [e for e in self.events if 'cancelled' in e]
+
+    def stop(self):
+        self.closing = True
+        self.lsock.close()
+        with self.lock:
+            for c in self.conns:
+                try:
+                    c.shutdown(socket.SHUT_RDWR)
+                    c.close()
+                except OSError:
+                    pass
+
+
 def cpu_seconds(pid):
     """User + system CPU time of a process so far, in seconds."""
     with open('/proc/%d/stat' % pid) as f:
@@ -253,4 +445,4 @@ def cpu_seconds(pid):
 __all__ = ['ASAN', 'HAVE_MASTER', 'REDIS_TYPES', 'Master', 'skip', 'df2redis', 'migrate',
            'redis_only', 'dump_cluster', 'compare', 'ran_ok', 'lsn_records', 'lsn_flows', 'ctl', 'wait_ctl',
            'status_flows', 'wait_status', 'cpu_seconds', 'raw_command', 'replica_session',
-           'capture_fullsync', 'first_tagged_chunk']
+           'capture_fullsync', 'first_tagged_chunk', 'FakeMaster', 'FULLSYNC_END', 'trailer']

@@ -4,7 +4,8 @@
  *
  *	journalapply [-c overwrite|skip|panic] [-u fail|skip] URL FILE
  *
- * Prints the writer's counters on success; exits 1 with its error.
+ * Prints the writer's counters on success; exits 1 with its error and
+ * its kind ("error data: ...").
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,17 @@
 #include "log.h"
 #include "target.h"
 #include "writer.h"
+
+static void
+fail(struct writer *w)
+{
+	static const char *kinds[] = { "none", "data", "target", "diverged" };
+	int k = writer_error_kind(w);
+
+	fprintf(stderr, "error %s: %s\n", k >= 0 && k <= WERR_DIVERGED ?
+	    kinds[k] : "?", writer_error(w));
+	exit(1);
+}
 
 int
 main(int argc, char **argv)
@@ -61,20 +73,17 @@ main(int argc, char **argv)
 		if (journal_feed(j, buf, n) == -1)
 			fatalx("%s", journal_error(j));
 		while ((rv = journal_next(j, &rec)) == JOURNAL_OK)
-			if (writer_journal(w, &rec) == -1) {
-				fprintf(stderr, "%s\n", writer_error(w));
-				return 1;
-			}
+			if (writer_journal(w, &rec) == -1)
+				fail(w);
 		if (rv == JOURNAL_ERR)
 			fatalx("%s", journal_error(j));
 	}
-	if (writer_sync(w) == -1) {
-		fprintf(stderr, "%s\n", writer_error(w));
-		return 1;
-	}
+	if (writer_sync(w) == -1)
+		fail(w);
 	c = writer_counts(w);
-	printf("journal %llu lossy %llu\n", (unsigned long long)c[WC_JOURNAL],
-	    (unsigned long long)c[WC_LOSSY]);
+	printf("journal %llu lossy %llu skipped %llu\n",
+	    (unsigned long long)c[WC_JOURNAL], (unsigned long long)c[WC_LOSSY],
+	    (unsigned long long)c[WC_SKIPPED_UNSUPPORTED]);
 	journal_free(j);
 	fclose(f);
 	writer_close(w);
