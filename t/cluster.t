@@ -171,7 +171,16 @@ def asking_get(c, k):
     return p.execute()[1]
 
 
+def rename_tryagain():
+    # the importing node answers the RENAME with TRYAGAIN: Redis counts it
+    # as a rejected call
+    stat = dc.info('commandstats').get('cmdstat_rename', {})
+    return stat.get('rejected_calls', 0) > 0
+
+
 wait_for(lambda: sc.get(mkeys[-1]) == b'by' and asking_get(dc, half[-1]) == b'by', 'second part')
+# end the migration only once the RENAME has met TRYAGAIN at least once
+wait_for(rename_tryagain, 'the RENAME to be refused with TRYAGAIN')
 # the rest of the slot: the second half, and any key:N that hashes there
 sc.execute_command('MIGRATE', '127.0.0.1', dst.port, '', 0, 5000, 'KEYS',
                    *sc.execute_command('CLUSTER', 'GETKEYSINSLOT', S, 1000000))
