@@ -76,6 +76,25 @@ wait_poll(struct pollfd *pfd, nfds_t n, int timeout_ms)
 	return ppoll(pfd, n, timeout_ms < 0 ? NULL : &ts, &poll_mask);
 }
 
+/*
+ * The master closed the flow.  On a stop, the first worker to exit closes
+ * its flow and Dragonfly then closes every other flow of the session, which
+ * can reach a worker before its own SIGTERM does.  SIGTERM is blocked here,
+ * so wait briefly for one: if it comes, this EOF is part of the stop.
+ */
+static int
+stop_pending(void)
+{
+	struct timespec ts = { 0, 250 * 1000000 };
+	sigset_t term;
+
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	if (sigtimedwait(&term, NULL, &ts) == SIGTERM)
+		worker_stop = 1;
+	return worker_stop;
+}
+
 static int64_t
 now_ms(void)
 {
@@ -415,6 +434,8 @@ full_sync(struct worker *w)
 	pfd.fd = w->conn.fd;
 	pfd.events = POLLIN;
 	while (!(done = drain(w))) {
+		if (eof && stop_pending())
+			return;
 		if (eof)
 			fail(w, ERR_RETRY, "byte %" PRIu64 ": the master closed "
 			    "the flow (%s)", w->st.bytes,
@@ -457,6 +478,8 @@ full_sync(struct worker *w)
 		rdb_free(w->rdb);	/* the stream past the token is journal */
 		w->rdb = NULL;
 		read_socket(w, &eof);
+		if (eof && stop_pending())
+			return;
 		if (eof)
 			fail(w, ERR_RETRY, "byte %" PRIu64 ": the master closed "
 			    "the flow inside the EOF token", w->st.bytes);
