@@ -78,19 +78,16 @@ wait_poll(struct pollfd *pfd, nfds_t n, int timeout_ms)
 
 /*
  * The master closed the flow.  On a stop, the first worker to exit closes
- * its flow and Dragonfly then closes every other flow of the session, which
- * can reach a worker before its own SIGTERM does.  SIGTERM is blocked here,
- * so wait briefly for one: if it comes, this EOF is part of the stop.
+ * its flow and Dragonfly then closes every other flow of the session; by
+ * then the supervisor has signalled every worker.  SIGTERM is blocked
+ * outside the poll, so a pending one says this EOF is part of the stop.
  */
 static int
 stop_pending(void)
 {
-	struct timespec ts = { 0, 250 * 1000000 };
-	sigset_t term;
+	sigset_t pending;
 
-	sigemptyset(&term);
-	sigaddset(&term, SIGTERM);
-	if (sigtimedwait(&term, NULL, &ts) == SIGTERM)
+	if (sigpending(&pending) == 0 && sigismember(&pending, SIGTERM))
 		worker_stop = 1;
 	return worker_stop;
 }
