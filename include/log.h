@@ -8,6 +8,7 @@
 #define DF2REDIS_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 #define LOG_TO_STDERR	0
 #define LOG_TO_SYSLOG	1
@@ -22,6 +23,9 @@ void	log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	fatal(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
+/* Write a message into a caller's fixed-size error buffer; returns -1. */
+int	seterr(char *err, size_t errlen, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
 void	fatalx(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
 

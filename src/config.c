@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "config.h"
 #include "target.h"
 
@@ -73,17 +74,6 @@ config_init(struct config *cfg)
 	cfg->max_retries = 10;
 	cfg->retry_delay_ms = 250;
 	cfg->timeout_ms = 30000;
-}
-
-static int
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
 }
 
 static int

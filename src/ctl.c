@@ -17,18 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "ctl.h"
-
-static int
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 static int64_t
 now_ms(void)

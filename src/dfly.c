@@ -19,6 +19,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "dfly.h"
 
 #define RESP_MAXELEM	8
@@ -39,17 +40,6 @@ struct resp {
 	struct resp_elem elem[RESP_MAXELEM];
 	int		 nelem;
 };
-
-static int
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return DFLY_ERR;
-}
 
 void
 dfly_init(struct dfly_conn *c)

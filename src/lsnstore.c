@@ -16,6 +16,7 @@
 
 #include <lmdb.h>
 
+#include "log.h"
 #include "lsnstore.h"
 
 #define LSN_MAPSIZE	(16UL << 20)
@@ -24,17 +25,6 @@ struct lsnstore {
 	MDB_env		*env;
 	MDB_dbi		 dbi;
 };
-
-static int
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 struct lsnstore *
 lsnstore_open(const char *dir, char *err, size_t errlen)
