@@ -5,8 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <bsd/string.h>
-
 #include "error.h"
 
 static const char *const kind_names[ERR_MAX] = {
