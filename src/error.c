@@ -46,8 +46,10 @@ err_prefix(struct error *e, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
 	va_end(ap);
-	if (n >= 0 && (size_t)n < sizeof(e->msg))
-		snprintf(e->msg + n, sizeof(e->msg) - n, ": %s", old);
+	if (n >= 0 && (size_t)n < sizeof(e->msg)) {
+		strlcat(e->msg, ": ", sizeof(e->msg));
+		strlcat(e->msg, old, sizeof(e->msg));
+	}
 	return -1;
 }
 
