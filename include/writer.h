@@ -9,6 +9,16 @@
  * idempotent, so the target may resend after a reconnect: journal commands
  * that are not (INCR, RPUSH, ...) run once per sequence number kept in a
  * marker key of their slot while they are unacknowledged.
+ *
+ * Errors: a writer keeps its first error (error.h) and writer_error()
+ * hands it out.  Its kind says what to do: ERR_DATA, the input cannot be
+ * written (unsupported type, corrupt element) and fails every time;
+ * ERR_TARGET (or ERR_SYS, ERR_PROTO), the target failed or refused, or
+ * memory ran out: may pass later; ERR_DIVERGED, a checked command found
+ * the target in a state the writer did not leave it in.
+ *
+ * The implementation is in writer.c, keybuild.c, keystream.c and jcmd.c
+ * (writer_int.h).
  */
 #ifndef DF2REDIS_WRITER_H
 #define DF2REDIS_WRITER_H
@@ -16,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "error.h"
 #include "journal.h"
 #include "rdb.h"
 #include "target.h"
@@ -61,7 +72,7 @@ struct writer;
 
 void		 writer_opts_init(struct writer_opts *);
 struct writer	*writer_open(struct target *, const struct writer_opts *,
-		    char *, size_t);
+		    struct error *);
 void		 writer_close(struct writer *);
 /* Feed every decoder event in order; 0 ok, -1 error (writer_error()). */
 int		 writer_event(struct writer *, const struct rdb_event *);
@@ -69,20 +80,9 @@ int		 writer_event(struct writer *, const struct rdb_event *);
 int		 writer_journal(struct writer *, const struct journal_rec *);
 /* Block until everything fed so far is acknowledged by the target. */
 int		 writer_sync(struct writer *);
-const char	*writer_error(const struct writer *);
+/* The first error (kind ERR_NONE while there is none). */
+const struct error *writer_error(const struct writer *);
 const uint64_t	*writer_counts(const struct writer *);
-
-/* What kind of failure writer_error() describes. */
-enum writer_error_kind {
-	WERR_NONE,		/* no error */
-	WERR_DATA,		/* the input cannot be written: unsupported
-				   type, corrupt element; fails every time */
-	WERR_TARGET,		/* the target failed or refused (OOM, auth,
-				   connection) or memory ran out: may pass */
-	WERR_DIVERGED,		/* a checked command found the target in a
-				   state the writer did not leave it in */
-};
-int		 writer_error_kind(const struct writer *);
 
 /*
  * The input stopped in the middle (corrupt or truncated file, lost flow)

@@ -166,6 +166,7 @@ writer_for(struct importer *im, int src)
 	struct target_opts to;
 	struct writer_opts wo;
 	struct dbw *d;
+	struct error e;
 	char err[1024];
 	int db, i;
 
@@ -192,8 +193,8 @@ writer_for(struct importer *im, int src)
 		log_warnx("target %s: %s", im->url, err);
 		return NULL;
 	}
-	if ((d->w = writer_open(d->t, &wo, err, sizeof(err))) == NULL) {
-		log_warnx("target %s: %s", im->url, err);
+	if ((d->w = writer_open(d->t, &wo, &e)) == NULL) {
+		log_warnx("target %s: %s", im->url, e.msg);
 		target_close(d->t);
 		return NULL;
 	}
@@ -304,7 +305,7 @@ import_file(const char *path, struct importer *im, struct progress *pg)
 				continue;
 			if (writer_event(im->cur, &ev) == -1) {
 				log_warnx("%s: byte %" PRIu64 ": %s", path,
-				    rdb_offset(r), writer_error(im->cur));
+				    rdb_offset(r), writer_error(im->cur)->msg);
 				im->failed = im->cur;
 				goto out;
 			}
@@ -387,7 +388,7 @@ abort_writers(struct importer *im)
 			continue;
 		}
 		if (writer_abort(d->w, NULL) == -1) {
-			log_warnx("%s", writer_error(d->w));
+			log_warnx("%s", writer_error(d->w)->msg);
 			abort_failed(im, d);
 			rv = -1;
 		}
@@ -553,7 +554,7 @@ cmd_import(int argc, char **argv)
 			errors++;
 	for (i = 0; i < im.ndbw && errors == 0; i++)
 		if (writer_sync(im.dbw[i].w) == -1) {
-			log_warnx("%s", writer_error(im.dbw[i].w));
+			log_warnx("%s", writer_error(im.dbw[i].w)->msg);
 			im.failed = im.dbw[i].w;
 			errors++;
 		}

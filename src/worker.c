@@ -174,6 +174,7 @@ open_target(struct worker *w)
 {
 	struct target_opts topts;
 	struct writer_opts wopts;
+	struct error e;
 	char err[512];
 	size_t i;
 	int cluster;
@@ -208,9 +209,8 @@ open_target(struct worker *w)
 	explicit_bzero(&topts, sizeof(topts));
 	snprintf(w->label, sizeof(w->label), "flow %d", w->flow);
 	wopts.label = w->label;
-	if ((w->writer = writer_open(w->target, &wopts, err, sizeof(err))) ==
-	    NULL)
-		fail(w, ERR_FATAL, "writer: %s", err);
+	if ((w->writer = writer_open(w->target, &wopts, &e)) == NULL)
+		fail(w, ERR_FATAL, "writer: %s", e.msg);
 }
 
 static void
@@ -242,7 +242,7 @@ register_flow(struct worker *w)
 static enum msg_error_kind
 write_error_kind(struct worker *w)
 {
-	if (writer_error_kind(w->writer) == WERR_DATA)
+	if (writer_error(w->writer)->kind == ERR_DATA)
 		return ERR_FATAL;
 	return ERR_RETRY;
 }
@@ -304,7 +304,7 @@ apply_journal_blob(struct worker *w, const struct rdb_event *ev)
 			fail(w, ERR_RETRY, "byte %" PRIu64 ": journal %.*s: %s",
 			    rdb_offset(w->rdb), rec.argc > 0 ?
 			    (int)rec.argvlen[0] : 0, rec.argc > 0 ?
-			    rec.argv[0] : "", writer_error(w->writer));
+			    rec.argv[0] : "", writer_error(w->writer)->msg);
 	}
 	if (rc == JOURNAL_ERR)
 		fail(w, ERR_RETRY, "byte %" PRIu64 ": journal blob: %s",
@@ -323,7 +323,7 @@ barrier(struct worker *w)
 {
 	if (writer_sync(w->writer) == -1)
 		fail(w, ERR_RETRY, "byte %" PRIu64 ": target: %s",
-		    rdb_offset(w->rdb), writer_error(w->writer));
+		    rdb_offset(w->rdb), writer_error(w->writer)->msg);
 	set_phase(w, PHASE_BARRIER);
 	atomic_fetch_add(&w->shm->barrier, 1);
 	send_stats(w, MSG_FULLSYNC_DONE);
@@ -372,7 +372,7 @@ drain(struct worker *w)
 		}
 		if (writer_event(w->writer, &ev) == -1)
 			fail(w, write_error_kind(w), "byte %" PRIu64 ": %s",
-			    rdb_offset(w->rdb), writer_error(w->writer));
+			    rdb_offset(w->rdb), writer_error(w->writer)->msg);
 	}
 	if (rc == RDB_ERR)
 		fail(w, ERR_RETRY, "%s", rdb_error(w->rdb));
@@ -607,7 +607,7 @@ worker_main(const struct config *cfg, const struct dfly_master *m, int flow,
 	send_stats(&w, MSG_STATS);
 	full_sync(&w);
 	if (w.writer != NULL && writer_sync(w.writer) == -1)
-		fail(&w, ERR_RETRY, "target: %s", writer_error(w.writer));
+		fail(&w, ERR_RETRY, "target: %s", writer_error(w.writer)->msg);
 	if (worker_stop) {
 		log_info("stopped at byte %" PRIu64 ", writes flushed",
 		    w.st.bytes);

@@ -20,11 +20,9 @@
 static void
 fail(struct writer *w)
 {
-	static const char *kinds[] = { "none", "data", "target", "diverged" };
-	int k = writer_error_kind(w);
+	const struct error *e = writer_error(w);
 
-	fprintf(stderr, "error %s: %s\n", k >= 0 && k <= WERR_DIVERGED ?
-	    kinds[k] : "?", writer_error(w));
+	fprintf(stderr, "error %s: %s\n", err_kind_name(e->kind), e->msg);
 	exit(1);
 }
 
@@ -38,6 +36,7 @@ main(int argc, char **argv)
 	struct target *t;
 	struct writer *w;
 	const uint64_t *c;
+	struct error e;
 	char err[1024], buf[65536];
 	FILE *f;
 	size_t n;
@@ -63,8 +62,8 @@ main(int argc, char **argv)
 	if (target_parse(argv[0], &topts, err, sizeof(err)) == -1 ||
 	    (t = target_open(&topts, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
-	if ((w = writer_open(t, &wopts, err, sizeof(err))) == NULL)
-		fatalx("%s", err);
+	if ((w = writer_open(t, &wopts, &e)) == NULL)
+		fatalx("%s", e.msg);
 	if ((f = fopen(argv[1], "rb")) == NULL)
 		fatal("%s", argv[1]);
 	if ((j = journal_new(NULL)) == NULL)

@@ -60,15 +60,12 @@ static char		*tok[MAXTOK];
 static size_t		 toklen[MAXTOK];
 static struct target_opts topts;
 
-static const char *kind_names[] = { "none", "data", "target", "diverged" };
-
 static void
 fail(struct writer *w)
 {
-	int k = writer_error_kind(w);
+	const struct error *e = writer_error(w);
 
-	printf("error %s: %s\n", k >= 0 && k <= WERR_DIVERGED ?
-	    kind_names[k] : "?", writer_error(w));
+	printf("error %s: %s\n", err_kind_name(e->kind), e->msg);
 	exit(1);
 }
 
@@ -389,6 +386,7 @@ main(int argc, char **argv)
 	struct target *t;
 	struct writer *w;
 	const uint64_t *c;
+	struct error e;
 	char ebuf[1024], *line = NULL;
 	size_t cap = 0, n;
 	FILE *f = stdin;
@@ -427,8 +425,8 @@ main(int argc, char **argv)
 	    (t = target_open(&topts, ebuf, sizeof(ebuf))) == NULL)
 		errx(2, "%s", ebuf);
 	wopts.target_db = topts.have_db ? topts.db : 0;
-	if ((w = writer_open(t, &wopts, ebuf, sizeof(ebuf))) == NULL)
-		errx(2, "%s", ebuf);
+	if ((w = writer_open(t, &wopts, &e)) == NULL)
+		errx(2, "%s", e.msg);
 	while (getline(&line, &cap, f) != -1) {
 		if ((n = tokenize(line)) == 0)
 			continue;

@@ -1,0 +1,757 @@
+/*
+ * jcmd.c - journal records become commands on the target.
+ *
+ * Dragonfly's own commands and forms are translated (HSETEX, SADDEX,
+ * FIELDEXPIRE, DELEX, SET's STICK, RESTORE payloads the target cannot
+ * load); what the target cannot run fails as ERR_DATA or, with
+ * --unsupported skip, is counted and logged.  Each command is then sent
+ * plain, when running it twice is harmless, or guarded by a sequence
+ * marker (jguard()).  Stable sync replays the journal here.
+ */
+#include <sys/types.h>
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "clock.h"
+#include "dump.h"
+#include "log.h"
+#include "scripts.h"
+#include "writer_int.h"
+
+/* ------------------------------------------------------------ markers */
+
+static int
+is(const char *a, size_t alen, const char *b)
+{
+	return alen == strlen(b) && strncasecmp(a, b, alen) == 0;
+}
+
+/*
+ * A journal command that is not safe to run twice (INCR, RPUSH, XADD with
+ * its id, RENAME, ...) runs inside lua_seq, at most once per sequence
+ * number: the target resends what it did not see acknowledged, and the
+ * marker "{tag}df2redis:seq:<wid>" in the command's slot and db holds the
+ * last number that ran there.  Commands whose second run changes nothing
+ * (SET, DEL, HSET, SADD, PEXPIREAT, ...) stay plain; but a plain command
+ * resent after a guarded one that ran later on the same key would undo
+ * it (SET c 0 resent after an INCR c that is then skipped), so a guarded
+ * command is sent only when no plain command of its slot, keyless or
+ * multi-key, is unacknowledged.  A marker is deleted once the last
+ * guarded command of its slot is acknowledged (nothing can resend it any
+ * more) and expires after SEQ_TTL_MS should the writer die first;
+ * writer_cleanup() deletes those of killed runs.
+ */
+#define SEQ_TTL_MS	"3600000"
+
+/* Single-key journal commands that are the same when run twice. */
+static const char *plain_cmds[] = {
+	"SET", "SETEX", "PSETEX", "SETNX", "GETSET", "GETDEL", "GETEX",
+	"SETRANGE", "SETBIT", "PEXPIREAT", "EXPIREAT", "PEXPIRE", "EXPIRE",
+	"PERSIST", "HSET", "HMSET", "HSETNX", "HDEL", "SADD", "SREM", "ZADD",
+	"ZREM", "ZREMRANGEBYSCORE", "ZREMRANGEBYLEX", "LSET", "XDEL", "XACK",
+	"XTRIM", "XCLAIM", "XSETID", "PFADD", "RESTORE", "JSON.SET",
+	"JSON.DEL", "JSON.FORGET", "HPEXPIREAT", "HEXPIREAT", "HPERSIST",
+	"MSET", "MSETNX", "DEL", "UNLINK", "TOUCH", NULL,
+};
+/* Guarded commands that touch only the key at their key index. */
+static const char *guard_single[] = {
+	"INCR", "DECR", "INCRBY", "DECRBY", "INCRBYFLOAT", "APPEND",
+	"PREPEND", "LPUSH", "RPUSH", "LPUSHX", "RPUSHX", "LPOP", "RPOP",
+	"LINSERT", "LREM", "LTRIM", "ZINCRBY", "ZPOPMIN", "ZPOPMAX",
+	"ZREMRANGEBYRANK", "ZADD", "HINCRBY", "HINCRBYFLOAT", "SPOP",
+	"BITFIELD", "XADD", "XAUTOCLAIM", "XGROUP", NULL,
+};
+
+static int
+in_list(const char **list, const char *p, size_t n)
+{
+	for (; *list != NULL; list++)
+		if (strlen(*list) == n && strncasecmp(*list, p, n) == 0)
+			return 1;
+	return 0;
+}
+
+enum jkind {
+	J_PLAIN,	/* plain, one key */
+	J_PLAIN_MULTI,	/* plain, several keys or none */
+	J_GUARD,	/* guarded, one key */
+	J_GUARD_MULTI,	/* guarded, maybe several keys */
+};
+
+/* How the command in w->argv is sent. */
+static enum jkind
+jkind(struct writer *w, int argc, int keyidx)
+{
+	const char *name = w->argv[0];
+	size_t n = w->argvlen[0];
+	int i;
+
+	if (keyidx <= 0)
+		return J_PLAIN_MULTI;
+	if (in_list(plain_cmds, name, n)) {
+		if (is(name, n, "ZADD"))
+			for (i = 2; i < argc; i++)
+				if (is(w->argv[i], w->argvlen[i], "INCR"))
+					return J_GUARD;
+		if (((is(name, n, "MSET") || is(name, n, "MSETNX")) &&
+		    argc > 3) || ((is(name, n, "DEL") || is(name, n, "UNLINK") ||
+		    is(name, n, "TOUCH")) && argc > 2))
+			return J_PLAIN_MULTI;
+		return J_PLAIN;
+	}
+	return in_list(guard_single, name, n) ? J_GUARD : J_GUARD_MULTI;
+}
+
+static size_t
+marker_fmt(struct writer *w, unsigned int slot, char *out, size_t len)
+{
+	return snprintf(out, len, "{%s}df2redis:seq:%s",
+	    w->slottags + slot * 8, w->wid);
+}
+
+/*
+ * Wait until no plain command that a resend could replay after this
+ * guarded one is unacknowledged.
+ */
+static int
+plain_barrier(struct writer *w, enum jkind kind, unsigned int slot)
+{
+	while (kind == J_GUARD_MULTI ? w->plain_all > 0 :
+	    w->plain[slot] > 0 || w->plain_any > 0) {
+		if (target_poll(w->t, 1000) == -1)
+			return werr_target(w);
+		if (w->failed)
+			return -1;
+	}
+	return 0;
+}
+
+/* The command in w->argv through lua_seq; ref is its own. */
+static int
+jguard(struct writer *w, struct keyref *ref, enum jkind kind, int argc,
+    int keyidx)
+{
+	unsigned int slot = target_slot(w->argv[keyidx], w->argvlen[keyidx]);
+	char marker[96], seq[24];
+	uint64_t **ls;
+	int i;
+
+	if (argc + 7 > LUA_MAXARGS) {
+		kerr(w, ERR_DATA, ref, "%s with %d arguments, more than "
+		    "df2redis can replay safely (%d)", ref->cmd, argc,
+		    LUA_MAXARGS - 7);
+		return -1;
+	}
+	if (ref->db < 0 || ref->db >= WRITER_MAXDB) {
+		kerr(w, ERR_DATA, ref, "db %d is out of range", ref->db);
+		return -1;
+	}
+	ls = &w->lastseq[ref->db];
+	if (*ls == NULL && (*ls = calloc(NSLOTS, sizeof(**ls))) == NULL) {
+		werr(w, ERR_SYS, "out of memory");
+		return -1;
+	}
+	if (plain_barrier(w, kind, slot) == -1 ||
+	    av_reserve(w, argc + 7) == -1)
+		return -1;
+	ref->pslot = -1;
+	ref->seq = ++w->seq;
+	(*ls)[slot] = ref->seq;
+	for (i = argc - 1; i >= 0; i--)
+		av_set(w, i + 7, w->argv[i], w->argvlen[i]);
+	av_str(w, 0, "EVAL");
+	av_str(w, 1, lua_seq);
+	av_str(w, 2, "2");
+	av_set(w, 3, marker, marker_fmt(w, slot, marker, sizeof(marker)));
+	av_set(w, 4, w->argv[keyidx + 7], w->argvlen[keyidx + 7]);
+	av_set(w, 5, seq, snprintf(seq, sizeof(seq), "%" PRIu64, ref->seq));
+	av_str(w, 6, SEQ_TTL_MS);
+	return wsend_av(w, ref, C_JOURNAL, argc + 7, 4);
+}
+
+/*
+ * The guarded command of ref was acknowledged: when it is the last one of
+ * its slot in flight, nothing can resend it or an earlier one, and the
+ * marker goes.  Runs in the reply callback.
+ */
+int
+jcmd_seq_acked(struct writer *w, const struct keyref *ref)
+{
+	unsigned int slot = target_slot(ref->key, ref->keylen);
+	const char *argv[5];
+	size_t argvlen[5];
+	char marker[96], seq[24];
+	struct keyref *c;
+	uint64_t *ls;
+	int rv;
+
+	if (ref->db < 0 || ref->db >= WRITER_MAXDB ||
+	    (ls = w->lastseq[ref->db]) == NULL || ls[slot] != ref->seq)
+		return 0;
+	ls[slot] = 0;
+	if ((c = keyref_new(w, ref->key, ref->keylen, RDB_VT_STRING,
+	    "marker DEL")) == NULL)
+		return -1;
+	c->pslot = -1;
+	c->control = 1;
+	c->db = ref->db;
+	argv[0] = "EVAL";
+	argv[1] = lua_seqdel;
+	argv[2] = "1";
+	argv[3] = marker;
+	argv[4] = seq;
+	argvlen[0] = 4;
+	argvlen[1] = strlen(lua_seqdel);
+	argvlen[2] = 1;
+	argvlen[3] = marker_fmt(w, slot, marker, sizeof(marker));
+	argvlen[4] = snprintf(seq, sizeof(seq), "%" PRIu64, ref->seq);
+	rv = wsend(w, c, C_JOURNAL, 5, argv, argvlen, 3);
+	keyref_put(w, c);
+	return rv;
+}
+
+/* ------------------------------------------------------------ translations */
+
+/* Send the journal command in w->argv: guarded, plain or to all. */
+static int
+jsend(struct writer *w, const struct journal_rec *rec, enum code code,
+    int argc, int keyidx)
+{
+	struct keyref *ref;
+	enum jkind kind;
+	char cmd[24];
+	int rv;
+
+	snprintf(cmd, sizeof(cmd), "%.*s", (int)(rec->argvlen[0] < 23 ?
+	    rec->argvlen[0] : 23), rec->argv[0]);
+	if ((ref = keyref_new(w, keyidx > 0 ? w->argv[keyidx] : "",
+	    keyidx > 0 ? w->argvlen[keyidx] : 0, RDB_VT_STRING, cmd)) ==
+	    NULL)
+		return -1;
+	ref->db = w->jdb;
+	kind = w->jplain ? J_PLAIN : jkind(w, argc, keyidx);
+	w->jplain = 0;
+	if (kind == J_PLAIN_MULTI)
+		ref->pslot = NSLOTS;
+	if (kind == J_GUARD || kind == J_GUARD_MULTI) {
+		rv = jguard(w, ref, kind, argc, keyidx);
+		keyref_put(w, ref);
+		return rv;
+	}
+	if (keyidx == -2)
+		rv = wsend_all(w, ref, code, argc);
+	else
+		rv = wsend_av(w, ref, code, argc, keyidx);
+	keyref_put(w, ref);
+	return rv;
+}
+
+static int
+jverbatim(struct writer *w, const struct journal_rec *rec, int keyidx)
+{
+	size_t i;
+
+	for (i = 0; i < rec->argc; i++)
+		av_set(w, i, rec->argv[i], rec->argvlen[i]);
+	return jsend(w, rec, C_JOURNAL, rec->argc, keyidx);
+}
+
+/*
+ * A journal command the target cannot run: an error (ERR_DATA), or under
+ * --unsupported skip counted (lossy: only TTLs were lost) and logged.
+ */
+static int
+junsupported(struct writer *w, const struct journal_rec *rec, int lossy,
+    const char *why)
+{
+	char kt[900];
+
+	keytext(rec->argc > 1 ? rec->argv[1] : "", rec->argc > 1 ?
+	    rec->argvlen[1] : 0, kt, sizeof(kt));
+	if (w->opts.unsupported == UNSUPPORTED_FAIL) {
+		werr(w, ERR_DATA, "journal record at byte %" PRIu64 ": key "
+		    "\"%s\": %.*s: %s (--unsupported skip to %s)", rec->offset,
+		    kt, (int)rec->argvlen[0], rec->argv[0], why,
+		    lossy ? "apply it without the TTLs" : "skip it");
+		return -1;
+	}
+	w->counts[lossy ? WC_LOSSY : WC_SKIPPED_UNSUPPORTED]++;
+	log_warnx("%s%sjournal record at byte %" PRIu64 ": key \"%s\": %.*s "
+	    "%s: %s", w->opts.label ? w->opts.label : "",
+	    w->opts.label ? ": " : "", rec->offset, kt,
+	    (int)rec->argvlen[0], rec->argv[0],
+	    lossy ? "applied without its TTLs" : "skipped", why);
+	return 0;
+}
+
+
+/* FIELDEXPIRE k seconds field... (Dragonfly): HEXPIRE on a hash */
+static int
+jfieldexpire(struct writer *w, const struct journal_rec *rec)
+{
+	size_t i;
+
+	if (rec->argc < 4)
+		return junsupported(w, rec, 0, "too few arguments");
+	if (w->version != 0 && w->version < 70400)
+		return junsupported(w, rec, 1, "field TTLs need Redis 7.4");
+	if (rec->argc + 3 > LUA_MAXARGS)
+		return junsupported(w, rec, 1, "too many fields");
+	av_str(w, 0, "EVAL");
+	av_str(w, 1, lua_fieldexpire);
+	av_str(w, 2, "1");
+	for (i = 1; i < rec->argc; i++)
+		av_set(w, i + 2, rec->argv[i], rec->argvlen[i]);
+	w->jplain = 1;
+	return jsend(w, rec, C_JOURNAL, rec->argc + 2, 3);
+}
+
+/* HSETEX k [NX|FNX|FXX] [KEEPTTL] seconds f v... (Dragonfly's form) */
+static int
+jhsetex(struct writer *w, const struct journal_rec *rec)
+{
+	size_t i = 2, argc = 0;
+	int nx = 0, keep = 0, hexpire;
+
+	for (; i < rec->argc; i++) {
+		if (is(rec->argv[i], rec->argvlen[i], "NX"))
+			nx = 1;
+		else if (is(rec->argv[i], rec->argvlen[i], "KEEPTTL"))
+			keep = 1;
+		else if (is(rec->argv[i], rec->argvlen[i], "FNX") ||
+		    is(rec->argv[i], rec->argvlen[i], "FXX"))
+			return junsupported(w, rec, 0, "FNX/FXX of the "
+			    "Dragonfly form have no Redis equivalent");
+		else
+			break;
+	}
+	if (i >= rec->argc || (rec->argc - i - 1) % 2 != 0 ||
+	    rec->argc - i - 1 == 0)
+		return junsupported(w, rec, 0, "wrong number of arguments");
+	if (rec->argc + 3 > LUA_MAXARGS)
+		return junsupported(w, rec, 0, "too many fields");
+	hexpire = w->version == 0 || w->version >= 70400;
+	if (!hexpire && !keep && junsupported(w, rec, 1,
+	    "field TTLs need Redis 7.4") == -1)
+		return -1;
+	av_str(w, argc++, "EVAL");
+	av_str(w, argc++, lua_hsetex);
+	av_str(w, argc++, "1");
+	av_set(w, argc++, rec->argv[1], rec->argvlen[1]);
+	av_str(w, argc++, nx ? "1" : "0");
+	if (keep)
+		av_str(w, argc++, "-1");
+	else
+		av_set(w, argc++, rec->argv[i], rec->argvlen[i]);
+	av_str(w, argc++, hexpire ? "1" : "0");
+	for (i++; i < rec->argc; i++)
+		av_set(w, argc++, rec->argv[i], rec->argvlen[i]);
+	w->jplain = 1;
+	return jsend(w, rec, C_JOURNAL, argc, 3);
+}
+
+
+/* DELEX k [IFEQ|IFNE v]; IFDEQ/IFDNE compare digests */
+static int
+jdelex(struct writer *w, const struct journal_rec *rec)
+{
+	if (w->version >= 80400)
+		return jverbatim(w, rec, 1);
+	if (rec->argc == 2) {
+		av_str(w, 0, "DEL");
+		av_set(w, 1, rec->argv[1], rec->argvlen[1]);
+		return jsend(w, rec, C_JOURNAL, 2, 1);
+	}
+	if (rec->argc != 4 || (!is(rec->argv[2], rec->argvlen[2], "IFEQ") &&
+	    !is(rec->argv[2], rec->argvlen[2], "IFNE")))
+		return junsupported(w, rec, 0, "only IFEQ and IFNE can be "
+		    "emulated before Redis 8.4");
+	av_str(w, 0, "EVAL");
+	av_str(w, 1, lua_delex);
+	av_str(w, 2, "1");
+	av_set(w, 3, rec->argv[1], rec->argvlen[1]);
+	av_str(w, 4, is(rec->argv[2], rec->argvlen[2], "IFEQ") ? "IFEQ" :
+	    "IFNE");
+	av_set(w, 5, rec->argv[3], rec->argvlen[3]);
+	w->jplain = 1;
+	return jsend(w, rec, C_JOURNAL, 6, 3);
+}
+
+/* Is the command of a module the target lacks, or too new for it? */
+static const char *
+jmissing(struct writer *w, const char *name, size_t nlen, int *lossy)
+{
+	static const struct {
+		const char	*prefix;
+		const char	*module;
+	} mods[] = {
+		{ "BF.", "bf" }, { "CF.", "bf" }, { "CMS.", "bf" },
+		{ "TOPK.", "bf" }, { "FT.", "search" },
+		{ "CL.THROTTLE", "redis-cell" },
+	};
+	static const char *hfe[] = { "HEXPIRE", "HPEXPIRE", "HEXPIREAT",
+	    "HPEXPIREAT", "HPERSIST", NULL };
+	size_t i, n;
+
+	*lossy = 0;
+	for (i = 0; i < sizeof(mods) / sizeof(mods[0]); i++) {
+		n = strlen(mods[i].prefix);
+		if (nlen >= n && strncasecmp(name, mods[i].prefix, n) == 0)
+			return target_has_module(w->t, mods[i].module) ? NULL :
+			    "the target lacks the module";
+	}
+	*lossy = 1;
+	if (w->version != 0 && w->version < 70400 && in_list(hfe, name, nlen))
+		return "field TTLs need Redis 7.4";
+	if (w->version != 0 && w->version < 80000 && is(name, nlen, "HGETEX"))
+		return "HGETEX needs Redis 8.0";
+	return NULL;
+}
+
+/* SET without Dragonfly's STICK and _MCFLAGS n tokens */
+static int
+jset(struct writer *w, const struct journal_rec *rec)
+{
+	size_t i, argc = 0;
+
+	for (i = 0; i < rec->argc; i++) {
+		if (i >= 3 && is(rec->argv[i], rec->argvlen[i], "STICK"))
+			continue;
+		if (i >= 3 && is(rec->argv[i], rec->argvlen[i], "_MCFLAGS")) {
+			i++;
+			continue;
+		}
+		av_set(w, argc++, rec->argv[i], rec->argvlen[i]);
+	}
+	return jsend(w, rec, C_JOURNAL, argc, 1);
+}
+
+/* MSET / DEL / UNLINK on a cluster: one command per key */
+static int
+jsplit(struct writer *w, const struct journal_rec *rec, size_t step)
+{
+	struct journal_rec one = *rec;
+	const char *av[3];
+	size_t avl[3], i;
+
+	if ((rec->argc - 1) % step != 0) {
+		werr(w, ERR_DATA,
+		    "journal record at byte %" PRIu64 ": %.*s with a "
+		    "wrong number of arguments", rec->offset,
+		    (int)rec->argvlen[0], rec->argv[0]);
+		return -1;
+	}
+	av[0] = rec->argv[0];
+	avl[0] = rec->argvlen[0];
+	one.argv = av;
+	one.argvlen = avl;
+	one.argc = step + 1;
+	for (i = 1; i < rec->argc; i += step) {
+		av[1] = rec->argv[i];
+		avl[1] = rec->argvlen[i];
+		if (step == 2) {
+			av[2] = rec->argv[i + 1];
+			avl[2] = rec->argvlen[i + 1];
+		}
+		if (jverbatim(w, &one, 1) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* SADDEX k [KEEPTTL] seconds member...: members without their TTL */
+static int
+jsaddex(struct writer *w, const struct journal_rec *rec)
+{
+	size_t i = 2, argc = 0;
+	char kt[900];
+
+	if (i < rec->argc && is(rec->argv[i], rec->argvlen[i], "KEEPTTL"))
+		i++;
+	i++;
+	if (rec->argc < 3 || i >= rec->argc) {
+		werr(w, ERR_DATA,
+		    "journal record at byte %" PRIu64 ": SADDEX with too "
+		    "few arguments", rec->offset);
+		return -1;
+	}
+	if (w->opts.unsupported == UNSUPPORTED_FAIL) {
+		werr(w, ERR_DATA,
+		    "key \"%s\": SADDEX member TTLs have no Redis "
+		    "equivalent (--unsupported skip writes the members without "
+		    "them)", keytext(rec->argv[1], rec->argvlen[1], kt,
+		    sizeof(kt)));
+		return -1;
+	}
+	w->counts[WC_LOSSY]++;
+	av_str(w, argc++, "SADD");
+	av_set(w, argc++, rec->argv[1], rec->argvlen[1]);
+	for (; i < rec->argc; i++)
+		av_set(w, argc++, rec->argv[i], rec->argvlen[i]);
+	return jsend(w, rec, C_JOURNAL, argc, 1);
+}
+
+/*
+ * A RESTORE payload the target cannot load (a Dragonfly type, or a type
+ * newer than the target): decode it as a one-key snapshot and write the
+ * key natively.
+ */
+static int
+jrestore_native(struct writer *w, const struct journal_rec *rec,
+    int64_t expire_ms)
+{
+	const char *key = rec->argv[1], *pl = rec->argv[3];
+	size_t keylen = rec->argvlen[1], pllen = rec->argvlen[3];
+	enum writer_conflict saved = w->opts.conflict;
+	struct rdb_event ev;
+	struct buf b = { 0 };
+	struct rdb *r;
+	unsigned char ms[9];
+	int i, rv = -1, n;
+	char kt[900];
+
+	ms[0] = 0xfc;
+	for (i = 0; i < 8; i++)
+		ms[1 + i] = (uint64_t)expire_ms >> (8 * i);
+	if (buf_add(&b, "REDIS0009", 9) == -1 ||
+	    (expire_ms >= 0 && buf_add(&b, ms, 9) == -1) ||
+	    buf_add(&b, pl, 1) == -1 || dump_str(&b, key, keylen) == -1 ||
+	    buf_add(&b, pl + 1, pllen - 11) == -1 ||
+	    buf_add(&b, "\xff\0\0\0\0\0\0\0\0", 9) == -1) {
+		buf_free(&b);
+		werr(w, ERR_SYS, "out of memory");
+		return -1;
+	}
+	if ((r = rdb_new(RDB_MODE_FLOW, NULL)) == NULL ||
+	    rdb_feed(r, b.p, b.len) == -1) {
+		rdb_free(r);
+		buf_free(&b);
+		werr(w, ERR_SYS, "out of memory");
+		return -1;
+	}
+	buf_free(&b);
+	w->opts.conflict = CONFLICT_OVERWRITE;
+	for (;;) {
+		n = rdb_next(r, &ev);
+		if (n == RDB_OK) {
+			ev.db = rec->db;
+			if (writer_event(w, &ev) == -1)
+				break;
+			continue;
+		}
+		if (n == RDB_DONE)
+			rv = 0;
+		else
+			werr(w, ERR_DATA,
+			    "key \"%s\": RESTORE payload in the journal at "
+			    "byte %" PRIu64 ": %s",
+			    keytext(key, keylen, kt, sizeof(kt)), rec->offset,
+			    n == RDB_AGAIN ? "truncated" : rdb_error(r));
+		break;
+	}
+	w->opts.conflict = saved;
+	rdb_free(r);
+	return rv;
+}
+
+/* RESTORE k ttl payload [REPLACE] [ABSTTL] [STICK] ... */
+static int
+jrestore(struct writer *w, const struct journal_rec *rec)
+{
+	unsigned char type;
+	int64_t ttl, exp;
+	size_t i, argc = 0;
+	int abs = 0;
+	char kt[900];
+	const char *errstr = NULL;
+	char num[24];
+
+	if (rec->argc < 4 || rec->argvlen[3] < 11) {
+		werr(w, ERR_DATA,
+		    "journal record at byte %" PRIu64 ": RESTORE with a "
+		    "short payload", rec->offset);
+		return -1;
+	}
+	snprintf(num, sizeof(num), "%.*s", (int)(rec->argvlen[2] < 23 ?
+	    rec->argvlen[2] : 23), rec->argv[2]);
+	ttl = strtonum(num, 0, INT64_MAX, &errstr);
+	if (errstr != NULL) {
+		werr(w, ERR_DATA, "key \"%s\": RESTORE ttl \"%s\" is %s",
+		    keytext(rec->argv[1], rec->argvlen[1], kt, sizeof(kt)),
+		    num, errstr);
+		return -1;
+	}
+	for (i = 4; i < rec->argc; i++)
+		if (is(rec->argv[i], rec->argvlen[i], "ABSTTL"))
+			abs = 1;
+	type = rec->argv[3][0];
+	if (type < 30 && type <= dump_max_type(w->version)) {
+		for (i = 0; i < rec->argc; i++)
+			if (i < 4 || !is(rec->argv[i], rec->argvlen[i],
+			    "STICK"))
+				av_set(w, argc++, rec->argv[i],
+				    rec->argvlen[i]);
+		return jsend(w, rec, C_JOURNAL, argc, 1);
+	}
+	exp = ttl == 0 ? -1 : abs ? ttl : wall_ms() + ttl;
+	return jrestore_native(w, rec, exp);
+}
+
+/*
+ * Redis 8's HSETEX form: FIELDS n within the options (at most FNX|FXX and
+ * EX s), where Dragonfly's form has its seconds and then fields.
+ */
+static int
+jredis_hsetex(const struct journal_rec *rec)
+{
+	size_t i;
+
+	for (i = 2; i < rec->argc - 1 && i < 6; i++)
+		if (is(rec->argv[i], rec->argvlen[i], "FIELDS") &&
+		    rec->argvlen[i + 1] > 0 &&
+		    isdigit((unsigned char)rec->argv[i + 1][0]))
+			return 1;
+	return 0;
+}
+
+int
+writer_journal(struct writer *w, const struct journal_rec *rec)
+{
+	const char *name, *why;
+	int lossy;
+	size_t nlen;
+	int db;
+
+	if (w->failed)
+		return -1;
+	if (rec->op != JOURNAL_COMMAND || rec->argc == 0)
+		return 0;
+	name = rec->argv[0];
+	nlen = rec->argvlen[0];
+	if (is(name, nlen, "PING") || is(name, nlen, "STICK") ||
+	    is(name, nlen, "SHRINK"))
+		return 0;
+	if (is(name, nlen, "SCRIPT") && rec->argc > 1 &&
+	    is(rec->argv[1], rec->argvlen[1], "CONFIG"))
+		return 0;
+	if (av_reserve(w, rec->argc + 8) == -1) {
+		werr(w, ERR_SYS, "out of memory");
+		return -1;
+	}
+	w->jdb = -1;
+	if (is(name, nlen, "FLUSHALL"))
+		return jverbatim(w, rec, -2);
+	if (map_db(w, (int)rec->db, &db) == -1)
+		return -1;
+	w->jdb = db;
+	if (is(name, nlen, "FLUSHDB") || is(name, nlen, "SCRIPT"))
+		return jverbatim(w, rec, -2);
+	if (rec->argc < 2)
+		return jverbatim(w, rec, -1);
+	if (is(name, nlen, "SET"))
+		return jset(w, rec);
+	if (is(name, nlen, "RESTORE"))
+		return jrestore(w, rec);
+	if (is(name, nlen, "SADDEX"))
+		return jsaddex(w, rec);
+	if (is(name, nlen, "FIELDEXPIRE"))
+		return jfieldexpire(w, rec);
+	if (is(name, nlen, "HSETEX") && !jredis_hsetex(rec))
+		return jhsetex(w, rec);
+	if (is(name, nlen, "HSETEX") && w->version != 0 && w->version < 80000)
+		return junsupported(w, rec, 0, "Redis 8's form of HSETEX "
+		    "needs Redis 8.0");
+	if (is(name, nlen, "DELEX"))
+		return jdelex(w, rec);
+	if (is(name, nlen, "DFLYCLUSTER"))
+		return junsupported(w, rec, 0, "Dragonfly cluster "
+		    "management has no Redis equivalent");
+	if ((why = jmissing(w, name, nlen, &lossy)) != NULL)
+		return junsupported(w, rec, lossy, why);
+	if (is(name, nlen, "PREPEND") && rec->argc == 3) {
+		/* lua_seq emulates it */
+		av_str(w, 0, "PREPEND");
+		av_set(w, 1, rec->argv[1], rec->argvlen[1]);
+		av_set(w, 2, rec->argv[2], rec->argvlen[2]);
+		return jsend(w, rec, C_JOURNAL, 3, 1);
+	}
+	if (w->cluster && rec->argc > 3 && is(name, nlen, "MSET"))
+		return jsplit(w, rec, 2);
+	if (w->cluster && rec->argc > 2 &&
+	    (is(name, nlen, "DEL") || is(name, nlen, "UNLINK")))
+		return jsplit(w, rec, 1);
+	if (is(name, nlen, "XGROUP") && rec->argc > 2)
+		return jverbatim(w, rec, 2);
+	return jverbatim(w, rec, 1);
+}
+
+/* ------------------------------------------------------------ replies */
+
+/*
+ * A journal command the target refused.  One it can never run (unknown
+ * command, a syntax it lacks, keys in several slots) fails every time:
+ * ERR_DATA, or counted and logged under --unsupported skip.  A key of
+ * another type than on the master is a divergence.  Anything else (OOM,
+ * READONLY, ...) may pass later.
+ */
+static int
+journal_refused(struct writer *w, struct keyref *ref, const char *msg)
+{
+	static const char *never[] = {
+		"ERR unknown command", "ERR unknown subcommand",
+		"ERR syntax error", "ERR wrong number of arguments",
+		"CROSSSLOT", "ERR Unknown", "ERR unsupported",
+		"ERR Script attempted to access a non local key",
+	};
+	char kt[900];
+	size_t i;
+
+	if (strncmp(msg, "WRONGTYPE", 9) == 0 ||
+	    strncmp(msg, "ERR value is not", 16) == 0) {
+		kerr(w, ERR_DIVERGED, ref, "%s: %s (the key has another type "
+		    "than on the master)", ref->cmd, msg);
+		return -1;
+	}
+	for (i = 0; i < sizeof(never) / sizeof(never[0]); i++)
+		if (strncasecmp(msg, never[i], strlen(never[i])) == 0)
+			break;
+	if (i == sizeof(never) / sizeof(never[0])) {
+		kerr(w, ERR_TARGET, ref, "%s (%s)", msg, ref->cmd);
+		return -1;
+	}
+	if (w->opts.unsupported == UNSUPPORTED_FAIL) {
+		kerr(w, ERR_DATA, ref, "%s: the target cannot run it: %s "
+		    "(--unsupported skip to skip it)", ref->cmd, msg);
+		return -1;
+	}
+	w->counts[WC_SKIPPED_UNSUPPORTED]++;
+	log_warnx("%s%skey \"%s\": journal command %s skipped: %s",
+	    w->opts.label ? w->opts.label : "", w->opts.label ? ": " : "",
+	    keytext(ref->key, ref->keylen, kt, sizeof(kt)), ref->cmd, msg);
+	return 0;
+}
+
+int
+jcmd_reply(struct writer *w, struct keyref *ref, const redisReply *r)
+{
+	if (r->type == REDIS_REPLY_ERROR)
+		return journal_refused(w, ref, r->str);
+	if ((r->type == REDIS_REPLY_STATUS || r->type == REDIS_REPLY_STRING) &&
+	    strcmp(r->str, "df2redis:lossy") == 0) {
+		/* lua_fieldexpire: field TTLs on a set */
+		if (w->opts.unsupported == UNSUPPORTED_FAIL) {
+			kerr(w, ERR_DATA, ref, "%s: member TTLs of a set have "
+			    "no Redis equivalent (--unsupported skip drops "
+			    "them)", ref->cmd);
+			return -1;
+		}
+		w->counts[WC_LOSSY]++;
+	}
+	w->counts[WC_JOURNAL]++;
+	return 0;
+}
