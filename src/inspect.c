@@ -4,9 +4,10 @@
  *
  * Keys decoded in one go are written straight to the output buffer.  The
  * pieces of a key split in Dragonfly tagged chunks interleave with other
- * keys, so such a key is written to a buffer of its own that spills to an
- * unlinked temporary file past a few KiB, and is copied out when it ends:
- * memory stays bounded whatever the size of the values.
+ * keys (keyevents.h keeps them apart), so such a key is written to a
+ * buffer of its own that spills to an unlinked temporary file past a few
+ * KiB, and is copied out when it ends: memory stays bounded whatever the
+ * size of the values (json.h).
  */
 #include <sys/types.h>
 
@@ -15,29 +16,22 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "cmd.h"
 #include "journal.h"
+#include "json.h"
+#include "keyevents.h"
 #include "rdb.h"
 
 #define OUT_BUFSZ	(1024 * 1024)	/* stdout buffer */
 #define KEY_MEMSZ	(16 * 1024)	/* a split key's output held in memory */
 #define READ_BUFSZ	(64 * 1024)	/* small: it and the decoder's copy stay in L2 */
-
-/* An output buffer: stdout, or a split key's output spilling to a tmpfile. */
-struct obuf {
-	char		*p;
-	size_t		 len, cap, max;
-	int		 fd;		/* -1: spill file not created yet */
-	int		 spill;
-};
 
 struct pel {
 	struct rdb_stream_id	 id;
@@ -66,9 +60,8 @@ struct group {
 	size_t			 ncons, conscap;
 };
 
+/* a key being printed: keyevents.h's state of an open key */
 struct okey {
-	int		 active;
-	uint32_t	 eid;
 	enum rdb_vtype	 vtype;
 	int		 ttlset;	/* set whose members may carry TTLs */
 	struct obuf	*out;		/* &outbuf, or &own for a split key */
@@ -80,7 +73,6 @@ struct okey {
 	int		 meta;		/* stream: META seen */
 	uint64_t	 nentries, ngroups;
 	struct group	 g;
-	struct okey	*next;
 };
 
 struct tally {
@@ -98,8 +90,7 @@ struct inspect {
 	struct rdb	*rdb;
 	struct journal	*jr;
 	uint64_t	 fed;
-	struct okey	 k0;		/* the key being decoded in one go */
-	struct okey	*open;		/* split keys in progress */
+	struct keytab	*keys;		/* keys being printed */
 	struct tally	*tally;
 	size_t		 ntally, tallycap, lasttally;
 	int		 bytype_db;	/* bytype[] is for this db */
@@ -107,9 +98,7 @@ struct inspect {
 	uint64_t	 nblobs, nrecords;
 };
 
-static struct obuf	 outbuf;
-static unsigned char	 plain[256];	/* bytes written as themselves */
-static const char	 hexdig[] = "0123456789abcdef";
+static struct obuf	 outbuf;		/* stdout */
 
 static void
 usage(void)
@@ -172,264 +161,6 @@ die(const char *file, const char *fmt, ...)
 	exit(1);
 }
 
-static void
-write_all(int fd, const char *p, size_t n)
-{
-	ssize_t w;
-
-	while (n > 0) {
-		w = write(fd, p, n);
-		if (w == -1) {
-			if (errno == EINTR)
-				continue;
-			die("df2redis inspect", "write: %s", strerror(errno));
-		}
-		p += w;
-		n -= w;
-	}
-}
-
-static int
-spill_file(void)
-{
-	const char *dir;
-	char path[4096];
-	int fd;
-
-	if ((dir = getenv("TMPDIR")) == NULL || *dir == '\0')
-		dir = "/tmp";
-	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd != -1)
-		return fd;
-	snprintf(path, sizeof(path), "%s/df2redis-inspect.XXXXXX", dir);
-	if ((fd = mkstemp(path)) == -1)
-		die("df2redis inspect", "%s: %s", path, strerror(errno));
-	unlink(path);
-	return fd;
-}
-
-static void
-obuf_flush(struct obuf *b)
-{
-	if (b->len == 0)
-		return;
-	if (b->fd == -1)
-		b->fd = spill_file();
-	write_all(b->fd, b->p, b->len);
-	b->len = 0;
-}
-
-static void
-obuf_init(struct obuf *b, int fd, size_t max, int spill)
-{
-	memset(b, 0, sizeof(*b));
-	b->fd = fd;
-	b->max = max;
-	b->spill = spill;
-}
-
-static void
-obuf_free(struct obuf *b)
-{
-	free(b->p);
-	if (b->spill && b->fd != -1)
-		close(b->fd);
-	obuf_init(b, -1, b->max, b->spill);
-}
-
-/* Room for n (<= max) more bytes. */
-static void
-obuf_room(struct obuf *b, size_t n)
-{
-	size_t cap;
-	char *p;
-
-	if (b->cap - b->len >= n)
-		return;
-	if (b->cap < b->max) {
-		cap = b->cap ? b->cap : 256;
-		while (cap - b->len < n && cap < b->max)
-			cap *= 2;
-		if (cap > b->max)
-			cap = b->max;
-		if ((p = realloc(b->p, cap)) == NULL)
-			die("df2redis inspect", "out of memory");
-		b->p = p;
-		b->cap = cap;
-		if (cap - b->len >= n)
-			return;
-	}
-	obuf_flush(b);
-}
-
-static void
-obuf_write_slow(struct obuf *b, const char *p, size_t n)
-{
-	size_t k;
-
-	while (n > 0) {
-		obuf_room(b, n < b->max ? n : b->max);
-		k = b->cap - b->len;
-		if (k > n)
-			k = n;
-		memcpy(b->p + b->len, p, k);
-		b->len += k;
-		p += k;
-		n -= k;
-	}
-}
-
-static inline void
-obuf_write(struct obuf *b, const void *p, size_t n)
-{
-	if (b->cap - b->len >= n) {
-		memcpy(b->p + b->len, p, n);
-		b->len += n;
-	} else
-		obuf_write_slow(b, p, n);
-}
-
-static inline void
-obuf_putc(struct obuf *b, char c)
-{
-	if (b->len == b->cap)
-		obuf_room(b, 1);
-	b->p[b->len++] = c;
-}
-
-static void
-obuf_puts(struct obuf *b, const char *s)
-{
-	obuf_write(b, s, strlen(s));
-}
-
-/* A string literal, its length known at compile time. */
-#define obuf_lit(b, s)	obuf_write((b), (s), sizeof(s) - 1)
-
-static void
-obuf_uint(struct obuf *b, uint64_t v)
-{
-	char tmp[24], *p = tmp + sizeof(tmp);
-
-	do {
-		*--p = '0' + v % 10;
-		v /= 10;
-	} while (v != 0);
-	obuf_write(b, p, tmp + sizeof(tmp) - p);
-}
-
-static void
-obuf_int(struct obuf *b, int64_t v)
-{
-	if (v < 0) {
-		obuf_putc(b, '-');
-		obuf_uint(b, -(uint64_t)v);
-	} else
-		obuf_uint(b, v);
-}
-
-/* An absolute time in ms, or null when absent (-1). */
-static void
-obuf_ms(struct obuf *b, int64_t ms)
-{
-	if (ms < 0)
-		obuf_lit(b, "null");
-	else
-		obuf_int(b, ms);
-}
-
-/* The body of a JSON string, without the quotes. */
-static void
-obuf_esc(struct obuf *b, const char *s, size_t n)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	const unsigned char *end = p + n, *run;
-	char *d;
-
-	while (p < end) {
-		run = p;
-		while (p < end && plain[*p])
-			p++;
-		if (p > run)
-			obuf_write(b, run, p - run);
-		for (; p < end && !plain[*p]; p++) {
-			obuf_room(b, 6);
-			d = b->p + b->len;
-			d[0] = '\\';
-			d[1] = 'u';
-			d[2] = '0';
-			d[3] = '0';
-			d[4] = hexdig[*p >> 4];
-			d[5] = hexdig[*p & 15];
-			b->len += 6;
-		}
-	}
-}
-
-static void
-obuf_str(struct obuf *b, const char *s, size_t n)
-{
-	obuf_putc(b, '"');
-	obuf_esc(b, s, n);
-	obuf_putc(b, '"');
-}
-
-static void
-obuf_id(struct obuf *b, const struct rdb_stream_id *id)
-{
-	char tmp[48];
-	int n;
-
-	n = snprintf(tmp, sizeof(tmp), "\"%" PRIu64 "-%" PRIu64 "\"", id->ms,
-	    id->seq);
-	obuf_write(b, tmp, n);
-}
-
-static void
-obuf_score(struct obuf *b, double d)
-{
-	char tmp[40];
-	int n;
-
-	if (isnan(d))
-		obuf_lit(b, "\"nan\"");
-	else if (isinf(d))
-		obuf_puts(b, d > 0 ? "\"inf\"" : "\"-inf\"");
-	else if (fabs(d) < 1e15 && d == (double)(int64_t)d && !signbit(d))
-		obuf_int(b, (int64_t)d);	/* what %.17g prints, faster */
-	else {
-		n = snprintf(tmp, sizeof(tmp), "%.17g", d);
-		obuf_write(b, tmp, n);
-	}
-}
-
-/* Appends everything src holds to dst and empties src. */
-static void
-obuf_move(struct obuf *dst, struct obuf *src)
-{
-	char tmp[64 * 1024];
-	ssize_t r;
-
-	if (src->fd != -1) {
-		obuf_flush(src);
-		if (lseek(src->fd, 0, SEEK_SET) == -1)
-			die("df2redis inspect", "lseek: %s", strerror(errno));
-		for (;;) {
-			r = read(src->fd, tmp, sizeof(tmp));
-			if (r == -1 && errno == EINTR)
-				continue;
-			if (r == -1)
-				die("df2redis inspect", "read spill file: %s",
-				    strerror(errno));
-			if (r == 0)
-				break;
-			obuf_write(dst, tmp, r);
-		}
-	} else
-		obuf_write(dst, src->p, src->len);
-	obuf_free(src);
-}
-
 /* ------------------------------------------------------------ keys */
 
 /* A module's own type name, NULL for the built-in types. */
@@ -470,19 +201,6 @@ is_collection(enum rdb_vtype t)
 {
 	return t == RDB_VT_LIST || t == RDB_VT_SET || t == RDB_VT_ZSET ||
 	    t == RDB_VT_HASH;
-}
-
-static struct okey *
-find_key(struct inspect *in, uint32_t eid)
-{
-	struct okey *k;
-
-	if (eid == 0)
-		return in->k0.active ? &in->k0 : NULL;
-	for (k = in->open; k != NULL; k = k->next)
-		if (k->eid == eid)
-			return k;
-	return NULL;
 }
 
 static void
@@ -615,29 +333,17 @@ memdup(const char *p, size_t n)
 }
 
 static void
-key_begin(struct inspect *in, const struct rdb_event *ev)
+key_begin(struct okey *k, const struct rdb_event *ev)
 {
-	struct okey *k;
 	struct obuf *b;
 
-	if (find_key(in, ev->eid) != NULL)
-		die(in->file, "byte %" PRIu64 ": key \"%.*s\" begins while "
-		    "handle %u is still open", rdb_offset(in->rdb),
-		    (int)ev->key.len, ev->key.p, ev->eid);
-	if (ev->eid == 0) {
-		k = &in->k0;
-		memset(k, 0, sizeof(*k));
+	memset(k, 0, sizeof(*k));
+	if (ev->eid == 0)
 		k->out = &outbuf;
-	} else {
-		if ((k = calloc(1, sizeof(*k))) == NULL)
-			die(in->file, "out of memory");
+	else {
 		obuf_init(&k->own, -1, KEY_MEMSZ, 1);
 		k->out = &k->own;
-		k->next = in->open;
-		in->open = k;
 	}
-	k->active = 1;
-	k->eid = ev->eid;
 	k->vtype = ev->vtype;
 	k->ttlset = ev->vtype == RDB_VT_SET && ev->enc == 32;
 	k->part = -1;
@@ -872,7 +578,6 @@ on_stream(struct inspect *in, struct okey *k, const struct rdb_event *ev)
 static void
 key_end(struct inspect *in, struct okey *k, const struct rdb_event *ev)
 {
-	struct okey **pp;
 	struct obuf *b = k->out;
 
 	if (k->nparts > 0 || k->part >= 0)
@@ -890,15 +595,8 @@ key_end(struct inspect *in, struct okey *k, const struct rdb_event *ev)
 	obuf_lit(b, "}\n");
 	obuf_free(&k->scratch);
 	group_free(&k->g);
-	if (k->eid == 0) {
-		k->active = 0;
-		return;
-	}
-	obuf_move(&outbuf, &k->own);
-	for (pp = &in->open; *pp != k; pp = &(*pp)->next)
-		;
-	*pp = k->next;
-	free(k);
+	if (k->out != &outbuf)
+		obuf_move(&outbuf, &k->own);
 }
 
 /* ------------------------------------------------------------ summary */
@@ -1059,54 +757,58 @@ on_journal(struct inspect *in, const struct rdb_event *ev)
 
 /* ------------------------------------------------------------ events */
 
+/* keyevents.h's functions: arg is the inspect, state a struct okey */
+
+static int
+ev_begin(void *arg, void *state, const struct rdb_event *ev)
+{
+	(void)arg;
+	key_begin(state, ev);
+	return 0;
+}
+
+static int
+ev_str(void *arg, void *state, const struct rdb_event *ev)
+{
+	on_str(arg, state, ev);
+	return 0;
+}
+
+static int
+ev_item(void *arg, void *state, const struct rdb_event *ev)
+{
+	on_item(arg, state, ev);
+	return 0;
+}
+
+static int
+ev_stream(void *arg, void *state, const struct rdb_event *ev)
+{
+	on_stream(arg, state, ev);
+	return 0;
+}
+
+static int
+ev_end(void *arg, void *state, const struct rdb_event *ev)
+{
+	key_end(arg, state, ev);
+	return 0;
+}
+
+static const struct keyev_ops keyops = {
+	ev_begin, ev_str, ev_item, ev_stream, ev_end,
+};
+
 static void
 on_event(struct inspect *in, const struct rdb_event *ev)
 {
-	struct okey *k;
+	struct error e;
 
-	switch (ev->type) {
-	case RDB_EV_KEY:
-		if (in->summary)
-			tally_key(in, ev);
-		else
-			key_begin(in, ev);
-		return;
-	case RDB_EV_JOURNAL:
+	if (ev->type == RDB_EV_JOURNAL)
 		on_journal(in, ev);
-		return;
-	case RDB_EV_STR:
-	case RDB_EV_ITEM:
-	case RDB_EV_STREAM_ENTRY:
-	case RDB_EV_STREAM_META:
-	case RDB_EV_STREAM_GROUP:
-	case RDB_EV_STREAM_PEL:
-	case RDB_EV_STREAM_CONSUMER:
-	case RDB_EV_STREAM_CPEL:
-	case RDB_EV_KEY_END:
-		break;
-	default:
-		return;
-	}
-	if (in->summary)
-		return;
-	if ((k = find_key(in, ev->eid)) == NULL)
-		die(in->file, "byte %" PRIu64 ": event for key \"%.*s\" (handle "
-		    "%u) that has not begun", rdb_offset(in->rdb),
-		    (int)ev->key.len, ev->key.p, ev->eid);
-	switch (ev->type) {
-	case RDB_EV_STR:
-		on_str(in, k, ev);
-		break;
-	case RDB_EV_ITEM:
-		on_item(in, k, ev);
-		break;
-	case RDB_EV_KEY_END:
-		key_end(in, k, ev);
-		break;
-	default:
-		on_stream(in, k, ev);
-		break;
-	}
+	else if (keytab_event(in->keys, &keyops, in, ev, &e) == -1)
+		die(in->file, "byte %" PRIu64 ": %s", rdb_offset(in->rdb),
+		    e.msg);
 }
 
 /* Decodes everything fed so far; 1 when the trailer was read. */
@@ -1155,10 +857,10 @@ inspect_fd(struct inspect *in, int fd)
 		done = drain(in);
 	}
 	free(buf);
-	if (in->open != NULL || in->k0.active)
+	if (keytab_nopen(in->keys, 1) > 0 || keytab_nopen(in->keys, 0) > 0)
 		die(in->file, "byte %" PRIu64 ": the trailer came while key "
 		    "\"%s\" was incomplete", rdb_offset(in->rdb),
-		    in->open != NULL ? "(split)" : "(whole)");
+		    keytab_nopen(in->keys, 1) > 0 ? "(split)" : "(whole)");
 	if (in->jr != NULL && journal_pending(in->jr) > 0)
 		die(in->file, "the last journal blob ends inside a record "
 		    "(%zu bytes pending)", journal_pending(in->jr));
@@ -1177,8 +879,7 @@ cmd_inspect(int argc, char **argv)
 	struct rdb_limits lim = { 64 * 1024, 256 * 1024 * 1024 };
 	struct journal_limits jlim = { 512 * 1024 * 1024, 16 * 1024 * 1024 };
 	struct inspect in;
-	struct timespec ts;
-	int ch, fd, c;
+	int ch, fd;
 
 	memset(&in, 0, sizeof(in));
 	while ((ch = getopt_long(argc, argv, "sfjh", longopts, NULL)) != -1) {
@@ -1202,10 +903,7 @@ cmd_inspect(int argc, char **argv)
 		usage();
 	in.file = argv[0];
 
-	for (c = 0; c < 256; c++)
-		plain[c] = c >= 0x20 && c <= 0x7e && c != '"' && c != '\\';
-	clock_gettime(CLOCK_REALTIME, &ts);
-	in.now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	in.now_ms = wall_ms();
 
 	if (strcmp(in.file, "-") == 0)
 		fd = STDIN_FILENO;
@@ -1215,6 +913,8 @@ cmd_inspect(int argc, char **argv)
 	    &lim)) == NULL)
 		die(in.file, "out of memory");
 	if (in.journal && (in.jr = journal_new(&jlim)) == NULL)
+		die(in.file, "out of memory");
+	if ((in.keys = keytab_new(sizeof(struct okey))) == NULL)
 		die(in.file, "out of memory");
 	obuf_init(&outbuf, STDOUT_FILENO, OUT_BUFSZ, 0);
 
@@ -1226,6 +926,7 @@ cmd_inspect(int argc, char **argv)
 	if (fd != STDIN_FILENO)
 		close(fd);
 	rdb_free(in.rdb);
+	keytab_free(in.keys, NULL);
 	if (in.jr != NULL)
 		journal_free(in.jr);
 	return 0;
