@@ -58,4 +58,15 @@ void		 keytab_close_all(struct keytab *,
 /* How many keys are open: tagged ones (handle != 0), or the untagged. */
 size_t		 keytab_nopen(const struct keytab *, int tagged);
 
+/* Stream ids in order, for the users' PELs: -1, 0 or 1. */
+static inline int
+keyev_idcmp(const struct rdb_stream_id *a, const struct rdb_stream_id *b)
+{
+	if (a->ms != b->ms)
+		return a->ms < b->ms ? -1 : 1;
+	if (a->seq != b->seq)
+		return a->seq < b->seq ? -1 : 1;
+	return 0;
+}
+
 #endif

@@ -188,6 +188,16 @@ av_str(struct writer *w, int i, const char *s)
 	av_set(w, i, s, strlen(s));
 }
 
+/* "EVAL script nkeys" as the first arguments; returns how many. */
+static inline int
+av_eval(struct writer *w, const char *script, const char *nkeys)
+{
+	av_str(w, 0, "EVAL");
+	av_str(w, 1, script);
+	av_str(w, 2, nkeys);
+	return 3;
+}
+
 /* keybuild.c */
 int		 kb_open(struct writer *);
 void		 kb_close(struct writer *);
@@ -202,9 +212,9 @@ int		 kb_reply(struct writer *, struct keyref *, enum code,
 int		 kb_arg_push(struct writer *, struct kstate *, size_t off,
 		    size_t len);
 
-/* keystream.c: a stream key's pieces; the entries held are sent */
-int		 ks_stream(struct writer *, struct kstate *,
-		    const struct rdb_event *);
+/* keystream.c: a stream key's pieces (keyev_ops.stream: writer, kstate);
+   the entries held are sent */
+int		 ks_stream(void *, void *, const struct rdb_event *);
 int		 ks_flush_entries(struct writer *, struct kstate *);
 /* XCLAIM of a pending entry whose message is gone */
 int		 ks_pel_missing(struct writer *, struct keyref *,

@@ -14,9 +14,8 @@ buf_reserve(struct buf *b, size_t more)
 
 	if (b->len + more <= b->cap)
 		return 0;
-	cap = b->cap ? b->cap : 4096;
-	while (cap < b->len + more)
-		cap *= 2;
+	for (cap = b->cap ? b->cap : 4096; cap < b->len + more; cap *= 2)
+		;
 	if ((p = realloc(b->p, cap)) == NULL)
 		return -1;
 	b->p = p;

@@ -271,16 +271,6 @@ group_write(struct okey *k)
 	group_free(g);
 }
 
-static int
-id_cmp(const struct rdb_stream_id *a, const struct rdb_stream_id *b)
-{
-	if (a->ms != b->ms)
-		return a->ms < b->ms ? -1 : 1;
-	if (a->seq != b->seq)
-		return a->seq < b->seq ? -1 : 1;
-	return 0;
-}
-
 static struct pel *
 pel_find(struct group *g, const struct rdb_stream_id *id)
 {
@@ -290,7 +280,7 @@ pel_find(struct group *g, const struct rdb_stream_id *id)
 	if (g->pel_sorted) {
 		while (lo < hi) {
 			mid = lo + (hi - lo) / 2;
-			c = id_cmp(&g->pel[mid].id, id);
+			c = keyev_idcmp(&g->pel[mid].id, id);
 			if (c == 0)
 				return &g->pel[mid];
 			if (c < 0)
@@ -301,7 +291,7 @@ pel_find(struct group *g, const struct rdb_stream_id *id)
 		return NULL;
 	}
 	for (i = 0; i < g->npel; i++)
-		if (id_cmp(&g->pel[i].id, id) == 0)
+		if (keyev_idcmp(&g->pel[i].id, id) == 0)
 			return &g->pel[i];
 	return NULL;
 }
@@ -332,11 +322,17 @@ memdup(const char *p, size_t n)
 	return d;
 }
 
-static void
-key_begin(struct okey *k, const struct rdb_event *ev)
+/*
+ * keyevents.h's functions, below: arg is the struct inspect, state the
+ * key's struct okey.  They die on an error rather than return it.
+ */
+static int
+key_begin(void *arg, void *state, const struct rdb_event *ev)
 {
+	struct okey *k = state;
 	struct obuf *b;
 
+	(void)arg;
 	memset(k, 0, sizeof(*k));
 	if (ev->eid == 0)
 		k->out = &outbuf;
@@ -366,6 +362,7 @@ key_begin(struct okey *k, const struct rdb_event *ev)
 		obuf_lit(b, "{\"entries\":[");
 	else if (!has_items(k->vtype))
 		obuf_lit(b, "null");
+	return 0;
 }
 
 /* Where the current item's strings go. */
@@ -400,9 +397,12 @@ part_begin(struct inspect *in, struct okey *k, const struct rdb_event *ev,
 	k->nparts = part + 1;
 }
 
-static void
-on_str(struct inspect *in, struct okey *k, const struct rdb_event *ev)
+static int
+on_str(void *arg, void *state, const struct rdb_event *ev)
 {
+	struct inspect *in = arg;
+	struct okey *k = state;
+
 	if (!has_items(k->vtype))
 		die(in->file, "byte %" PRIu64 ": key \"%.*s\": string piece in "
 		    "a %s value", rdb_offset(in->rdb), (int)ev->key.len,
@@ -410,11 +410,14 @@ on_str(struct inspect *in, struct okey *k, const struct rdb_event *ev)
 	if (ev->u.str.part != k->part)
 		part_begin(in, k, ev, ev->u.str.part);
 	obuf_esc(item_buf(k), ev->u.str.p, ev->u.str.len);
+	return 0;
 }
 
-static void
-on_item(struct inspect *in, struct okey *k, const struct rdb_event *ev)
+static int
+on_item(void *arg, void *state, const struct rdb_event *ev)
 {
+	struct inspect *in = arg;
+	struct okey *k = state;
 	int want = k->vtype == RDB_VT_HASH ? 2 : 1;
 	struct obuf *b = k->out;
 	int64_t exp = ev->u.item.expire_ms;
@@ -463,6 +466,7 @@ on_item(struct inspect *in, struct okey *k, const struct rdb_event *ev)
 	k->nitems++;
 	k->part = -1;
 	k->nparts = 0;
+	return 0;
 }
 
 static void
@@ -486,9 +490,11 @@ stream_meta(struct okey *k, const struct rdb_stream_id *last_id)
 	k->meta = 1;
 }
 
-static void
-on_stream(struct inspect *in, struct okey *k, const struct rdb_event *ev)
+static int
+on_stream(void *arg, void *state, const struct rdb_event *ev)
 {
+	struct inspect *in = arg;
+	struct okey *k = state;
 	struct obuf *b = k->out;
 	struct group *g = &k->g;
 	struct consumer *c;
@@ -546,7 +552,8 @@ on_stream(struct inspect *in, struct okey *k, const struct rdb_event *ev)
 		p->delivery_ms = ev->u.pel.delivery_ms;
 		p->count = ev->u.pel.delivery_count;
 		p->consumer = -1;
-		if (g->npel > 0 && id_cmp(&g->pel[g->npel - 1].id, &p->id) >= 0)
+		if (g->npel > 0 &&
+		    keyev_idcmp(&g->pel[g->npel - 1].id, &p->id) >= 0)
 			g->pel_sorted = 0;
 		g->npel++;
 		break;
@@ -573,11 +580,14 @@ on_stream(struct inspect *in, struct okey *k, const struct rdb_event *ev)
 	default:
 		break;
 	}
+	return 0;
 }
 
-static void
-key_end(struct inspect *in, struct okey *k, const struct rdb_event *ev)
+static int
+key_end(void *arg, void *state, const struct rdb_event *ev)
 {
+	struct inspect *in = arg;
+	struct okey *k = state;
 	struct obuf *b = k->out;
 
 	if (k->nparts > 0 || k->part >= 0)
@@ -597,6 +607,7 @@ key_end(struct inspect *in, struct okey *k, const struct rdb_event *ev)
 	group_free(&k->g);
 	if (k->out != &outbuf)
 		obuf_move(&outbuf, &k->own);
+	return 0;
 }
 
 /* ------------------------------------------------------------ summary */
@@ -757,46 +768,8 @@ on_journal(struct inspect *in, const struct rdb_event *ev)
 
 /* ------------------------------------------------------------ events */
 
-/* keyevents.h's functions: arg is the inspect, state a struct okey */
-
-static int
-ev_begin(void *arg, void *state, const struct rdb_event *ev)
-{
-	(void)arg;
-	key_begin(state, ev);
-	return 0;
-}
-
-static int
-ev_str(void *arg, void *state, const struct rdb_event *ev)
-{
-	on_str(arg, state, ev);
-	return 0;
-}
-
-static int
-ev_item(void *arg, void *state, const struct rdb_event *ev)
-{
-	on_item(arg, state, ev);
-	return 0;
-}
-
-static int
-ev_stream(void *arg, void *state, const struct rdb_event *ev)
-{
-	on_stream(arg, state, ev);
-	return 0;
-}
-
-static int
-ev_end(void *arg, void *state, const struct rdb_event *ev)
-{
-	key_end(arg, state, ev);
-	return 0;
-}
-
 static const struct keyev_ops keyops = {
-	ev_begin, ev_str, ev_item, ev_stream, ev_end,
+	key_begin, on_str, on_item, on_stream, key_end,
 };
 
 static void

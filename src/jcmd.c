@@ -164,9 +164,7 @@ jguard(struct writer *w, struct keyref *ref, enum jkind kind, int argc,
 	(*ls)[slot] = ref->seq;
 	for (i = argc - 1; i >= 0; i--)
 		av_set(w, i + 7, w->argv[i], w->argvlen[i]);
-	av_str(w, 0, "EVAL");
-	av_str(w, 1, lua_seq);
-	av_str(w, 2, "2");
+	av_eval(w, lua_seq, "2");
 	av_set(w, 3, marker, marker_fmt(w, slot, marker, sizeof(marker)));
 	av_set(w, 4, w->argv[keyidx + 7], w->argvlen[keyidx + 7]);
 	av_set(w, 5, seq, snprintf(seq, sizeof(seq), "%" PRIu64, ref->seq));
@@ -302,9 +300,7 @@ jfieldexpire(struct writer *w, const struct journal_rec *rec)
 		return junsupported(w, rec, 1, "field TTLs need Redis 7.4");
 	if (rec->argc + 3 > LUA_MAXARGS)
 		return junsupported(w, rec, 1, "too many fields");
-	av_str(w, 0, "EVAL");
-	av_str(w, 1, lua_fieldexpire);
-	av_str(w, 2, "1");
+	av_eval(w, lua_fieldexpire, "1");
 	for (i = 1; i < rec->argc; i++)
 		av_set(w, i + 2, rec->argv[i], rec->argvlen[i]);
 	w->jplain = 1;
@@ -339,9 +335,7 @@ jhsetex(struct writer *w, const struct journal_rec *rec)
 	if (!hexpire && !keep && junsupported(w, rec, 1,
 	    "field TTLs need Redis 7.4") == -1)
 		return -1;
-	av_str(w, argc++, "EVAL");
-	av_str(w, argc++, lua_hsetex);
-	av_str(w, argc++, "1");
+	argc = av_eval(w, lua_hsetex, "1");
 	av_set(w, argc++, rec->argv[1], rec->argvlen[1]);
 	av_str(w, argc++, nx ? "1" : "0");
 	if (keep)
@@ -371,9 +365,7 @@ jdelex(struct writer *w, const struct journal_rec *rec)
 	    !is(rec->argv[2], rec->argvlen[2], "IFNE")))
 		return junsupported(w, rec, 0, "only IFEQ and IFNE can be "
 		    "emulated before Redis 8.4");
-	av_str(w, 0, "EVAL");
-	av_str(w, 1, lua_delex);
-	av_str(w, 2, "1");
+	av_eval(w, lua_delex, "1");
 	av_set(w, 3, rec->argv[1], rec->argvlen[1]);
 	av_str(w, 4, is(rec->argv[2], rec->argvlen[2], "IFEQ") ? "IFEQ" :
 	    "IFNE");

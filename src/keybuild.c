@@ -358,9 +358,7 @@ flush_string(struct writer *w, struct kstate *st)
 		w->numbuf.len = 0;
 		if ((off = num_add(w, "%" PRIu64, st->sent)) == (size_t)-1)
 			return -1;
-		av_str(w, 0, "EVAL");
-		av_str(w, 1, lua_append);
-		av_str(w, 2, "1");
+		av_eval(w, lua_append, "1");
 		av_set(w, 3, st->tmp, st->tmplen);
 		av_set(w, 4, w->numbuf.p + off, w->numbuf.len - off);
 		av_set(w, 5, st->arena.p, st->arena.len);
@@ -401,9 +399,7 @@ flush_items(struct writer *w, struct kstate *st)
 			if ((off = num_add(w, "%" PRIu64, st->sent)) ==
 			    (size_t)-1)
 				goto oom;
-			av_str(w, argc++, "EVAL");
-			av_str(w, argc++, lua_rpush);
-			av_str(w, argc++, "1");
+			argc = av_eval(w, lua_rpush, "1");
 			av_set(w, argc++, st->tmp, st->tmplen);
 			av_set(w, argc++, w->numbuf.p + off,
 			    w->numbuf.len - off);
@@ -575,9 +571,7 @@ finish_json(struct writer *w, struct kstate *st)
 	w->numbuf.len = 0;
 	if ((off = num_add(w, "%" PRId64, st->expire_ms)) == (size_t)-1)
 		return -1;
-	av_str(w, 0, "EVAL");
-	av_str(w, 1, lua_json);
-	av_str(w, 2, "1");
+	av_eval(w, lua_json, "1");
 	av_set(w, 3, st->ref->key, st->ref->keylen);
 	av_set(w, 4, st->arena.p, st->arena.len);
 	av_str(w, 5, w->opts.conflict == CONFLICT_OVERWRITE ? "1" : "0");
@@ -620,9 +614,7 @@ finish_big(struct writer *w, struct kstate *st)
 	    (size_t)-1 || (exp = num_add(w, "%" PRId64, st->expire_ms)) ==
 	    (size_t)-1)
 		return -1;
-	av_str(w, 0, "EVAL");
-	av_str(w, 1, lua_finish);
-	av_str(w, 2, "2");
+	av_eval(w, lua_finish, "2");
 	av_set(w, 3, st->tmp, st->tmplen);
 	av_set(w, 4, st->ref->key, st->ref->keylen);
 	av_str(w, 5, w->opts.conflict == CONFLICT_OVERWRITE ? "1" : "0");
@@ -633,10 +625,13 @@ finish_big(struct writer *w, struct kstate *st)
 }
 
 static int
-key_end(struct writer *w, struct kstate *st)
+key_end(void *arg, void *state, const struct rdb_event *ev)
 {
+	struct writer *w = arg;
+	struct kstate *st = state;
 	int rv = 0;
 
+	(void)ev;
 	if (st->dropped)
 		goto out;
 	if (st->vtype == RDB_VT_JSON)
@@ -666,6 +661,12 @@ out:
 
 /* ------------------------------------------------------------ events */
 
+/*
+ * keyevents.h calls the functions below: arg is the writer, state the
+ * key's struct kstate.
+ */
+
+/* An error, or the key skipped (KEYEV_SKIP) with --unsupported skip. */
 static int
 unsupported(struct writer *w, struct kstate *st, const char *why)
 {
@@ -681,13 +682,15 @@ unsupported(struct writer *w, struct kstate *st, const char *why)
 	    w->opts.label ? w->opts.label : "", w->opts.label ? ": " : "",
 	    keytext(st->ref->key, st->ref->keylen, kt, sizeof(kt)), why);
 	st->dropped = 1;
-	return 0;
+	return KEYEV_SKIP;
 }
 
-/* A key begins in st, which keyevents.h found free for it. */
+/* A key begins; an expired or unsupported one is skipped (KEYEV_SKIP). */
 static int
-key_begin(struct writer *w, struct kstate *st, const struct rdb_event *ev)
+key_begin(void *arg, void *state, const struct rdb_event *ev)
 {
+	struct writer *w = arg;
+	struct kstate *st = state;
 	char why[160];
 	int db;
 
@@ -702,7 +705,7 @@ key_begin(struct writer *w, struct kstate *st, const struct rdb_event *ev)
 	if (st->expire_ms >= 0 && st->expire_ms <= wall_ms()) {
 		w->counts[WC_EXPIRED]++;
 		st->dropped = 1;
-		return 0;
+		return KEYEV_SKIP;
 	}
 	switch (ev->vtype) {
 	case RDB_VT_STRING:
@@ -729,8 +732,10 @@ key_begin(struct writer *w, struct kstate *st, const struct rdb_event *ev)
 }
 
 static int
-on_str(struct writer *w, struct kstate *st, const struct rdb_event *ev)
+on_str(void *arg, void *state, const struct rdb_event *ev)
 {
+	struct writer *w = arg;
+	struct kstate *st = state;
 	int part = ev->u.str.part ? 1 : 0;
 
 	if (ev->u.str.off == 0)
@@ -797,8 +802,10 @@ field_ttl(struct writer *w, struct kstate *st, const struct rdb_event *ev)
 }
 
 static int
-on_item(struct writer *w, struct kstate *st, const struct rdb_event *ev)
+on_item(void *arg, void *state, const struct rdb_event *ev)
 {
+	struct writer *w = arg;
+	struct kstate *st = state;
 	int64_t ttl = ev->u.item.expire_ms;
 	size_t start;
 
@@ -868,45 +875,8 @@ on_function(struct writer *w, const struct rdb_event *ev)
 	return rv;
 }
 
-/* keyevents.h's functions: arg is the writer, state a struct kstate */
-
-static int
-ev_begin(void *arg, void *state, const struct rdb_event *ev)
-{
-	struct kstate *st = state;
-
-	if (key_begin(arg, st, ev) == -1)
-		return -1;
-	return st->dropped ? KEYEV_SKIP : 0;
-}
-
-static int
-ev_str(void *arg, void *state, const struct rdb_event *ev)
-{
-	return on_str(arg, state, ev);
-}
-
-static int
-ev_item(void *arg, void *state, const struct rdb_event *ev)
-{
-	return on_item(arg, state, ev);
-}
-
-static int
-ev_stream(void *arg, void *state, const struct rdb_event *ev)
-{
-	return ks_stream(arg, state, ev);
-}
-
-static int
-ev_end(void *arg, void *state, const struct rdb_event *ev)
-{
-	(void)ev;
-	return key_end(arg, state);
-}
-
 static const struct keyev_ops keyops = {
-	ev_begin, ev_str, ev_item, ev_stream, ev_end,
+	key_begin, on_str, on_item, ks_stream, key_end,
 };
 
 int

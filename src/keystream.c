@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keyevents.h"
 #include "log.h"
 #include "scripts.h"
 #include "writer_int.h"
@@ -37,10 +38,7 @@ ks_flush_entries(struct writer *w, struct kstate *st)
 		werr(w, ERR_SYS, "out of memory");
 		return -1;
 	}
-	argc = 0;
-	av_str(w, argc++, "EVAL");
-	av_str(w, argc++, lua_xadd);
-	av_str(w, argc++, "1");
+	argc = av_eval(w, lua_xadd, "1");
 	av_set(w, argc++, st->tmp, st->tmplen);
 	av_set(w, argc++, w->numbuf.p + off, w->numbuf.len - off);
 	for (i = 0; i < st->nargs; i++)
@@ -153,9 +151,7 @@ send_on_tmp(struct writer *w, struct kstate *st, enum code code, int argc)
 	}
 	for (i = argc - 1; i >= 0; i--)
 		av_set(w, i + 4, w->argv[i], w->argvlen[i]);
-	av_str(w, 0, "EVAL");
-	av_str(w, 1, lua_ontmp);
-	av_str(w, 2, "1");
+	av_eval(w, lua_ontmp, "1");
 	av_set(w, 3, st->tmp, st->tmplen);
 	return wsend_av(w, st->ref, code, argc + 4, 3);
 }
@@ -169,9 +165,7 @@ on_meta(struct writer *w, struct kstate *st, const struct rdb_event *ev)
 	if (ks_flush_entries(w, st) == -1 || av_reserve(w, 8) == -1)
 		return -1;
 	if (st->entries_sent == 0) {
-		av_str(w, 0, "EVAL");
-		av_str(w, 1, lua_empty);
-		av_str(w, 2, "1");
+		av_eval(w, lua_empty, "1");
 		av_set(w, 3, st->tmp, st->tmplen);
 		if (wsend_av(w, st->ref, C_EMPTY, 4, 3) == -1)
 			return -1;
@@ -270,16 +264,6 @@ on_consumer(struct writer *w, struct kstate *st, const struct rdb_event *ev)
 }
 
 static int
-idcmp(const struct rdb_stream_id *a, const struct rdb_stream_id *b)
-{
-	if (a->ms != b->ms)
-		return a->ms < b->ms ? -1 : 1;
-	if (a->seq != b->seq)
-		return a->seq < b->seq ? -1 : 1;
-	return 0;
-}
-
-static int
 on_cpel(struct writer *w, struct kstate *st, const struct rdb_event *ev)
 {
 	const struct rdb_stream_id *id = &ev->u.cpel;
@@ -290,7 +274,7 @@ on_cpel(struct writer *w, struct kstate *st, const struct rdb_event *ev)
 
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
-		if ((c = idcmp(&st->pel[mid].id, id)) == 0) {
+		if ((c = keyev_idcmp(&st->pel[mid].id, id)) == 0) {
 			p = &st->pel[mid];
 			break;
 		}
@@ -326,22 +310,20 @@ on_cpel(struct writer *w, struct kstate *st, const struct rdb_event *ev)
 }
 
 int
-ks_stream(struct writer *w, struct kstate *st, const struct rdb_event *ev)
+ks_stream(void *w, void *st, const struct rdb_event *ev)
 {
-	switch (ev->type) {
-	case RDB_EV_STREAM_ENTRY:
-		return on_entry(w, st, ev);
-	case RDB_EV_STREAM_META:
-		return on_meta(w, st, ev);
-	case RDB_EV_STREAM_GROUP:
-		return on_group(w, st, ev);
-	case RDB_EV_STREAM_PEL:
-		return on_pel(w, st, ev);
-	case RDB_EV_STREAM_CONSUMER:
-		return on_consumer(w, st, ev);
-	case RDB_EV_STREAM_CPEL:
-		return on_cpel(w, st, ev);
-	default:
+	static int (*const on[])(struct writer *, struct kstate *,
+	    const struct rdb_event *) = {
+		[RDB_EV_STREAM_ENTRY] = on_entry,
+		[RDB_EV_STREAM_META] = on_meta,
+		[RDB_EV_STREAM_GROUP] = on_group,
+		[RDB_EV_STREAM_PEL] = on_pel,
+		[RDB_EV_STREAM_CONSUMER] = on_consumer,
+		[RDB_EV_STREAM_CPEL] = on_cpel,
+	};
+
+	if ((size_t)ev->type >= sizeof(on) / sizeof(on[0]) ||
+	    on[ev->type] == NULL)
 		return 0;
-	}
+	return on[ev->type](w, st, ev);
 }

@@ -23,7 +23,6 @@
 #include <unistd.h>
 
 #include "cluster.h"
-#include "keyevents.h"
 #include "log.h"
 #include "writer_int.h"
 
@@ -529,7 +528,6 @@ writer_counts(const struct writer *w)
 /* ------------------------------------------------------------ cleanup */
 
 #define CLEANUP_MATCH	"{*}df2redis:*"
-
 
 /* "{N}df2redis:seq:PID.N.XXXXXXXX" exactly, as marker_fmt() writes them. */
 static int
