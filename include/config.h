@@ -5,7 +5,8 @@
  * The file holds `key value` lines, `#` starts a comment; every key is the
  * name of a long option (without the dashes), flags take yes|no.  The file
  * is read first and the command line applied over it, so the command line
- * wins; there a flag is --NAME, --NAME=yes|no or --no-NAME.  Errors name the file and line ("df2redis.conf:7: ...") or the
+ * wins; there a flag is --NAME, --NAME=yes|no or --no-NAME.  Errors
+ * (ERR_CONFIG) name the file and line ("df2redis.conf:7: ...") or the
  * option.  Secrets (passwords) come only from files, the target URL or
  * the environment, in that order, as for `df2redis import`: the source's
  * from --source-password-file, else DF2REDIS_SOURCE_PASSWORD; the
@@ -19,7 +20,23 @@
 #include <limits.h>
 #include <stddef.h>
 
-#include "writer.h"
+#include "error.h"
+
+/*
+ * Source dbs --db-map can name: the writer's WRITER_MAXDB, which the
+ * worker checks at compile time.  Kept here so that reading a config file
+ * (df2redisctl does) does not depend on the writer.
+ */
+#define CONFIG_MAXDB	1024
+
+/* Values the target cannot hold: --unsupported. */
+enum config_unsupported {
+	CONFIG_UNSUPPORTED_FAIL,	/* stop with an error */
+	CONFIG_UNSUPPORTED_SKIP,	/* count, log and go on */
+};
+
+/* config_parse_args(): --help was asked for and printed. */
+#define CONFIG_HELP	1
 
 struct config {
 	char	 source_host[256];
@@ -30,8 +47,8 @@ struct config {
 	char	 target_url[1024];
 	char	 target_password[512];	/* "" when the URL's applies */
 	char	 target_password_file[PATH_MAX];
-	int	 db_map[WRITER_MAXDB];		/* -1: same db */
-	enum writer_unsupported unsupported;
+	int	 db_map[CONFIG_MAXDB];		/* -1: same db */
+	enum config_unsupported unsupported;
 	size_t	 batch;				/* 0: the writer's default */
 	char	 state_dir[PATH_MAX];
 	char	 ctl_socket[PATH_MAX];		/* default STATE_DIR/df2redis.sock */
@@ -48,20 +65,30 @@ struct config {
 };
 
 void	config_init(struct config *);
-/* Set one option by its long name; 0 ok, -1 with a message in err. */
+/* Set one option by its long name; 0 ok, -1 (ERR_CONFIG). */
 int	config_set(struct config *, const char *key, const char *value,
-	    char *err, size_t errlen);
+	    struct error *);
 /* Read a config file; errors say "FILE:LINE: ...". */
-int	config_load(struct config *, const char *path, char *err, size_t);
+int	config_load(struct config *, const char *path, struct error *);
 /*
  * Parse argv (getopt_long; argv[0] is the subcommand), reading -f FILE
- * first; then fill in defaults, passwords from files and the environment,
- * and check that the required options are there.  0 ok, -1 error in err.
+ * first; then fill in defaults and check that the required options are
+ * there.  0 ok, CONFIG_HELP when --help was printed, -1 error.
+ * The passwords come next, from config_secrets().
  */
-int	config_parse_args(struct config *, int, char **, char *, size_t);
-/* Read the first line of a password file into buf. */
+int	config_parse_args(struct config *, int, char **, struct error *);
+/*
+ * The passwords, from the files, then (target only) the URL, then the
+ * environment: url_password says whether the target URL holds one (the
+ * caller parsed it; this module does not know URLs).
+ */
+int	config_secrets(struct config *, int url_password, struct error *);
+/*
+ * Read the first line of a password file into buf: an empty one is an
+ * error, one readable by others a warning on stderr.  Shared with import.
+ */
 int	config_read_secret(const char *path, char *buf, size_t buflen,
-	    char *err, size_t errlen);
+	    struct error *);
 void	config_usage(const char *cmd);
 
 #endif

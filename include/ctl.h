@@ -1,6 +1,6 @@
 /*
- * ctl.h - the supervisor's control socket (STATE_DIR/df2redis.sock, or
- * --ctl-socket PATH), used by df2redisctl.
+ * ctl.h - the control protocol: the supervisor's control socket
+ * (STATE_DIR/df2redis.sock, or --ctl-socket PATH), used by df2redisctl.
  *
  * Protocol: a client connects, sends ONE request line terminated by "\n"
  * (at most CTL_MAXREQ bytes, "\r\n" accepted), reads reply lines until a
@@ -30,6 +30,10 @@
  *		.	(then the daemon stops as on SIGTERM)
  *
  * Anything else: "error: unknown request" / "error: <why>" then ".".
+ *
+ * This module serves the socket and parses requests; what a request does
+ * is the daemon's, given as a table of struct ctl_request (the
+ * supervisor's is in ctlcmd.c).
  */
 #ifndef DF2REDIS_CTL_H
 #define DF2REDIS_CTL_H
@@ -37,22 +41,33 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "error.h"
+
 #define CTL_MAXREQ	256
 /* a request, and a reply, each take at most this long or are dropped */
 #define CTL_TIMEOUT_MS	1000
 
+/* One request a daemon answers; a table of them ends with a NULL name. */
+struct ctl_request {
+	const char	*name;
+	int		 has_arg;	/* "NAME ARG" (1) or "NAME" alone (0) */
+	/* Answer on fd with exactly one ctl_reply(). */
+	void		(*answer)(void *arg, int fd, const char *reqarg);
+};
+
 /* Bind and listen; refuses when another daemon answers on the path. */
-int	ctl_listen(const char *path, char *err, size_t errlen);
+int	ctl_listen(const char *path, struct error *);
 /*
- * Accept one client and read its request line (without the newline).
- * Returns the client fd, or -1 (nothing to serve, or a bad client that
- * was answered and closed already), or CTL_EAGAIN when accept(2) failed
- * for lack of descriptors or memory (errno says which): the connection
- * stays queued and the listener stays readable, so the caller must stop
- * polling it for a while.
+ * Accept one client, read its request line and answer it through the
+ * table (or "error: unknown request").  Returns 0, also when there was
+ * nothing to serve or a bad client was answered and closed, or
+ * CTL_EAGAIN when accept(2) failed for lack of descriptors or memory
+ * (e says which): the connection stays queued and the listener stays
+ * readable, so the caller must stop polling it for a while.
  */
 #define CTL_EAGAIN	(-2)
-int	ctl_accept(int listenfd, char *req, size_t reqlen);
+int	ctl_serve(int listenfd, const struct ctl_request *, void *arg,
+	    struct error *);
 /* Write the reply (lines, each ending in "\n"), the final ".", close. */
 void	ctl_reply(int fd, const char *text);
 void	ctl_unlink(int listenfd, const char *path);

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "dfly.h"
+#include "error.h"
 
 enum msg_type {
 	MSG_FLOW_REPLY = 1,	/* struct msg_flow_reply */
@@ -66,14 +67,13 @@ struct msg_flushed {
 	int32_t		 db;		/* FLUSHDB's source db, -1 FLUSHALL */
 };
 
-enum msg_error_kind {
-	ERR_RETRY,		/* restart the full sync */
-	ERR_FATAL,		/* retrying cannot help (authentication) */
-};
-
+/*
+ * A worker's last word: the kind of its error says whether a new full
+ * sync may succeed (err_retryable()); the supervisor decides by it alone.
+ */
 struct msg_error {
-	int32_t		 kind;
-	char		 text[1024];
+	int32_t		 kind;		/* enum err_kind */
+	char		 text[ERR_MSGLEN];
 };
 
 #define MSG_MAXPAYLOAD	sizeof(struct msg_error)
@@ -89,10 +89,13 @@ struct msg {
 	} u;
 };
 
-/* 0 sent, -1 error (errno). */
-int	msg_send(int fd, enum msg_type, const void *, size_t);
-/* 1 message read, 0 peer closed, -1 error or malformed (errno EBADMSG). */
-int	msg_recv(int fd, struct msg *);
+/* 0 sent, -1 error (ERR_SYS, or ERR_PROTO for a payload of a wrong size). */
+int	msg_send(int fd, enum msg_type, const void *, size_t, struct error *);
+/*
+ * 1 message read, 0 peer closed, -1 error: ERR_SYS for the socket,
+ * ERR_PROTO for a malformed message.
+ */
+int	msg_recv(int fd, struct msg *, struct error *);
 const char *msg_phase_name(enum flow_phase);
 
 #endif

@@ -6,14 +6,24 @@
  * sync).  A record is written only after the target acknowledged every
  * write up to that LSN, so resuming from it never loses a write; it is
  * deleted when a full sync of that flow begins, because from then on the
- * target no longer matches any earlier LSN.  Each process opens its own
- * handle (LMDB handles must not cross fork()).
+ * target no longer matches any earlier LSN.
+ *
+ * Each process opens its own handle, after fork() (LMDB handles must not
+ * cross it); any number of processes may write at once, LMDB serializes
+ * them.  Opening clears the reader slots of processes that died inside a
+ * read transaction, which would otherwise keep old pages from reuse.
+ * Errors name the store's path; their kinds: ERR_CONFIG when the state
+ * directory cannot hold a store (missing, not a directory, permission),
+ * ERR_DATA when the file is not an LMDB store or a record is corrupt,
+ * ERR_SYS for a failed read or write (a retry may pass).
  */
 #ifndef DF2REDIS_LSNSTORE_H
 #define DF2REDIS_LSNSTORE_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "error.h"
 
 #define LSN_REPLID_LEN	40
 
@@ -29,19 +39,20 @@ struct lsn_rec {
 	enum lsn_state	 state;
 	uint64_t	 keys;		/* keys written by the last full sync */
 	uint64_t	 bytes;		/* bytes read on the flow */
-	int64_t		 updated_ms;	/* unix ms of the write */
+	int64_t		 updated_ms;	/* unix ms of the write (wall clock) */
 };
 
 struct lsnstore;
 
-struct lsnstore	*lsnstore_open(const char *dir, char *err, size_t errlen);
+/* Open or create DIR/lsn.mdb (DIR is made when missing). */
+struct lsnstore	*lsnstore_open(const char *dir, struct error *);
 void		 lsnstore_close(struct lsnstore *);
 /* 1 found, 0 no record, -1 error. */
 int		 lsnstore_get(struct lsnstore *, int flow, struct lsn_rec *,
-		    char *err, size_t errlen);
-/* Durable (synced) when it returns 0. */
+		    struct error *);
+/* Durable (synced) when it returns 0; updated_ms 0 stamps it now. */
 int		 lsnstore_put(struct lsnstore *, int flow,
-		    const struct lsn_rec *, char *err, size_t errlen);
-int		 lsnstore_del(struct lsnstore *, int flow, char *, size_t);
+		    const struct lsn_rec *, struct error *);
+int		 lsnstore_del(struct lsnstore *, int flow, struct error *);
 
 #endif

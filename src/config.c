@@ -12,9 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
 #include "config.h"
-#include "target.h"
 
 enum opt_kind { OPT_STR, OPT_INT, OPT_FLAG, OPT_SPECIAL };
 
@@ -68,9 +66,9 @@ config_init(struct config *cfg)
 	size_t i;
 
 	memset(cfg, 0, sizeof(*cfg));
-	for (i = 0; i < WRITER_MAXDB; i++)
+	for (i = 0; i < CONFIG_MAXDB; i++)
 		cfg->db_map[i] = -1;
-	cfg->unsupported = UNSUPPORTED_FAIL;
+	cfg->unsupported = CONFIG_UNSUPPORTED_FAIL;
 	cfg->max_retries = 10;
 	cfg->retry_delay_ms = 250;
 	cfg->timeout_ms = 30000;
@@ -78,51 +76,51 @@ config_init(struct config *cfg)
 
 static int
 parse_hostport(const char *s, char *host, size_t hostlen, int *port,
-    char *err, size_t errlen)
+    struct error *e)
 {
 	const char *colon, *errstr;
 	size_t hl;
 
 	if ((colon = strrchr(s, ':')) == NULL)
-		return seterr(err, errlen, "\"%s\": expected HOST:PORT", s);
+		return err_set(e, ERR_CONFIG, "\"%s\": expected HOST:PORT", s);
 	hl = colon - s;
 	if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {	/* [::1]:6379 */
 		s++;
 		hl -= 2;
 	}
 	if (hl == 0 || hl >= hostlen)
-		return seterr(err, errlen, "\"%s\": bad host", s);
+		return err_set(e, ERR_CONFIG, "\"%s\": bad host", s);
 	memcpy(host, s, hl);
 	host[hl] = '\0';
 	*port = strtonum(colon + 1, 1, 65535, &errstr);
 	if (errstr != NULL)
-		return seterr(err, errlen, "\"%s\": port is %s", s, errstr);
+		return err_set(e, ERR_CONFIG, "\"%s\": port is %s", s, errstr);
 	return 0;
 }
 
 static int
-parse_dbmap(struct config *cfg, const char *spec, char *err, size_t errlen)
+parse_dbmap(struct config *cfg, const char *spec, struct error *e)
 {
 	char buf[4096], *p, *pair, *colon;
 	const char *errstr;
 	long long src, dst;
 
 	if (strlcpy(buf, spec, sizeof(buf)) >= sizeof(buf))
-		return seterr(err, errlen, "db-map too long");
+		return err_set(e, ERR_CONFIG, "db-map too long");
 	for (p = buf; (pair = strsep(&p, ",")) != NULL;) {
 		if (*pair == '\0')
 			continue;
 		if ((colon = strchr(pair, ':')) == NULL)
-			return seterr(err, errlen,
+			return err_set(e, ERR_CONFIG,
 			    "db-map \"%s\": expected SRC:DST", pair);
 		*colon = '\0';
-		src = strtonum(pair, 0, WRITER_MAXDB - 1, &errstr);
+		src = strtonum(pair, 0, CONFIG_MAXDB - 1, &errstr);
 		if (errstr != NULL)
-			return seterr(err, errlen,
+			return err_set(e, ERR_CONFIG,
 			    "db-map: source db \"%s\" is %s", pair, errstr);
-		dst = strtonum(colon + 1, 0, WRITER_MAXDB - 1, &errstr);
+		dst = strtonum(colon + 1, 0, CONFIG_MAXDB - 1, &errstr);
 		if (errstr != NULL)
-			return seterr(err, errlen,
+			return err_set(e, ERR_CONFIG,
 			    "db-map: target db \"%s\" is %s", colon + 1, errstr);
 		cfg->db_map[src] = dst;
 	}
@@ -145,38 +143,38 @@ parse_bool(const char *v, int *out)
 
 static int
 set_special(struct config *cfg, const char *key, const char *value,
-    char *err, size_t errlen)
+    struct error *e)
 {
 	const char *errstr;
 
 	if (strcmp(key, "source") == 0)
 		return parse_hostport(value, cfg->source_host,
-		    sizeof(cfg->source_host), &cfg->source_port, err, errlen);
+		    sizeof(cfg->source_host), &cfg->source_port, e);
 	if (strcmp(key, "db-map") == 0)
-		return parse_dbmap(cfg, value, err, errlen);
+		return parse_dbmap(cfg, value, e);
 	if (strcmp(key, "unsupported") == 0) {
 		if (strcmp(value, "fail") == 0)
-			cfg->unsupported = UNSUPPORTED_FAIL;
+			cfg->unsupported = CONFIG_UNSUPPORTED_FAIL;
 		else if (strcmp(value, "skip") == 0)
-			cfg->unsupported = UNSUPPORTED_SKIP;
+			cfg->unsupported = CONFIG_UNSUPPORTED_SKIP;
 		else
-			return seterr(err, errlen,
+			return err_set(e, ERR_CONFIG,
 			    "unsupported: \"%s\" is not fail or skip", value);
 		return 0;
 	}
 	if (strcmp(key, "batch") == 0) {
 		cfg->batch = strtonum(value, 1, 100000, &errstr);
 		if (errstr != NULL)
-			return seterr(err, errlen, "batch \"%s\" is %s "
+			return err_set(e, ERR_CONFIG, "batch \"%s\" is %s "
 			    "(1-100000)", value, errstr);
 		return 0;
 	}
-	return seterr(err, errlen, "unknown option \"%s\"", key);
+	return err_set(e, ERR_CONFIG, "unknown option \"%s\"", key);
 }
 
 int
 config_set(struct config *cfg, const char *key, const char *value,
-    char *err, size_t errlen)
+    struct error *e)
 {
 	const struct option_desc *o;
 	const char *errstr;
@@ -187,44 +185,44 @@ config_set(struct config *cfg, const char *key, const char *value,
 		if (strcmp(options[i].name, key) == 0)
 			break;
 	if (i == NOPTIONS)
-		return seterr(err, errlen, "unknown option \"%s\"", key);
+		return err_set(e, ERR_CONFIG, "unknown option \"%s\"", key);
 	o = &options[i];
 	switch (o->kind) {
 	case OPT_STR:
 		if (*value == '\0')
-			return seterr(err, errlen, "%s: empty value", key);
+			return err_set(e, ERR_CONFIG, "%s: empty value", key);
 		if (strlcpy(base + o->off, value, o->size) >= o->size)
-			return seterr(err, errlen, "%s: value too long", key);
+			return err_set(e, ERR_CONFIG, "%s: value too long", key);
 		return 0;
 	case OPT_INT:
 		*(int *)(base + o->off) = strtonum(value, o->min, o->max,
 		    &errstr);
 		if (errstr != NULL)
-			return seterr(err, errlen, "%s: \"%s\" is %s", key,
+			return err_set(e, ERR_CONFIG, "%s: \"%s\" is %s", key,
 			    value, errstr);
 		return 0;
 	case OPT_FLAG:
 		if (parse_bool(value, (int *)(base + o->off)) == -1)
-			return seterr(err, errlen,
+			return err_set(e, ERR_CONFIG,
 			    "%s: \"%s\" is not yes or no", key, value);
 		return 0;
 	case OPT_SPECIAL:
-		return set_special(cfg, key, value, err, errlen);
+		return set_special(cfg, key, value, e);
 	}
-	return seterr(err, errlen, "%s: bad option kind", key);
+	return err_set(e, ERR_CONFIG, "%s: bad option kind", key);
 }
 
 int
-config_load(struct config *cfg, const char *path, char *err, size_t errlen)
+config_load(struct config *cfg, const char *path, struct error *e)
 {
 	FILE *fp;
-	char *line = NULL, *key, *value, *end, msg[512];
+	char *line = NULL, *key, *value, *end;
 	size_t cap = 0;
 	ssize_t n;
 	int lineno = 0, rc = 0;
 
 	if ((fp = fopen(path, "r")) == NULL)
-		return seterr(err, errlen, "%s: %s", path, strerror(errno));
+		return err_set(e, ERR_CONFIG, "%s: %s", path, strerror(errno));
 	while ((n = getline(&line, &cap, fp)) != -1) {
 		lineno++;
 		if ((end = strchr(line, '#')) != NULL)
@@ -240,59 +238,58 @@ config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 		while (end > value && isspace((unsigned char)end[-1]))
 			*--end = '\0';
 		if (*value == '\0') {
-			rc = seterr(err, errlen, "%s:%d: %s: missing value",
+			rc = err_set(e, ERR_CONFIG, "%s:%d: %s: missing value",
 			    path, lineno, key);
 			break;
 		}
-		if (config_set(cfg, key, value, msg, sizeof(msg)) == -1) {
-			rc = seterr(err, errlen, "%s:%d: %s", path, lineno, msg);
+		if (config_set(cfg, key, value, e) == -1) {
+			rc = err_prefix(e, "%s:%d", path, lineno);
 			break;
 		}
 	}
 	if (rc == 0 && ferror(fp))
-		rc = seterr(err, errlen, "%s: %s", path, strerror(errno));
+		rc = err_set(e, ERR_CONFIG, "%s: %s", path, strerror(errno));
 	free(line);
 	fclose(fp);
 	return rc;
 }
 
 int
-config_read_secret(const char *path, char *buf, size_t buflen, char *err,
-    size_t errlen)
+config_read_secret(const char *path, char *buf, size_t buflen,
+    struct error *e)
 {
 	struct stat st;
 	FILE *fp;
 	size_t n;
 
 	if ((fp = fopen(path, "r")) == NULL)
-		return seterr(err, errlen, "%s: %s", path, strerror(errno));
+		return err_set(e, ERR_CONFIG, "%s: %s", path, strerror(errno));
 	if (fstat(fileno(fp), &st) == 0 && (st.st_mode & 077) != 0)
 		fprintf(stderr, "df2redis: warning: %s is readable by others\n",
 		    path);
 	if (fgets(buf, buflen, fp) == NULL) {
 		fclose(fp);
-		return seterr(err, errlen, "%s: empty password file", path);
+		return err_set(e, ERR_CONFIG, "%s: empty password file", path);
 	}
 	fclose(fp);
 	n = strcspn(buf, "\r\n");
 	if (n == buflen - 1)
-		return seterr(err, errlen, "%s: password too long", path);
+		return err_set(e, ERR_CONFIG, "%s: password too long", path);
 	buf[n] = '\0';
 	if (n == 0)
-		return seterr(err, errlen, "%s: empty password", path);
+		return err_set(e, ERR_CONFIG, "%s: empty password", path);
 	return 0;
 }
 
 static int
-getenv_secret(const char *name, char *buf, size_t buflen, char *err,
-    size_t errlen)
+getenv_secret(const char *name, char *buf, size_t buflen, struct error *e)
 {
 	const char *v;
 
 	if ((v = getenv(name)) == NULL || *v == '\0')
 		return 0;
 	if (strlcpy(buf, v, buflen) >= buflen)
-		return seterr(err, errlen, "%s: password too long", name);
+		return err_set(e, ERR_CONFIG, "%s: password too long", name);
 	return 0;
 }
 
@@ -300,61 +297,48 @@ getenv_secret(const char *name, char *buf, size_t buflen, char *err,
  * Passwords, the same rule for every subcommand: the password file first,
  * then (target only) the password in the URL, then the environment.
  */
-static int
-config_secrets(struct config *cfg, char *err, size_t errlen)
+int
+config_secrets(struct config *cfg, int url_password, struct error *e)
 {
-	struct target_opts topts;
-	char msg[512];
-	int url_password;
-
 	if (cfg->source_password_file[0] != '\0') {
 		if (config_read_secret(cfg->source_password_file,
 		    cfg->source_password, sizeof(cfg->source_password),
-		    err, errlen) == -1)
+		    e) == -1)
 			return -1;
 	} else if (getenv_secret("DF2REDIS_SOURCE_PASSWORD",
-	    cfg->source_password, sizeof(cfg->source_password),
-	    err, errlen) == -1)
+	    cfg->source_password, sizeof(cfg->source_password), e) == -1)
 		return -1;
-	if (target_parse(cfg->target_url, &topts, msg, sizeof(msg)) == -1)
-		return seterr(err, errlen, "--target: %s", msg);
-	url_password = topts.password[0] != '\0';
-	explicit_bzero(&topts, sizeof(topts));
 	if (cfg->target_password_file[0] != '\0')
 		return config_read_secret(cfg->target_password_file,
-		    cfg->target_password, sizeof(cfg->target_password),
-		    err, errlen);
+		    cfg->target_password, sizeof(cfg->target_password), e);
 	if (url_password)
 		return 0;
 	return getenv_secret("DF2REDIS_TARGET_PASSWORD", cfg->target_password,
-	    sizeof(cfg->target_password), err, errlen);
+	    sizeof(cfg->target_password), e);
 }
 
 static int
-config_finish(struct config *cfg, char *err, size_t errlen)
+config_finish(struct config *cfg, struct error *e)
 {
-	char msg[512];
 	int n;
 
 	if (cfg->source_host[0] == '\0')
-		return seterr(err, errlen, "--source HOST:PORT is required");
+		return err_set(e, ERR_CONFIG, "--source HOST:PORT is required");
 	if (cfg->target_url[0] == '\0')
-		return seterr(err, errlen, "--target URL is required");
+		return err_set(e, ERR_CONFIG, "--target URL is required");
 	if (cfg->state_dir[0] == '\0')
-		return seterr(err, errlen, "--state-dir DIR is required");
-	if (config_secrets(cfg, msg, sizeof(msg)) == -1)
-		return seterr(err, errlen, "%s", msg);
+		return err_set(e, ERR_CONFIG, "--state-dir DIR is required");
 	if (cfg->ctl_socket[0] == '\0') {
 		n = snprintf(cfg->ctl_socket, sizeof(cfg->ctl_socket),
 		    "%s/df2redis.sock", cfg->state_dir);
 		if (n < 0 || (size_t)n >= sizeof(cfg->ctl_socket))
-			return seterr(err, errlen, "state-dir too long");
+			return err_set(e, ERR_CONFIG, "state-dir too long");
 	}
 	if (cfg->pidfile[0] == '\0') {
 		n = snprintf(cfg->pidfile, sizeof(cfg->pidfile),
 		    "%s/df2redis.pid", cfg->state_dir);
 		if (n < 0 || (size_t)n >= sizeof(cfg->pidfile))
-			return seterr(err, errlen, "state-dir too long");
+			return err_set(e, ERR_CONFIG, "state-dir too long");
 	}
 	return 0;
 }
@@ -389,14 +373,14 @@ config_usage(const char *cmd)
 }
 
 int
-config_parse_args(struct config *cfg, int argc, char **argv, char *err,
-    size_t errlen)
+config_parse_args(struct config *cfg, int argc, char **argv,
+    struct error *e)
 {
 	/* each option, "no-NAME" for each flag (val 1), help, the end */
 	struct option longopts[2 * NOPTIONS + 2];
 	char noname[NOPTIONS][64];
 	const char **keys, **values;
-	char msg[512];
+	char msg[ERR_MSGLEN];
 	size_t i, nl, n = 0;
 	int ch, idx, rc = -1, verbose = 0;
 
@@ -427,7 +411,7 @@ config_parse_args(struct config *cfg, int argc, char **argv, char *err,
 	keys = calloc(argc + 1, sizeof(*keys));
 	values = calloc(argc + 1, sizeof(*values));
 	if (keys == NULL || values == NULL) {
-		seterr(err, errlen, "out of memory");
+		err_set(e, ERR_SYS, "out of memory");
 		goto out;
 	}
 	optind = 1;
@@ -449,7 +433,7 @@ config_parse_args(struct config *cfg, int argc, char **argv, char *err,
 		case 'f':
 			if (strlcpy(cfg->config_file, optarg,
 			    sizeof(cfg->config_file)) >= sizeof(cfg->config_file)) {
-				seterr(err, errlen, "-f: path too long");
+				err_set(e, ERR_CONFIG, "-f: path too long");
 				goto out;
 			}
 			break;
@@ -461,29 +445,32 @@ config_parse_args(struct config *cfg, int argc, char **argv, char *err,
 			break;
 		case 'h':
 			config_usage(argv[0]);
-			seterr(err, errlen, "help");
+			rc = CONFIG_HELP;
 			goto out;
 		default:
-			seterr(err, errlen, "unknown or incomplete option \"%s\"",
+			err_set(e, ERR_CONFIG, "unknown or incomplete option \"%s\"",
 			    argv[optind - 1]);
 			goto out;
 		}
 	}
 	if (optind < argc) {
-		seterr(err, errlen, "unexpected argument \"%s\"", argv[optind]);
+		err_set(e, ERR_CONFIG, "unexpected argument \"%s\"",
+		    argv[optind]);
 		goto out;
 	}
 	if (cfg->config_file[0] != '\0' &&
-	    config_load(cfg, cfg->config_file, err, errlen) == -1)
+	    config_load(cfg, cfg->config_file, e) == -1)
 		goto out;
 	for (i = 0; i < n; i++)
-		if (config_set(cfg, keys[i], values[i], msg, sizeof(msg)) == -1) {
-			seterr(err, errlen, "--%s", msg);
+		if (config_set(cfg, keys[i], values[i], e) == -1) {
+			/* the option as it was typed: "--batch: ..." */
+			strlcpy(msg, e->msg, sizeof(msg));
+			err_set(e, ERR_CONFIG, "--%s", msg);
 			goto out;
 		}
 	if (verbose > 0)
 		cfg->verbose = verbose;
-	rc = config_finish(cfg, err, errlen);
+	rc = config_finish(cfg, e);
 out:
 	free(keys);
 	free(values);

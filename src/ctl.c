@@ -1,8 +1,9 @@
 /*
- * ctl.c - the supervisor's control socket: accept, read one request line,
- * answer, close.  A request and a reply each have one deadline,
- * CTL_TIMEOUT_MS after they began, however the client dribbles its bytes,
- * so a stuck or slow client cannot stall the supervisor longer.
+ * ctl.c - the control socket (ctl.h): accept, read one request line,
+ * answer it through the daemon's table, close.  A request and a reply
+ * each have one deadline, CTL_TIMEOUT_MS after they began, however the
+ * client dribbles its bytes, so a stuck or slow client cannot stall the
+ * supervisor longer.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -11,23 +12,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "clock.h"
 #include "ctl.h"
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "log.h"
 
 /* poll one fd until the deadline; > 0 ready, 0 deadline passed, -1 error */
 static int
@@ -40,7 +31,7 @@ wait_until(int fd, short events, int64_t deadline)
 	pfd.fd = fd;
 	pfd.events = events;
 	for (;;) {
-		if ((left = deadline - now_ms()) <= 0)
+		if ((left = deadline - mono_ms()) <= 0)
 			return 0;
 		if ((n = poll(&pfd, 1, left)) != -1 || errno != EINTR)
 			return n;
@@ -59,61 +50,58 @@ make_addr(const char *path, struct sockaddr_un *sun)
 }
 
 int
-ctl_listen(const char *path, char *err, size_t errlen)
+ctl_listen(const char *path, struct error *e)
 {
 	struct sockaddr_un sun;
 	mode_t old;
 	int fd, probe;
 
 	if (make_addr(path, &sun) == -1)
-		return seterr(err, errlen, "%s: control socket path too long",
-		    path);
+		return err_set(e, ERR_CONFIG, "%s: control socket path too "
+		    "long", path);
 	/* a live daemon answers; a stale socket file is replaced */
 	if ((probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) != -1) {
 		if (connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
 			close(probe);
-			return seterr(err, errlen, "%s: another df2redis is "
-			    "running", path);
+			return err_set(e, ERR_CONFIG, "%s: another df2redis "
+			    "is running", path);
 		}
 		close(probe);
 	}
 	if (unlink(path) == -1 && errno != ENOENT)
-		return seterr(err, errlen, "%s: %s", path, strerror(errno));
+		return err_set(e, ERR_SYS, "%s: %s", path, strerror(errno));
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
 	    0)) == -1)
-		return seterr(err, errlen, "socket: %s", strerror(errno));
+		return err_set(e, ERR_SYS, "socket: %s", strerror(errno));
 	old = umask(0117);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		umask(old);
-		seterr(err, errlen, "%s: bind: %s", path, strerror(errno));
+		err_set(e, ERR_SYS, "%s: bind: %s", path, strerror(errno));
 		close(fd);
 		return -1;
 	}
 	umask(old);
 	if (listen(fd, 16) == -1) {
-		seterr(err, errlen, "%s: listen: %s", path, strerror(errno));
+		err_set(e, ERR_SYS, "%s: listen: %s", path, strerror(errno));
 		close(fd);
 		return -1;
 	}
 	return fd;
 }
 
-int
-ctl_accept(int listenfd, char *req, size_t reqlen)
+/*
+ * Read the request line of a client just accepted (without the newline).
+ * Returns fd, or -1 when the client was dropped (answered and closed).
+ */
+static int
+read_request(int fd, char *req, size_t reqlen)
 {
 	int64_t deadline;
 	size_t len = 0;
 	ssize_t n;
 	char *nl;
-	int fd;
 
-	if ((fd = accept4(listenfd, NULL, NULL, SOCK_CLOEXEC)) == -1) {
-		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-		    errno == ENOMEM)
-			return CTL_EAGAIN;
-		return -1;
-	}
-	deadline = now_ms() + CTL_TIMEOUT_MS;
+	deadline = mono_ms() + CTL_TIMEOUT_MS;
 	for (;;) {
 		if (wait_until(fd, POLLIN, deadline) <= 0)
 			break;
@@ -139,10 +127,41 @@ ctl_accept(int listenfd, char *req, size_t reqlen)
 	return -1;
 }
 
+int
+ctl_serve(int listenfd, const struct ctl_request *table, void *arg,
+    struct error *e)
+{
+	const struct ctl_request *r;
+	char req[CTL_MAXREQ], *reqarg;
+	int fd;
+
+	if ((fd = accept4(listenfd, NULL, NULL, SOCK_CLOEXEC)) == -1) {
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM) {
+			err_set(e, ERR_SYS, "%s", strerror(errno));
+			return CTL_EAGAIN;
+		}
+		return 0;
+	}
+	if (read_request(fd, req, sizeof(req)) == -1)
+		return 0;
+	if ((reqarg = strchr(req, ' ')) != NULL)
+		*reqarg++ = '\0';
+	log_debug("control request \"%s\"", req);
+	for (r = table; r->name != NULL; r++)
+		if (strcmp(req, r->name) == 0 &&
+		    (reqarg != NULL) == r->has_arg) {
+			r->answer(arg, fd, reqarg);
+			return 0;
+		}
+	ctl_reply(fd, "error: unknown request\n");
+	return 0;
+}
+
 void
 ctl_reply(int fd, const char *text)
 {
-	int64_t deadline = now_ms() + CTL_TIMEOUT_MS;
+	int64_t deadline = mono_ms() + CTL_TIMEOUT_MS;
 	size_t len = strlen(text);
 	char junk[4096];
 	ssize_t n;

@@ -22,6 +22,7 @@
 #define LIBBSD_OPENBSD_VIS
 #include <vis.h>
 
+#include "clock.h"
 #include "config.h"
 #include "ctl.h"
 
@@ -191,11 +192,11 @@ static void
 socket_from_config(const char *file, char *path, size_t pathlen)
 {
 	struct config cfg;
-	char msg[1024];
+	struct error e;
 
 	config_init(&cfg);
-	if (config_load(&cfg, file, msg, sizeof(msg)) == -1)
-		errx(1, "%s", msg);
+	if (config_load(&cfg, file, &e) == -1)
+		errx(1, "%s", e.msg);
 	if (cfg.ctl_socket[0] != '\0') {
 		if (strlcpy(path, cfg.ctl_socket, pathlen) >= pathlen)
 			errx(1, "%s: ctl-socket too long", file);
@@ -281,15 +282,6 @@ send_request(int fd, const char *path, const char *request)
 	}
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 static int
 reply_complete(const char *buf, size_t len)
 {
@@ -318,7 +310,7 @@ read_reply(int fd, const char *path, int timeout, size_t *lenp)
 	pfd.fd = fd;
 	pfd.events = POLLIN;
 	/* one deadline for the whole reply, not one per read */
-	deadline = now_ms() + timeout * 1000LL;
+	deadline = mono_ms() + timeout * 1000LL;
 	for (;;) {
 		if (reply_complete(buf, len))
 			break;
@@ -331,7 +323,7 @@ read_reply(int fd, const char *path, int timeout, size_t *lenp)
 				err(1, NULL);
 			buf = nbuf;
 		}
-		if ((left = deadline - now_ms()) <= 0 ||
+		if ((left = deadline - mono_ms()) <= 0 ||
 		    (rv = poll(&pfd, 1, left)) == 0)
 			errx(1, "%s: no reply within %d s (after %zu bytes)",
 			    path, timeout, len);

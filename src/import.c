@@ -15,10 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "cmd.h"
+#include "config.h"
 #include "log.h"
 #include "rdb.h"
 #include "target.h"
@@ -59,13 +60,11 @@ struct progress {
 	uint64_t	 total_bytes;
 };
 
+/* Seconds on the monotonic clock, for rates and elapsed times. */
 static double
 now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+	return mono_ms() / 1e3;
 }
 
 static void
@@ -126,24 +125,6 @@ bad:
 	log_warnx("--db-map \"%s\": expected SRC:DST,... with dbs 0-%d", s,
 	    WRITER_MAXDB - 1);
 	return -1;
-}
-
-static int
-read_password_file(const char *path, char *out, size_t outlen)
-{
-	FILE *f;
-	size_t n;
-
-	if ((f = fopen(path, "r")) == NULL) {
-		log_warn("--target-password-file %s", path);
-		return -1;
-	}
-	if (fgets(out, outlen, f) == NULL)
-		out[0] = '\0';
-	fclose(f);
-	n = strcspn(out, "\r\n");
-	out[n] = '\0';
-	return 0;
 }
 
 static int
@@ -433,6 +414,7 @@ cmd_import(int argc, char **argv)
 	struct target *t;
 	struct stat sb;
 	const char *pwfile = NULL, *es, *env;
+	struct error e;
 	char err[1024];
 	int ch, i, verbose = 0, errors = 0;
 	long n;
@@ -506,10 +488,13 @@ cmd_import(int argc, char **argv)
 		log_warnx("--target %s: %s", im.url, err);
 		return 2;
 	}
+	/* the rule and the file format of replicate (config.h) */
 	if (pwfile != NULL) {
-		if (read_password_file(pwfile, topts->password,
-		    sizeof(topts->password)) == -1)
+		if (config_read_secret(pwfile, topts->password,
+		    sizeof(topts->password), &e) == -1) {
+			log_warnx("--target-password-file %s", e.msg);
 			return 2;
+		}
 	} else if (topts->password[0] == '\0' &&
 	    (env = getenv("DF2REDIS_TARGET_PASSWORD")) != NULL)
 		strlcpy(topts->password, env, sizeof(topts->password));

@@ -1,10 +1,12 @@
 /*
- * msg.c - typed, size-checked messages over a SOCK_SEQPACKET socketpair.
+ * msg.c - typed, size-checked messages over a SOCK_SEQPACKET socketpair
+ * (imsg.h).
  */
 #include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "imsg.h"
@@ -34,17 +36,17 @@ msg_size_ok(uint32_t type, size_t len)
 }
 
 int
-msg_send(int fd, enum msg_type type, const void *payload, size_t len)
+msg_send(int fd, enum msg_type type, const void *payload, size_t len,
+    struct error *e)
 {
 	struct msg_hdr hdr;
 	struct iovec iov[2];
 	struct msghdr mh;
 	ssize_t n;
 
-	if (!msg_size_ok(type, len)) {
-		errno = EINVAL;
-		return -1;
-	}
+	if (!msg_size_ok(type, len))
+		return err_set(e, ERR_PROTO, "message %u: %zu bytes of payload",
+		    (unsigned)type, len);
 	hdr.type = type;
 	hdr.len = len;
 	iov[0].iov_base = &hdr;
@@ -57,11 +59,16 @@ msg_send(int fd, enum msg_type type, const void *payload, size_t len)
 	do {
 		n = sendmsg(fd, &mh, MSG_NOSIGNAL);
 	} while (n == -1 && errno == EINTR);
-	return n == (ssize_t)(sizeof(hdr) + len) ? 0 : -1;
+	if (n == -1)
+		return err_set(e, ERR_SYS, "%s", strerror(errno));
+	if (n != (ssize_t)(sizeof(hdr) + len))
+		return err_set(e, ERR_SYS, "message %u: short send",
+		    (unsigned)type);
+	return 0;
 }
 
 int
-msg_recv(int fd, struct msg *m)
+msg_recv(int fd, struct msg *m, struct error *e)
 {
 	ssize_t n;
 
@@ -69,14 +76,17 @@ msg_recv(int fd, struct msg *m)
 	do {
 		n = recv(fd, m, sizeof(*m), MSG_TRUNC);
 	} while (n == -1 && errno == EINTR);
-	if (n <= 0)
-		return n;
+	if (n == -1)
+		return err_set(e, ERR_SYS, "%s", strerror(errno));
+	if (n == 0)
+		return 0;
 	if ((size_t)n < sizeof(m->hdr) || (size_t)n > sizeof(*m) ||
 	    m->hdr.len != (size_t)n - sizeof(m->hdr) ||
-	    !msg_size_ok(m->hdr.type, m->hdr.len)) {
-		errno = EBADMSG;
-		return -1;
-	}
+	    !msg_size_ok(m->hdr.type, m->hdr.len))
+		return err_set(e, ERR_PROTO, "malformed message");
+	if (m->hdr.type == MSG_ERROR && (m->u.error.kind <= ERR_NONE ||
+	    m->u.error.kind >= ERR_MAX))
+		return err_set(e, ERR_PROTO, "malformed message");
 	if (m->hdr.type == MSG_ERROR)
 		m->u.error.text[sizeof(m->u.error.text) - 1] = '\0';
 	if (m->hdr.type == MSG_FLOW_REPLY)

@@ -17,7 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "dfly.h"
+#include "errmap.h"
 #include "imsg.h"
 #include "journal.h"
 #include "log.h"
@@ -26,6 +28,8 @@
 #include "target.h"
 #include "worker.h"
 #include "writer.h"
+
+_Static_assert(CONFIG_MAXDB == WRITER_MAXDB, "one range of dbs");
 
 #define READ_CHUNK	(256 * 1024)
 #define STATS_EVERY_MS	250
@@ -92,15 +96,6 @@ stop_pending(void)
 	return worker_stop;
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 set_phase(struct worker *w, enum flow_phase p)
 {
@@ -124,20 +119,32 @@ fill_stats(struct worker *w)
 		w->st.offset = rdb_offset(w->rdb);
 }
 
+/* Send one message to the supervisor, or exit: nobody to report to. */
+static void
+report(struct worker *w, enum msg_type type, const void *p, size_t len)
+{
+	struct error e;
+
+	if (msg_send(w->msgfd, type, p, len, &e) == -1) {
+		log_warnx("message to the supervisor: %s", e.msg);
+		_exit(1);
+	}
+}
+
 static void
 send_stats(struct worker *w, enum msg_type type)
 {
 	fill_stats(w);
-	if (msg_send(w->msgfd, type, &w->st, sizeof(w->st)) == -1) {
-		/* the supervisor is gone: nobody to report to */
-		log_warn("message to the supervisor");
-		_exit(1);
-	}
-	w->last_stats_ms = now_ms();
+	report(w, type, &w->st, sizeof(w->st));
+	w->last_stats_ms = mono_ms();
 }
 
+/*
+ * The worker's last word: the kind tells the supervisor whether a new
+ * full sync may succeed (err_retryable()).
+ */
 static void __attribute__((noreturn, format(printf, 3, 4)))
-fail(struct worker *w, enum msg_error_kind kind, const char *fmt, ...)
+fail(struct worker *w, enum err_kind kind, const char *fmt, ...)
 {
 	struct msg_error e;
 	va_list ap;
@@ -151,22 +158,8 @@ fail(struct worker *w, enum msg_error_kind kind, const char *fmt, ...)
 	va_end(ap);
 	log_warnx("%s", e.text + n);
 	(void)msg_send(w->msgfd, MSG_ERROR, &e,
-	    sizeof(e.kind) + strlen(e.text) + 1);
+	    sizeof(e.kind) + strlen(e.text) + 1, NULL);
 	_exit(1);
-}
-
-/*
- * A refused password or a db a cluster cannot have fails the same way on
- * every attempt; an unreachable or loading target may come back.
- */
-static enum msg_error_kind
-target_open_kind(const char *err)
-{
-	if (strstr(err, "authentication failed") != NULL ||
-	    strstr(err, "NOAUTH") != NULL || strstr(err, "WRONGPASS") != NULL ||
-	    strstr(err, "only db 0") != NULL)
-		return ERR_FATAL;
-	return ERR_RETRY;
 }
 
 static void
@@ -180,16 +173,17 @@ open_target(struct worker *w)
 	int cluster;
 
 	if (target_parse(w->cfg->target_url, &topts, err, sizeof(err)) == -1)
-		fail(w, ERR_FATAL, "target: %s", err);
+		fail(w, ERR_CONFIG, "target: %s", err);
 	/* config.c put the password there unless the URL has one */
 	if (w->cfg->target_password[0] != '\0')
 		strlcpy(topts.password, w->cfg->target_password,
 		    sizeof(topts.password));
 	if ((w->target = target_open(&topts, err, sizeof(err))) == NULL)
-		fail(w, target_open_kind(err), "target: %s", err);
+		fail(w, errmap_target(err), "target: %s", err);
 	writer_opts_init(&wopts);
 	wopts.conflict = CONFLICT_OVERWRITE;	/* the snapshot replaces */
-	wopts.unsupported = w->cfg->unsupported;
+	wopts.unsupported = w->cfg->unsupported == CONFIG_UNSUPPORTED_SKIP ?
+	    UNSUPPORTED_SKIP : UNSUPPORTED_FAIL;
 	if (w->cfg->batch > 0)
 		wopts.batch = w->cfg->batch;
 	/*
@@ -200,7 +194,7 @@ open_target(struct worker *w)
 	for (i = 0; i < WRITER_MAXDB; i++) {
 		wopts.db_map[i] = w->cfg->db_map[i];
 		if (cluster && wopts.db_map[i] > 0)
-			fail(w, ERR_FATAL, "--db-map %zu:%d: a cluster has only "
+			fail(w, ERR_CONFIG, "--db-map %zu:%d: a cluster has only "
 			    "db 0", i, wopts.db_map[i]);
 		if (wopts.db_map[i] < 0 && (cluster || topts.have_db))
 			wopts.db_map[i] = cluster ? 0 : topts.db;
@@ -209,8 +203,9 @@ open_target(struct worker *w)
 	explicit_bzero(&topts, sizeof(topts));
 	snprintf(w->label, sizeof(w->label), "flow %d", w->flow);
 	wopts.label = w->label;
+	/* an old Redis (or no memory): the same on every attempt */
 	if ((w->writer = writer_open(w->target, &wopts, &e)) == NULL)
-		fail(w, ERR_FATAL, "writer: %s", e.msg);
+		fail(w, ERR_CONFIG, "writer: %s", e.msg);
 }
 
 static void
@@ -226,9 +221,9 @@ register_flow(struct worker *w)
 		rc = dfly_flow(&w->conn, w->m, w->flow, 0, &w->reply, err,
 		    sizeof(err));
 	if (rc != 0)
-		fail(w, rc == DFLY_EFATAL ? ERR_FATAL : ERR_RETRY, "%s", err);
+		fail(w, errmap_dfly(rc), "%s", err);
 	if (w->reply.partial)
-		fail(w, ERR_RETRY, "master answered PARTIAL to a full-sync "
+		fail(w, ERR_PROTO, "master answered PARTIAL to a full-sync "
 		    "request");
 	log_debug("FLOW registered: FULL");
 }
@@ -239,12 +234,11 @@ register_flow(struct worker *w)
  * target outage that outlived the target's own retries, a temporary key
  * someone else wrote to) is worth a new full sync.
  */
-static enum msg_error_kind
-write_error_kind(struct worker *w)
+static enum err_kind
+write_kind(struct worker *w)
 {
-	if (writer_error(w->writer)->kind == ERR_DATA)
-		return ERR_FATAL;
-	return ERR_RETRY;
+	return writer_error(w->writer)->kind == ERR_DATA ? ERR_DATA :
+	    ERR_TARGET;
 }
 
 /* Journal arguments are counted bytes, not NUL-terminated strings. */
@@ -269,13 +263,13 @@ flushed(struct worker *w, const struct journal_rec *rec)
 
 	memset(&f, 0, sizeof(f));
 	f.db = is_command(rec, "FLUSHALL") ? -1 : (int32_t)rec->db;
-	if (msg_send(w->msgfd, MSG_FLUSHED, &f, sizeof(f)) == -1)
-		_exit(1);
+	report(w, MSG_FLUSHED, &f, sizeof(f));
+	/* the stream tells us to start over */
 	if (f.db < 0)
-		fail(w, ERR_RETRY, "byte %" PRIu64 ": FLUSHALL during the full "
+		fail(w, ERR_PROTO, "byte %" PRIu64 ": FLUSHALL during the full "
 		    "sync: restarting it on a flushed target, as Dragonfly "
 		    "does", rdb_offset(w->rdb));
-	fail(w, ERR_RETRY, "byte %" PRIu64 ": FLUSHDB of db %u during the full "
+	fail(w, ERR_PROTO, "byte %" PRIu64 ": FLUSHDB of db %u during the full "
 	    "sync: restarting it with that db flushed on the target",
 	    rdb_offset(w->rdb), rec->db);
 }
@@ -289,7 +283,7 @@ apply_journal_blob(struct worker *w, const struct rdb_event *ev)
 	int rc;
 
 	if (journal_feed(w->jr, ev->u.journal.p, ev->u.journal.len) == -1)
-		fail(w, ERR_RETRY, "byte %" PRIu64 ": journal blob: %s",
+		fail(w, ERR_PROTO, "byte %" PRIu64 ": journal blob: %s",
 		    rdb_offset(w->rdb), journal_error(w->jr));
 	while ((rc = journal_next(w->jr, &rec)) == JOURNAL_OK) {
 		if (rec.op != JOURNAL_COMMAND) {
@@ -301,19 +295,19 @@ apply_journal_blob(struct worker *w, const struct rdb_event *ev)
 		if (is_command(&rec, "FLUSHALL") || is_command(&rec, "FLUSHDB"))
 			flushed(w, &rec);
 		if (writer_journal(w->writer, &rec) == -1)
-			fail(w, ERR_RETRY, "byte %" PRIu64 ": journal %.*s: %s",
+			fail(w, ERR_TARGET, "byte %" PRIu64 ": journal %.*s: %s",
 			    rdb_offset(w->rdb), rec.argc > 0 ?
 			    (int)rec.argvlen[0] : 0, rec.argc > 0 ?
 			    rec.argv[0] : "", writer_error(w->writer)->msg);
 	}
 	if (rc == JOURNAL_ERR)
-		fail(w, ERR_RETRY, "byte %" PRIu64 ": journal blob: %s",
+		fail(w, ERR_PROTO, "byte %" PRIu64 ": journal blob: %s",
 		    rdb_offset(w->rdb), journal_error(w->jr));
 	if (journal_pending(w->jr) != 0)
-		fail(w, ERR_RETRY, "byte %" PRIu64 ": journal blob ends inside "
+		fail(w, ERR_PROTO, "byte %" PRIu64 ": journal blob ends inside "
 		    "a record", rdb_offset(w->rdb));
 	if (ev->u.journal.nrec != 0 && n != ev->u.journal.nrec)
-		fail(w, ERR_RETRY, "byte %" PRIu64 ": journal blob announced "
+		fail(w, ERR_PROTO, "byte %" PRIu64 ": journal blob announced "
 		    "%" PRIu64 " records, held %" PRIu64, rdb_offset(w->rdb),
 		    ev->u.journal.nrec, n);
 }
@@ -322,7 +316,7 @@ static void
 barrier(struct worker *w)
 {
 	if (writer_sync(w->writer) == -1)
-		fail(w, ERR_RETRY, "byte %" PRIu64 ": target: %s",
+		fail(w, ERR_TARGET, "byte %" PRIu64 ": target: %s",
 		    rdb_offset(w->rdb), writer_error(w->writer)->msg);
 	set_phase(w, PHASE_BARRIER);
 	atomic_fetch_add(&w->shm->barrier, 1);
@@ -345,13 +339,13 @@ drain(struct worker *w)
 			continue;
 		case RDB_EV_FULLSYNC_END:
 			if (w->st.phase != PHASE_FULL_SYNC)
-				fail(w, ERR_RETRY, "byte %" PRIu64 ": second "
+				fail(w, ERR_PROTO, "byte %" PRIu64 ": second "
 				    "FULLSYNC_END", rdb_offset(w->rdb));
 			barrier(w);
 			continue;
 		case RDB_EV_JOURNAL_OFFSET:
 			if (w->st.phase != PHASE_BARRIER)
-				fail(w, ERR_RETRY, "byte %" PRIu64 ": "
+				fail(w, ERR_PROTO, "byte %" PRIu64 ": "
 				    "JOURNAL_OFFSET before FULLSYNC_END",
 				    rdb_offset(w->rdb));
 			w->st.lsn = ev.u.journal_offset;
@@ -361,7 +355,7 @@ drain(struct worker *w)
 		case RDB_EV_KEY:
 			/* the shard's traversal ended: only journal may follow */
 			if (w->st.phase != PHASE_FULL_SYNC)
-				fail(w, ERR_RETRY, "key after FULLSYNC_END at "
+				fail(w, ERR_PROTO, "key after FULLSYNC_END at "
 				    "byte %" PRIu64, rdb_offset(w->rdb));
 			break;
 		case RDB_EV_KEY_END:
@@ -371,11 +365,11 @@ drain(struct worker *w)
 			break;
 		}
 		if (writer_event(w->writer, &ev) == -1)
-			fail(w, write_error_kind(w), "byte %" PRIu64 ": %s",
+			fail(w, write_kind(w), "byte %" PRIu64 ": %s",
 			    rdb_offset(w->rdb), writer_error(w->writer)->msg);
 	}
 	if (rc == RDB_ERR)
-		fail(w, ERR_RETRY, "%s", rdb_error(w->rdb));
+		fail(w, ERR_PROTO, "%s", rdb_error(w->rdb));
 	return rc == RDB_DONE;
 }
 
@@ -388,7 +382,7 @@ read_socket(struct worker *w, int *eof)
 		n = read(w->conn.fd, w->rbuf, READ_CHUNK);
 	} while (n == -1 && errno == EINTR);
 	if (n == -1)
-		fail(w, ERR_RETRY, "byte %" PRIu64 ": read: %s",
+		fail(w, ERR_IO, "byte %" PRIu64 ": read: %s",
 		    w->st.bytes, strerror(errno));
 	if (n == 0) {
 		*eof = 1;
@@ -396,7 +390,7 @@ read_socket(struct worker *w, int *eof)
 	}
 	w->st.bytes += n;
 	if (w->rdb != NULL && rdb_feed(w->rdb, w->rbuf, n) == -1)
-		fail(w, ERR_RETRY, "%s", rdb_error(w->rdb));
+		fail(w, ERR_PROTO, "%s", rdb_error(w->rdb));
 }
 
 static void
@@ -421,12 +415,12 @@ full_sync(struct worker *w)
 
 	if ((w->rdb = rdb_new(RDB_MODE_FLOW, NULL)) == NULL ||
 	    (w->jr = journal_new(NULL)) == NULL)
-		fail(w, ERR_RETRY, "out of memory");
+		fail(w, ERR_SYS, "out of memory");
 	len = dfly_leftover(&w->conn, &p);
 	if (len > 0) {
 		w->st.bytes += len;
 		if (rdb_feed(w->rdb, p, len) == -1)
-			fail(w, ERR_RETRY, "%s", rdb_error(w->rdb));
+			fail(w, ERR_PROTO, "%s", rdb_error(w->rdb));
 	}
 	pfd.fd = w->conn.fd;
 	pfd.events = POLLIN;
@@ -434,40 +428,40 @@ full_sync(struct worker *w)
 		if (eof && stop_pending())
 			return;
 		if (eof)
-			fail(w, ERR_RETRY, "byte %" PRIu64 ": the master closed "
+			fail(w, ERR_IO, "byte %" PRIu64 ": the master closed "
 			    "the flow (%s)", w->st.bytes,
 			    msg_phase_name(w->st.phase));
 		if (worker_stop)
 			return;
-		if (now_ms() - w->last_stats_ms >= STATS_EVERY_MS)
+		if (mono_ms() - w->last_stats_ms >= STATS_EVERY_MS)
 			send_stats(w, MSG_STATS);
 		if ((n = wait_poll(&pfd, 1, STATS_EVERY_MS)) == -1 &&
 		    errno != EINTR)
-			fail(w, ERR_RETRY, "byte %" PRIu64 ": poll: %s",
+			fail(w, ERR_SYS, "byte %" PRIu64 ": poll: %s",
 			    w->st.bytes, strerror(errno));
 		if (n <= 0)
 			continue;
 		read_socket(w, &eof);
 	}
 	if (!w->have_offset)
-		fail(w, ERR_RETRY, "byte %" PRIu64 ": trailer without "
+		fail(w, ERR_PROTO, "byte %" PRIu64 ": trailer without "
 		    "JOURNAL_OFFSET", rdb_offset(w->rdb));
 	rdb_leftover(w->rdb, &p, &len);
 	take_token(w, p, len);
 	send_stats(w, MSG_STATS);	/* the trailer phase, for status */
-	deadline = now_ms() + w->cfg->timeout_ms;
+	deadline = mono_ms() + w->cfg->timeout_ms;
 	while (w->ntoken < DFLY_ID_LEN) {
 		if (worker_stop)
 			return;
-		left = deadline - now_ms();
+		left = deadline - mono_ms();
 		n = left > 0 ? wait_poll(&pfd, 1, left) : 0;
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1)
-			fail(w, ERR_RETRY, "byte %" PRIu64 ": poll: %s",
+			fail(w, ERR_SYS, "byte %" PRIu64 ": poll: %s",
 			    w->st.bytes, strerror(errno));
 		if (n == 0)
-			fail(w, ERR_RETRY, "byte %" PRIu64 ": no EOF token "
+			fail(w, ERR_IO, "byte %" PRIu64 ": no EOF token "
 			    "within %d ms of the trailer", w->st.bytes,
 			    w->cfg->timeout_ms);
 		eof = 0;
@@ -478,12 +472,12 @@ full_sync(struct worker *w)
 		if (eof && stop_pending())
 			return;
 		if (eof)
-			fail(w, ERR_RETRY, "byte %" PRIu64 ": the master closed "
+			fail(w, ERR_IO, "byte %" PRIu64 ": the master closed "
 			    "the flow inside the EOF token", w->st.bytes);
 		take_token(w, w->rbuf, w->st.bytes - len);
 	}
 	if (memcmp(w->token, w->reply.token, DFLY_ID_LEN) != 0)
-		fail(w, ERR_RETRY, "EOF token \"%.40s\" differs from the FLOW "
+		fail(w, ERR_PROTO, "EOF token \"%.40s\" differs from the FLOW "
 		    "reply's \"%s\"", w->token, w->reply.token);
 }
 
@@ -491,7 +485,7 @@ static void
 checkpoint(struct worker *w)
 {
 	struct lsn_rec rec;
-	char err[512];
+	struct error e;
 
 	memset(&rec, 0, sizeof(rec));
 	strlcpy(rec.replid, w->m->replid, sizeof(rec.replid));
@@ -500,8 +494,8 @@ checkpoint(struct worker *w)
 	rec.state = LSN_FULLSYNC_DONE;
 	rec.keys = w->st.keys;
 	rec.bytes = w->st.bytes;
-	if (lsnstore_put(w->lsn, w->flow, &rec, err, sizeof(err)) == -1)
-		fail(w, ERR_RETRY, "%s", err);
+	if (lsnstore_put(w->lsn, w->flow, &rec, &e) == -1)
+		fail(w, e.kind, "%s", e.msg);
 }
 
 /*
@@ -545,7 +539,7 @@ linger(struct worker *w)
 		}
 		if (pfd[0].revents == 0)
 			continue;
-		n = msg_recv(w->msgfd, &msg);
+		n = msg_recv(w->msgfd, &msg, NULL);
 		if (n == 1 && msg.hdr.type == MSG_ALLDONE) {
 			log_debug("every flow is done: closing the flow");
 			return;
@@ -563,9 +557,10 @@ worker_main(const struct config *cfg, const struct dfly_master *m, int flow,
     int msgfd, struct session_shm *shm)
 {
 	struct worker w;
+	struct msg_flow_reply r;
 	struct sigaction sa;
+	struct error e;
 	sigset_t block;
-	char err[512];
 
 	memset(&w, 0, sizeof(w));
 	w.cfg = cfg;
@@ -586,28 +581,23 @@ worker_main(const struct config *cfg, const struct dfly_master *m, int flow,
 	sigaction(SIGPIPE, &sa, NULL);
 	set_phase(&w, PHASE_START);
 	if ((w.rbuf = malloc(READ_CHUNK)) == NULL)
-		fail(&w, ERR_RETRY, "out of memory");
-	if ((w.lsn = lsnstore_open(cfg->state_dir, err, sizeof(err))) == NULL)
-		fail(&w, ERR_FATAL, "%s", err);
+		fail(&w, ERR_SYS, "out of memory");
+	if ((w.lsn = lsnstore_open(cfg->state_dir, &e)) == NULL)
+		fail(&w, e.kind, "%s", e.msg);
 	open_target(&w);
 	register_flow(&w);
 	/* the target no longer matches any earlier LSN of this flow */
-	if (lsnstore_del(w.lsn, flow, err, sizeof(err)) == -1)
-		fail(&w, ERR_RETRY, "%s", err);
-	{
-		struct msg_flow_reply r;
-
-		memset(&r, 0, sizeof(r));
-		r.partial = w.reply.partial;
-		memcpy(r.token, w.reply.token, sizeof(r.token));
-		if (msg_send(msgfd, MSG_FLOW_REPLY, &r, sizeof(r)) == -1)
-			_exit(1);
-	}
+	if (lsnstore_del(w.lsn, flow, &e) == -1)
+		fail(&w, e.kind, "%s", e.msg);
+	memset(&r, 0, sizeof(r));
+	r.partial = w.reply.partial;
+	memcpy(r.token, w.reply.token, sizeof(r.token));
+	report(&w, MSG_FLOW_REPLY, &r, sizeof(r));
 	set_phase(&w, PHASE_FULL_SYNC);
 	send_stats(&w, MSG_STATS);
 	full_sync(&w);
 	if (w.writer != NULL && writer_sync(w.writer) == -1)
-		fail(&w, ERR_RETRY, "target: %s", writer_error(w.writer)->msg);
+		fail(&w, ERR_TARGET, "target: %s", writer_error(w.writer)->msg);
 	if (worker_stop) {
 		log_info("stopped at byte %" PRIu64 ", writes flushed",
 		    w.st.bytes);

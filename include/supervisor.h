@@ -1,0 +1,123 @@
+/*
+ * supervisor.h - the supervisor process of `df2redis replicate` and
+ * `migrate`, shared by its four files and by nothing else:
+ *
+ *	supervisor.c	process management: the pid file, signals, the
+ *			poll loop, workers forked, told and reaped, the
+ *			backoff between sessions, the main loop
+ *	session.c	one replication session as a state machine, from
+ *			the handshake to its outcome
+ *	ctlcmd.c	the answers to control requests (ctl.h)
+ *	resync.c	the target made ready before a session (resync.h)
+ *
+ * The supervisor owns the control connection to the Dragonfly master and
+ * one worker process per FLOW (worker.h), which it hears from over imsg.h
+ * messages.  It is single-threaded: everything below runs from the poll
+ * loop, sup_pump().
+ */
+#ifndef DF2REDIS_SUPERVISOR_H
+#define DF2REDIS_SUPERVISOR_H
+
+#include <sys/types.h>
+
+#include <stdint.h>
+
+#include "config.h"
+#include "ctl.h"
+#include "dfly.h"
+#include "error.h"
+#include "imsg.h"
+#include "resync.h"
+#include "worker.h"
+
+/*
+ * A session's states, in order; the status request shows them.  A
+ * session that fails in any of them ends in SESS_BACKOFF before the next.
+ */
+enum sess_state {
+	SESS_CONNECTING,	/* handshake, each worker's FLOW */
+	SESS_FULL_SYNC,		/* DFLY SYNC sent: snapshots stream */
+	SESS_BARRIER,		/* a flow passed FULLSYNC_END, not all */
+	SESS_STABLE_SWITCH,	/* DFLY STARTSTABLE sent: trailers drain */
+	SESS_DONE,
+	SESS_BACKOFF,		/* waiting to start the next session */
+	SESS_STOPPING,
+};
+
+/* How a session ended; OUT_RESTART: the operator's, no retry counted. */
+enum outcome { OUT_DONE, OUT_RETRY, OUT_FATAL, OUT_STOPPED, OUT_RESTART };
+
+/* The supervisor's view of one worker. */
+struct flow {
+	pid_t			 pid;		/* 0 once reaped */
+	int			 fd;		/* message socket, -1 closed */
+	int			 replied;	/* MSG_FLOW_REPLY received */
+	int			 synced;	/* MSG_FULLSYNC_DONE received */
+	int			 done;		/* MSG_DONE received */
+	int			 killed;	/* we signalled it */
+	struct msg_stats	 st;
+	char			 token[DFLY_ID_LEN + 1];
+};
+
+struct sup {
+	/* the process */
+	struct config		 cfg;
+	const char		*cmd;
+	int			 ctlfd;
+	int			 sigfd[2];
+	struct pidfh		*pfh;
+	int			 stop;		/* SIGTERM or "stop" */
+	int64_t			 ctl_pause_until; /* mono ms, after EMFILE */
+	int64_t			 t0;		/* mono ms at the start */
+
+	/* the session */
+	struct dfly_conn	 master;
+	struct dfly_master	 m;
+	struct flow		*flows;
+	int			 nflows;
+	struct session_shm	*shm;
+	enum sess_state		 state;
+	int			 attempt;
+	int			 sessions;	/* started so far */
+	int			 restart;	/* "restart-flow" */
+	int			 startstable_sent;
+	int			 startstable_pending; /* +OK not read yet */
+	enum outcome		 failure;	/* set by session_fail() */
+	int			 failed;
+
+	/* for the next session */
+	struct resync		 resync;
+};
+
+/* supervisor.c */
+/*
+ * Sleep in poll, serving every event, until cond(s) holds, the session
+ * failed, a stop or restart was asked or timeout_ms (-1: none) passed;
+ * with intr == 0 only cond and the timeout end the wait.  Returns 1 when
+ * cond holds.
+ */
+int	sup_pump(struct sup *, int (*cond)(struct sup *), int timeout_ms,
+	    int intr);
+void	sup_spawn_workers(struct sup *);
+/* Every flow is done: let the workers close their flows and exit. */
+void	sup_release_workers(struct sup *);
+/* Send sig (0: none) to the workers still running and reap them all. */
+void	sup_end_workers(struct sup *, int sig);
+int	sup_all_reaped(struct sup *);
+
+/* session.c */
+enum outcome	 session_run(struct sup *);
+/* The session failed; its outcome follows from the kind (error.h). */
+void		 session_fail(struct sup *, enum err_kind, const char *,
+		    ...) __attribute__((format(printf, 3, 4)));
+void		 session_worker_msg(struct sup *, int flow,
+		    const struct msg *);
+void		 session_master_event(struct sup *);
+int		 session_running(const struct sup *);
+const char	*session_state_name(enum sess_state);
+void		 session_report(const struct sup *);
+
+/* ctlcmd.c */
+extern const struct ctl_request ctlcmd_requests[];
+
+#endif
