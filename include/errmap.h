@@ -17,7 +17,5 @@
  * on every attempt; an unreachable or loading target may come back.
  */
 enum err_kind	errmap_target(const char *msg);
-/* A non-zero return of dfly.h: DFLY_EFATAL means retrying cannot help. */
-enum err_kind	errmap_dfly(int rc);
 
 #endif

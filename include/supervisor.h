@@ -71,7 +71,7 @@ struct sup {
 	int64_t			 t0;		/* mono ms at the start */
 
 	/* the session */
-	struct dfly_conn	 master;
+	struct net_conn	 master;
 	struct dfly_master	 m;
 	struct flow		*flows;
 	int			 nflows;

@@ -4,7 +4,6 @@
  */
 #include <string.h>
 
-#include "dfly.h"
 #include "errmap.h"
 
 enum err_kind
@@ -19,11 +18,4 @@ errmap_target(const char *msg)
 	if (strstr(msg, "only db 0") != NULL)
 		return ERR_CONFIG;
 	return ERR_IO;
-}
-
-enum err_kind
-errmap_dfly(int rc)
-{
-	/* a refused AUTH, or the source is not a Dragonfly master */
-	return rc == DFLY_EFATAL ? ERR_AUTH : ERR_IO;
 }

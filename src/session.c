@@ -138,19 +138,20 @@ session_worker_msg(struct sup *s, int i, const struct msg *msg)
 void
 session_master_event(struct sup *s)
 {
-	char c, err[1024];
+	struct error e;
 	ssize_t n;
+	char c;
 
 	n = recv(s->master.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n == 1 && s->startstable_pending) {
 		s->startstable_pending = 0;
-		if (dfly_startstable_reply(&s->master, err, sizeof(err)) == 0) {
+		if (dfly_startstable_reply(&s->master, &e) == 0) {
 			log_debug("DFLY STARTSTABLE: +OK");
 			return;
 		}
-		session_fail(s, ERR_PROTO, "%s", err);
+		session_fail(s, e.kind, "%s", e.msg);
 	} else if (n == 0 && s->startstable_sent && !s->startstable_pending &&
 	    !s->failed) {
 		/* each worker still reports DONE or its own error */
@@ -166,7 +167,7 @@ session_master_event(struct sup *s)
 	else
 		session_fail(s, ERR_IO, "control connection: %s",
 		    strerror(errno));
-	dfly_close(&s->master);
+	net_close(&s->master);
 }
 
 /* ------------------------------------------------------------ conditions */
@@ -217,21 +218,18 @@ static int
 handshake(struct sup *s)
 {
 	struct config *c = &s->cfg;
-	char err[1024];
-	int rc, i;
+	struct error e;
+	int i;
 
 	s->restart = 0;
 	s->startstable_sent = 0;
 	s->startstable_pending = 0;
 	memset(&s->m, 0, sizeof(s->m));
-	rc = dfly_connect(&s->master, c->source_host, c->source_port,
-	    c->source_user, c->source_password, c->timeout_ms, err,
-	    sizeof(err));
-	if (rc == 0)
-		rc = dfly_handshake(&s->master, &s->m, err, sizeof(err));
-	if (rc != 0) {
-		session_fail(s, errmap_dfly(rc), "%s", err);
-		dfly_close(&s->master);
+	if (dfly_connect(&s->master, c->source_host, c->source_port,
+	    c->source_user, c->source_password, c->timeout_ms, &e) == -1 ||
+	    dfly_handshake(&s->master, &s->m, &e) == -1) {
+		session_fail(s, e.kind, "%s", e.msg);
+		net_close(&s->master);
 		return -1;
 	}
 	log_info("master %s session %s: %d flows, protocol version %d",
@@ -255,7 +253,7 @@ static void
 start_full_sync(struct sup *s)
 {
 	const char *extra;
-	char err[1024];
+	struct error e;
 	int wait_ms = s->cfg.timeout_ms + REGISTER_GRACE_MS;
 
 	if (!s->failed && !sup_pump(s, all_replied, wait_ms, 1) && going(s))
@@ -265,9 +263,9 @@ start_full_sync(struct sup *s)
 		return;
 	s->state = SESS_FULL_SYNC;
 	log_info("all %d flows answered FULL: DFLY SYNC", s->nflows);
-	if (dfly_sync(&s->master, &s->m, err, sizeof(err)) != 0)
-		session_fail(s, ERR_PROTO, "%s", err);
-	else if (dfly_leftover(&s->master, &extra) > 0)
+	if (dfly_sync(&s->master, &s->m, &e) == -1)
+		session_fail(s, e.kind, "%s", e.msg);
+	else if (net_leftover(&s->master, &extra) > 0)
 		/* read with the reply: poll will never see them */
 		session_fail(s, ERR_PROTO, "unexpected data from the master on "
 		    "the control connection");
@@ -284,12 +282,12 @@ start_full_sync(struct sup *s)
 static void
 start_stable(struct sup *s)
 {
-	char err[1024];
+	struct error e;
 
 	log_info("every flow passed FULLSYNC_END: DFLY STARTSTABLE");
 	s->startstable_sent = 1;
-	if (dfly_startstable_send(&s->master, &s->m, err, sizeof(err)) != 0) {
-		session_fail(s, ERR_PROTO, "%s", err);
+	if (dfly_startstable_send(&s->master, &s->m, &e) == -1) {
+		session_fail(s, e.kind, "%s", e.msg);
 		return;
 	}
 	s->startstable_pending = 1;
@@ -306,7 +304,7 @@ wait_trailers(struct sup *s)
 	    !sup_pump(s, startstable_answered, s->cfg.timeout_ms, 1) &&
 	    going(s))
 		session_fail(s, ERR_IO, "%s: no reply to DFLY STARTSTABLE "
-		    "within %d ms of the last trailer", s->master.peer,
+		    "within %d ms of the last trailer", s->master.name,
 		    s->cfg.timeout_ms);
 	if (!s->failed && all_done(s) && startstable_answered(s))
 		s->state = SESS_DONE;

@@ -139,7 +139,7 @@ sup_spawn_workers(struct sup *s)
 			close(s->ctlfd);
 			close(s->sigfd[0]);
 			close(s->sigfd[1]);
-			dfly_close(&s->master);
+			net_close(&s->master);
 			signal(SIGCHLD, SIG_DFL);
 			signal(SIGHUP, SIG_IGN);
 			worker_main(&s->cfg, &s->m, i, sv[1], s->shm);
@@ -196,7 +196,7 @@ sup_end_workers(struct sup *s, int sig)
 	}
 	for (i = 0; i < s->nflows; i++)
 		reap(s, i);
-	dfly_close(&s->master);
+	net_close(&s->master);
 }
 
 /* ------------------------------------------------------------ poll loop */
@@ -485,7 +485,7 @@ run(int argc, char **argv, int migrate)
 	s.cmd = argv[0];
 	s.ctlfd = -1;
 	s.sigfd[0] = s.sigfd[1] = -1;
-	dfly_init(&s.master);
+	net_init(&s.master);
 	config_init(&s.cfg);
 	if ((rc = configure(&s, argc, argv, migrate, where, sizeof(where))) !=
 	    -1) {

@@ -40,7 +40,7 @@ struct worker {
 	int			 flow;
 	int			 msgfd;
 	struct session_shm	*shm;
-	struct dfly_conn	 conn;
+	struct net_conn	 conn;
 	struct dfly_flow_reply	 reply;
 	struct target		*target;
 	struct writer		*writer;
@@ -211,17 +211,13 @@ open_target(struct worker *w)
 static void
 register_flow(struct worker *w)
 {
-	char err[512];
-	int rc;
+	struct error e;
 
-	rc = dfly_connect(&w->conn, w->cfg->source_host, w->cfg->source_port,
+	if (dfly_connect(&w->conn, w->cfg->source_host, w->cfg->source_port,
 	    w->cfg->source_user, w->cfg->source_password, w->cfg->timeout_ms,
-	    err, sizeof(err));
-	if (rc == 0)
-		rc = dfly_flow(&w->conn, w->m, w->flow, 0, &w->reply, err,
-		    sizeof(err));
-	if (rc != 0)
-		fail(w, errmap_dfly(rc), "%s", err);
+	    &e) == -1 ||
+	    dfly_flow(&w->conn, w->m, w->flow, 0, &w->reply, &e) == -1)
+		fail(w, e.kind, "%s", e.msg);
 	if (w->reply.partial)
 		fail(w, ERR_PROTO, "master answered PARTIAL to a full-sync "
 		    "request");
@@ -416,7 +412,7 @@ full_sync(struct worker *w)
 	if ((w->rdb = rdb_new(RDB_MODE_FLOW, NULL)) == NULL ||
 	    (w->jr = journal_new(NULL)) == NULL)
 		fail(w, ERR_SYS, "out of memory");
-	len = dfly_leftover(&w->conn, &p);
+	len = net_leftover(&w->conn, &p);
 	if (len > 0) {
 		w->st.bytes += len;
 		if (rdb_feed(w->rdb, p, len) == -1)
@@ -534,7 +530,7 @@ linger(struct worker *w)
 			else if (got == 0 || errno != EINTR) {
 				log_debug("byte %" PRIu64 ": flow closed by the "
 				    "master after our trailer", w->st.bytes);
-				dfly_close(&w->conn);
+				net_close(&w->conn);
 			}
 		}
 		if (pfd[0].revents == 0)
@@ -568,7 +564,7 @@ worker_main(const struct config *cfg, const struct dfly_master *m, int flow,
 	w.flow = flow;
 	w.msgfd = msgfd;
 	w.shm = shm;
-	dfly_init(&w.conn);
+	net_init(&w.conn);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term;
 	sigaction(SIGTERM, &sa, NULL);
@@ -612,7 +608,7 @@ worker_main(const struct config *cfg, const struct dfly_master *m, int flow,
 	    " journal commands, %" PRIu64 " bytes", w.st.lsn, w.st.keys,
 	    w.st.written, w.st.skipped, w.st.journal, w.st.bytes);
 	linger(&w);
-	dfly_close(&w.conn);
+	net_close(&w.conn);
 	writer_close(w.writer);
 	target_close(w.target);
 	lsnstore_close(w.lsn);
