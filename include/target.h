@@ -12,6 +12,11 @@
  * rather than resend it when it may have run.  Memory is bounded by the
  * in-flight window.
  *
+ * target_open() and a failed channel say what went wrong with a kind
+ * (error.h): a refused password is ERR_AUTH, a db a cluster cannot have
+ * or a db the server refuses ERR_CONFIG, a lost server ERR_IO, a refused
+ * command ERR_TARGET.
+ *
  * Standalone: a SELECT sent through target_send() (keyless) is tracked;
  * after a reconnect the db of the last acknowledged SELECT is selected
  * again before the resend.  No other connection state is restored, so
@@ -25,23 +30,8 @@
 
 #include <hiredis/hiredis.h>
 
-struct target_opts {
-	char	 host[256];
-	int	 port;
-	char	 user[128];
-	char	 password[512];
-	int	 db;			/* standalone: SELECT this db */
-	int	 have_db;		/* db was given in the URL */
-	size_t	 window;		/* commands in flight per node (default 1024) */
-	int	 connect_timeout_ms;	/* default 5000 */
-	int	 retry_ms;		/* give up on a dead node after (60000) */
-	/*
-	 * A connection with commands in flight and nothing read for this
-	 * long is given up as lost: reconnected, and the commands resent
-	 * (60000 from target_parse(); 0 waits for ever).
-	 */
-	int	 reply_timeout_ms;
-};
+#include "error.h"
+#include "url.h"
 
 /*
  * Reply callback, called once per command with its final reply (after
@@ -52,10 +42,8 @@ typedef int	(*target_reply_fn)(void *arg, uint64_t tag, const redisReply *);
 
 struct target;
 
-/* HOST:PORT or redis://[USER[:PASSWORD]@]HOST:PORT[/DB]; 0 ok, -1 err. */
-int		 target_parse(const char *, struct target_opts *, char *, size_t);
 /* Connects, authenticates, detects standalone or cluster (INFO cluster). */
-struct target	*target_open(const struct target_opts *, char *, size_t);
+struct target	*target_open(const struct target_opts *, struct error *);
 void		 target_close(struct target *);
 int		 target_is_cluster(const struct target *);
 /* "7.0.15" parsed from INFO server: major*10000 + minor*100 + patch */
@@ -104,6 +92,8 @@ size_t		 target_pending(const struct target *);
 void		 target_seterr(struct target *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 const char	*target_error(const struct target *);
+/* What kind of failure (error.h): ERR_AUTH and ERR_CONFIG fail every time. */
+enum err_kind	 target_error_kind(const struct target *);
 /*
  * What the channel did behind the caller's back, for logs and tests.
  * The reply callback must not call target_flush(); it may queue commands

@@ -99,13 +99,4 @@ const uint64_t	*writer_counts(const struct writer *);
  */
 int		 writer_abort(struct writer *, struct target *fresh);
 
-/*
- * Delete the temporary keys ("{N}df2redis:tmp:PID:N") and sequence
- * markers ("{N}df2redis:seq:PID.N.XXXXXXXX") a killed writer left behind: SCAN every master (standalone: every db holding keys) on
- * connections of its own, before any writer runs.  Returns how many were
- * deleted, -1 on error (err set).
- */
-long		 writer_cleanup(const struct target_opts *, char *err,
-		    size_t errlen);
-
 #endif

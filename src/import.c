@@ -23,6 +23,7 @@
 #include "log.h"
 #include "rdb.h"
 #include "target.h"
+#include "tmpkeys.h"
 #include "writer.h"
 
 #define READ_SIZE	(256 * 1024)
@@ -148,7 +149,6 @@ writer_for(struct importer *im, int src)
 	struct writer_opts wo;
 	struct dbw *d;
 	struct error e;
-	char err[1024];
 	int db, i;
 
 	db = dst_db(im, src);
@@ -170,8 +170,8 @@ writer_for(struct importer *im, int src)
 	/* this writer only sees keys bound for db */
 	for (i = 0; i < WRITER_MAXDB; i++)
 		wo.db_map[i] = db;
-	if ((d->t = target_open(&to, err, sizeof(err))) == NULL) {
-		log_warnx("target %s: %s", im->url, err);
+	if ((d->t = target_open(&to, &e)) == NULL) {
+		log_warnx("target %s: %s", im->url, e.msg);
 		return NULL;
 	}
 	if ((d->w = writer_open(d->t, &wo, &e)) == NULL) {
@@ -337,12 +337,12 @@ static int
 abort_failed(struct importer *im, struct dbw *d)
 {
 	struct target *t;
-	char err[1024];
+	struct error e;
 
 	target_flush(d->t);	/* what the old connection can still do */
-	if ((t = target_open(&d->to, err, sizeof(err))) == NULL) {
+	if ((t = target_open(&d->to, &e)) == NULL) {
 		log_warnx("temporary keys not deleted: target %s: %s",
-		    im->url, err);
+		    im->url, e.msg);
 		return -1;
 	}
 	target_close(d->t);
@@ -415,7 +415,6 @@ cmd_import(int argc, char **argv)
 	struct stat sb;
 	const char *pwfile = NULL, *es, *env;
 	struct error e;
-	char err[1024];
 	int ch, i, verbose = 0, errors = 0;
 	long n;
 
@@ -484,8 +483,8 @@ cmd_import(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (target_parse(im.url, topts, err, sizeof(err)) == -1) {
-		log_warnx("--target %s: %s", im.url, err);
+	if (target_parse(im.url, topts, &e) == -1) {
+		log_warnx("--target %s: %s", im.url, e.msg);
 		return 2;
 	}
 	/* the rule and the file format of replicate (config.h) */
@@ -509,8 +508,8 @@ cmd_import(int argc, char **argv)
 		pg.total_bytes += sb.st_size;
 	}
 	/* a first connection: reachable, password right, cluster or not */
-	if ((t = target_open(topts, err, sizeof(err))) == NULL) {
-		log_warnx("target %s: %s", im.url, err);
+	if ((t = target_open(topts, &e)) == NULL) {
+		log_warnx("target %s: %s", im.url, e.msg);
 		return 1;
 	}
 	im.cluster = target_is_cluster(t);
@@ -525,9 +524,9 @@ cmd_import(int argc, char **argv)
 		log_info("target is a cluster: every db is written to db 0");
 	}
 	/* what a killed import or worker left half-built */
-	if ((n = writer_cleanup(topts, err, sizeof(err))) == -1) {
+	if ((n = tmpkeys_cleanup(topts, &e)) == -1) {
 		log_warnx("target %s: removing temporary keys: %s", im.url,
-		    err);
+		    e.msg);
 		return 1;
 	}
 	if (n > 0)

@@ -140,14 +140,3 @@ fatalx(const char *fmt, ...)
 	va_end(ap);
 	exit(1);
 }
-
-int
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}

@@ -6,10 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "errmap.h"
 #include "log.h"
 #include "resync.h"
 #include "target.h"
+#include "tmpkeys.h"
 #include "writer.h"
 
 enum { TAG_FLUSH, TAG_SELECT };
@@ -40,10 +40,8 @@ static int
 target_opts(const struct config *cfg, struct target_opts *topts,
     struct error *e)
 {
-	char err[512];
-
-	if (target_parse(cfg->target_url, topts, err, sizeof(err)) == -1)
-		return err_set(e, ERR_CONFIG, "target: %s", err);
+	if (target_parse(cfg->target_url, topts, e) == -1)
+		return err_prefix(e, "target");
 	if (cfg->target_password[0] != '\0')
 		strlcpy(topts->password, cfg->target_password,
 		    sizeof(topts->password));
@@ -163,17 +161,18 @@ flush_target(struct resync *rs, const struct config *cfg, struct error *e)
 	struct target_opts topts;
 	struct flush_ctx fc;
 	struct target *t;
-	char err[512], what[256];
+	struct error te;
+	char what[256];
 	int rc;
 
 	if (!flush_wanted(rs))
 		return 0;
 	if (target_opts(cfg, &topts, e) == -1)
 		return -1;
-	if ((t = target_open(&topts, err, sizeof(err))) == NULL) {
+	if ((t = target_open(&topts, &te)) == NULL) {
 		explicit_bzero(&topts, sizeof(topts));
-		return err_set(e, ERR_IO, "target: %s: cannot flush it before "
-		    "the new full sync", err);
+		return err_set(e, te.kind, "target: %s: cannot flush it before "
+		    "the new full sync", te.msg);
 	}
 	memset(&fc, 0, sizeof(fc));
 	target_set_reply_cb(t, flush_reply, &fc);
@@ -198,16 +197,14 @@ static int
 cleanup_target(const struct config *cfg, struct error *e)
 {
 	struct target_opts topts;
-	char err[1024];
 	long n;
 
 	if (target_opts(cfg, &topts, e) == -1)
 		return -1;
-	n = writer_cleanup(&topts, err, sizeof(err));
+	n = tmpkeys_cleanup(&topts, e);
 	explicit_bzero(&topts, sizeof(topts));
 	if (n == -1)
-		return err_set(e, errmap_target(err), "removing temporary "
-		    "keys: %s", err);
+		return err_prefix(e, "removing temporary keys");
 	if (n > 0)
 		log_info("deleted %ld temporary keys a killed worker left "
 		    "behind", n);

@@ -29,7 +29,6 @@
 #include <string.h>
 
 #include "clock.h"
-#include "errmap.h"
 #include "log.h"
 #include "supervisor.h"
 

@@ -411,7 +411,6 @@ configure(struct sup *s, int argc, char **argv, int migrate, char *where,
 {
 	struct target_opts topts;
 	struct error e;
-	char err[1024];
 	int rc;
 
 	if ((rc = config_parse_args(&s->cfg, argc, argv, &e)) == CONFIG_HELP)
@@ -423,8 +422,8 @@ configure(struct sup *s, int argc, char **argv, int migrate, char *where,
 	if (migrate)
 		s->cfg.full_sync_only = 1;
 	memset(&topts, 0, sizeof(topts));
-	if (target_parse(s->cfg.target_url, &topts, err, sizeof(err)) == -1) {
-		fprintf(stderr, "df2redis %s: --target: %s\n", s->cmd, err);
+	if (target_parse(s->cfg.target_url, &topts, &e) == -1) {
+		fprintf(stderr, "df2redis %s: --target: %s\n", s->cmd, e.msg);
 		return 2;
 	}
 	rc = config_secrets(&s->cfg, topts.password[0] != '\0', &e);

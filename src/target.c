@@ -43,12 +43,9 @@
 
 #include "cluster.h"
 #include "log.h"
+#include "net.h"
 #include "target.h"
 
-#define DEFAULT_WINDOW		1024
-#define DEFAULT_CONNECT_MS	5000
-#define DEFAULT_RETRY_MS	60000
-#define DEFAULT_REPLY_MS	60000
 #define WAIT_LOG_MS		5000	/* between two "no reply" warnings,
 					   or half the reply timeout */
 #define WRITE_BATCH		(64 * 1024)	/* write once this much is queued */
@@ -103,9 +100,7 @@ struct tnode {
 	char			 host[CLUSTER_HOSTLEN];
 	int			 port;
 	char			 name[CLUSTER_HOSTLEN + 16];
-	redisContext		*ctx;
-	int			 fd;		/* -1 while not connected */
-	redisReader		*reader;
+	struct net_conn		 conn;		/* fd -1 while not connected */
 	char			*buf;
 	size_t			 bufsz;
 	uint64_t		 base, start, wpos, end;
@@ -127,7 +122,7 @@ struct tnode {
 	uint64_t		 next_try;	/* ms: next reconnect */
 	unsigned int		 attempts;
 	uint64_t		 last_retry_log;
-	char			 lasterr[512];
+	struct error		 err;		/* why the last connect failed */
 };
 
 TAILQ_HEAD(tnodes, tnode);
@@ -154,7 +149,7 @@ struct target {
 	int			 in_cb;
 	int			 remap;		/* the slot map changed */
 	struct target_stats	 stats;
-	char			 err[512];
+	struct error		 err;
 };
 
 static void	node_lost(struct target *, struct tnode *, const char *);
@@ -174,26 +169,35 @@ target_seterr(struct target *t, const char *fmt, ...)
 	va_list	ap;
 
 	va_start(ap, fmt);
-	vsnprintf(t->err, sizeof(t->err), fmt, ap);
+	vsnprintf(t->err.msg, sizeof(t->err.msg), fmt, ap);
 	va_end(ap);
+	t->err.kind = ERR_TARGET;
 }
 
 const char *
 target_error(const struct target *t)
 {
-	return t->err[0] != '\0' ? t->err : "target: no error";
+	return t->err.msg[0] != '\0' ? t->err.msg : "target: no error";
 }
 
+enum err_kind
+target_error_kind(const struct target *t)
+{
+	return t->err.kind;
+}
+
+/* The first failure sticks: later ones are its consequences. */
 static int
-fail(struct target *t, const char *fmt, ...)
+fail(struct target *t, enum err_kind kind, const char *fmt, ...)
 {
 	va_list	ap;
 
 	if (t->failed)
 		return -1;
 	va_start(ap, fmt);
-	vsnprintf(t->err, sizeof(t->err), fmt, ap);
+	vsnprintf(t->err.msg, sizeof(t->err.msg), fmt, ap);
 	va_end(ap);
+	t->err.kind = kind;
 	t->failed = 1;
 	return -1;
 }
@@ -231,294 +235,14 @@ key_repr(const char *key, size_t len, char *out, size_t outsz)
 	return out;
 }
 
-/* ---------------------------------------------------------------- URLs */
-
-static int
-parse_port(const char *s, size_t len, int *port)
-{
-	char		 num[8];
-	const char	*errstr;
-
-	if (len == 0 || len >= sizeof(num))
-		return -1;
-	memcpy(num, s, len);
-	num[len] = '\0';
-	*port = (int)strtonum(num, 1, 65535, &errstr);
-	return errstr == NULL ? 0 : -1;
-}
-
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Percent-decodes s[0..len) into out; -1 on a bad escape or overflow. */
-static int
-pct_decode(const char *s, size_t len, char *out, size_t outsz)
-{
-	size_t	i, o = 0;
-	int	hi, lo;
-
-	for (i = 0; i < len; i++) {
-		if (o + 1 >= outsz)
-			return -1;
-		if (s[i] != '%') {
-			out[o++] = s[i];
-			continue;
-		}
-		if (i + 2 >= len || (hi = hexval(s[i + 1])) == -1 ||
-		    (lo = hexval(s[i + 2])) == -1)
-			return -1;
-		if (hi == 0 && lo == 0)
-			return -1;
-		out[o++] = (char)(hi << 4 | lo);
-		i += 2;
-	}
-	out[o] = '\0';
-	return 0;
-}
-
-/* HOST:PORT, [V6]:PORT; port optional when defport is not 0. */
-static int
-parse_hostport(const char *s, size_t len, struct target_opts *o, int defport,
-    char *err, size_t errsz)
-{
-	const char	*colon = NULL, *host = s;
-	size_t		 hlen;
-
-	if (len > 0 && s[0] == '[') {
-		const char *close = memchr(s, ']', len);
-		if (close == NULL) {
-			snprintf(err, errsz, "target: missing ']' after IPv6 "
-			    "address");
-			return -1;
-		}
-		host = s + 1;
-		hlen = (size_t)(close - host);
-		if (close + 1 < s + len) {
-			if (close[1] != ':') {
-				snprintf(err, errsz, "target: expected ':' "
-				    "after ']'");
-				return -1;
-			}
-			colon = close + 1;
-		}
-	} else {
-		colon = memchr(s, ':', len);
-		if (colon != NULL && memchr(colon + 1, ':',
-		    (size_t)(s + len - colon - 1)) != NULL) {
-			snprintf(err, errsz, "target: an IPv6 address must be "
-			    "written [ADDRESS]:PORT");
-			return -1;
-		}
-		hlen = colon != NULL ? (size_t)(colon - s) : len;
-	}
-	if (hlen == 0) {
-		snprintf(err, errsz, "target: missing host");
-		return -1;
-	}
-	if (hlen >= sizeof(o->host)) {
-		snprintf(err, errsz, "target: host name too long");
-		return -1;
-	}
-	memcpy(o->host, host, hlen);
-	o->host[hlen] = '\0';
-	if (colon == NULL) {
-		if (defport == 0) {
-			snprintf(err, errsz, "target %s: missing :PORT",
-			    o->host);
-			return -1;
-		}
-		o->port = defport;
-		return 0;
-	}
-	if (parse_port(colon + 1, (size_t)(s + len - colon - 1),
-	    &o->port) == -1) {
-		snprintf(err, errsz, "target %s: bad port \"%.*s\" (1-65535)",
-		    o->host, (int)(s + len - colon - 1), colon + 1);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-parse_url(const char *s, struct target_opts *o, char *err, size_t errsz)
-{
-	const char	*auth, *at, *slash, *colon, *end;
-	const char	*errstr;
-	char		 num[16];
-
-	end = s + strlen(s);
-	auth = s;
-	slash = memchr(auth, '/', (size_t)(end - auth));
-	if (strpbrk(auth, "?#") != NULL) {
-		snprintf(err, errsz, "target: URL options (?...) are not "
-		    "supported");
-		return -1;
-	}
-	if (slash == NULL)
-		slash = end;
-	at = memrchr(auth, '@', (size_t)(slash - auth));
-	if (at != NULL) {
-		colon = memchr(auth, ':', (size_t)(at - auth));
-		if (pct_decode(auth, (size_t)((colon ? colon : at) - auth),
-		    o->user, sizeof(o->user)) == -1) {
-			snprintf(err, errsz, "target: bad user name in URL "
-			    "(percent escape or length)");
-			return -1;
-		}
-		if (colon != NULL && pct_decode(colon + 1,
-		    (size_t)(at - colon - 1), o->password,
-		    sizeof(o->password)) == -1) {
-			snprintf(err, errsz, "target: bad password in URL "
-			    "(percent escape or length)");
-			return -1;
-		}
-		auth = at + 1;
-	}
-	if (parse_hostport(auth, (size_t)(slash - auth), o, 6379, err,
-	    errsz) == -1)
-		return -1;
-	if (slash == end || slash + 1 == end)
-		return 0;
-	if ((size_t)(end - slash - 1) >= sizeof(num)) {
-		snprintf(err, errsz, "target %s:%d: bad db number in URL",
-		    o->host, o->port);
-		return -1;
-	}
-	memcpy(num, slash + 1, (size_t)(end - slash - 1));
-	num[end - slash - 1] = '\0';
-	o->db = (int)strtonum(num, 0, 1 << 20, &errstr);
-	if (errstr != NULL) {
-		snprintf(err, errsz, "target %s:%d: bad db number \"%s\" in "
-		    "URL", o->host, o->port, num);
-		return -1;
-	}
-	o->have_db = 1;
-	return 0;
-}
-
-int
-target_parse(const char *spec, struct target_opts *o, char *err,
-    size_t errsz)
-{
-	memset(o, 0, sizeof(*o));
-	o->window = DEFAULT_WINDOW;
-	o->connect_timeout_ms = DEFAULT_CONNECT_MS;
-	o->retry_ms = DEFAULT_RETRY_MS;
-	o->reply_timeout_ms = DEFAULT_REPLY_MS;
-	if (spec == NULL || spec[0] == '\0') {
-		snprintf(err, errsz, "target: empty address");
-		return -1;
-	}
-	if (strncasecmp(spec, "rediss://", 9) == 0) {
-		snprintf(err, errsz, "target: TLS (rediss://) is not "
-		    "supported");
-		return -1;
-	}
-	if (strncasecmp(spec, "redis://", 8) == 0)
-		return parse_url(spec + 8, o, err, errsz);
-	if (strstr(spec, "://") != NULL) {
-		snprintf(err, errsz, "target: unknown URL scheme (want "
-		    "redis://)");
-		return -1;
-	}
-	if (strpbrk(spec, "@/") != NULL) {
-		snprintf(err, errsz, "target: expected HOST:PORT or "
-		    "redis://[USER[:PASSWORD]@]HOST:PORT[/DB]");
-		return -1;
-	}
-	return parse_hostport(spec, strlen(spec), o, 0, err, errsz);
-}
-
 /* ---------------------------------------------------------------- connections */
 
-static void
-format_name(char *out, size_t outsz, const char *host, int port)
+static int
+connect_to(struct target *t, struct net_conn *c, const char *host, int port,
+    struct error *e)
 {
-	if (strchr(host, ':') != NULL)
-		snprintf(out, outsz, "[%s]:%d", host, port);
-	else
-		snprintf(out, outsz, "%s:%d", host, port);
-}
-
-/* hiredis says EAGAIN when a blocking command timed out. */
-static const char *
-ctx_error(const redisContext *c, int timeout_ms, char *buf, size_t bufsz)
-{
-	if (c->err == REDIS_ERR_IO && strcmp(c->errstr, strerror(EAGAIN)) == 0) {
-		snprintf(buf, bufsz, "no answer within %d ms", timeout_ms);
-		return buf;
-	}
-	return c->errstr;
-}
-
-/*
- * Connects and authenticates.  *authfailed is set when the server refused
- * the credentials: retrying cannot help then.
- */
-static redisContext *
-connect_auth(struct target *t, const char *host, int port, int *authfailed,
-    char *err, size_t errsz)
-{
-	struct timeval	 tv;
-	redisContext	*c;
-	redisReply	*r;
-	const char	*argv[3];
-	size_t		 argvlen[3];
-	int		 argc = 0;
-	char		 name[CLUSTER_HOSTLEN + 16], why[64];
-
-	*authfailed = 0;
-	format_name(name, sizeof(name), host, port);
-	tv.tv_sec = t->opts.connect_timeout_ms / 1000;
-	tv.tv_usec = (t->opts.connect_timeout_ms % 1000) * 1000;
-	c = redisConnectWithTimeout(host, port, tv);
-	if (c == NULL) {
-		snprintf(err, errsz, "target %s: out of memory", name);
-		return NULL;
-	}
-	if (c->err) {
-		snprintf(err, errsz, "target %s: connect: %s", name,
-		    c->errstr);
-		redisFree(c);
-		return NULL;
-	}
-	redisEnableKeepAlive(c);
-	/* a stopped server accepts connections; its silence must end */
-	redisSetTimeout(c, tv);
-	if (t->opts.password[0] == '\0')
-		return c;
-	argv[argc++] = "AUTH";
-	if (t->opts.user[0] != '\0')
-		argv[argc++] = t->opts.user;
-	argv[argc++] = t->opts.password;
-	for (int i = 0; i < argc; i++)
-		argvlen[i] = strlen(argv[i]);
-	r = redisCommandArgv(c, argc, argv, argvlen);
-	if (r == NULL) {
-		snprintf(err, errsz, "target %s: AUTH: %s", name, ctx_error(c,
-		    t->opts.connect_timeout_ms, why, sizeof(why)));
-		redisFree(c);
-		return NULL;
-	}
-	if (r->type == REDIS_REPLY_ERROR) {
-		snprintf(err, errsz, "target %s: authentication failed: %s",
-		    name, r->str);
-		*authfailed = strncmp(r->str, "LOADING", 7) != 0;
-		freeReplyObject(r);
-		redisFree(c);
-		return NULL;
-	}
-	freeReplyObject(r);
-	return c;
+	return net_connect(c, "target", host, port, t->opts.connect_timeout_ms,
+	    t->opts.user, t->opts.password, e);
 }
 
 static int
@@ -541,32 +265,6 @@ sockaddr_text(const struct sockaddr_storage *ss, char *host, size_t hostsz,
 	return -1;
 }
 
-/* One command on a blocking context; the reply, or NULL with err set. */
-static redisReply *
-simple_command(redisContext *c, const char *name, char *err, size_t errsz,
-    int argc, const char **argv)
-{
-	size_t		 argvlen[8];
-	redisReply	*r;
-	int		 i;
-
-	for (i = 0; i < argc && i < 8; i++)
-		argvlen[i] = strlen(argv[i]);
-	r = redisCommandArgv(c, argc, argv, argvlen);
-	if (r == NULL) {
-		snprintf(err, errsz, "target %s: %s: %s", name, argv[0],
-		    c->errstr);
-		return NULL;
-	}
-	if (r->type == REDIS_REPLY_ERROR) {
-		snprintf(err, errsz, "target %s: %s: %s", name, argv[0],
-		    r->str);
-		freeReplyObject(r);
-		return NULL;
-	}
-	return r;
-}
-
 /*
  * The previous connection of nd may still hold commands the server has
  * not read (it was stopped, or the replies were lost on the way): they
@@ -577,88 +275,86 @@ simple_command(redisContext *c, const char *name, char *err, size_t errsz,
  * answer (a connection lost).
  */
 static int
-identify(struct tnode *nd, redisContext *c, int timeout_ms)
+identify(struct tnode *nd, struct net_conn *c)
 {
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen = sizeof(ss);
 	redisReply		*r;
-	char			 id[32], host[CLUSTER_HOSTLEN], why[64];
+	const char		*kill[] = { "CLIENT", "KILL", "ID", NULL,
+				    "ADDR", nd->laddr };
+	const char		*id[] = { "CLIENT", "ID" };
+	char			 num[32], host[CLUSTER_HOSTLEN];
 	int			 port;
 
 	if (nd->client_id > 0 && nd->laddr[0] != '\0') {
-		snprintf(id, sizeof(id), "%lld", nd->client_id);
-		r = redisCommand(c, "CLIENT KILL ID %s ADDR %s", id, nd->laddr);
-		if (r == NULL)
-			goto lost;
+		snprintf(num, sizeof(num), "%lld", nd->client_id);
+		kill[3] = num;
+		if ((r = net_command(c, 6, kill, NULL, &nd->err)) == NULL)
+			return -1;
 		if (r->type == REDIS_REPLY_INTEGER && r->integer > 0)
 			log_info("target %s: closed the previous connection "
-			    "(id %s) on the server", nd->name, id);
+			    "(id %s) on the server", nd->name, num);
 		freeReplyObject(r);
 	}
 	nd->client_id = 0;
 	nd->laddr[0] = '\0';
-	if ((r = redisCommand(c, "CLIENT ID")) == NULL)
-		goto lost;
+	if ((r = net_command(c, 2, id, NULL, &nd->err)) == NULL)
+		return -1;
 	if (r->type == REDIS_REPLY_INTEGER)
 		nd->client_id = r->integer;
 	freeReplyObject(r);
 	if (getsockname(c->fd, (struct sockaddr *)&ss, &sslen) == 0 &&
 	    sockaddr_text(&ss, host, sizeof(host), &port) == 0)
-		format_name(nd->laddr, sizeof(nd->laddr), host, port);
+		net_format_addr(nd->laddr, sizeof(nd->laddr), host, port);
 	return 0;
- lost:
-	snprintf(nd->lasterr, sizeof(nd->lasterr), "target %s: %s", nd->name,
-	    ctx_error(c, timeout_ms, why, sizeof(why)));
-	return -1;
 }
 
+/*
+ * SELECT the db of nd's last acknowledged SELECT.  A refusal (a db past
+ * the server's last) is a setting that fails every time; LOADING passes.
+ */
 static int
-node_connect(struct target *t, struct tnode *nd, int *authfailed)
+select_db(struct tnode *nd, struct net_conn *c)
 {
-	redisContext	*c;
-	redisReply	*r;
+	const char	*argv[2] = { "SELECT", NULL };
 	char		 db[16];
-	const char	*argv[2];
+	redisReply	*r;
+	int		 rc = 0;
+
+	snprintf(db, sizeof(db), "%d", nd->db);
+	argv[1] = db;
+	if ((r = net_command(c, 2, argv, NULL, &nd->err)) == NULL)
+		return -1;
+	if (r->type == REDIS_REPLY_ERROR)
+		rc = err_set(&nd->err, strncmp(r->str, "LOADING", 7) == 0 ?
+		    ERR_TARGET : ERR_CONFIG, "target %s: SELECT: %s",
+		    nd->name, r->str);
+	freeReplyObject(r);
+	return rc;
+}
+
+/* Connected, nd's socket is driven by pump(), non-blocking. */
+static int
+node_connect(struct target *t, struct tnode *nd)
+{
+	struct net_conn	 c;
 	int		 fl;
 
-	c = connect_auth(t, nd->host, nd->port, authfailed, nd->lasterr,
-	    sizeof(nd->lasterr));
-	if (c == NULL)
+	if (connect_to(t, &c, nd->host, nd->port, &nd->err) == -1)
 		return -1;
-	if (!t->cluster && (t->opts.have_db || nd->db != 0)) {
-		snprintf(db, sizeof(db), "%d", nd->db);
-		argv[0] = "SELECT";
-		argv[1] = db;
-		if ((r = simple_command(c, nd->name, nd->lasterr,
-		    sizeof(nd->lasterr), 2, argv)) == NULL) {
-			*authfailed = strstr(nd->lasterr, "LOADING") == NULL &&
-			    c->err == 0;
-			redisFree(c);
-			return -1;
-		}
-		freeReplyObject(r);
-	}
-	if (identify(nd, c, t->opts.connect_timeout_ms) == -1) {
-		redisFree(c);
+	if ((!t->cluster && (t->opts.have_db || nd->db != 0) &&
+	    select_db(nd, &c) == -1) || identify(nd, &c) == -1) {
+		net_close(&c);
 		return -1;
 	}
-	if ((fl = fcntl(c->fd, F_GETFL)) == -1 ||
-	    fcntl(c->fd, F_SETFL, fl | O_NONBLOCK) == -1) {
-		snprintf(nd->lasterr, sizeof(nd->lasterr), "target %s: "
-		    "fcntl: %s", nd->name, strerror(errno));
-		redisFree(c);
+	if ((fl = fcntl(c.fd, F_GETFL)) == -1 ||
+	    fcntl(c.fd, F_SETFL, fl | O_NONBLOCK) == -1) {
+		err_set(&nd->err, ERR_SYS, "target %s: fcntl: %s", nd->name,
+		    strerror(errno));
+		net_close(&c);
 		return -1;
 	}
-	if (nd->reader != NULL)
-		redisReaderFree(nd->reader);
-	if ((nd->reader = redisReaderCreate()) == NULL) {
-		snprintf(nd->lasterr, sizeof(nd->lasterr), "target %s: out of "
-		    "memory", nd->name);
-		redisFree(c);
-		return -1;
-	}
-	nd->ctx = c;
-	nd->fd = c->fd;
+	nd->conn = c;
 	nd->wait_since = now_ms();
 	nd->attempts = 0;
 	return 0;
@@ -676,8 +372,8 @@ node_get(struct target *t, const char *host, int port)
 		return NULL;
 	strlcpy(nd->host, host, sizeof(nd->host));
 	nd->port = port;
-	format_name(nd->name, sizeof(nd->name), host, port);
-	nd->fd = -1;
+	net_format_addr(nd->name, sizeof(nd->name), host, port);
+	net_init(&nd->conn);
 	nd->ringsz = 64;
 	if ((nd->ring = calloc(nd->ringsz, sizeof(*nd->ring))) == NULL) {
 		free(nd);
@@ -691,10 +387,7 @@ node_get(struct target *t, const char *host, int port)
 static void
 node_free(struct tnode *nd)
 {
-	if (nd->ctx != NULL)
-		redisFree(nd->ctx);
-	if (nd->reader != NULL)
-		redisReaderFree(nd->reader);
+	net_close(&nd->conn);
 	free(nd->buf);
 	free(nd->ring);
 	free(nd);
@@ -827,12 +520,12 @@ node_append(struct target *t, struct tnode *nd, int argc, const char **argv,
 	for (i = 0; i < (size_t)argc; i++)
 		total += 1 + digits(argvlen[i]) + 2 + argvlen[i] + 2;
 	if (total > UINT32_MAX) {
-		fail(t, "target %s: a command of %zu bytes is too large",
+		fail(t, ERR_TARGET, "target %s: a command of %zu bytes is too large",
 		    nd->name, total);
 		return NULL;
 	}
 	if (node_reserve(nd, total) == -1 || (c = node_push(nd)) == NULL) {
-		fail(t, "target %s: out of memory", nd->name);
+		fail(t, ERR_SYS, "target %s: out of memory", nd->name);
 		return NULL;
 	}
 	begin = p = node_bytes(nd, nd->end);
@@ -871,7 +564,7 @@ node_copy(struct target *t, struct tnode *src, size_t i, struct tnode *dst,
 	char		*p;
 
 	if (node_reserve(dst, total) == -1 || (c = node_push(dst)) == NULL)
-		return fail(t, "target %s: out of memory", dst->name);
+		return fail(t, ERR_SYS, "target %s: out of memory", dst->name);
 	/* src's bytes may have moved in node_reserve */
 	p = node_bytes(dst, dst->end);
 	if (asking) {
@@ -1018,19 +711,20 @@ write_limit(struct tnode *nd)
 
 static int
 apply_slots(struct target *t, const redisReply *r, const char *defhost,
-    char *err, size_t errsz)
+    struct error *e)
 {
 	struct cluster_range	*ranges;
 	struct tnode		*nd, **old;
 	int			 n, i;
 	unsigned int		 s;
+	char			 why[256];
 
-	if ((n = cluster_parse_slots(r, defhost, &ranges, err, errsz)) == -1)
-		return -1;
+	if ((n = cluster_parse_slots(r, defhost, &ranges, why,
+	    sizeof(why))) == -1)
+		return err_set(e, ERR_PROTO, "target %s: %s", defhost, why);
 	if ((old = malloc(sizeof(t->slots))) == NULL) {
 		free(ranges);
-		snprintf(err, errsz, "target: out of memory");
-		return -1;
+		return err_set(e, ERR_SYS, "target: out of memory");
 	}
 	memcpy(old, t->slots, sizeof(t->slots));
 	memset(t->slots, 0, sizeof(t->slots));
@@ -1040,8 +734,8 @@ apply_slots(struct target *t, const redisReply *r, const char *defhost,
 		if ((nd = node_get(t, ranges[i].host, ranges[i].port)) ==
 		    NULL) {
 			free(ranges);
-			snprintf(err, errsz, "target: out of memory");
-			return -1;
+			free(old);
+			return err_set(e, ERR_SYS, "target: out of memory");
 		}
 		for (s = ranges[i].first; s <= ranges[i].last; s++)
 			t->slots[s] = nd;
@@ -1088,27 +782,29 @@ remap(struct target *t)
 	return 0;
 }
 
+/* The slot map as the server at host:port (or c, when open) sees it. */
 static int
-refresh_from(struct target *t, const char *host, int port, char *err,
-    size_t errsz)
+load_slots(struct target *t, struct net_conn *c, const char *host, int port,
+    struct error *e)
 {
-	redisContext	*c;
-	redisReply	*r;
 	const char	*argv[2] = { "CLUSTER", "SLOTS" };
-	char		 name[CLUSTER_HOSTLEN + 16];
-	int		 authfailed, rc;
+	struct net_conn	 own;
+	redisReply	*r;
+	int		 rc;
 
-	if ((c = connect_auth(t, host, port, &authfailed, err, errsz)) ==
-	    NULL)
-		return -1;
-	format_name(name, sizeof(name), host, port);
-	if ((r = simple_command(c, name, err, errsz, 2, argv)) == NULL) {
-		redisFree(c);
-		return -1;
+	if (c == NULL) {
+		if (connect_to(t, &own, host, port, e) == -1)
+			return -1;
+		c = &own;
 	}
-	rc = apply_slots(t, r, host, err, errsz);
-	freeReplyObject(r);
-	redisFree(c);
+	if ((r = net_command_ok(c, 2, argv, NULL, e)) == NULL)
+		rc = -1;
+	else {
+		rc = apply_slots(t, r, host, e);
+		freeReplyObject(r);
+	}
+	if (c == &own)
+		net_close(&own);
 	return rc;
 }
 
@@ -1117,27 +813,26 @@ static int
 cluster_refresh(struct target *t, struct tnode *prefer, int force)
 {
 	struct tnode	*nd;
-	char		 err[512];
+	struct error	 e;
 	uint64_t	 now = now_ms();
 
 	if (!force && now - t->last_refresh < REFRESH_MIN_MS)
 		return 0;
 	t->last_refresh = now;
 	t->stats.refreshes++;
-	err[0] = '\0';
-	if (prefer != NULL && refresh_from(t, prefer->host, prefer->port, err,
-	    sizeof(err)) == 0)
+	err_clear(&e);
+	if (prefer != NULL && load_slots(t, NULL, prefer->host, prefer->port,
+	    &e) == 0)
 		return 0;
 	TAILQ_FOREACH(nd, &t->nodes, entry) {
-		if (nd == prefer || nd->fd == -1)
+		if (nd == prefer || nd->conn.fd == -1)
 			continue;
-		if (refresh_from(t, nd->host, nd->port, err, sizeof(err)) == 0)
+		if (load_slots(t, NULL, nd->host, nd->port, &e) == 0)
 			return 0;
 	}
-	if (refresh_from(t, t->opts.host, t->opts.port, err,
-	    sizeof(err)) == 0)
+	if (load_slots(t, NULL, t->opts.host, t->opts.port, &e) == 0)
 		return 0;
-	log_warnx("%s (slot map not refreshed)", err);
+	log_warnx("%s (slot map not refreshed)", e.msg);
 	return -1;
 }
 
@@ -1193,11 +888,11 @@ redirect(struct target *t, struct tnode *nd, const redisReply *r)
 	if (kind == REDIRECT_NONE)
 		return 0;
 	if (++c->redirects > MAX_REDIRECTS)
-		return fail(t, "target %s: key \"%s\": more than %d "
+		return fail(t, ERR_TARGET, "target %s: key \"%s\": more than %d "
 		    "redirections, last: %s", nd->name, key_repr(cmd_key(nd, c),
 		    c->keylen, key, sizeof(key)), MAX_REDIRECTS, r->str);
 	if ((dst = node_get(t, host, port)) == NULL)
-		return fail(t, "target: out of memory");
+		return fail(t, ERR_SYS, "target: out of memory");
 	if (kind == REDIRECT_MOVED) {
 		t->stats.moved++;
 		cluster_refresh(t, dst, 0);
@@ -1258,7 +953,7 @@ retry(struct target *t, struct tnode *nd, const redisReply *r)
 	if (c->retry_since == 0)
 		c->retry_since = now;
 	else if (now - c->retry_since > (uint64_t)t->opts.retry_ms)
-		return fail(t, "target %s: key \"%s\": still \"%s\" after %d ms",
+		return fail(t, ERR_TARGET, "target %s: key \"%s\": still \"%s\" after %d ms",
 		    nd->name, key_repr(cmd_key(nd, c), c->keylen, key,
 		    sizeof(key)), r->str, t->opts.retry_ms);
 	if (c->tries < UINT8_MAX)
@@ -1290,14 +985,14 @@ deliver(struct target *t, struct tnode *nd, uint64_t tag, const redisReply *r)
 
 	if (t->cb == NULL) {
 		if (r->type == REDIS_REPLY_ERROR)
-			return fail(t, "target %s: %s", nd->name, r->str);
+			return fail(t, ERR_TARGET, "target %s: %s", nd->name, r->str);
 		return 0;
 	}
 	t->in_cb = 1;
 	rc = t->cb(t->cbarg, tag, r);
 	t->in_cb = 0;
 	if (rc == -1) {
-		if (!t->failed && t->err[0] == '\0')
+		if (!t->failed && t->err.msg[0] == '\0')
 			target_seterr(t, "target %s: stopped by the reply "
 			    "handler", nd->name);
 		t->failed = 1;
@@ -1316,7 +1011,7 @@ handle_reply(struct target *t, struct tnode *nd, const redisReply *r)
 	char		 key[300];
 
 	if (nd->n == 0 || CMD(nd, 0)->off >= nd->wpos)
-		return fail(t, "target %s: a reply that matches no command "
+		return fail(t, ERR_PROTO, "target %s: a reply that matches no command "
 		    "sent", nd->name);
 	c = CMD(nd, 0);
 	if ((c->flags & (CMD_ASKING | CMD_ASKED)) == CMD_ASKING) {
@@ -1328,7 +1023,7 @@ handle_reply(struct target *t, struct tnode *nd, const redisReply *r)
 		nd->db = c->selectdb;
 	if (c->flags & CMD_TOMB) {
 		if ((c->flags & CMD_NORESEND) && r->type != REDIS_REPLY_ERROR)
-			return fail(t, "target %s: key \"%s\": a command that is "
+			return fail(t, ERR_TARGET, "target %s: key \"%s\": a command that is "
 			    "not safe to run twice ran here after it was "
 			    "redirected, and its copy would run it again",
 			    nd->name, key_repr(cmd_key(nd, c), c->keylen, key,
@@ -1355,7 +1050,7 @@ handle_reply(struct target *t, struct tnode *nd, const redisReply *r)
 		nd->live--;
 		t->pending--;
 		if (r->type == REDIS_REPLY_ERROR)
-			return fail(t, "target %s: SELECT: %s", nd->name,
+			return fail(t, ERR_TARGET, "target %s: SELECT: %s", nd->name,
 			    r->str);
 		return 0;
 	}
@@ -1391,7 +1086,7 @@ node_write(struct target *t, struct tnode *nd)
 	if (nd->wpos == nd->start && nd->wpos < limit)
 		nd->wait_since = now_ms();
 	while (nd->wpos < limit) {
-		w = send(nd->fd, node_bytes(nd, nd->wpos), limit - nd->wpos,
+		w = send(nd->conn.fd, node_bytes(nd, nd->wpos), limit - nd->wpos,
 		    MSG_NOSIGNAL);
 		if (w > 0) {
 			nd->wpos += (uint64_t)w;
@@ -1416,7 +1111,7 @@ node_read(struct target *t, struct tnode *nd)
 	char	 why[300];
 
 	for (;;) {
-		n = read(nd->fd, t->rbuf, READ_CHUNK);
+		n = read(nd->conn.fd, t->rbuf, READ_CHUNK);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -1429,13 +1124,13 @@ node_read(struct target *t, struct tnode *nd)
 			return 0;
 		}
 		nd->wait_since = now_ms();
-		if (redisReaderFeed(nd->reader, t->rbuf, (size_t)n) !=
+		if (redisReaderFeed(nd->conn.reader, t->rbuf, (size_t)n) !=
 		    REDIS_OK)
-			return fail(t, "target %s: out of memory", nd->name);
+			return fail(t, ERR_SYS, "target %s: out of memory", nd->name);
 		for (;;) {
-			if (redisReaderGetReply(nd->reader, &r) != REDIS_OK) {
+			if (redisReaderGetReply(nd->conn.reader, &r) != REDIS_OK) {
 				snprintf(why, sizeof(why), "protocol error: %s",
-				    nd->reader->errstr);
+				    nd->conn.reader->errstr);
 				node_lost(t, nd, why);
 				return t->failed ? -1 : 0;
 			}
@@ -1447,7 +1142,7 @@ node_read(struct target *t, struct tnode *nd)
 			}
 			freeReplyObject(r);
 			nd->down_since = 0;
-			if (nd->fd == -1)
+			if (nd->conn.fd == -1)
 				return 0;
 		}
 		if (n < READ_CHUNK)
@@ -1468,24 +1163,21 @@ node_lost(struct target *t, struct tnode *nd, const char *why)
 			unsafe++;
 	}
 	if (unsafe > 0)
-		fail(t, "target: connection to %s lost (%s) with %zu "
+		fail(t, ERR_IO, "target: connection to %s lost (%s) with %zu "
 		    "unacknowledged commands that are not safe to resend",
 		    nd->name, why, unsafe);
 	else
 		log_warnx("target %s: connection lost (%s); %zu commands to "
 		    "resend", nd->name, why, nd->live);
-	snprintf(nd->lasterr, sizeof(nd->lasterr), "target %s: %s", nd->name,
-	    why);
-	redisFree(nd->ctx);
-	nd->ctx = NULL;
-	nd->fd = -1;
+	err_set(&nd->err, ERR_IO, "target %s: %s", nd->name, why);
+	net_close(&nd->conn);
 	nd->wpos = nd->start;
 	for (i = 0; i < nd->n; i++)
 		CMD(nd, i)->flags &= (uint8_t)~CMD_ASKED;
 	if (nd->down_since == 0)
 		nd->down_since = now;
 	else if (now - nd->down_since >= (uint64_t)t->opts.retry_ms)
-		fail(t, "target %s: %s; gave up after %d ms with %zu commands "
+		fail(t, ERR_IO, "target %s: %s; gave up after %d ms with %zu commands "
 		    "unacknowledged", nd->name, why, t->opts.retry_ms,
 		    nd->live);
 	nd->next_try = now;
@@ -1521,19 +1213,18 @@ node_migrate(struct target *t, struct tnode *nd)
 static int
 node_reconnect(struct target *t, struct tnode *nd, uint64_t now)
 {
-	int		authfailed, was_lost = nd->down_since != 0 ||
-			    nd->attempts > 0;
+	int		was_lost = nd->down_since != 0 || nd->attempts > 0;
 	uint64_t	wait;
 
-	if (node_connect(t, nd, &authfailed) == 0) {
+	if (node_connect(t, nd) == 0) {
 		if (was_lost)
 			t->stats.reconnects++;
 		log_info("target %s: connected, resending %zu commands",
 		    nd->name, nd->live);
 		return 0;
 	}
-	if (authfailed)
-		return fail(t, "%s", nd->lasterr);
+	if (!err_retryable(nd->err.kind))
+		return fail(t, nd->err.kind, "%s", nd->err.msg);
 	if (nd->down_since == 0)
 		nd->down_since = now;
 	if (t->cluster && cluster_refresh(t, NULL, 1) == 0 &&
@@ -1545,8 +1236,8 @@ node_reconnect(struct target *t, struct tnode *nd, uint64_t now)
 		return 0;
 	}
 	if (now - nd->down_since >= (uint64_t)t->opts.retry_ms)
-		return fail(t, "%s; gave up after %d ms with %zu commands "
-		    "unacknowledged", nd->lasterr, t->opts.retry_ms, nd->live);
+		return fail(t, ERR_IO, "%s; gave up after %d ms with %zu "
+		    "commands unacknowledged", nd->err.msg, t->opts.retry_ms, nd->live);
 	wait = RECONNECT_FIRST_MS << (nd->attempts < 6 ? nd->attempts : 6);
 	if (wait > RECONNECT_MAX_MS)
 		wait = RECONNECT_MAX_MS;
@@ -1612,21 +1303,21 @@ pump(struct target *t, int maxwait)
 		t->pnode = calloc(t->nnodes, sizeof(*t->pnode));
 		if (t->pfd == NULL || t->pnode == NULL) {
 			t->pfdsz = 0;
-			return fail(t, "target: out of memory");
+			return fail(t, ERR_SYS, "target: out of memory");
 		}
 		t->pfdsz = t->nnodes;
 	}
 	TAILQ_FOREACH(nd, &t->nodes, entry) {
-		if (nd->fd != -1 && nd->wpos > nd->start &&
+		if (nd->conn.fd != -1 && nd->wpos > nd->start &&
 		    check_silence(t, nd, now, &timeout) == -1)
 			return -1;
-		if (nd->fd == -1) {
+		if (nd->conn.fd == -1) {
 			if (nd->n == 0)
 				continue;
 			if (now >= nd->next_try &&
 			    node_reconnect(t, nd, now) == -1)
 				return -1;
-			if (nd->fd == -1) {
+			if (nd->conn.fd == -1) {
 				if (nd->n > 0 && nd->next_try - now <
 				    (uint64_t)timeout)
 					timeout = (int)(nd->next_try - now);
@@ -1634,7 +1325,7 @@ pump(struct target *t, int maxwait)
 			}
 		}
 		pfd = &t->pfd[np];
-		pfd->fd = nd->fd;
+		pfd->fd = nd->conn.fd;
 		pfd->events = POLLIN;
 		pfd->revents = 0;
 		if (nd->wpos < write_limit(nd)) {
@@ -1649,14 +1340,14 @@ pump(struct target *t, int maxwait)
 		timeout = maxwait;
 	rc = poll(t->pfd, np, timeout);
 	if (rc == -1 && errno != EINTR)
-		return fail(t, "target: poll: %s", strerror(errno));
+		return fail(t, ERR_SYS, "target: poll: %s", strerror(errno));
 	if (rc <= 0)
 		return 0;
 	for (i = 0; i < np; i++) {
 		nd = t->pnode[i];
 		if (t->pfd[i].revents & POLLOUT && node_write(t, nd) == -1)
 			return -1;
-		if (nd->fd != -1 && t->pfd[i].revents &
+		if (nd->conn.fd != -1 && t->pfd[i].revents &
 		    (POLLIN | POLLHUP | POLLERR) && node_read(t, nd) == -1)
 			return -1;
 	}
@@ -1687,15 +1378,14 @@ info_field(const char *info, const char *field, char *out, size_t outsz)
 }
 
 static int
-load_info(struct target *t, redisContext *c, const char *name, char *err,
-    size_t errsz)
+load_info(struct target *t, struct net_conn *c, struct error *e)
 {
 	const char	*argv[2] = { "INFO", "server" };
 	redisReply	*r;
 	char		 val[64];
 	unsigned int	 maj = 0, min = 0, pat = 0;
 
-	if ((r = simple_command(c, name, err, errsz, 2, argv)) == NULL)
+	if ((r = net_command_ok(c, 2, argv, NULL, e)) == NULL)
 		return -1;
 	if (r->type == REDIS_REPLY_STRING &&
 	    info_field(r->str, "redis_version", val, sizeof(val)) == 0 &&
@@ -1704,7 +1394,7 @@ load_info(struct target *t, redisContext *c, const char *name, char *err,
 		t->version = (int)(maj * 10000 + min * 100 + pat);
 	freeReplyObject(r);
 	argv[1] = "cluster";
-	if ((r = simple_command(c, name, err, errsz, 2, argv)) == NULL)
+	if ((r = net_command_ok(c, 2, argv, NULL, e)) == NULL)
 		return -1;
 	if (r->type == REDIS_REPLY_STRING &&
 	    info_field(r->str, "cluster_enabled", val, sizeof(val)) == 0)
@@ -1715,14 +1405,14 @@ load_info(struct target *t, redisContext *c, const char *name, char *err,
 
 /* MODULE LIST; a server without modules (or the command) has none. */
 static void
-load_modules(struct target *t, redisContext *c)
+load_modules(struct target *t, struct net_conn *c)
 {
 	const char	*argv[2] = { "MODULE", "LIST" };
 	redisReply	*r, *m;
 	size_t		 i, j;
-	char		 err[256];
+	struct error	 e;
 
-	if ((r = simple_command(c, "", err, sizeof(err), 2, argv)) == NULL)
+	if ((r = net_command_ok(c, 2, argv, NULL, &e)) == NULL)
 		return;
 	for (i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
 		m = r->element[i];
@@ -1742,80 +1432,81 @@ load_modules(struct target *t, redisContext *c)
 	freeReplyObject(r);
 }
 
+/* What the seed says: version, modules, cluster or not, the slot map. */
+static int
+probe(struct target *t, struct error *e)
+{
+	const struct target_opts	*o = &t->opts;
+	struct net_conn			 c;
+	int				 rc;
+
+	if (connect_to(t, &c, o->host, o->port, e) == -1)
+		return -1;
+	if (load_info(t, &c, e) == -1) {
+		net_close(&c);
+		return -1;
+	}
+	load_modules(t, &c);
+	if (!t->cluster)
+		rc = 0;
+	else if (o->have_db && o->db != 0)
+		rc = err_set(e, ERR_CONFIG, "%s: a Redis Cluster has only "
+		    "db 0, the URL asks for db %d", c.name, o->db);
+	else
+		rc = load_slots(t, &c, o->host, o->port, e);
+	net_close(&c);
+	return rc;
+}
+
+static void
+set_defaults(struct target_opts *o)
+{
+	if (o->window == 0)
+		o->window = TARGET_DEFAULT_WINDOW;
+	if (o->connect_timeout_ms <= 0)
+		o->connect_timeout_ms = TARGET_DEFAULT_CONNECT_MS;
+	if (o->retry_ms <= 0)
+		o->retry_ms = TARGET_DEFAULT_RETRY_MS;
+	if (o->reply_timeout_ms < 0)
+		o->reply_timeout_ms = 0;
+}
+
 struct target *
-target_open(const struct target_opts *opts, char *err, size_t errsz)
+target_open(const struct target_opts *opts, struct error *e)
 {
 	struct target	*t;
 	struct tnode	*nd;
-	redisContext	*c;
-	redisReply	*r;
-	const char	*argv[2] = { "CLUSTER", "SLOTS" };
 	char		 name[CLUSTER_HOSTLEN + 16];
-	int		 authfailed, rc;
 
 	if ((t = calloc(1, sizeof(*t))) == NULL ||
 	    (t->rbuf = malloc(READ_CHUNK)) == NULL) {
 		free(t);
-		snprintf(err, errsz, "target: out of memory");
+		err_set(e, ERR_SYS, "target: out of memory");
 		return NULL;
 	}
 	TAILQ_INIT(&t->nodes);
 	LIST_INIT(&t->groups);
 	t->opts = *opts;
-	if (t->opts.window == 0)
-		t->opts.window = DEFAULT_WINDOW;
-	if (t->opts.connect_timeout_ms <= 0)
-		t->opts.connect_timeout_ms = DEFAULT_CONNECT_MS;
-	if (t->opts.retry_ms <= 0)
-		t->opts.retry_ms = DEFAULT_RETRY_MS;
-	if (t->opts.reply_timeout_ms < 0)
-		t->opts.reply_timeout_ms = 0;
-	format_name(name, sizeof(name), opts->host, opts->port);
+	set_defaults(&t->opts);
+	net_format_addr(name, sizeof(name), opts->host, opts->port);
 	if (opts->user[0] != '\0' && opts->password[0] == '\0') {
-		snprintf(err, errsz, "target %s: user \"%s\" given without a "
-		    "password", name, opts->user);
+		err_set(e, ERR_CONFIG, "target %s: user \"%s\" given without "
+		    "a password", name, opts->user);
 		goto bad;
 	}
-	if ((c = connect_auth(t, opts->host, opts->port, &authfailed, err,
-	    errsz)) == NULL)
+	if (probe(t, e) == -1)
 		goto bad;
-	if (load_info(t, c, name, err, errsz) == -1) {
-		redisFree(c);
-		goto bad;
-	}
-	load_modules(t, c);
 	if (!t->cluster) {
-		redisFree(c);
 		if ((nd = node_get(t, opts->host, opts->port)) == NULL) {
-			snprintf(err, errsz, "target: out of memory");
+			err_set(e, ERR_SYS, "target: out of memory");
 			goto bad;
 		}
 		nd->db = opts->have_db ? opts->db : 0;
-		if (node_connect(t, nd, &authfailed) == -1) {
-			strlcpy(err, nd->lasterr, errsz);
-			goto bad;
-		}
-		return t;
 	}
-	if (opts->have_db && opts->db != 0) {
-		snprintf(err, errsz, "target %s: a Redis Cluster has only db 0, "
-		    "the URL asks for db %d", name, opts->db);
-		redisFree(c);
-		goto bad;
-	}
-	if ((r = simple_command(c, name, err, errsz, 2, argv)) == NULL) {
-		redisFree(c);
-		goto bad;
-	}
-	rc = apply_slots(t, r, opts->host, err, errsz);
-	freeReplyObject(r);
-	redisFree(c);
-	if (rc == -1)
-		goto bad;
 	t->last_refresh = now_ms();
 	TAILQ_FOREACH(nd, &t->nodes, entry) {
-		if (node_connect(t, nd, &authfailed) == -1) {
-			strlcpy(err, nd->lasterr, errsz);
+		if (node_connect(t, nd) == -1) {
+			err_copy(e, &nd->err);
 			goto bad;
 		}
 	}
@@ -1941,7 +1632,7 @@ target_send_flags(struct target *t, int argc, const char **argv,
 	if (t->failed)
 		return -1;
 	if (argc < 1 || keyidx >= argc || keyidx < -1)
-		return fail(t, "target: bad command (argc %d, key index %d)",
+		return fail(t, ERR_TARGET, "target: bad command (argc %d, key index %d)",
 		    argc, keyidx);
 	if (keyidx >= 0)
 		slot = cluster_keyslot(argv[keyidx], argvlen[keyidx]);
@@ -1955,7 +1646,7 @@ target_send_flags(struct target *t, int argc, const char **argv,
 			if (t->remap && remap(t) == -1)
 				return -1;
 			if ((nd = route(t, slot, keyidx < 0)) == NULL)
-				return fail(t, "target %s:%d: no master serves "
+				return fail(t, ERR_TARGET, "target %s:%d: no master serves "
 				    "slot %u", t->opts.host, t->opts.port, slot);
 		}
 		/* a reply handler may queue more, but not wait */
@@ -1979,15 +1670,15 @@ target_send_all(struct target *t, int argc, const char **argv,
 	if (t->failed)
 		return -1;
 	if (argc < 1)
-		return fail(t, "target: empty command");
+		return fail(t, ERR_TARGET, "target: empty command");
 	TAILQ_FOREACH(nd, &t->nodes, entry)
 		if (!t->cluster || nd->nslots > 0)
 			n++;
 	if (n == 0)
-		return fail(t, "target %s:%d: no master to send to",
+		return fail(t, ERR_TARGET, "target %s:%d: no master to send to",
 		    t->opts.host, t->opts.port);
 	if ((g = calloc(1, sizeof(*g))) == NULL)
-		return fail(t, "target: out of memory");
+		return fail(t, ERR_SYS, "target: out of memory");
 	g->remaining = n;
 	LIST_INSERT_HEAD(&t->groups, g, entry);
 	TAILQ_FOREACH(nd, &t->nodes, entry) {

@@ -19,7 +19,6 @@
 
 #include "clock.h"
 #include "dfly.h"
-#include "errmap.h"
 #include "imsg.h"
 #include "journal.h"
 #include "log.h"
@@ -168,18 +167,17 @@ open_target(struct worker *w)
 	struct target_opts topts;
 	struct writer_opts wopts;
 	struct error e;
-	char err[512];
 	size_t i;
 	int cluster;
 
-	if (target_parse(w->cfg->target_url, &topts, err, sizeof(err)) == -1)
-		fail(w, ERR_CONFIG, "target: %s", err);
+	if (target_parse(w->cfg->target_url, &topts, &e) == -1)
+		fail(w, e.kind, "target: %s", e.msg);
 	/* config.c put the password there unless the URL has one */
 	if (w->cfg->target_password[0] != '\0')
 		strlcpy(topts.password, w->cfg->target_password,
 		    sizeof(topts.password));
-	if ((w->target = target_open(&topts, err, sizeof(err))) == NULL)
-		fail(w, errmap_target(err), "target: %s", err);
+	if ((w->target = target_open(&topts, &e)) == NULL)
+		fail(w, e.kind, "target: %s", e.msg);
 	writer_opts_init(&wopts);
 	wopts.conflict = CONFLICT_OVERWRITE;	/* the snapshot replaces */
 	wopts.unsupported = w->cfg->unsupported == CONFIG_UNSUPPORTED_SKIP ?

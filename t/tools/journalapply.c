@@ -37,7 +37,7 @@ main(int argc, char **argv)
 	struct writer *w;
 	const uint64_t *c;
 	struct error e;
-	char err[1024], buf[65536];
+	char buf[65536];
 	FILE *f;
 	size_t n;
 	int ch, rv;
@@ -59,9 +59,9 @@ main(int argc, char **argv)
 	argv += optind;
 	if (argc != 2)
 		fatalx("usage: journalapply [-u fail|skip] URL FILE");
-	if (target_parse(argv[0], &topts, err, sizeof(err)) == -1 ||
-	    (t = target_open(&topts, err, sizeof(err))) == NULL)
-		fatalx("%s", err);
+	if (target_parse(argv[0], &topts, &e) == -1 ||
+	    (t = target_open(&topts, &e)) == NULL)
+		fatalx("%s", e.msg);
 	if ((w = writer_open(t, &wopts, &e)) == NULL)
 		fatalx("%s", e.msg);
 	if ((f = fopen(argv[1], "rb")) == NULL)

@@ -372,10 +372,10 @@ static int
 parse_only(const char *url)
 {
 	struct target_opts	opts;
-	char			err[1024];
+	struct error		e;
 
-	if (target_parse(url, &opts, err, sizeof(err)) == -1) {
-		fprintf(stderr, "targetcat: %s\n", err);
+	if (target_parse(url, &opts, &e) == -1) {
+		fprintf(stderr, "targetcat: %s\n", e.msg);
 		return 1;
 	}
 	printf("host=%s port=%d user=%s password=%s db=%d have_db=%d\n",
@@ -406,7 +406,7 @@ main(int argc, char **argv)
 	struct cat			 cat;
 	struct timespec			 t0, t1;
 	const char			*errstr, *pw;
-	char				 err[1024];
+	struct error			 e;
 	size_t				 window = 0;
 	int				 retry_ms = 0, reply_ms = -1, conn_ms = 0;
 	int				 i;
@@ -449,8 +449,8 @@ main(int argc, char **argv)
 	}
 	if (i + 1 != argc)
 		usage();
-	if (target_parse(argv[i], &opts, err, sizeof(err)) == -1) {
-		fprintf(stderr, "targetcat: %s\n", err);
+	if (target_parse(argv[i], &opts, &e) == -1) {
+		fprintf(stderr, "targetcat: %s\n", e.msg);
 		return 1;
 	}
 	if ((pw = getenv("TARGETCAT_PASSWORD")) != NULL)
@@ -464,8 +464,8 @@ main(int argc, char **argv)
 	if (conn_ms)
 		opts.connect_timeout_ms = conn_ms;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if ((t = target_open(&opts, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "targetcat: %s\n", err);
+	if ((t = target_open(&opts, &e)) == NULL) {
+		fprintf(stderr, "targetcat: %s\n", e.msg);
 		return 1;
 	}
 	explicit_bzero(&opts, sizeof(opts));

@@ -387,7 +387,7 @@ main(int argc, char **argv)
 	struct writer *w;
 	const uint64_t *c;
 	struct error e;
-	char ebuf[1024], *line = NULL;
+	char *line = NULL;
 	size_t cap = 0, n;
 	FILE *f = stdin;
 	int ch;
@@ -421,9 +421,9 @@ main(int argc, char **argv)
 		    "URL [FILE]");
 	if (argc > 1 && (f = fopen(argv[1], "r")) == NULL)
 		err(2, "%s", argv[1]);
-	if (target_parse(argv[0], &topts, ebuf, sizeof(ebuf)) == -1 ||
-	    (t = target_open(&topts, ebuf, sizeof(ebuf))) == NULL)
-		errx(2, "%s", ebuf);
+	if (target_parse(argv[0], &topts, &e) == -1 ||
+	    (t = target_open(&topts, &e)) == NULL)
+		errx(2, "%s", e.msg);
 	wopts.target_db = topts.have_db ? topts.db : 0;
 	if ((w = writer_open(t, &wopts, &e)) == NULL)
 		errx(2, "%s", e.msg);

@@ -1,0 +1,43 @@
+/*
+ * url.h - the target's address: HOST:PORT or
+ * redis://[USER[:PASSWORD]@]HOST:PORT[/DB], and the channel's settings
+ * that go with it (target.h).
+ */
+#ifndef DF2REDIS_URL_H
+#define DF2REDIS_URL_H
+
+#include <stddef.h>
+
+#include "error.h"
+
+struct target_opts {
+	char	 host[256];
+	int	 port;
+	char	 user[128];
+	char	 password[512];
+	int	 db;			/* standalone: SELECT this db */
+	int	 have_db;		/* db was given in the URL */
+	size_t	 window;		/* commands in flight per node (default 1024) */
+	int	 connect_timeout_ms;	/* default 5000 */
+	int	 retry_ms;		/* give up on a dead node after (60000) */
+	/*
+	 * A connection with commands in flight and nothing read for this
+	 * long is given up as lost: reconnected, and the commands resent
+	 * (60000 from target_parse(); 0 waits for ever).
+	 */
+	int	 reply_timeout_ms;
+};
+
+#define TARGET_DEFAULT_WINDOW		1024
+#define TARGET_DEFAULT_CONNECT_MS	5000
+#define TARGET_DEFAULT_RETRY_MS		60000
+#define TARGET_DEFAULT_REPLY_MS		60000
+
+/*
+ * Fills every field: the URL's, and the defaults for the rest.  -1 with
+ * ERR_CONFIG on a malformed address (percent escapes are decoded in the
+ * user and password; TLS and URL options are refused).
+ */
+int	target_parse(const char *, struct target_opts *, struct error *);
+
+#endif
