@@ -37,6 +37,15 @@
  * Reply callback, called once per command with its final reply (after
  * MOVED/ASK/TRYAGAIN were handled).  Error replies reach it too.  Return 0
  * to go on, -1 to fail the target (after target_seterr()).
+ *
+ * A callback rather than a pull API: replies arrive in order per node,
+ * interleaved across nodes, while pump() is inside a write or a wait for
+ * the window, and the writer must settle its per-key state (a check that
+ * failed, a follow-up command to queue) before later replies of the same
+ * key are looked at.  Pulling them would mean a queue of owned reply
+ * objects that grows with the window and a second ordering rule between
+ * it and the commands still in flight; the callback sees each reply
+ * while hiredis owns it, and may queue commands without waiting.
  */
 typedef int	(*target_reply_fn)(void *arg, uint64_t tag, const redisReply *);
 

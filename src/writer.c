@@ -22,7 +22,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cluster.h"
 #include "log.h"
 #include "writer_int.h"
 
