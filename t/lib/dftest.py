@@ -73,6 +73,13 @@ def skip(name, why, count=1):
     _record_skip(count, why)
 
 
+def need_tool(prog, package):
+    """Skip the whole file when prog (from the Debian package) is not
+    installed: `make test` as root installs .ci/packages first."""
+    if shutil.which(prog) is None:
+        skip_all('%s not installed (Debian package %s, see .ci/packages)' % (prog, package))
+
+
 NO_FIXTURES = 'reference fixtures not present (../shared/fixtures)'
 
 
