@@ -420,7 +420,7 @@ else:
     skip('the man pages: mandoc -T lint', 'mandoc not installed (.ci/packages)', len(MAN))
 man = {n: open(p).read() for n, p in MAN.items()}
 r = run([DF2REDIS, 'replicate', '-h'])
-opts = re.findall(r'^  --(\S+)', r.stderr.decode(), re.M)
+opts = re.findall(r'^  --(\S+)', r.stdout.decode(), re.M)
 ok(len(opts) > 10, 'replicate -h lists its options (%d)' % len(opts))
 missing = [o for o in opts if '.It Ic %s' % o not in man['df2redis.conf.5']]
 ok(not missing, 'df2redis.conf.5 documents every config key: missing %r' % missing)
@@ -433,7 +433,7 @@ iopts = re.findall(r'^  --(\S+)', r.stdout.decode(), re.M)
 missing = [o for o in iopts if '.It Fl -%s' % o not in man['df2redis.8']]
 ok(len(iopts) > 3 and not missing, 'df2redis.8 documents every import option: missing %r' % missing)
 r = run([DF2REDIS, 'inspect', '-h'])
-iopts = re.findall(r'--([a-z-]+)', r.stderr.decode().splitlines()[0])
+iopts = re.findall(r'--([a-z-]+)', r.stdout.decode().splitlines()[0])
 missing = [o for o in iopts if '.It Fl -%s' % o not in man['df2redis.8']]
 ok(iopts and not missing, 'df2redis.8 documents every inspect option: missing %r' % missing)
 r = ctl('-h')
