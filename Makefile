@@ -76,13 +76,22 @@ $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-test: all
-	prove -r t/
+# prove, then one line saying how many tests were skipped and why
+SKIPS = $(CURDIR)/t/tmp/skips
+PROVE = rm -f $(SKIPS); DF2REDIS_SKIPS=$(SKIPS) prove -r t/; \
+	rc=$$?; python3 t/lib/skipsum.py $(SKIPS); exit $$rc
+
+# the Debian packages first (.ci/packages; installed only as root)
+test:
+	@sh .ci/install-packages
+	$(MAKE) all
+	@$(PROVE)
 
 asan:
 	$(MAKE) V=asan all
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	    DF2REDIS_ASAN=1 prove -r t/
+	@export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 DF2REDIS_ASAN=1; \
+	    $(PROVE)
 	$(MAKE) V=rel all
 
 FUZZ_SECONDS ?= 60
@@ -106,7 +115,7 @@ t/bin/fuzz-%: $(O)/t/fuzz/%.o $(LIB_OBJS)
 bench: all
 	t/bench/run
 
-demo: 
+demo:
 	@sh t/demo/run
 
 PREFIX ?= /usr/local

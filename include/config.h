@@ -19,6 +19,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "error.h"
 
@@ -35,8 +36,11 @@ enum config_unsupported {
 	CONFIG_UNSUPPORTED_SKIP,	/* count, log and go on */
 };
 
-/* config_parse_args(): --help was asked for and printed. */
-#define CONFIG_HELP	1
+/* config_parse_args() besides 0 and -1; it prints nothing, the caller does. */
+#define CONFIG_HELP	1	/* -h, --help: config_usage() on stdout */
+#define CONFIG_VERSION	2	/* -V, --version */
+#define CONFIG_USAGE	3	/* a malformed command line (the error says
+				   how): config_usage() on stderr */
 
 struct config {
 	char	 source_host[256];
@@ -73,7 +77,8 @@ int	config_load(struct config *, const char *path, struct error *);
 /*
  * Parse argv (getopt_long; argv[0] is the subcommand), reading -f FILE
  * first; then fill in defaults and check that the required options are
- * there.  0 ok, CONFIG_HELP when --help was printed, -1 error.
+ * there.  0 ok, -1 a bad setting (ERR_CONFIG), or CONFIG_HELP,
+ * CONFIG_VERSION or CONFIG_USAGE, which leave the printing to the caller.
  * The passwords come next, from config_secrets().
  */
 int	config_parse_args(struct config *, int, char **, struct error *);
@@ -89,6 +94,9 @@ int	config_secrets(struct config *, int url_password, struct error *);
  */
 int	config_read_secret(const char *path, char *buf, size_t buflen,
 	    struct error *);
-void	config_usage(const char *cmd);
+/* The usage of `df2redis CMD` (replicate or migrate), every option. */
+void	config_usage(FILE *, const char *cmd);
+/* Only the options, one per line: for the usage of `df2redis` itself. */
+void	config_options(FILE *);
 
 #endif

@@ -344,29 +344,36 @@ config_finish(struct config *cfg, struct error *e)
 }
 
 void
-config_usage(const char *cmd)
+config_options(FILE *out)
 {
 	size_t i;
 
-	fprintf(stderr, "usage: df2redis %s [-dnv] [-f FILE] --source HOST:PORT "
-	    "--target URL --state-dir DIR [options]\n", cmd);
-	fprintf(stderr, "  -d  stay in the foreground, log to stderr\n"
+	fprintf(out, "  -d  stay in the foreground, log to stderr\n"
 	    "  -f FILE  read settings from FILE (the command line wins)\n"
 	    "  -n  check the configuration and exit\n"
 	    "  -v  more verbose logging\n");
 	for (i = 0; i < NOPTIONS; i++)
-		fprintf(stderr, "  --%-22s %s\n", options[i].name,
+		fprintf(out, "  --%-22s %s\n", options[i].name,
 		    options[i].help);
-	fprintf(stderr, "flags: --NAME or --NAME=yes turns one on, "
+}
+
+void
+config_usage(FILE *out, const char *cmd)
+{
+	fprintf(out, "usage: df2redis %s [-dnv] [-f FILE] --source HOST:PORT "
+	    "--target URL --state-dir DIR [options]\n", cmd);
+	config_options(out);
+	fprintf(out, "  -h, --help  this text; -V, --version  the version\n");
+	fprintf(out, "flags: --NAME or --NAME=yes turns one on, "
 	    "--NAME=no or --no-NAME off\n  (over the -f file)\n");
-	fprintf(stderr, "flush-on-resync: a full sync that starts again "
+	fprintf(out, "flush-on-resync: a full sync that starts again "
 	    "overwrites the target key by key;\n  keys deleted on the master "
 	    "while the session was broken stay on the target\n  unless it is "
 	    "yes, which empties the target's dbs first (they are then\n  "
 	    "incomplete until the snapshot is in).  A FLUSHALL/FLUSHDB on the "
 	    "master\n  during the full sync always flushes the matching target "
 	    "dbs.\n");
-	fprintf(stderr, "passwords: the source's from --source-password-file, "
+	fprintf(out, "passwords: the source's from --source-password-file, "
 	    "else $DF2REDIS_SOURCE_PASSWORD;\n  the target's from "
 	    "--target-password-file, else the URL, else "
 	    "$DF2REDIS_TARGET_PASSWORD\n");
@@ -376,8 +383,8 @@ int
 config_parse_args(struct config *cfg, int argc, char **argv,
     struct error *e)
 {
-	/* each option, "no-NAME" for each flag (val 1), help, the end */
-	struct option longopts[2 * NOPTIONS + 2];
+	/* each option, "no-NAME" for each flag (val 1), help, version, end */
+	struct option longopts[2 * NOPTIONS + 3];
 	char noname[NOPTIONS][64];
 	const char **keys, **values;
 	char msg[ERR_MSGLEN];
@@ -406,6 +413,11 @@ config_parse_args(struct config *cfg, int argc, char **argv,
 	longopts[i].has_arg = no_argument;
 	longopts[i].flag = NULL;
 	longopts[i].val = 'h';
+	i++;
+	longopts[i].name = "version";
+	longopts[i].has_arg = no_argument;
+	longopts[i].flag = NULL;
+	longopts[i].val = 'V';
 	memset(&longopts[i + 1], 0, sizeof(longopts[i + 1]));
 
 	keys = calloc(argc + 1, sizeof(*keys));
@@ -416,7 +428,7 @@ config_parse_args(struct config *cfg, int argc, char **argv,
 	}
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "df:hnv", longopts, &idx)) != -1) {
+	while ((ch = getopt_long(argc, argv, "df:hnVv", longopts, &idx)) != -1) {
 		switch (ch) {
 		case 0:
 			keys[n] = options[idx].name;
@@ -444,18 +456,22 @@ config_parse_args(struct config *cfg, int argc, char **argv,
 			verbose++;
 			break;
 		case 'h':
-			config_usage(argv[0]);
 			rc = CONFIG_HELP;
+			goto out;
+		case 'V':
+			rc = CONFIG_VERSION;
 			goto out;
 		default:
 			err_set(e, ERR_CONFIG, "unknown or incomplete option \"%s\"",
 			    argv[optind - 1]);
+			rc = CONFIG_USAGE;
 			goto out;
 		}
 	}
 	if (optind < argc) {
 		err_set(e, ERR_CONFIG, "unexpected argument \"%s\"",
 		    argv[optind]);
+		rc = CONFIG_USAGE;
 		goto out;
 	}
 	if (cfg->config_file[0] != '\0' &&
@@ -470,7 +486,9 @@ config_parse_args(struct config *cfg, int argc, char **argv,
 		}
 	if (verbose > 0)
 		cfg->verbose = verbose;
-	rc = config_finish(cfg, e);
+	/* nothing given at all: say what is needed, as usage */
+	if ((rc = config_finish(cfg, e)) == -1 && argc < 2)
+		rc = CONFIG_USAGE;
 out:
 	free(keys);
 	free(values);

@@ -9,20 +9,28 @@
 #include <unistd.h>
 
 #include "cmd.h"
-
-#ifndef DF2REDIS_VERSION
-#define DF2REDIS_VERSION "0.1"
-#endif
+#include "config.h"
+#include "version.h"
 
 static const struct subcommand {
 	const char	*name;
 	int		(*main)(int, char **);
 	const char	*usage;
 } subcommands[] = {
-	{ "inspect",	cmd_inspect,	"inspect [--summary] [--flow [--journal]] FILE" },
-	{ "import",	cmd_import,	"import [options] --target URL FILE..." },
-	{ "replicate",	cmd_replicate,	"replicate [-d] [-f FILE] --source HOST:PORT --target URL --state-dir DIR" },
-	{ "migrate",	cmd_migrate,	"migrate [-d] [-f FILE] --source HOST:PORT --target URL --state-dir DIR" },
+	{ "inspect",	cmd_inspect,
+	    "inspect [--summary] [--flow [--journal]] FILE" },
+	{ "import",	cmd_import,
+	    "import [-v] [--conflict overwrite|skip|panic] [--db-map SRC:DST,...]\n"
+	    "      [--unsupported fail|skip] [--batch N] "
+	    "[--target-password-file FILE]\n"
+	    "      --target URL FILE..." },
+	{ "replicate",	cmd_replicate,
+	    "replicate [-dnv] [-f FILE] [--full-sync-only] [options]\n"
+	    "      --source HOST:PORT --target URL --state-dir DIR" },
+	{ "migrate",	cmd_migrate,
+	    "migrate [-dnv] [-f FILE] [options]\n"
+	    "      --source HOST:PORT --target URL --state-dir DIR\n"
+	    "      (replicate --full-sync-only)" },
 };
 
 static void
@@ -33,7 +41,11 @@ usage(FILE *out)
 	fprintf(out, "usage:\n");
 	for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
 		fprintf(out, "  df2redis %s\n", subcommands[i].usage);
-	fprintf(out, "See df2redis(8).\n");
+	fprintf(out, "  df2redis -h | --help | -V | --version\n"
+	    "options of replicate and migrate (also in a -f file):\n");
+	config_options(out);
+	fprintf(out, "Each command takes -h (--help) for its usage and -V "
+	    "(--version).\nSee df2redis(8).\n");
 }
 
 int
@@ -46,7 +58,7 @@ main(int argc, char **argv)
 	setproctitle_init(argc, argv, environ);
 	if (argc < 2) {
 		usage(stderr);
-		return 2;
+		return EXIT_USAGE;
 	}
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
@@ -63,5 +75,5 @@ main(int argc, char **argv)
 			return subcommands[i].main(argc - 1, argv + 1);
 	fprintf(stderr, "df2redis: unknown command \"%s\"\n", argv[1]);
 	usage(stderr);
-	return 2;
+	return EXIT_USAGE;
 }

@@ -12,6 +12,7 @@
 
 #include <err.h>
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
@@ -25,13 +26,12 @@
 #include "clock.h"
 #include "config.h"
 #include "ctl.h"
+#include "version.h"
 
 #define DEFAULT_SOCKET	"/var/lib/df2redis/df2redis.sock"
 #define DEFAULT_TIMEOUT	30		/* seconds */
 #define MAX_REPLY	(4 << 20)	/* bytes; a status of 1024 flows is ~250K */
 #define MAX_FIELDS	32		/* key/value pairs on one reply line */
-
-#define EXIT_USAGE	2
 
 enum action {
 	NONE,
@@ -93,6 +93,7 @@ usage(int status)
 	    "  status              the session and every flow\n"
 	    "  restart-flow <flow> restart the session (the full sync)\n"
 	    "  stop                stop the daemon\n"
+	    "-h, --help: this text; -V, --version: the version.  "
 	    "See df2redisctl(8).\n");
 	exit(status);
 }
@@ -589,13 +590,23 @@ main(int argc, char **argv)
 	size_t len;
 	int ch, fd, i, nlines, raw = 0, rc = 0, timeout = DEFAULT_TIMEOUT;
 
-	while ((ch = getopt(argc, argv, "+f:hrs:t:")) != -1) {
+	static const struct option longopts[] = {
+		{ "help",	no_argument,	NULL,	'h' },
+		{ "version",	no_argument,	NULL,	'V' },
+		{ NULL,		0,		NULL,	0 }
+	};
+
+	while ((ch = getopt_long(argc, argv, "+f:hrs:t:V", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'f':
 			conffile = optarg;
 			break;
 		case 'h':
 			usage(0);
+		case 'V':
+			printf("df2redis %s\n", DF2REDIS_VERSION);
+			return 0;
 		case 'r':
 			raw = 1;
 			break;

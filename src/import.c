@@ -25,6 +25,7 @@
 #include "target.h"
 #include "tmpkeys.h"
 #include "writer.h"
+#include "version.h"
 
 #define READ_SIZE	(256 * 1024)
 #define MAX_OPEN	64		/* destination dbs written at once */
@@ -89,6 +90,8 @@ usage(FILE *out)
 "                          member TTLs): stop (default) or count and skip\n"
 "  --batch N               members per command, 1-100000 (default 512)\n"
 "  -v                      more logging\n"
+"  -h, --help              this text\n"
+"  -V, --version           the version\n"
 "\n"
 "A key is written whole or not at all.  A corrupt or truncated file stops\n"
 "the import with the byte offset and the key: the keys before it are\n"
@@ -405,6 +408,7 @@ cmd_import(int argc, char **argv)
 		{ "unsupported",	required_argument, NULL, 'u' },
 		{ "batch",		required_argument, NULL, 'b' },
 		{ "help",		no_argument, NULL, 'h' },
+		{ "version",		no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	static struct importer im;
@@ -421,7 +425,7 @@ cmd_import(int argc, char **argv)
 	log_init("df2redis", LOG_TO_STDERR, 0);
 	log_setprefix("import");
 	writer_opts_init(wopts);
-	while ((ch = getopt_long(argc, argv, "hv", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "hVv", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 't':
 			im.url = optarg;
@@ -471,9 +475,12 @@ cmd_import(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'V':
+			printf("df2redis %s\n", DF2REDIS_VERSION);
+			return 0;
 		default:
 			usage(stderr);
-			return 2;
+			return EXIT_USAGE;
 		}
 	}
 	argc -= optind;
@@ -481,7 +488,7 @@ cmd_import(int argc, char **argv)
 	log_setverbose(verbose);
 	if (im.url == NULL || argc == 0) {
 		usage(stderr);
-		return 2;
+		return EXIT_USAGE;
 	}
 	if (target_parse(im.url, topts, &e) == -1) {
 		log_warnx("--target %s: %s", im.url, e.msg);

@@ -28,6 +28,7 @@
 #include "json.h"
 #include "keyevents.h"
 #include "rdb.h"
+#include "version.h"
 
 #define OUT_BUFSZ	(1024 * 1024)	/* stdout buffer */
 #define KEY_MEMSZ	(16 * 1024)	/* a split key's output held in memory */
@@ -101,9 +102,9 @@ struct inspect {
 static struct obuf	 outbuf;		/* stdout */
 
 static void
-usage(void)
+usage(FILE *out)
 {
-	fprintf(stderr,
+	fprintf(out,
 "usage: df2redis inspect [--summary] [--flow [--journal]] FILE\n"
 "\n"
 "Decodes FILE (an RDB file, or with --flow a recorded Dragonfly FLOW up to\n"
@@ -137,8 +138,8 @@ usage(void)
 "in stream order among the keys as {\"journal\":[\"SET\",\"k\",\"v\"],\"db\":0}\n"
 "(with --summary, counted as {\"journal\":{\"blobs\":N,\"commands\":M}}).\n"
 "Exit status: 0 on success, 1 on a decode error (printed on stderr after\n"
-"the file name), 2 on a usage error.\n");
-	exit(2);
+"the file name), 2 on a usage error.  -h, --help: this text; -V, --version:\n"
+"the version.\n");
 }
 
 /* ------------------------------------------------------------ output */
@@ -847,6 +848,7 @@ cmd_inspect(int argc, char **argv)
 		{ "flow",	no_argument,	NULL,	'f' },
 		{ "journal",	no_argument,	NULL,	'j' },
 		{ "help",	no_argument,	NULL,	'h' },
+		{ "version",	no_argument,	NULL,	'V' },
 		{ NULL,		0,		NULL,	0 }
 	};
 	struct rdb_limits lim = { 64 * 1024, 256 * 1024 * 1024 };
@@ -855,7 +857,7 @@ cmd_inspect(int argc, char **argv)
 	int ch, fd;
 
 	memset(&in, 0, sizeof(in));
-	while ((ch = getopt_long(argc, argv, "sfjh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "sfjhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
 			in.summary = 1;
@@ -866,14 +868,23 @@ cmd_inspect(int argc, char **argv)
 		case 'j':
 			in.journal = 1;
 			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("df2redis %s\n", DF2REDIS_VERSION);
+			return 0;
 		default:
-			usage();
+			usage(stderr);
+			return EXIT_USAGE;
 		}
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc != 1 || (in.journal && !in.flow))
-		usage();
+	if (argc != 1 || (in.journal && !in.flow)) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
 	in.file = argv[0];
 
 	in.now_ms = wall_ms();

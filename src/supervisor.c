@@ -27,6 +27,7 @@
 #include "log.h"
 #include "supervisor.h"
 #include "target.h"
+#include "version.h"
 
 #define STOP_GRACE_MS	30000	/* SIGTERM'd workers get this long */
 #define CTL_PAUSE_MS	1000	/* no control clients after EMFILE */
@@ -401,9 +402,9 @@ setup_process(struct sup *s)
 }
 
 /*
- * The command line, the target URL and the passwords: 0 ok, else the exit
- * status (0 after --help or -n, 2 for a usage error).  where gets the
- * target's HOST:PORT for the log.
+ * The command line, the target URL and the passwords: -1 to go on, else
+ * the exit status (0 after --help, --version or -n; EXIT_USAGE for a bad
+ * command line or setting).  where gets the target's HOST:PORT for the log.
  */
 static int
 configure(struct sup *s, int argc, char **argv, int migrate, char *where,
@@ -413,11 +414,22 @@ configure(struct sup *s, int argc, char **argv, int migrate, char *where,
 	struct error e;
 	int rc;
 
-	if ((rc = config_parse_args(&s->cfg, argc, argv, &e)) == CONFIG_HELP)
+	switch (config_parse_args(&s->cfg, argc, argv, &e)) {
+	case 0:
+		break;
+	case CONFIG_HELP:
+		config_usage(stdout, s->cmd);
 		return 0;
-	if (rc == -1) {
+	case CONFIG_VERSION:
+		printf("df2redis %s\n", DF2REDIS_VERSION);
+		return 0;
+	case CONFIG_USAGE:
 		fprintf(stderr, "df2redis %s: %s\n", s->cmd, e.msg);
-		return 2;
+		config_usage(stderr, s->cmd);
+		return EXIT_USAGE;
+	default:
+		fprintf(stderr, "df2redis %s: %s\n", s->cmd, e.msg);
+		return EXIT_USAGE;
 	}
 	if (migrate)
 		s->cfg.full_sync_only = 1;

@@ -14,6 +14,8 @@ from repltest import *  # noqa: E402,F401
 
 if not HAVE_MASTER:
     skip_all('t/dflymaster/dflymaster not built')
+need_tool('mdb_dump', 'lmdb-utils')
+need_fixtures('dragonfly-captures')
 
 for name in ('types-lz4', 'types-none', 'big-lz4', 'journal-lz4', os.path.join('partial-lz4', 'first')):
     cdir = os.path.join(CAPTURES, name)

@@ -17,6 +17,7 @@ from repltest import *  # noqa: E402,F401
 
 if not HAVE_MASTER:
     skip_all('t/dflymaster/dflymaster not built')
+need_tool('mdb_dump', 'lmdb-utils')
 
 CHUNK = 1024    # small tagged chunks, so the sample's big values have some
 

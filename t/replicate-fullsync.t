@@ -18,6 +18,7 @@ from repltest import *  # noqa: E402,F401
 
 if not HAVE_MASTER:
     skip_all('t/dflymaster/dflymaster not built')
+need_tool('mdb_dump', 'lmdb-utils')
 
 # ------------------------------------------------------------ full sync, every type
 

@@ -46,9 +46,60 @@ def plan(n):
     print('1..%d' % n, flush=True)
 
 
+def _record_skip(count, why):
+    """Append FILE, COUNT ('all' for a whole file) and the reason to the
+    file $DF2REDIS_SKIPS names: `make test` prints them after prove."""
+    path = os.environ.get('DF2REDIS_SKIPS')
+    if not path:
+        return
+    name = os.path.relpath(os.path.abspath(sys.argv[0]), ROOT)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'a') as f:
+        f.write('%s\t%s\t%s\n' % (name, count, ' '.join(str(why).split())))
+
+
 def skip_all(why):
     print('1..0 # SKIP %s' % why, flush=True)
+    _record_skip('all', why)
     sys.exit(0)
+
+
+def skip(name, why, count=1):
+    """count tests that cannot run here, reported as TAP skips."""
+    global _n
+    for _ in range(count):
+        _n += 1
+        print('ok %d - %s # SKIP %s' % (_n, name, why), flush=True)
+    _record_skip(count, why)
+
+
+def need_tool(prog, package):
+    """Skip the whole file when prog (from the Debian package) is not
+    installed: `make test` as root installs .ci/packages first."""
+    if shutil.which(prog) is None:
+        skip_all('%s not installed (Debian package %s, see .ci/packages)' % (prog, package))
+
+
+NO_FIXTURES = 'reference fixtures not present (../shared/fixtures)'
+
+
+def have_fixtures():
+    """Whether ../shared/fixtures (the reference RDB files and Dragonfly
+    captures) is beside the repository; a user's clone has none."""
+    return os.path.isdir(FIXTURES)
+
+
+def need_fixtures(*paths):
+    """Skip the whole file when the fixtures are absent.  When they are
+    there, every path named (relative to FIXTURES) must exist: a missing
+    one is a failure, not a skip."""
+    if not have_fixtures():
+        skip_all(NO_FIXTURES)
+    missing = [p for p in paths if not os.path.exists(os.path.join(FIXTURES, p))]
+    if missing:
+        plan(1)
+        ok(False, 'fixtures present: missing %s' % ', '.join(missing))
+        sys.exit(1)
 
 
 def diag(msg):

@@ -12,16 +12,11 @@ import time
 
 import dftest
 from dftest import (ASAN, DF2REDIS, DFLYMASTER, diag, diff_keyspaces, dump_db,
-                    free_port, is_, ok, run, spawn, tmpdir)
+                    free_port, is_, ok, run, skip, spawn, tmpdir)
 
 HAVE_MASTER = os.access(DFLYMASTER, os.X_OK)
 REDIS_TYPES = ('string', 'list', 'set', 'zset', 'hash', 'stream')
 CLK_TCK = os.sysconf('SC_CLK_TCK')
-
-
-def skip(name, why):
-    dftest._n += 1
-    print('ok %d - %s # SKIP %s' % (dftest._n, name, why), flush=True)
 
 
 class Master:
