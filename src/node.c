@@ -36,6 +36,8 @@ node_now(void)
 	return (uint64_t)mono_ms();
 }
 
+/* ---------------------------------------------------------------- connections */
+
 static int
 sockaddr_text(const struct sockaddr_storage *ss, char *host, size_t hostsz,
     int *port)

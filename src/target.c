@@ -169,7 +169,7 @@ node_get(void *arg, const char *host, int port)
 	return nd;
 }
 
-/* What nd failed to queue fails the target. */
+/* nd's last error (a command it could not queue or read) fails the target. */
 static int
 fail_node(struct target *t, const struct node *nd)
 {
