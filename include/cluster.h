@@ -1,8 +1,8 @@
 /*
  * cluster.h - what a Redis Cluster client needs besides a socket: the
  * key's hash slot (CRC16-XMODEM of the key or of its {hash tag}), the
- * CLUSTER SLOTS reply as a list of master ranges, and the MOVED / ASK
- * redirections.
+ * CLUSTER SLOTS reply as a list of master ranges, the slot map of the
+ * target channel's nodes (node.h), and the MOVED / ASK redirections.
  */
 #ifndef DF2REDIS_CLUSTER_H
 #define DF2REDIS_CLUSTER_H
@@ -11,6 +11,8 @@
 #include <stdint.h>
 
 #include <hiredis/hiredis.h>
+
+#include "error.h"
 
 #define CLUSTER_NSLOTS		16384
 #define CLUSTER_HOSTLEN		256
@@ -43,5 +45,32 @@ enum cluster_redirect cluster_parse_redirect(const char *, size_t,
 /* "host:port", "[v6]:port" or "v6:port" (last colon) into host and port. */
 int		 cluster_split_addr(const char *, size_t, char *, size_t,
 		    int *);
+
+struct net_conn;
+struct node;
+
+/*
+ * Which node serves each slot.  Every node's nslots is kept equal to the
+ * number of slots it serves; changed is set whenever a slot changes
+ * hands, and cleared by the owner once its queued commands followed.
+ */
+struct cluster_map {
+	struct node	*slots[CLUSTER_NSLOTS];
+	int		 changed;
+	/* the owner's node at host:port, made when new; NULL: no memory */
+	struct node	*(*node)(void *, const char *host, int port);
+	void		*arg;
+};
+
+/*
+ * CLUSTER SLOTS on c, as the map from now on; defhost stands for the
+ * masters that do not know their address.  -1 with e (the map is kept
+ * on a malformed reply).
+ */
+int		 cluster_map_load(struct cluster_map *, struct net_conn *,
+		    const char *defhost, struct error *);
+/* The slot is served by nd from now on (a MOVED reply said so). */
+void		 cluster_map_set(struct cluster_map *, unsigned int slot,
+		    struct node *);
 
 #endif

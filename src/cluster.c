@@ -1,6 +1,6 @@
 /*
- * cluster.c - hash slots, CLUSTER SLOTS and MOVED/ASK parsing for the
- * target layer (target.c).
+ * cluster.c - hash slots, CLUSTER SLOTS and MOVED/ASK parsing, and the
+ * slot map of the target layer (target.c).
  */
 #include <sys/types.h>
 
@@ -13,6 +13,8 @@
 #include <hiredis/hiredis.h>
 
 #include "cluster.h"
+#include "net.h"
+#include "node.h"
 
 static uint16_t	crc16_table[256];
 static int	crc16_ready;
@@ -191,4 +193,73 @@ cluster_parse_slots(const redisReply *r, const char *defhost,
 	snprintf(err, errsz, "CLUSTER SLOTS: malformed entry %zu", i);
 	free(ranges);
 	return -1;
+}
+
+/* ---------------------------------------------------------------- slot map */
+
+static int
+apply_slots(struct cluster_map *m, const redisReply *r, const char *defhost,
+    struct error *e)
+{
+	struct cluster_range	*ranges;
+	struct node		*nd, **old;
+	int			 n, i;
+	unsigned int		 s;
+	char			 why[256];
+
+	if ((n = cluster_parse_slots(r, defhost, &ranges, why,
+	    sizeof(why))) == -1)
+		return err_set(e, ERR_PROTO, "target %s: %s", defhost, why);
+	if ((old = malloc(sizeof(m->slots))) == NULL) {
+		free(ranges);
+		return err_set(e, ERR_SYS, "target: out of memory");
+	}
+	memcpy(old, m->slots, sizeof(m->slots));
+	for (s = 0; s < CLUSTER_NSLOTS; s++)
+		if (m->slots[s] != NULL)
+			m->slots[s]->nslots = 0;
+	memset(m->slots, 0, sizeof(m->slots));
+	for (i = 0; i < n; i++) {
+		if ((nd = m->node(m->arg, ranges[i].host, ranges[i].port)) ==
+		    NULL) {
+			free(ranges);
+			free(old);
+			return err_set(e, ERR_SYS, "target: out of memory");
+		}
+		for (s = ranges[i].first; s <= ranges[i].last; s++)
+			m->slots[s] = nd;
+		nd->nslots += ranges[i].last - ranges[i].first + 1;
+	}
+	free(ranges);
+	if (memcmp(old, m->slots, sizeof(m->slots)) != 0)
+		m->changed = 1;
+	free(old);
+	return 0;
+}
+
+int
+cluster_map_load(struct cluster_map *m, struct net_conn *c,
+    const char *defhost, struct error *e)
+{
+	const char	*argv[2] = { "CLUSTER", "SLOTS" };
+	redisReply	*r;
+	int		 rc;
+
+	if ((r = net_command_ok(c, 2, argv, NULL, e)) == NULL)
+		return -1;
+	rc = apply_slots(m, r, defhost, e);
+	freeReplyObject(r);
+	return rc;
+}
+
+void
+cluster_map_set(struct cluster_map *m, unsigned int slot, struct node *nd)
+{
+	if (m->slots[slot] == nd)
+		return;
+	if (m->slots[slot] != NULL)
+		m->slots[slot]->nslots--;
+	m->slots[slot] = nd;
+	nd->nslots++;
+	m->changed = 1;
 }
