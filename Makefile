@@ -15,7 +15,7 @@ CC_rel = cc
 CC_asan = cc
 CC_fuzz = clang
 CC = $(CC_$(V))
-WARN = -Wall -Wextra -Werror
+WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 SAN_rel =
 SAN_asan = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 SAN_fuzz = -fsanitize=address,undefined,fuzzer-no-link -fno-omit-frame-pointer
