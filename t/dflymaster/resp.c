@@ -8,14 +8,21 @@
 #include <string.h>
 
 #include "log.h"
-#include "dflymaster.h"
+#include "obuf.h"
+#include "client.h"
+#include "text.h"
+#include "resp.h"
 
 #define MAX_INLINE	(64 * 1024)
+
 #define MAX_ARGS	(1024 * 1024)
+
 #define MAX_BULK	(512LL * 1024 * 1024)
 
 static char	**pargv;
+
 static size_t	 *plens;
+
 static size_t	  pcap;
 
 static void
