@@ -1,14 +1,9 @@
 /*
  * bstr.c - byte strings: keys, values and arguments that may hold any byte.
  */
-#include <sys/time.h>
 
-#include <errno.h>
-#include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "log.h"
 #include "bstr.h"

@@ -3,19 +3,8 @@
  * handing commands to the replay or the dispatcher, and writing replies
  * within the flow fault limits.
  */
-#include <sys/socket.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <arpa/inet.h>
 
-#include <err.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <getopt.h>
-#include <limits.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -23,7 +12,6 @@
 #include "log.h"
 #include "bstr.h"
 #include "text.h"
-#include "obuf.h"
 #include "options.h"
 #include "resp.h"
 #include "dispatch.h"

@@ -2,22 +2,13 @@
  * cmd_hash.c - hash commands: HSET, HDEL, HINCRBY, HGET, HGETALL, HLEN.
  */
 #include <limits.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "log.h"
 #include "text.h"
-#include "obj.h"
-#include "keyspace.h"
-#include "client.h"
 #include "resp.h"
-#include "command.h"
 #include "cmd_hash.h"
-
-/* ---------------------------------------------------------------- hash */
 
 static void
 hash_put(struct obj *o, const char *f, size_t fl, const char *v, size_t vl,

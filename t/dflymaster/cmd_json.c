@@ -1,23 +1,12 @@
 /*
  * cmd_json.c - JSON.SET and JSON.GET on whole documents (path $ only).
  */
-#include <limits.h>
-#include <math.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "log.h"
 #include "text.h"
-#include "obj.h"
 #include "keyspace.h"
 #include "client.h"
 #include "resp.h"
-#include "command.h"
 #include "cmd_json.h"
-
-/* ---------------------------------------------------------------- JSON */
 
 void
 cmd_jsonset(struct client *c, size_t argc, char **argv, size_t *lens)

@@ -3,27 +3,20 @@
  * TTL, RENAME, SELECT, FLUSHDB/FLUSHALL, DBSIZE, SCAN.
  */
 #include <fnmatch.h>
-#include <limits.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "clock.h"
-#include "dflymaster.h"
 #include "text.h"
-#include "obj.h"
 #include "keyspace.h"
 #include "client.h"
 #include "resp.h"
-#include "command.h"
 #include "options.h"
 #include "journal.h"
 #include "snapshot.h"
 #include "cmd_keys.h"
-
-/* ---------------------------------------------------------------- keys */
 
 void
 cmd_del(struct client *c, size_t argc, char **argv, size_t *lens)

@@ -1,23 +1,11 @@
 /*
  * cmd_list.c - list commands: LPUSH/RPUSH, LPOP/RPOP, LTRIM, LRANGE, LLEN.
  */
-#include <limits.h>
-#include <math.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
 #include "text.h"
-#include "obj.h"
-#include "keyspace.h"
-#include "client.h"
 #include "resp.h"
-#include "command.h"
 #include "cmd_list.h"
-
-/* ---------------------------------------------------------------- list */
 
 void
 cmd_push(struct client *c, size_t argc, char **argv, size_t *lens)

@@ -3,26 +3,18 @@
  * POPULATE, DFLYMASTER (the test hooks) and the replication entry points
  * REPLCONF and DFLY.
  */
-#include <fnmatch.h>
-#include <limits.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "dflymaster.h"
 #include "text.h"
 #include "options.h"
 #include "keyspace.h"
 #include "client.h"
 #include "resp.h"
-#include "command.h"
 #include "repl.h"
 #include "sample.h"
 #include "cmd_server.h"
-
-/* ---------------------------------------------------------------- server */
 
 void
 cmd_ping(struct client *c, size_t argc, char **argv, size_t *lens)

@@ -2,23 +2,14 @@
  * cmd_set.c - set commands: SADD, SREM, SPOP (journaled as SREM of the
  * popped members, journal.md 7), SMEMBERS, SCARD.
  */
-#include <limits.h>
-#include <math.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "log.h"
 #include "text.h"
-#include "obj.h"
 #include "keyspace.h"
 #include "client.h"
 #include "resp.h"
-#include "command.h"
 #include "cmd_set.h"
-
-/* ---------------------------------------------------------------- set */
 
 void
 cmd_sadd(struct client *c, size_t argc, char **argv, size_t *lens)

@@ -12,11 +12,9 @@
 #include "log.h"
 #include "clock.h"
 #include "text.h"
-#include "obj.h"
 #include "keyspace.h"
 #include "client.h"
 #include "resp.h"
-#include "command.h"
 #include "cmd_stream.h"
 
 static int

@@ -3,26 +3,20 @@
  * SET with its options rewritten to absolute PXAT, INCR and friends, APPEND,
  * SETRANGE, MSET.
  */
-#include <fnmatch.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "log.h"
 #include "clock.h"
 #include "text.h"
-#include "obj.h"
 #include "keyspace.h"
 #include "client.h"
 #include "resp.h"
-#include "command.h"
 #include "options.h"
 #include "journal.h"
 #include "cmd_string.h"
-
-/* ---------------------------------------------------------------- strings */
 
 static struct obj *
 new_string(const void *p, size_t n)

@@ -1,24 +1,14 @@
 /*
  * cmd_zset.c - sorted set commands: ZADD, ZINCRBY, ZREM, ZRANGE, ZSCORE, ZCARD.
  */
-#include <limits.h>
-#include <math.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "text.h"
-#include "obj.h"
-#include "keyspace.h"
-#include "client.h"
 #include "resp.h"
-#include "command.h"
 #include "cmd_list.h"
 #include "cmd_zset.h"
-
-/* ---------------------------------------------------------------- zset */
 
 void
 cmd_zadd(struct client *c, size_t argc, char **argv, size_t *lens)

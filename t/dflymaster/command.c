@@ -4,15 +4,9 @@
  * typed key lookups.  Single-key commands carry txid 0 as in the captures;
  * multi-key, global and MULTI/EXEC writes share a fresh txid.
  */
-#include <fnmatch.h>
-#include <limits.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
-#include "log.h"
-#include "obj.h"
 #include "keyspace.h"
 #include "journal.h"
 #include "client.h"

@@ -4,28 +4,19 @@
  * sockets; full syncs are serialized a little per loop turn so plain clients
  * keep writing while a replica syncs.
  */
-#include <sys/socket.h>
-#include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 
-#include <err.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <getopt.h>
-#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "log.h"
 #include "clock.h"
-#include "dflymaster.h"
 #include "options.h"
-#include "obuf.h"
 #include "client.h"
 #include "keyspace.h"
 #include "journal.h"

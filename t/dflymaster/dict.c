@@ -4,14 +4,9 @@
  * b or b + old size: a cursor walking buckets in order never misses an entry
  * that existed when the walk started (the snapshot traversal relies on this).
  */
-#include <sys/time.h>
 
-#include <errno.h>
-#include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "log.h"
 #include "dict.h"

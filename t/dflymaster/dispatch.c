@@ -2,19 +2,12 @@
  * dispatch.c - the command table, arity checks, MULTI/EXEC/DISCARD queues and
  * the LOADING refusal of writes while a takeover is running.
  */
-#include <fnmatch.h>
-#include <limits.h>
-#include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "log.h"
-#include "bstr.h"
 #include "text.h"
 #include "client.h"
 #include "resp.h"
-#include "command.h"
 #include "takeover.h"
 #include "cmd_keys.h"
 #include "cmd_string.h"
@@ -27,8 +20,6 @@
 #include "cmd_json.h"
 #include "flow.h"
 #include "dispatch.h"
-
-/* ---------------------------------------------------------------- table */
 
 static const struct command commands[] = {
 	{ "ping", cmd_ping, -1, 0 },

@@ -6,18 +6,13 @@
  * traffic (replication.md 5).
  */
 #include <limits.h>
-#include <math.h>
-#include <poll.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "log.h"
 #include "clock.h"
 #include "rdbenc.h"
 #include "options.h"
-#include "obuf.h"
 #include "client.h"
 #include "snapshot.h"
 #include "stats.h"

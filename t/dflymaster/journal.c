@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "log.h"
-#include "dflymaster.h"
 #include "keyspace.h"
 #include "clock.h"
 #include "rdbenc.h"

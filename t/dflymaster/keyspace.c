@@ -7,7 +7,6 @@
  * change is journaled (replication.md 4.2, "serialize the bucket before
  * journaling the change").
  */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +17,6 @@
 #include "obj.h"
 #include "snapshot.h"
 #include "takeover.h"
-#include "dflymaster.h"
-#include "dict.h"
 #include "options.h"
 #include "journal.h"
 #include "keyspace.h"

@@ -3,8 +3,6 @@
  * documents, and the encoding each would have in Dragonfly (compact while
  * small, sticky once big) which decides its RDB type (snapshot.md 6.0).
  */
-#include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,14 +1,9 @@
 /*
  * obuf.c - output buffers: bytes appended at the end, sent from the front.
  */
-#include <sys/time.h>
 
-#include <errno.h>
-#include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "log.h"
 #include "obuf.h"

@@ -2,24 +2,14 @@
  * options.c - the command line of the test master, parsed once at start;
  * the rest of the master reads it through options().
  */
-#include <sys/socket.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <arpa/inet.h>
 
 #include <err.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "log.h"
 #include "text.h"
 #include "dflymaster.h"
 #include "options.h"

@@ -6,11 +6,11 @@
 #include <err.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <math.h>
+#include <limits.h>
+#include <lz4frame.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <lz4frame.h>
 #include <zstd.h>
 
 #include "rdbenc.h"

@@ -5,16 +5,10 @@
  * from snapshot.md; nothing here shares code with the decoder in src/.
  */
 #include <err.h>
-#include <errno.h>
-#include <inttypes.h>
-#include <math.h>
-#include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <lz4frame.h>
-#include <zstd.h>
 
-#include "rdbenc.h"
 #include "rdbenc_pack.h"
 
 /* --- listpack (10.1) --- */

@@ -5,8 +5,6 @@
  * work to the flows of each session.
  */
 #include <limits.h>
-#include <math.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,8 +13,6 @@
 #include "log.h"
 #include "clock.h"
 #include "text.h"
-#include "bstr.h"
-#include "obuf.h"
 #include "options.h"
 #include "keyspace.h"
 #include "journal.h"

@@ -6,14 +6,10 @@
  * bytes_before_startstable bytes of flow-<i>.bin, DFLY STARTSTABLE the
  * rest (replication.md 4).
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "log.h"
-#include "bstr.h"
-#include "obuf.h"
 #include "client.h"
 #include "resp.h"
 #include "rjson.h"

@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "log.h"
-#include "obuf.h"
 #include "client.h"
 #include "text.h"
 #include "resp.h"

@@ -4,12 +4,10 @@
  * depth limit.
  */
 #include <ctype.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
-#include "bstr.h"
 #include "rjson.h"
 
 static void

@@ -3,8 +3,6 @@
  * encoding the snapshot writer can produce (snapshot.md 6.0), loaded through
  * the ordinary command handlers so that it is journaled like client writes.
  */
-#include <limits.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,8 +12,6 @@
 #include "client.h"
 #include "dispatch.h"
 #include "sample.h"
-
-/* ---------------------------------------------------------------- sample */
 
 static void
 sx(struct client *c, const char *cmd, ...)

@@ -14,6 +14,8 @@
  * whose value is being cut into chunks completes that value first, so no
  * journal record for a key can precede its snapshot entry.
  */
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -21,10 +23,8 @@
 #include "log.h"
 #include "crc64.h"
 #include "rdbenc.h"
-#include "dflymaster.h"
 #include "options.h"
 #include "obuf.h"
-#include "dict.h"
 #include "obj.h"
 #include "keyspace.h"
 #include "stats.h"

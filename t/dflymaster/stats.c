@@ -1,7 +1,6 @@
 /*
  * stats.c - counters reported by DFLYMASTER STATS.
  */
-#include <stdint.h>
 
 #include "stats.h"
 

@@ -3,24 +3,19 @@
  * journal, wait for every flow to ACK the LSN reached, then answer OK, drain
  * the control connection and exit; on timeout unblock writes and fail.
  */
-#include <limits.h>
 #include <math.h>
 #include <poll.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "clock.h"
 #include "text.h"
-#include "obuf.h"
 #include "client.h"
 #include "resp.h"
 #include "journal.h"
 #include "flow.h"
 #include "repl.h"
-#include "keyspace.h"
 #include "takeover.h"
 
 static int	writes_blocked;	/* LOADING for writes until the takeover ends */

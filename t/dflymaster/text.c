@@ -2,14 +2,12 @@
  * text.c - arguments as text: keywords, integers and doubles the way Redis
  * reads and prints them, and random hex ids.
  */
-#include <sys/time.h>
 
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "text.h"
 
