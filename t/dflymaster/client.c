@@ -50,11 +50,19 @@ client_close(struct client *c)
 void
 client_free(struct client *c)
 {
-	size_t	 i, j;
-
 	close(c->fd);
 	free(c->in);
 	obuf_free(&c->out);
+	client_mq_free(c);
+	free(c);
+}
+
+/* Drops the MULTI queue. */
+void
+client_mq_free(struct client *c)
+{
+	size_t	 i, j;
+
 	for (i = 0; i < c->nmq; i++) {
 		for (j = 0; j < c->mq[i].argc; j++)
 			free(c->mq[i].argv[j]);
@@ -62,7 +70,8 @@ client_free(struct client *c)
 		free(c->mq[i].lens);
 	}
 	free(c->mq);
-	free(c);
+	c->mq = NULL;
+	c->nmq = 0;
 }
 
 static int

@@ -51,6 +51,7 @@ TAILQ_HEAD(clientq, client);
 struct client	*client_new(int);
 void		 client_close(struct client *);	/* dead; freed by the loop */
 void		 client_free(struct client *);
+void		 client_mq_free(struct client *);
 void		 client_read(struct client *);
 void		 client_write(struct client *);
 

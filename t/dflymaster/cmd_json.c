@@ -32,15 +32,6 @@ cmd_jsonset(struct client *c, size_t argc, char **argv, size_t *lens)
 void
 cmd_jsonget(struct client *c, size_t argc, char **argv, size_t *lens)
 {
-	struct obj	*o;
-	int		 wt;
-
 	(void)argc;
-	o = get_typed(c, argv[1], lens[1], OBJ_JSON, 0, &wt);
-	if (wt)
-		return;
-	if (o == NULL)
-		reply_null(c);
-	else
-		reply_bulk(c, o->s.p, o->s.len);
+	reply_value(c, argv[1], lens[1], OBJ_JSON);
 }

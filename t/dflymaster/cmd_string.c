@@ -164,16 +164,8 @@ cmd_setex(struct client *c, size_t argc, char **argv, size_t *lens)
 void
 cmd_get(struct client *c, size_t argc, char **argv, size_t *lens)
 {
-	int		 wt;
-	struct obj	*o = get_typed(c, argv[1], lens[1], OBJ_STRING, 0, &wt);
-
 	(void)argc;
-	if (wt)
-		return;
-	if (o == NULL)
-		reply_null(c);
-	else
-		reply_bulk(c, o->s.p, o->s.len);
+	reply_value(c, argv[1], lens[1], OBJ_STRING);
 }
 
 void

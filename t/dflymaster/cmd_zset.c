@@ -98,22 +98,7 @@ cmd_zincrby(struct client *c, size_t argc, char **argv, size_t *lens)
 void
 cmd_zrem(struct client *c, size_t argc, char **argv, size_t *lens)
 {
-	struct obj	*o;
-	size_t		 i, n = 0;
-	int		 wt;
-
-	if ((o = get_typed(c, argv[1], lens[1], OBJ_ZSET, 1, &wt)) == NULL) {
-		if (!wt)
-			reply_int(c, 0);
-		return;
-	}
-	for (i = 2; i < argc; i++)
-		n += (size_t)dict_del(o->d, argv[i], lens[i], NULL);
-	if (n > 0) {
-		drop_if_empty(c, argv[1], lens[1], o);
-		jr_verbatim(c, argc, argv, lens);
-	}
-	reply_int(c, (long long)n);
+	del_members(c, argc, argv, lens, OBJ_ZSET, NULL);
 }
 
 static int

@@ -131,6 +131,44 @@ drop_if_empty(struct client *c, const char *k, size_t n, struct obj *o)
 }
 
 /* journal.md 7: every expiry form becomes PEXPIREAT, or DEL when past */
+/* A string or JSON document: its bytes, nil when missing. */
+void
+reply_value(struct client *c, const char *k, size_t n, enum otype t)
+{
+	int		 wt;
+	struct obj	*o = get_typed(c, k, n, t, 0, &wt);
+
+	if (wt)
+		return;
+	if (o == NULL)
+		reply_null(c);
+	else
+		reply_bulk(c, o->s.p, o->s.len);
+}
+
+/* HDEL, SREM, ZREM: the argument members, journaled verbatim. */
+void
+del_members(struct client *c, size_t argc, char **argv, size_t *lens,
+    enum otype t, void (*freeval)(void *))
+{
+	struct obj	*o;
+	size_t		 i, n = 0;
+	int		 wt;
+
+	if ((o = get_typed(c, argv[1], lens[1], t, 1, &wt)) == NULL) {
+		if (!wt)
+			reply_int(c, 0);
+		return;
+	}
+	for (i = 2; i < argc; i++)
+		n += (size_t)dict_del(o->d, argv[i], lens[i], freeval);
+	if (n > 0) {
+		drop_if_empty(c, argv[1], lens[1], o);
+		jr_verbatim(c, argc, argv, lens);
+	}
+	reply_int(c, (long long)n);
+}
+
 void
 set_expiry(struct client *c, const char *k, size_t n, struct obj *o,
     int64_t at)

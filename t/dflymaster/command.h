@@ -41,6 +41,9 @@ struct obj	*get_or_create(struct client *, const char *, size_t,
 		    enum otype);
 void		 drop_if_empty(struct client *, const char *, size_t,
 		    struct obj *);
+void		 reply_value(struct client *, const char *, size_t, enum otype);
+void		 del_members(struct client *, size_t, char **, size_t *,
+		    enum otype, void (*)(void *));
 void		 set_expiry(struct client *, const char *, size_t,
 		    struct obj *, int64_t);
 

@@ -160,17 +160,7 @@ queue_command(struct client *c, size_t argc, char **argv, size_t *lens)
 static void
 discard_queue(struct client *c)
 {
-	size_t	 i, j;
-
-	for (i = 0; i < c->nmq; i++) {
-		for (j = 0; j < c->mq[i].argc; j++)
-			free(c->mq[i].argv[j]);
-		free(c->mq[i].argv);
-		free(c->mq[i].lens);
-	}
-	free(c->mq);
-	c->mq = NULL;
-	c->nmq = 0;
+	client_mq_free(c);
 	c->in_multi = 0;
 	c->multi_err = 0;
 }

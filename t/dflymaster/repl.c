@@ -286,6 +286,17 @@ dfly_flow(struct client *c, size_t argc, char **argv, size_t *lens)
 	    f->partial ? "PARTIAL" : "FULL");
 }
 
+/* DFLY SYNC|STARTSTABLE <sync id> */
+static struct session *
+sync_session(struct client *c, size_t argc, char **argv, size_t *lens)
+{
+	if (argc != 3) {
+		reply_error(c, "ERR syntax error");
+		return NULL;
+	}
+	return repl_session_arg(c, argv[2], lens[2]);
+}
+
 static int
 all_flows(const struct session *s, int want_partial)
 {
@@ -305,11 +316,7 @@ dfly_sync(struct client *c, size_t argc, char **argv, size_t *lens)
 	struct session	*s;
 	int		 i;
 
-	if (argc != 3) {
-		reply_error(c, "ERR syntax error");
-		return;
-	}
-	if ((s = repl_session_arg(c, argv[2], lens[2])) == NULL)
+	if ((s = sync_session(c, argc, argv, lens)) == NULL)
 		return;
 	if (s->state != S_PREPARATION || !all_flows(s, 0)) {
 		reply_error(c, "ERR invalid state");
@@ -368,11 +375,7 @@ dfly_startstable(struct client *c, size_t argc, char **argv, size_t *lens)
 	struct obuf	 ob;
 	int		 i;
 
-	if (argc != 3) {
-		reply_error(c, "ERR syntax error");
-		return;
-	}
-	if ((s = repl_session_arg(c, argv[2], lens[2])) == NULL)
+	if ((s = sync_session(c, argc, argv, lens)) == NULL)
 		return;
 	if (options()->startstable_error && !startstable_error_spent &&
 	    s->faulty) {
