@@ -1,8 +1,10 @@
 /*
- * dflymaster.c - options, the poll() event loop and client I/O of the
- * Dragonfly test master.  Single process, single thread, non-blocking
- * sockets; full syncs are serialized a little per loop turn so plain clients
- * keep writing while a replica syncs.
+ * dflymaster.c - main() and the poll() event loop of the Dragonfly test
+ * master: the listening socket, the client list, a slice of every running
+ * full sync per turn and the periodic expiry and replication checks.
+ * Single process, single thread, non-blocking sockets; full syncs are
+ * serialized a little per loop turn so plain clients keep writing while a
+ * replica syncs.
  */
 #include <netinet/tcp.h>
 #include <arpa/inet.h>

@@ -1,7 +1,7 @@
 /*
- * rjson.c - a small JSON reader for the replay manifests: null, integers,
- * strings (with \\uXXXX escapes kept as bytes), arrays and objects, with a
- * depth limit.
+ * rjson.c - a small JSON reader for the replay manifests: null, booleans
+ * (as integers), integers, strings (escapes \n \t \r, and \uXXXX as a
+ * single byte), arrays and objects, with a depth limit.
  */
 #include <ctype.h>
 #include <stdlib.h>
