@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "clock.h"
+#include "dflymaster.h"
 #include "text.h"
 #include "keyspace.h"
 #include "client.h"

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dflymaster.h"
 #include "text.h"
 #include "options.h"
 #include "keyspace.h"

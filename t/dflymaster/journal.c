@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "dflymaster.h"
 #include "keyspace.h"
 #include "clock.h"
 #include "rdbenc.h"

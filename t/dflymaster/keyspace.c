@@ -14,6 +14,7 @@
 #include "log.h"
 #include "crc64.h"
 #include "clock.h"
+#include "dflymaster.h"
 #include "obj.h"
 #include "snapshot.h"
 #include "takeover.h"

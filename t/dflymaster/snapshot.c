@@ -23,6 +23,7 @@
 #include "log.h"
 #include "crc64.h"
 #include "rdbenc.h"
+#include "dflymaster.h"
 #include "options.h"
 #include "obuf.h"
 #include "obj.h"
