@@ -78,6 +78,7 @@ static int
 auth_command(struct client *c, size_t argc, char **argv, size_t *lens)
 {
 	const char	*user = options()->user ? options()->user : "default";
+	const char	*pass = options()->requirepass;
 	size_t		 pi = argc == 3 ? 2 : 1;
 
 	if (argc != 2 && argc != 3) {
@@ -85,15 +86,15 @@ auth_command(struct client *c, size_t argc, char **argv, size_t *lens)
 		    "command");
 		return 0;
 	}
-	if (options()->requirepass == NULL) {
+	if (pass == NULL) {
 		reply_error(c, "ERR AUTH <password> called without any "
 		    "password configured for the default user. Are you sure "
 		    "your configuration is correct?");
 		return 0;
 	}
 	if ((argc == 3 && !str_eq(&(struct str){ (char *)user, strlen(user) },
-	    argv[1], lens[1])) || !str_eq(&(struct str){ (char *)
-	    options()->requirepass, strlen(options()->requirepass) }, argv[pi], lens[pi])) {
+	    argv[1], lens[1])) || !str_eq(&(struct str){ (char *)pass,
+	    strlen(pass) }, argv[pi], lens[pi])) {
 		reply_error(c, "WRONGPASS invalid username-password pair or "
 		    "user is disabled.");
 		return 0;
@@ -184,7 +185,8 @@ client_write(struct client *c)
 	lim = flow_write_limit(c, &close_at);
 	if (lim == 0 && close_at && obuf_pending(&c->out) > 0) {
 		log_info("fault: closing flow %d after %llu stream bytes",
-		    c->flow->shard, (unsigned long long)options()->fault_close.at);
+		    c->flow->shard,
+		    (unsigned long long)options()->fault_close.at);
 		stat_inc(STAT_FAULTS);
 		client_close(c);
 		return;
@@ -192,7 +194,8 @@ client_write(struct client *c)
 	if (lim == 0 && c->flow != NULL && !c->flow->stall_counted &&
 	    obuf_pending(&c->out) > 0) {
 		log_info("fault: flow %d stalled after %llu stream bytes",
-		    c->flow->shard, (unsigned long long)options()->fault_stall.at);
+		    c->flow->shard,
+		    (unsigned long long)options()->fault_stall.at);
 		c->flow->stall_counted = 1;
 		stat_inc(STAT_FAULTS);
 	}

@@ -91,22 +91,14 @@ cmd_expire(struct client *c, size_t argc, char **argv, size_t *lens)
 	long long	 t;
 	int64_t		 at, cur;
 	size_t		 i;
-	int		 nx = 0, xx = 0, gt = 0, lt = 0;
+	struct cond	 cd = { 0, 0, 0, 0 };
 
 	if (parse_ll(argv[2], lens[2], &t) == -1) {
 		reply_notint(c);
 		return;
 	}
 	for (i = 3; i < argc; i++) {
-		if (arg_is(argv[i], lens[i], "nx"))
-			nx = 1;
-		else if (arg_is(argv[i], lens[i], "xx"))
-			xx = 1;
-		else if (arg_is(argv[i], lens[i], "gt"))
-			gt = 1;
-		else if (arg_is(argv[i], lens[i], "lt"))
-			lt = 1;
-		else {
+		if (!cond_arg(argv[i], lens[i], &cd)) {
 			reply_error(c, "ERR Unsupported option %.*s",
 			    (int)lens[i], argv[i]);
 			return;
@@ -126,8 +118,9 @@ cmd_expire(struct client *c, size_t argc, char **argv, size_t *lens)
 	}
 	o = e->val;
 	cur = o->expire_ms;
-	if ((nx && cur >= 0) || (xx && cur < 0) ||
-	    (gt && (cur < 0 || at <= cur)) || (lt && cur >= 0 && at >= cur)) {
+	if ((cd.nx && cur >= 0) || (cd.xx && cur < 0) ||
+	    (cd.gt && (cur < 0 || at <= cur)) ||
+	    (cd.lt && cur >= 0 && at >= cur)) {
 		reply_int(c, 0);
 		return;
 	}
@@ -317,7 +310,8 @@ cmd_scan(struct client *c, size_t argc, char **argv, size_t *lens)
 		fatal("calloc");
 	sh = (int)(cur & 63);
 	bucket = (size_t)(cur >> 6);
-	for (; sh < options()->shards && (long long)found < count; sh++, bucket = 0) {
+	for (; sh < options()->shards && (long long)found < count;
+	    sh++, bucket = 0) {
 		struct dict	*d = ks_shard(sh)->db[c->db];
 
 		for (; d != NULL && bucket <= d->mask &&

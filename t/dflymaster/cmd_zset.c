@@ -16,27 +16,22 @@ cmd_zadd(struct client *c, size_t argc, char **argv, size_t *lens)
 	struct obj	*o;
 	struct dent	*e;
 	size_t		 i = 2, j, added = 0, changed = 0;
-	int		 nx = 0, xx = 0, gt = 0, lt = 0, ch = 0, incr = 0;
+	struct cond	 cd = { 0, 0, 0, 0 };
+	int		 ch = 0, incr = 0;
 	int		 created;
 	double		 s, result = 0;
 
 	for (; i < argc; i++) {
-		if (arg_is(argv[i], lens[i], "nx"))
-			nx = 1;
-		else if (arg_is(argv[i], lens[i], "xx"))
-			xx = 1;
-		else if (arg_is(argv[i], lens[i], "gt"))
-			gt = 1;
-		else if (arg_is(argv[i], lens[i], "lt"))
-			lt = 1;
-		else if (arg_is(argv[i], lens[i], "ch"))
+		if (cond_arg(argv[i], lens[i], &cd))
+			continue;
+		if (arg_is(argv[i], lens[i], "ch"))
 			ch = 1;
 		else if (arg_is(argv[i], lens[i], "incr"))
 			incr = 1;
 		else
 			break;
 	}
-	if (i == argc || (argc - i) % 2 != 0 || (nx && xx) ||
+	if (i == argc || (argc - i) % 2 != 0 || (cd.nx && cd.xx) ||
 	    (incr && argc - i != 2)) {
 		reply_syntax(c);
 		return;
@@ -51,11 +46,12 @@ cmd_zadd(struct client *c, size_t argc, char **argv, size_t *lens)
 	for (j = i; j < argc; j += 2) {
 		parse_double(argv[j], lens[j], &s);
 		e = dict_find(o->d, argv[j + 1], lens[j + 1]);
-		if ((nx && e) || (xx && !e))
+		if ((cd.nx && e) || (cd.xx && !e))
 			continue;
 		if (incr && e)
 			s += e->score;
-		if (e && ((gt && s <= e->score) || (lt && s >= e->score)))
+		if (e && ((cd.gt && s <= e->score) ||
+		    (cd.lt && s >= e->score)))
 			continue;
 		if (e == NULL) {
 			e = dict_add(o->d, argv[j + 1], lens[j + 1], &created);

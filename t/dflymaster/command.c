@@ -12,6 +12,7 @@
 #include "client.h"
 #include "resp.h"
 #include "clock.h"
+#include "text.h"
 #include "command.h"
 
 static uint64_t	exec_txid;	/* txid of the running EXEC, 0 outside */
@@ -131,6 +132,22 @@ drop_if_empty(struct client *c, const char *k, size_t n, struct obj *o)
 }
 
 /* journal.md 7: every expiry form becomes PEXPIREAT, or DEL when past */
+int
+cond_arg(const char *a, size_t n, struct cond *cd)
+{
+	if (arg_is(a, n, "nx"))
+		cd->nx = 1;
+	else if (arg_is(a, n, "xx"))
+		cd->xx = 1;
+	else if (arg_is(a, n, "gt"))
+		cd->gt = 1;
+	else if (arg_is(a, n, "lt"))
+		cd->lt = 1;
+	else
+		return 0;
+	return 1;
+}
+
 /* A string or JSON document: its bytes, nil when missing. */
 void
 reply_value(struct client *c, const char *k, size_t n, enum otype t)

@@ -25,9 +25,20 @@ struct command {
 	int		 flags;
 };
 
+/* the NX XX GT LT conditions of EXPIRE and ZADD */
+struct cond {
+	int	 nx;
+	int	 xx;
+	int	 gt;
+	int	 lt;
+};
+
+/* sets the condition named by the argument; 0: it names none */
+int		 cond_arg(const char *, size_t, struct cond *);
 uint64_t	 tx_single(void);
 uint64_t	 tx_multi(void);
-void		 tx_exec_begin(void);	/* EXEC: one txid for all its writes */
+/* EXEC: one txid for all the writes it runs */
+void		 tx_exec_begin(void);
 void		 tx_exec_end(void);
 void		 jr(struct client *, uint64_t, const char *, size_t, size_t,
 		    const char *const *, const size_t *);
@@ -41,7 +52,8 @@ struct obj	*get_or_create(struct client *, const char *, size_t,
 		    enum otype);
 void		 drop_if_empty(struct client *, const char *, size_t,
 		    struct obj *);
-void		 reply_value(struct client *, const char *, size_t, enum otype);
+void		 reply_value(struct client *, const char *, size_t,
+		    enum otype);
 void		 del_members(struct client *, size_t, char **, size_t *,
 		    enum otype, void (*)(void *));
 void		 set_expiry(struct client *, const char *, size_t,

@@ -159,7 +159,8 @@ main(int argc, char *argv[])
 	/* a clean exit lets LeakSanitizer check the heap */
 	signal(SIGTERM, on_term);
 	signal(SIGINT, on_term);
-	if (options()->replay_dir != NULL && replay_load(options()->replay_dir) == -1)
+	if (options()->replay_dir != NULL &&
+	    replay_load(options()->replay_dir) == -1)
 		exit(1);
 	journal_init();
 	listen_fd = listen_on(options()->port);

@@ -67,7 +67,8 @@ size_t
 flow_write_limit(struct client *c, int *close_at_limit)
 {
 	struct flow	*f = c->flow;
-	const struct fault *fs[2] = { &options()->fault_close, &options()->fault_stall };
+	const struct fault *fs[2] = { &options()->fault_close,
+	    &options()->fault_stall };
 	size_t		 lim = SIZE_MAX;
 	int		 i;
 

@@ -126,7 +126,8 @@ create_session(struct client *c)
 	stat_inc(STAT_SESSIONS);
 	/* replication.md 2.3: exact element types */
 	n = snprintf(buf, sizeof(buf), "*5\r\n+%s\r\n+SYNC%d\r\n:%d\r\n:%d\r\n"
-	    "+%s\r\n", options()->master_id, s->id, options()->shards, DFLY_VERSION, options()->master_id);
+	    "+%s\r\n", options()->master_id, s->id, options()->shards,
+	    DFLY_VERSION, options()->master_id);
 	reply_raw(c, buf, (size_t)n);
 	log_info("session SYNC%d created", s->id);
 }
@@ -495,7 +496,8 @@ repl_tick(void)
 			}
 			if (f->blocked_since == 0)
 				f->blocked_since = now;
-			else if (now - f->blocked_since > options()->repl_timeout_ms) {
+			else if (now - f->blocked_since >
+			    options()->repl_timeout_ms) {
 				repl_cancel(s, "flow write timeout");
 				break;
 			}
