@@ -65,7 +65,7 @@ CTL_LIBS := $(shell pkg-config --libs libbsd-overlay 2>/dev/null)
 bin/df2redisctl: $(CTL_OBJS)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CTL_LIBS)
 
-t/dflymaster/dflymaster: $(DFM_OBJS) $(O)/src/log.o $(O)/src/crc64.o
+t/dflymaster/dflymaster: $(DFM_OBJS) $(O)/src/log.o $(O)/src/crc64.o $(O)/src/clock.o
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS)
 
 t/bin/%: $(O)/t/tools/%.o $(LIB_OBJS) $(DFENC_OBJS)

@@ -9,34 +9,58 @@
 #include <string.h>
 
 #include "log.h"
-#include "rdbenc.h"
 #include "dflymaster.h"
+#include "keyspace.h"
+#include "clock.h"
+#include "rdbenc.h"
+#include "options.h"
+#include "obuf.h"
+#include "stats.h"
+#include "repl.h"
+#include "journal.h"
 
-uint64_t	next_txid = 1;
+struct jrec {
+	uint64_t	 lsn;
+	int64_t		 time_ms;
+	uint8_t		*p;
+	size_t		 len;
+};
+
+/* journal.md 4, replication.md 7.1 */
+struct journal {
+	uint64_t	 lsn;		/* LSN the next record gets */
+	struct jrec	*ring;
+	size_t		 ring_head;
+	size_t		 ring_n;
+	size_t		 ring_cap;
+};
+
+static struct journal	journals[MAX_SHARDS];
+static uint64_t		next_txid = 1;
 
 void
 journal_init(void)
 {
 	int	 i;
 
-	for (i = 0; i < opt.shards; i++) {
-		shards[i].id = i;
-		shards[i].lsn = 1;	/* replication.md 3: first LSN is 1 */
-		shards[i].ring_cap = opt.backlog_records;
-		if ((shards[i].ring = calloc(shards[i].ring_cap,
+	for (i = 0; i < options()->shards; i++) {
+		ks_shard(i)->id = i;
+		journals[i].lsn = 1;	/* replication.md 3: first LSN is 1 */
+		journals[i].ring_cap = options()->backlog_records;
+		if ((journals[i].ring = calloc(journals[i].ring_cap,
 		    sizeof(struct jrec))) == NULL)
 			fatal("calloc");
 	}
 }
 
 static struct jrec *
-ring_at(struct shard *s, size_t i)
+ring_at(struct journal *s, size_t i)
 {
 	return &s->ring[(s->ring_head + i) % s->ring_cap];
 }
 
 static void
-ring_drop_oldest(struct shard *s)
+ring_drop_oldest(struct journal *s)
 {
 	struct jrec	*r = ring_at(s, 0);
 
@@ -50,8 +74,8 @@ ring_drop_oldest(struct shard *s)
 void
 journal_evict(int shard)
 {
-	struct shard	*s = &shards[shard];
-	int64_t		 limit = now_ms() - opt.backlog_ms;
+	struct journal	*s = &journals[shard];
+	int64_t		 limit = wall_ms() - options()->backlog_ms;
 	int		 n;
 
 	for (n = 0; n < 100 && s->ring_n > 0; n++) {
@@ -64,12 +88,11 @@ journal_evict(int shard)
 static void
 journal_append(int shard, const uint8_t *p, size_t len)
 {
-	struct shard	*s = &shards[shard];
-	struct session	*sess;
+	struct journal	*s = &journals[shard];
 	struct jrec	*r;
 	uint64_t	 lsn = s->lsn++;
 
-	stats.journal_records++;
+	stat_inc(STAT_JOURNAL_RECORDS);
 	if (s->ring_cap > 0) {
 		journal_evict(shard);
 		if (s->ring_n == s->ring_cap)
@@ -80,20 +103,22 @@ journal_append(int shard, const uint8_t *p, size_t len)
 		memcpy(r->p, p, len);
 		r->len = len;
 		r->lsn = lsn;
-		r->time_ms = now_ms();
+		r->time_ms = wall_ms();
 		s->ring_n++;
 	}
-	TAILQ_FOREACH(sess, &sessions, entry) {
-		struct flow	*f;
+	repl_journal(shard, lsn, p, len);
+}
 
-		if (sess->state == S_CANCELLED || shard >= sess->nflows ||
-		    (f = sess->flows[shard]) == NULL)
-			continue;
-		if (f->state == F_FULL && f->snap != NULL)
-			snap_journal(f->snap, p, len);
-		else if (f->state == F_STABLE)
-			flow_journal(f, lsn, p, len);
-	}
+uint64_t
+journal_txid(void)
+{
+	return next_txid++;
+}
+
+uint64_t
+journal_lsn(int shard)
+{
+	return journals[shard].lsn;
 }
 
 void
@@ -121,7 +146,7 @@ journal_ping(int shard)
 int
 journal_has(int shard, uint64_t lsn)
 {
-	struct shard	*s = &shards[shard];
+	struct journal	*s = &journals[shard];
 
 	if (lsn == s->lsn)
 		return 1;
@@ -134,7 +159,7 @@ journal_has(int shard, uint64_t lsn)
 void
 journal_replay(int shard, uint64_t from, struct obuf *out)
 {
-	struct shard	*s = &shards[shard];
+	struct journal	*s = &journals[shard];
 	size_t		 i;
 
 	for (i = 0; i < s->ring_n; i++) {

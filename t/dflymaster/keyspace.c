@@ -7,228 +7,33 @@
  * change is journaled (replication.md 4.2, "serialize the bucket before
  * journaling the change").
  */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "crc64.h"
+#include "clock.h"
 #include "dflymaster.h"
+#include "obj.h"
+#include "snapshot.h"
+#include "takeover.h"
+#include "options.h"
+#include "journal.h"
+#include "keyspace.h"
 
-struct shard	shards[MAX_SHARDS];
+static struct shard	shards[MAX_SHARDS];
+
+struct shard *
+ks_shard(int i)
+{
+	return &shards[i];
+}
 
 int
 key_shard(const void *k, size_t n)
 {
-	return (int)(crc64(0, k, n) % (uint64_t)opt.shards);
-}
-
-struct obj *
-obj_new(enum otype t)
-{
-	struct obj	*o;
-
-	if ((o = calloc(1, sizeof(*o))) == NULL)
-		fatal("calloc");
-	o->type = t;
-	o->expire_ms = -1;
-	if (t == OBJ_SET || t == OBJ_HASH || t == OBJ_ZSET)
-		o->d = dict_new();
-	return o;
-}
-
-static void
-free_strval(void *p)
-{
-	struct str	*s = p;
-
-	str_free(s);
-	free(s);
-}
-
-static void
-stream_free(struct stream *x)
-{
-	size_t	 i, j;
-
-	for (i = 0; i < x->n; i++) {
-		for (j = 0; j < x->e[i].nfv; j++)
-			str_free(&x->e[i].fv[j]);
-		free(x->e[i].fv);
-	}
-	free(x->e);
-	for (i = 0; i < x->ng; i++) {
-		str_free(&x->g[i].name);
-		for (j = 0; j < x->g[i].ncons; j++)
-			str_free(&x->g[i].cons[j].name);
-		free(x->g[i].cons);
-		free(x->g[i].pel);
-	}
-	free(x->g);
-}
-
-void
-obj_free(void *p)
-{
-	struct obj	*o = p;
-	size_t		 i;
-
-	switch (o->type) {
-	case OBJ_STRING:
-	case OBJ_JSON:
-		str_free(&o->s);
-		break;
-	case OBJ_LIST:
-		for (i = 0; i < o->l.n; i++)
-			str_free(&o->l.a[o->l.head + i]);
-		free(o->l.a);
-		break;
-	case OBJ_SET:
-	case OBJ_ZSET:
-		dict_free(o->d, NULL);
-		break;
-	case OBJ_HASH:
-		dict_free(o->d, free_strval);
-		break;
-	case OBJ_STREAM:
-		stream_free(&o->x);
-		break;
-	}
-	free(o);
-}
-
-static int
-is_int64(const char *p, size_t n)
-{
-	long long	 v;
-
-	return parse_ll(p, n, &v) == 0;
-}
-
-/*
- * Dragonfly's encoding switches (snapshot.md 6.0) with the server defaults:
- * intset up to 512 integers, listpack zsets/hashes up to 128 entries of at
- * most 64 bytes.  Like Dragonfly, an object never goes back to the compact
- * encoding.
- */
-void
-obj_update_encoding(struct obj *o)
-{
-	struct dent	*e;
-	size_t		 i;
-
-	if (o->big)
-		return;
-	switch (o->type) {
-	case OBJ_SET:
-		if (o->d->count > 512) {
-			o->big = 1;
-			return;
-		}
-		for (i = 0; i < dict_buckets(o->d) && !o->big; i++)
-			for (e = o->d->b[i]; e != NULL; e = e->next)
-				if (!is_int64(e->key, e->klen)) {
-					o->big = 1;
-					break;
-				}
-		break;
-	case OBJ_ZSET:
-	case OBJ_HASH:
-		if (o->d->count > 128) {
-			o->big = 1;
-			return;
-		}
-		for (i = 0; i < dict_buckets(o->d) && !o->big; i++)
-			for (e = o->d->b[i]; e != NULL; e = e->next) {
-				struct str	*v = e->val;
-
-				if (e->klen > 64 || (o->type == OBJ_HASH &&
-				    v->len > 64)) {
-					o->big = 1;
-					break;
-				}
-			}
-		break;
-	default:
-		break;
-	}
-}
-
-int
-obj_rdb_type(const struct obj *o)
-{
-	switch (o->type) {
-	case OBJ_STRING:
-		return 0;
-	case OBJ_LIST:
-		return 18;
-	case OBJ_SET:
-		return o->big ? 2 : 11;
-	case OBJ_ZSET:
-		return o->big ? 5 : 17;
-	case OBJ_HASH:
-		return o->big ? 4 : 16;
-	case OBJ_STREAM:
-		return 21;
-	case OBJ_JSON:
-		return 30;
-	}
-	return -1;
-}
-
-void
-list_push(struct list *l, int left, const void *p, size_t n)
-{
-	if (left && l->head == 0) {
-		size_t	 room = l->n < 8 ? 8 : l->n;
-		size_t	 cap = l->n + room + (l->cap - l->head - l->n);
-		struct str	*a;
-
-		if ((a = calloc(cap, sizeof(*a))) == NULL)
-			fatal("calloc");
-		if (l->n)
-			memcpy(a + room, l->a + l->head, l->n * sizeof(*a));
-		free(l->a);
-		l->a = a;
-		l->head = room;
-		l->cap = cap;
-	}
-	if (!left && l->head + l->n == l->cap) {
-		size_t	 cap = l->cap < 8 ? 16 : l->cap * 2;
-
-		if ((l->a = reallocarray(l->a, cap, sizeof(*l->a))) == NULL)
-			fatal("reallocarray");
-		l->cap = cap;
-	}
-	if (left) {
-		l->head--;
-		l->a[l->head] = str_dup(p, n);
-	} else
-		l->a[l->head + l->n] = str_dup(p, n);
-	l->n++;
-}
-
-struct str
-list_pop(struct list *l, int left)
-{
-	struct str	 s;
-
-	if (left) {
-		s = l->a[l->head];
-		l->head++;
-	} else
-		s = l->a[l->head + l->n - 1];
-	l->n--;
-	if (l->n == 0)
-		l->head = 0;
-	return s;
-}
-
-struct str *
-list_at(struct list *l, size_t i)
-{
-	return &l->a[l->head + i];
+	return (int)(crc64(0, k, n) % (uint64_t)options()->shards);
 }
 
 static struct dict *
@@ -265,7 +70,7 @@ expired(const struct dent *e)
 {
 	const struct obj	*o = e->val;
 
-	return o->expire_ms >= 0 && o->expire_ms <= now_ms();
+	return o->expire_ms >= 0 && o->expire_ms <= wall_ms();
 }
 
 struct dent *
@@ -277,7 +82,7 @@ ks_lookup(int db, const void *k, size_t n)
 	if ((e = dict_find(db_of(sh, db), k, n)) == NULL)
 		return NULL;
 	if (expired(e)) {
-		if (writes_blocked)
+		if (takeover_writes_blocked())
 			return NULL;
 		expire_key(sh, db, e);
 		return NULL;
@@ -329,7 +134,7 @@ ks_flushdb(int db)
 {
 	int	 i;
 
-	for (i = 0; i < opt.shards; i++) {
+	for (i = 0; i < options()->shards; i++) {
 		struct dict	*d = db_of(i, db);
 		size_t		 b;
 		struct dent	*e;
@@ -350,7 +155,7 @@ ks_dbsize(int db)
 	size_t	 n = 0;
 	int	 i;
 
-	for (i = 0; i < opt.shards; i++)
+	for (i = 0; i < options()->shards; i++)
 		n += db_of(i, db)->count;
 	return n;
 }
@@ -361,9 +166,9 @@ ks_active_expire(void)
 {
 	int	 i, db, checked;
 
-	if (writes_blocked)
+	if (takeover_writes_blocked())
 		return;
-	for (i = 0; i < opt.shards; i++)
+	for (i = 0; i < options()->shards; i++)
 		for (db = 0; db < NDBS; db++) {
 			struct dict	*d = shards[i].db[db];
 			size_t		*cur = &shards[i].expire_cursor[db];

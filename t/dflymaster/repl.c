@@ -1,24 +1,34 @@
 /*
- * repl.c - replication sessions, flows and their state machine
- * (replication.md 2-10), plus the fault switches that act on a flow's data
- * stream (the bytes after the DFLY FLOW reply).
+ * repl.c - replication sessions and their state machine (replication.md
+ * 2-9): REPLCONF, DFLY FLOW / SYNC / STARTSTABLE, cancelling a session on any
+ * error or close, stalled flows, and handing journal records and snapshot
+ * work to the flows of each session.
  */
 #include <limits.h>
-#include <math.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "log.h"
-#include "rdbenc.h"
-#include "dflymaster.h"
+#include "clock.h"
+#include "text.h"
+#include "options.h"
+#include "keyspace.h"
+#include "journal.h"
+#include "client.h"
+#include "resp.h"
+#include "snapshot.h"
+#include "stats.h"
+#include "flow.h"
+#include "takeover.h"
+#include "repl.h"
 
-struct sessionq	sessions = TAILQ_HEAD_INITIALIZER(sessions);
-struct stats	stats;
-char		master_id[41];
+static TAILQ_HEAD(, session) sessions = TAILQ_HEAD_INITIALIZER(sessions);
+
 static int	session_counter;
+
+static int	startstable_error_spent;	/* --startstable-error: once */
 static int	faults_spent;	/* --fault-once: a full sync had them */
 
 #define DFLY_VERSION	5	/* replication.md 8: VER6, 0-based */
@@ -34,14 +44,6 @@ session_find(int id)
 	return NULL;
 }
 
-static void
-flow_free(struct flow *f)
-{
-	if (f->snap != NULL)
-		snap_free(f->snap);
-	free(f);
-}
-
 /* replication.md 9: any error or close cancels the whole session */
 void
 repl_cancel(struct session *s, const char *why)
@@ -52,9 +54,9 @@ repl_cancel(struct session *s, const char *why)
 		return;
 	log_info("session SYNC%d cancelled: %s", s->id, why);
 	s->state = S_CANCELLED;
-	stats.cancelled++;
+	stat_inc(STAT_CANCELLED);
 	if (s->takeover)
-		writes_blocked = 0;
+		takeover_unblock();
 	TAILQ_REMOVE(&sessions, s, entry);
 	if (s->ctl != NULL) {
 		s->ctl->sess = NULL;
@@ -95,89 +97,6 @@ repl_client_closed(struct client *c)
 	}
 }
 
-/* Bytes of the flow's data stream the socket has taken so far. */
-static uint64_t
-stream_sent(const struct flow *f)
-{
-	return f->c->sent > f->reply_len ? f->c->sent - f->reply_len : 0;
-}
-
-void
-flow_emit(struct flow *f, const void *p, size_t n)
-{
-	const struct fault	*fl = &opt.fault_flip;
-
-	if (f->c == NULL || n == 0)
-		return;
-	if (f->sess->faulty && fl->flow == f->shard &&
-	    fl->at >= f->stream_queued && fl->at < f->stream_queued + n) {
-		uint8_t	*tmp;
-
-		if ((tmp = malloc(n)) == NULL)
-			fatal("malloc");
-		memcpy(tmp, p, n);
-		tmp[fl->at - f->stream_queued] ^= 0x01;
-		log_info("fault: flipped a bit of byte %llu of flow %d",
-		    (unsigned long long)fl->at, f->shard);
-		stats.faults++;
-		obuf_add(&f->c->out, tmp, n);
-		free(tmp);
-	} else
-		obuf_add(&f->c->out, p, n);
-	f->stream_queued += n;
-}
-
-/*
- * How many more bytes the event loop may write to c (--fault-close-flow,
- * --fault-stall-flow); *close_at_limit says whether to close once reached.
- */
-size_t
-flow_write_limit(struct client *c, int *close_at_limit)
-{
-	struct flow	*f = c->flow;
-	const struct fault *fs[2] = { &opt.fault_close, &opt.fault_stall };
-	size_t		 lim = SIZE_MAX;
-	int		 i;
-
-	*close_at_limit = 0;
-	if (f == NULL || !f->sess->faulty)
-		return lim;
-	for (i = 0; i < 2; i++) {
-		uint64_t	 end = f->reply_len + fs[i]->at;
-
-		if (fs[i]->flow != f->shard)
-			continue;
-		if (end <= c->sent) {
-			lim = 0;
-			*close_at_limit = i == 0;
-			break;
-		}
-		if (end - c->sent < lim) {
-			lim = (size_t)(end - c->sent);
-			*close_at_limit = i == 0;
-		}
-	}
-	return lim;
-}
-
-/* replication.md 5: records, and an LSN entry every ~3 s of traffic */
-void
-flow_journal(struct flow *f, uint64_t lsn, const uint8_t *p, size_t len)
-{
-	int64_t	 now = now_ms();
-
-	flow_emit(f, p, len);
-	if (now - f->last_lsn_ms >= opt.lsn_interval_ms) {
-		struct enc	 e;
-
-		enc_init(&e);
-		enc_jr_lsn(&e, lsn);
-		flow_emit(f, e.p, e.len);
-		enc_free(&e);
-		f->last_lsn_ms = now;
-	}
-}
-
 /* ---------------------------------------------------------------- REPLCONF */
 
 static void
@@ -198,16 +117,17 @@ create_session(struct client *c)
 		fatal("calloc");
 	s->id = ++session_counter;
 	s->state = S_PREPARATION;
-	s->nflows = opt.shards;
-	s->faulty = !opt.fault_once;
+	s->nflows = options()->shards;
+	s->faulty = !options()->fault_once;
 	s->ctl = c;
 	c->sess = s;
 	c->kind = C_CTRL;
 	TAILQ_INSERT_TAIL(&sessions, s, entry);
-	stats.sessions++;
+	stat_inc(STAT_SESSIONS);
 	/* replication.md 2.3: exact element types */
 	n = snprintf(buf, sizeof(buf), "*5\r\n+%s\r\n+SYNC%d\r\n:%d\r\n:%d\r\n"
-	    "+%s\r\n", master_id, s->id, opt.shards, DFLY_VERSION, master_id);
+	    "+%s\r\n", options()->master_id, s->id, options()->shards,
+	    DFLY_VERSION, options()->master_id);
 	reply_raw(c, buf, (size_t)n);
 	log_info("session SYNC%d created", s->id);
 }
@@ -279,8 +199,8 @@ repl_replconf(struct client *c, size_t argc, char **argv, size_t *lens)
 /* ---------------------------------------------------------------- DFLY */
 
 /* replication.md 3: "SYNC" + integer, then a live session */
-static struct session *
-session_arg(struct client *c, const char *p, size_t n)
+struct session *
+repl_session_arg(struct client *c, const char *p, size_t n)
 {
 	struct session	*s;
 	long long	 id;
@@ -328,16 +248,16 @@ dfly_flow(struct client *c, size_t argc, char **argv, size_t *lens)
 				start = i + 1;
 			}
 	}
-	if (!str_eq(&(struct str){ master_id, 40 }, argv[2], lens[2])) {
+	if (lens[2] != 40 || memcmp(options()->master_id, argv[2], 40) != 0) {
 		reply_error(c, "ERR bad master id");
 		return;
 	}
 	if (parse_ll(argv[4], lens[4], &flow_id) == -1 || flow_id < 0 ||
-	    flow_id >= opt.shards) {
+	    flow_id >= options()->shards) {
 		reply_error(c, "ERR value is not an integer or out of range");
 		return;
 	}
-	if ((s = session_arg(c, argv[3], lens[3])) == NULL)
+	if ((s = repl_session_arg(c, argv[3], lens[3])) == NULL)
 		return;
 	if (s->state != S_PREPARATION || c->kind != C_PLAIN ||
 	    s->flows[flow_id] != NULL) {
@@ -351,7 +271,7 @@ dfly_flow(struct client *c, size_t argc, char **argv, size_t *lens)
 	f->shard = (int)flow_id;
 	f->state = F_REGISTERED;
 	random_hex(f->token, 40);
-	if (lsn >= 0 && !opt.refuse_partial &&
+	if (lsn >= 0 && !options()->refuse_partial &&
 	    journal_has(f->shard, (uint64_t)lsn)) {
 		f->partial = 1;
 		f->start_lsn = (uint64_t)lsn;
@@ -365,6 +285,17 @@ dfly_flow(struct client *c, size_t argc, char **argv, size_t *lens)
 	f->reply_len = c->sent + obuf_pending(&c->out);
 	log_info("SYNC%d flow %d registered: %s", s->id, f->shard,
 	    f->partial ? "PARTIAL" : "FULL");
+}
+
+/* DFLY SYNC|STARTSTABLE <sync id> */
+static struct session *
+sync_session(struct client *c, size_t argc, char **argv, size_t *lens)
+{
+	if (argc != 3) {
+		reply_error(c, "ERR syntax error");
+		return NULL;
+	}
+	return repl_session_arg(c, argv[2], lens[2]);
 }
 
 static int
@@ -386,23 +317,19 @@ dfly_sync(struct client *c, size_t argc, char **argv, size_t *lens)
 	struct session	*s;
 	int		 i;
 
-	if (argc != 3) {
-		reply_error(c, "ERR syntax error");
-		return;
-	}
-	if ((s = session_arg(c, argv[2], lens[2])) == NULL)
+	if ((s = sync_session(c, argc, argv, lens)) == NULL)
 		return;
 	if (s->state != S_PREPARATION || !all_flows(s, 0)) {
 		reply_error(c, "ERR invalid state");
 		return;
 	}
 	for (i = 0; i < s->nflows; i++)
-		if (shards[i].snap != NULL) {
+		if (ks_shard(i)->snap != NULL) {
 			reply_error(c, "ERR another full sync is running on "
 			    "shard %d", i);
 			return;
 		}
-	if (opt.fault_once && !faults_spent) {
+	if (options()->fault_once && !faults_spent) {
 		s->faulty = faults_spent = 1;
 		log_info("SYNC%d: --fault-once, the faults act on this "
 		    "session only", s->id);
@@ -412,7 +339,7 @@ dfly_sync(struct client *c, size_t argc, char **argv, size_t *lens)
 		s->flows[i]->state = F_FULL;
 	}
 	s->state = S_FULL_SYNC;
-	stats.full_syncs++;
+	stat_inc(STAT_FULL_SYNCS);
 	reply_ok(c);
 }
 
@@ -429,11 +356,11 @@ barrier_check(struct session *s)
 		struct flow	*f = s->flows[i];
 
 		if (f->fullsync_end_at == 0 ||
-		    stream_sent(f) < f->fullsync_end_at) {
+		    flow_stream_sent(f) < f->fullsync_end_at) {
 			fprintf(stderr, "BARRIER VIOLATION: SYNC%d flow %d: "
 			    "STARTSTABLE before FULLSYNC_END was written "
 			    "(%llu of %llu bytes sent)\n", s->id, i,
-			    (unsigned long long)stream_sent(f),
+			    (unsigned long long)flow_stream_sent(f),
 			    (unsigned long long)f->fullsync_end_at);
 			fflush(stderr);
 			_exit(3);
@@ -449,15 +376,12 @@ dfly_startstable(struct client *c, size_t argc, char **argv, size_t *lens)
 	struct obuf	 ob;
 	int		 i;
 
-	if (argc != 3) {
-		reply_error(c, "ERR syntax error");
+	if ((s = sync_session(c, argc, argv, lens)) == NULL)
 		return;
-	}
-	if ((s = session_arg(c, argv[2], lens[2])) == NULL)
-		return;
-	if (opt.startstable_error && s->faulty) {
-		opt.startstable_error = 0;
-		stats.faults++;
+	if (options()->startstable_error && !startstable_error_spent &&
+	    s->faulty) {
+		startstable_error_spent = 1;
+		stat_inc(STAT_FAULTS);
 		reply_error(c, "ERR invalid state");
 		return;
 	}
@@ -466,11 +390,11 @@ dfly_startstable(struct client *c, size_t argc, char **argv, size_t *lens)
 		for (i = 0; i < s->nflows; i++) {
 			struct flow	*f = s->flows[i];
 
-			snap_finish(f->snap, shards[i].lsn);
+			snap_finish(f->snap, journal_lsn(i));
 			snap_free(f->snap);
 			f->snap = NULL;
 			f->state = F_STABLE;
-			f->last_lsn_ms = now_ms();
+			f->last_lsn_ms = wall_ms();
 		}
 	} else if (s->state == S_PREPARATION && all_flows(s, 1)) {
 		for (i = 0; i < s->nflows; i++)
@@ -493,10 +417,10 @@ dfly_startstable(struct client *c, size_t argc, char **argv, size_t *lens)
 			flow_emit(f, ob.p + ob.off, obuf_pending(&ob));
 			ob.off = ob.len = 0;
 			f->state = F_STABLE;
-			f->last_lsn_ms = now_ms();
+			f->last_lsn_ms = wall_ms();
 		}
 		obuf_free(&ob);
-		stats.partial_syncs++;
+		stat_inc(STAT_PARTIAL_SYNCS);
 	} else {
 		reply_error(c, "ERR invalid state");
 		return;
@@ -504,42 +428,6 @@ dfly_startstable(struct client *c, size_t argc, char **argv, size_t *lens)
 	s->state = S_STABLE_SYNC;
 	log_info("SYNC%d: stable sync", s->id);
 	reply_ok(c);
-}
-
-/* replication.md 10 */
-static void
-dfly_takeover(struct client *c, size_t argc, char **argv, size_t *lens)
-{
-	struct session	*s;
-	double		 t;
-	int		 i;
-
-	if (argc != 4 && !(argc == 5 && arg_is(argv[3], lens[3], "save"))) {
-		reply_error(c, "ERR syntax error");
-		return;
-	}
-	if (parse_double(argv[2], lens[2], &t) == -1) {
-		reply_error(c, "ERR value is not a valid float");
-		return;
-	}
-	if (t < 0) {
-		reply_error(c, "ERR timeout is negative");
-		return;
-	}
-	if ((s = session_arg(c, argv[argc - 1], lens[argc - 1])) == NULL)
-		return;
-	if (s->state != S_STABLE_SYNC || s->takeover) {
-		reply_error(c, "ERR invalid state");
-		return;
-	}
-	writes_blocked = 1;
-	for (i = 0; i < s->nflows; i++) {
-		journal_ping(i);
-		s->takeover_lsn[i] = shards[i].lsn;
-	}
-	s->takeover = 1;
-	s->takeover_deadline = now_ms() + (int64_t)ceil(t) * 1000;
-	log_info("SYNC%d: takeover, waiting for ACKs", s->id);
 }
 
 void
@@ -556,53 +444,15 @@ repl_dfly(struct client *c, size_t argc, char **argv, size_t *lens)
 	else if (arg_is(sub, sl, "startstable"))
 		dfly_startstable(c, argc, argv, lens);
 	else if (arg_is(sub, sl, "takeover"))
-		dfly_takeover(c, argc, argv, lens);
+		takeover_start(c, argc, argv, lens);
 	else if (arg_is(sub, sl, "replicaoffset")) {
 		/* replication.md 7.1 */
-		reply_array(c, opt.shards);
-		for (i = 0; i < opt.shards; i++)
-			reply_int(c, (long long)shards[i].lsn);
+		reply_array(c, options()->shards);
+		for (i = 0; i < options()->shards; i++)
+			reply_int(c, (long long)journal_lsn(i));
 	} else
 		reply_error(c, "ERR Unknown subcommand or wrong number of "
 		    "arguments for '%.*s'. Try DFLY HELP.", (int)sl, sub);
-}
-
-/* Write everything pending on c before exiting (takeover success). */
-static void
-drain_and_exit(struct client *c)
-{
-	while (obuf_pending(&c->out) > 0) {
-		struct pollfd	 pfd = { c->fd, POLLOUT, 0 };
-		ssize_t		 n;
-
-		if (poll(&pfd, 1, 1000) <= 0)
-			break;
-		n = write(c->fd, c->out.p + c->out.off, obuf_pending(&c->out));
-		if (n <= 0)
-			break;
-		c->out.off += (size_t)n;
-	}
-	log_info("takeover complete, shutting down");
-	exit(0);
-}
-
-static void
-takeover_tick(struct session *s)
-{
-	int	 i;
-
-	for (i = 0; i < s->nflows; i++)
-		if (s->flows[i]->acked < s->takeover_lsn[i])
-			break;
-	if (i == s->nflows) {
-		reply_ok(s->ctl);
-		drain_and_exit(s->ctl);
-	}
-	if (now_ms() > s->takeover_deadline) {
-		s->takeover = 0;
-		writes_blocked = 0;
-		reply_error(s->ctl, "ERR Takeover failed!");
-	}
 }
 
 int
@@ -616,7 +466,7 @@ repl_throttled(void)
 			if (s->flows[i] != NULL && s->flows[i]->c != NULL &&
 			    s->flows[i]->state == F_STABLE &&
 			    obuf_pending(&s->flows[i]->c->out) >
-			    opt.output_limit)
+			    options()->output_limit)
 				return 1;
 	return 0;
 }
@@ -626,7 +476,7 @@ void
 repl_tick(void)
 {
 	struct session	*s, *next;
-	int64_t		 now = now_ms();
+	int64_t		 now = wall_ms();
 	int		 i;
 
 	for (s = TAILQ_FIRST(&sessions); s != NULL; s = next) {
@@ -646,7 +496,8 @@ repl_tick(void)
 			}
 			if (f->blocked_since == 0)
 				f->blocked_since = now;
-			else if (now - f->blocked_since > opt.repl_timeout_ms) {
+			else if (now - f->blocked_since >
+			    options()->repl_timeout_ms) {
 				repl_cancel(s, "flow write timeout");
 				break;
 			}
@@ -659,7 +510,37 @@ void
 repl_wrote(struct client *c)
 {
 	if (c->flow != NULL)
-		c->flow->blocked_since = now_ms();
+		c->flow->blocked_since = wall_ms();
+}
+
+int
+repl_nsessions(void)
+{
+	struct session	*s;
+	int		 n = 0;
+
+	TAILQ_FOREACH(s, &sessions, entry)
+		n++;
+	return n;
+}
+
+/* A journal record of shard: into a running full sync or the stable stream. */
+void
+repl_journal(int shard, uint64_t lsn, const uint8_t *p, size_t len)
+{
+	struct session	*sess;
+
+	TAILQ_FOREACH(sess, &sessions, entry) {
+		struct flow	*f;
+
+		if (sess->state == S_CANCELLED || shard >= sess->nflows ||
+		    (f = sess->flows[shard]) == NULL)
+			continue;
+		if (f->state == F_FULL && f->snap != NULL)
+			snap_journal(f->snap, p, len);
+		else if (f->state == F_STABLE)
+			flow_journal(f, lsn, p, len);
+	}
 }
 
 void
@@ -674,12 +555,40 @@ repl_stats(struct client *c)
 	n = snprintf(buf, sizeof(buf), "sessions:%llu\r\nfull_syncs:%llu\r\n"
 	    "partial_syncs:%llu\r\ncancelled:%llu\r\nactive_sessions:%d\r\n"
 	    "journal_records:%llu\r\nfaults:%llu\r\njournal_blobs:%llu\r\n",
-	    (unsigned long long)stats.sessions,
-	    (unsigned long long)stats.full_syncs,
-	    (unsigned long long)stats.partial_syncs,
-	    (unsigned long long)stats.cancelled, active,
-	    (unsigned long long)stats.journal_records,
-	    (unsigned long long)stats.faults,
-	    (unsigned long long)stats.journal_blobs);
+	    (unsigned long long)stat_get(STAT_SESSIONS),
+	    (unsigned long long)stat_get(STAT_FULL_SYNCS),
+	    (unsigned long long)stat_get(STAT_PARTIAL_SYNCS),
+	    (unsigned long long)stat_get(STAT_CANCELLED), active,
+	    (unsigned long long)stat_get(STAT_JOURNAL_RECORDS),
+	    (unsigned long long)stat_get(STAT_FAULTS),
+	    (unsigned long long)stat_get(STAT_JOURNAL_BLOBS));
 	reply_bulk(c, buf, (size_t)n);
+}
+
+/* a little of every running full sync; 1: more work left */
+int
+repl_snapshots_step(void)
+{
+	struct session	*s;
+	int		 i, more = 0;
+
+	TAILQ_FOREACH(s, &sessions, entry) {
+		if (s->state != S_FULL_SYNC)
+			continue;
+		for (i = 0; i < s->nflows; i++) {
+			struct flow	*f = s->flows[i];
+
+			if (f->snap == NULL || snap_done(f->snap) ||
+			    f->c == NULL)
+				continue;
+			/* throttling: let the socket drain first */
+			if (obuf_pending(&f->c->out) > options()->output_limit)
+				continue;
+			if (snap_step(f->snap))
+				more = 1;
+		}
+	}
+	if (more && options()->snapshot_slow_us > 0)
+		usleep((useconds_t)options()->snapshot_slow_us);
+	return more;
 }

@@ -8,14 +8,20 @@
 #include <string.h>
 
 #include "log.h"
-#include "dflymaster.h"
+#include "client.h"
+#include "text.h"
+#include "resp.h"
 
 #define MAX_INLINE	(64 * 1024)
+
 #define MAX_ARGS	(1024 * 1024)
+
 #define MAX_BULK	(512LL * 1024 * 1024)
 
 static char	**pargv;
+
 static size_t	 *plens;
+
 static size_t	  pcap;
 
 static void
@@ -190,13 +196,20 @@ reply_error(struct client *c, const char *fmt, ...)
 		c->multi_err = 1;
 }
 
+/* ":<v>\r\n", "*<v>\r\n" */
+static void
+reply_num(struct client *c, char type, long long v)
+{
+	char	 buf[32];
+	int	 n = snprintf(buf, sizeof(buf), "%c%lld\r\n", type, v);
+
+	reply_raw(c, buf, (size_t)n);
+}
+
 void
 reply_int(struct client *c, long long v)
 {
-	char	 buf[32];
-	int	 n = snprintf(buf, sizeof(buf), ":%lld\r\n", v);
-
-	reply_raw(c, buf, (size_t)n);
+	reply_num(c, ':', v);
 }
 
 void
@@ -231,10 +244,7 @@ reply_null_array(struct client *c)
 void
 reply_array(struct client *c, long long n)
 {
-	char	 buf[32];
-	int	 len = snprintf(buf, sizeof(buf), "*%lld\r\n", n);
-
-	reply_raw(c, buf, (size_t)len);
+	reply_num(c, '*', n);
 }
 
 void

@@ -14,6 +14,8 @@
  * whose value is being cut into chunks completes that value first, so no
  * journal record for a key can precede its snapshot entry.
  */
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -22,14 +24,29 @@
 #include "crc64.h"
 #include "rdbenc.h"
 #include "dflymaster.h"
+#include "options.h"
+#include "obuf.h"
+#include "obj.h"
+#include "keyspace.h"
+#include "stats.h"
+#include "flow.h"
+#include "text.h"
+#include "snapshot.h"
 
 #define FLUSH_MIN	8192	/* buffer size that triggers a flush after a bucket */
+
 #define BLOB_MIN	256	/* snapshot.md 7: compress 256 B .. 1 MiB */
+
 #define BLOB_MAX	(1024 * 1024)
+
 #define LIST_NODE_MAX	8192	/* quicklist node size (list-max-listpack-size -2) */
+
 #define STREAM_NODE_MAX	100	/* stream-node-max-entries */
+
 #define MAX_INPROG	2	/* values being chunked at the same time */
+
 #define STEP_BUCKETS	64
+
 #define STEP_ELEMENTS	256
 
 struct vser {
@@ -447,10 +464,10 @@ snap_flush(struct snapshot *s)
 
 	if (s->sb.len == 0)
 		return;
-	if (opt.compression != COMP_NONE && s->sb.len >= BLOB_MIN &&
+	if (options()->compression != COMP_NONE && s->sb.len >= BLOB_MIN &&
 	    s->sb.len <= BLOB_MAX) {
 		enc_init(&blob);
-		r = enc_blob(&blob, opt.compression == COMP_LZ4 ?
+		r = enc_blob(&blob, options()->compression == COMP_LZ4 ?
 		    ENC_BLOB_LZ4 : ENC_BLOB_ZSTD, s->sb.p, s->sb.len, 2);
 		if (r == 1)
 			flow_emit(s->f, blob.p, blob.len);
@@ -535,8 +552,8 @@ entry_run(struct snapshot *s, struct inprog *p, size_t budget, int yield)
 			entry_end(s, p);
 			return 1;
 		}
-		if (opt.chunk_size > 0 &&
-		    s->sb.len + p->eb.len > opt.chunk_size) {
+		if (options()->chunk_size > 0 &&
+		    s->sb.len + p->eb.len > options()->chunk_size) {
 			emit_piece(s, p);
 			if (yield)
 				return 0;
@@ -579,7 +596,7 @@ snap_start(struct flow *f)
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		fatal("calloc");
 	s->f = f;
-	s->sh = &shards[f->shard];
+	s->sh = ks_shard(f->shard);
 	s->ver = ++snapshot_versions;
 	s->sb_db = -1;
 	enc_init(&s->sb);
@@ -600,7 +617,7 @@ snap_start(struct flow *f)
 	enc_aux(&h, "used-mem", num);
 	enc_aux(&h, "aof-preamble", "0");
 	if (f->shard == 0) {
-		snprintf(num, sizeof(num), "%d", opt.shards);
+		snprintf(num, sizeof(num), "%d", options()->shards);
 		enc_aux(&h, "shard-count", num);
 		snprintf(num, sizeof(num), "%zu", used);
 		enc_aux(&h, "table-mem", num);
@@ -704,7 +721,7 @@ void
 snap_journal(struct snapshot *s, const uint8_t *p, size_t len)
 {
 	enc_journal_blob(&s->sb, 1, p, len, 0);
-	stats.journal_blobs++;
+	stat_inc(STAT_JOURNAL_BLOBS);
 	if (s->sb.len >= FLUSH_MIN)
 		snap_flush(s);
 }

@@ -1,5 +1,5 @@
 /*
- * stream.c - streams, consumer groups and their journal forms
+ * cmd_stream.c - streams, consumer groups and their journal forms
  * (journal.md 7): XADD with its resolved id (and MINID after trimming),
  * XREADGROUP as XGROUP CREATECONSUMER + XCLAIM ... + XGROUP SETID.
  */
@@ -10,8 +10,12 @@
 #include <string.h>
 
 #include "log.h"
-#include "dflymaster.h"
-#include "commands.h"
+#include "clock.h"
+#include "text.h"
+#include "keyspace.h"
+#include "client.h"
+#include "resp.h"
+#include "cmd_stream.h"
 
 static int
 sid_cmp(struct sid a, struct sid b)
@@ -155,7 +159,7 @@ cmd_xadd(struct client *c, size_t argc, char **argv, size_t *lens)
 	}
 	x = o ? &o->x : NULL;
 	if (arg_is(argv[i], lens[i], "*")) {
-		int64_t	 now = now_ms();
+		int64_t	 now = wall_ms();
 
 		id.ms = x && x->last.ms >= (uint64_t)now ? x->last.ms :
 		    (uint64_t)now;
@@ -352,7 +356,7 @@ find_consumer(struct group *g, const char *p, size_t n, int create,
 	    sizeof(*g->cons))) == NULL)
 		fatal("reallocarray");
 	g->cons[g->ncons].name = str_dup(p, n);
-	g->cons[g->ncons].seen_ms = now_ms();
+	g->cons[g->ncons].seen_ms = wall_ms();
 	g->cons[g->ncons].active_ms = -1;
 	*created = 1;
 	return g->ncons++;
@@ -494,7 +498,7 @@ cmd_xreadgroup(struct client *c, size_t argc, char **argv, size_t *lens)
 	size_t		 i, ks = 0, cons, start, n;
 	int		 noack = 0, wt, created;
 	char		 idb[48], tb[32], nb[32];
-	int64_t		 now = now_ms();
+	int64_t		 now = wall_ms();
 
 	if (!arg_is(argv[1], lens[1], "group")) {
 		reply_syntax(c);
@@ -642,7 +646,7 @@ cmd_xinfo(struct client *c, size_t argc, char **argv, size_t *lens)
 	struct group	*g;
 	size_t		 i;
 	int		 wt;
-	int64_t		 now = now_ms();
+	int64_t		 now = wall_ms();
 
 	o = get_typed(c, argv[2], lens[2], OBJ_STREAM, 0, &wt);
 	if (wt)
@@ -729,7 +733,7 @@ cmd_xpending(struct client *c, size_t argc, char **argv, size_t *lens)
 	long long	 count;
 	size_t		 i, n = 0, cons = SIZE_MAX;
 	int		 wt, created;
-	int64_t		 now = now_ms();
+	int64_t		 now = wall_ms();
 
 	o = get_typed(c, argv[1], lens[1], OBJ_STREAM, 0, &wt);
 	if (wt)

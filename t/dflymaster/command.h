@@ -1,9 +1,17 @@
 /*
- * commands.h - command handlers shared by commands.c (table, keys,
- * strings) and types.c (containers, streams, JSON, the sample dataset).
+ * command.h - what every command handler shares: the handler type and
+ * table entry, transaction ids, journaling a write (journal.md 3, 5), the
+ * common error replies and typed key lookups.
  */
-#ifndef DFLYMASTER_COMMANDS_H
-#define DFLYMASTER_COMMANDS_H
+#ifndef DFLYMASTER_COMMAND_H
+#define DFLYMASTER_COMMAND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "obj.h"
+
+struct client;
 
 #define CMD_WRITE	0x1
 #define CMD_ADMIN	0x2	/* never queued by MULTI */
@@ -17,8 +25,21 @@ struct command {
 	int		 flags;
 };
 
+/* the NX XX GT LT conditions of EXPIRE and ZADD */
+struct cond {
+	int	 nx;
+	int	 xx;
+	int	 gt;
+	int	 lt;
+};
+
+/* sets the condition named by the argument; 0: it names none */
+int		 cond_arg(const char *, size_t, struct cond *);
 uint64_t	 tx_single(void);
 uint64_t	 tx_multi(void);
+/* EXEC: one txid for all the writes it runs */
+void		 tx_exec_begin(void);
+void		 tx_exec_end(void);
 void		 jr(struct client *, uint64_t, const char *, size_t, size_t,
 		    const char *const *, const size_t *);
 void		 jr_verbatim(struct client *, size_t, char **, size_t *);
@@ -31,16 +52,11 @@ struct obj	*get_or_create(struct client *, const char *, size_t,
 		    enum otype);
 void		 drop_if_empty(struct client *, const char *, size_t,
 		    struct obj *);
+void		 reply_value(struct client *, const char *, size_t,
+		    enum otype);
+void		 del_members(struct client *, size_t, char **, size_t *,
+		    enum otype, void (*)(void *));
 void		 set_expiry(struct client *, const char *, size_t,
 		    struct obj *, int64_t);
-void		 sample_load(void);
-
-cmd_fn	cmd_hset, cmd_hdel, cmd_hincrby, cmd_hget, cmd_hgetall, cmd_hlen;
-cmd_fn	cmd_push, cmd_pop, cmd_ltrim, cmd_lrange, cmd_llen;
-cmd_fn	cmd_sadd, cmd_srem, cmd_spop, cmd_smembers, cmd_scard;
-cmd_fn	cmd_zadd, cmd_zrem, cmd_zincrby, cmd_zrange, cmd_zscore, cmd_zcard;
-cmd_fn	cmd_xadd, cmd_xlen, cmd_xrange, cmd_xgroup, cmd_xreadgroup, cmd_xack;
-cmd_fn	cmd_xinfo, cmd_xpending;
-cmd_fn	cmd_jsonset, cmd_jsonget;
 
 #endif

@@ -1,0 +1,11 @@
+/*
+ * cmd_hash.h - hash commands.
+ */
+#ifndef DFLYMASTER_CMD_HASH_H
+#define DFLYMASTER_CMD_HASH_H
+
+#include "command.h"
+
+cmd_fn	cmd_hset, cmd_hdel, cmd_hincrby, cmd_hget, cmd_hgetall, cmd_hlen;
+
+#endif

@@ -1,0 +1,12 @@
+/*
+ * cmd_keys.h - generic key commands (DEL, EXPIRE, RENAME, SCAN, ...).
+ */
+#ifndef DFLYMASTER_CMD_KEYS_H
+#define DFLYMASTER_CMD_KEYS_H
+
+#include "command.h"
+
+cmd_fn	cmd_del, cmd_exists, cmd_type, cmd_expire, cmd_persist, cmd_ttl;
+cmd_fn	cmd_rename, cmd_select, cmd_flush, cmd_dbsize, cmd_scan;
+
+#endif

@@ -1,0 +1,23 @@
+/*
+ * stats.h - counters reported by DFLYMASTER STATS, which the tests read.
+ */
+#ifndef DFLYMASTER_STATS_H
+#define DFLYMASTER_STATS_H
+
+#include <stdint.h>
+
+enum stat_id {
+	STAT_SESSIONS,
+	STAT_FULL_SYNCS,
+	STAT_PARTIAL_SYNCS,
+	STAT_CANCELLED,
+	STAT_JOURNAL_RECORDS,
+	STAT_FAULTS,		/* fault switches that took effect */
+	STAT_JOURNAL_BLOBS,	/* JOURNAL_BLOBs sent during full syncs */
+	STAT_COUNT
+};
+
+void		 stat_inc(enum stat_id);
+uint64_t	 stat_get(enum stat_id);
+
+#endif
