@@ -44,8 +44,8 @@ chunk_begin(struct rdb *r, uint32_t id, size_t len)
 
 	if ((k = chunk_find(r, id, &slot)) == NULL) {
 		if (r->nopen == MAX_OPEN_CHUNKS)
-			return rdb_fail(r, "more than %d tagged chunk streams open",
-			    MAX_OPEN_CHUNKS);
+			return rdb_fail(r, "more than %d tagged chunk streams "
+			    "open", MAX_OPEN_CHUNKS);
 		if (r->nspare > 0)
 			k = r->spare[--r->nspare];
 		else if ((k = calloc(1, sizeof(*k))) == NULL)
@@ -123,7 +123,8 @@ decompress_blob(struct rdb *r, int zstd, const unsigned char *src,
 			return rdb_fail(r, "bad LZ4 frame: %s",
 			    LZ4F_getErrorName(rc));
 		if (fi.contentSize == 0)
-			return rdb_fail(r, "LZ4 blob without a frame content size");
+			return rdb_fail(r, "LZ4 blob without a frame content "
+			    "size");
 		csize = fi.contentSize;
 	}
 	if (csize > r->lim.max_blob)
@@ -143,8 +144,9 @@ decompress_blob(struct rdb *r, int zstd, const unsigned char *src,
 		rc = ZSTD_decompressDCtx(r->zstd, r->blob.buf, csize, src,
 		    clen);
 		if (ZSTD_isError(rc) || rc != csize)
-			return rdb_fail(r, "corrupt zstd blob: %s", ZSTD_isError(rc) ?
-			    ZSTD_getErrorName(rc) : "short content");
+			return rdb_fail(r, "corrupt zstd blob: %s",
+			    ZSTD_isError(rc) ? ZSTD_getErrorName(rc) :
+			    "short content");
 	} else {
 		done = 0;
 		src += hsz;
@@ -223,8 +225,8 @@ rdb_df_opcode(struct rdb *r, uint8_t op, struct rdb_event *ev)
 	case 0xc9:
 	case 0xca:
 		if (r->s == &r->blob)
-			return rdb_fail(r, "compressed blob nested in a compressed "
-			    "blob");
+			return rdb_fail(r, "compressed blob nested in a "
+			    "compressed blob");
 		r->blob_off = r->in_base + r->in.pos;
 		adv(r, 1);
 		r->top = T_CBLOB;
@@ -233,12 +235,12 @@ rdb_df_opcode(struct rdb *r, uint8_t op, struct rdb_event *ev)
 	case 0xe0:
 		TRY(rdb_fields(r, "144", v));
 		if (v[1] == 0 || v[2] == 0)
-			return rdb_fail(r, "tagged chunk with stream id %llu and "
-			    "length %llu", (unsigned long long)v[1],
+			return rdb_fail(r, "tagged chunk with stream id %llu "
+			    "and length %llu", (unsigned long long)v[1],
 			    (unsigned long long)v[2]);
 		if (r->s == &r->blob && v[2] > r->blob.len - r->blob.pos)
-			return rdb_fail(r, "tagged chunk of %llu bytes runs past "
-			    "the end of the compressed blob",
+			return rdb_fail(r, "tagged chunk of %llu bytes runs "
+			    "past the end of the compressed blob",
 			    (unsigned long long)v[2]);
 		return chunk_begin(r, (uint32_t)v[1], v[2]);
 	case 0xde:
@@ -266,8 +268,9 @@ rdb_df_step(struct rdb *r, struct rdb_event *ev)
 		if (r->chunk->st == K_DONE) {
 			r->cur = r->chunk;
 			if (r->budget != 0)
-				return rdb_fail(r, "the key ended with %zu bytes "
-				    "left in its tagged chunk", r->budget);
+				return rdb_fail(r, "the key ended with %zu "
+				    "bytes left in its tagged chunk",
+				    r->budget);
 			chunk_close(r, r->chunk);
 			r->chunk = NULL;
 			r->top = T_ITEM;
@@ -339,8 +342,8 @@ rdb_df_skip_step(struct rdb *r, struct kctx *k)
 		}
 		TRY(read_len(r, v));
 		if (v[0] == 0 || v[0] > k->c[1])
-			return rdb_fail(r, "bad filter chunk of %llu bytes (%llu "
-			    "left)", (unsigned long long)v[0],
+			return rdb_fail(r, "bad filter chunk of %llu bytes "
+			    "(%llu left)", (unsigned long long)v[0],
 			    (unsigned long long)k->c[1]);
 		k->c[1] -= v[0];
 		rdb_skip_raw(k, v[0], k->st);
@@ -349,8 +352,9 @@ rdb_df_skip_step(struct rdb *r, struct kctx *k)
 		TRY(rdb_fields(r, "LLL", v));
 		if (v[0] == 0 || v[1] == 0 || v[0] > UINT32_MAX ||
 		    v[1] > UINT32_MAX)
-			return rdb_fail(r, "bad count-min sketch size %llux%llu",
-			    (unsigned long long)v[0], (unsigned long long)v[1]);
+			return rdb_fail(r, "bad count-min sketch size "
+			    "%llux%llu", (unsigned long long)v[0],
+			    (unsigned long long)v[1]);
 		if (v[0] > UINT64_MAX / 8 / v[1])
 			return rdb_fail(r, "count-min sketch too large");
 		rdb_skip_raw(k, v[0] * v[1] * 8, K_END);

@@ -66,8 +66,8 @@ lp_int(struct rdb *r, struct kctx *k, int64_t *v)
 
 	TRY(lp_elem(r, k, &p, &len));
 	if (!k->it.isint && rdb_parse_int(p, len, v) == -1)
-		return rdb_fail(r, "stream node: element %llu is not an integer",
-		    (unsigned long long)k->it.index - 1);
+		return rdb_fail(r, "stream node: element %llu is not an "
+		    "integer", (unsigned long long)k->it.index - 1);
 	if (k->it.isint)
 		*v = k->it.ival;
 	return S_OK;
@@ -97,7 +97,8 @@ stream_node_open(struct rdb *r, struct kctx *k)
 	}
 	TRY(lp_int(r, k, &zero));
 	if (zero != 0)
-		return rdb_fail(r, "stream node: master entry not terminated by 0");
+		return rdb_fail(r, "stream node: master entry not terminated "
+		    "by 0");
 	k->nmaster = k->nrefs;
 	return S_OK;
 }
@@ -120,8 +121,8 @@ stream_entry(struct rdb *r, struct kctx *k, struct rdb_event *ev)
 			return S_OK;
 		}
 		if (!k->it.isint)
-			return rdb_fail(r, "stream node: entry flags are not an "
-			    "integer");
+			return rdb_fail(r, "stream node: entry flags are not "
+			    "an integer");
 		flags = k->it.ival;
 		k->nrefs = k->nmaster;
 		TRY(lp_int(r, k, &msd));
@@ -136,8 +137,8 @@ stream_entry(struct rdb *r, struct kctx *k, struct rdb_event *ev)
 		} else {
 			TRY(lp_int(r, k, &nf));
 			if (nf < 0 || (uint64_t)nf > k->clen)
-				return rdb_fail(r, "stream node: bad field count "
-				    "%lld", (long long)nf);
+				return rdb_fail(r, "stream node: bad field "
+				    "count %lld", (long long)nf);
 			for (i = 0; i < 2 * nf; i++) {
 				TRY(lp_elem(r, k, &p, &len));
 				TRY(arena_ref(r, k, p, len, k->it.isint));
@@ -218,7 +219,8 @@ stream_gscan(struct rdb *r, struct kctx *k, struct rdb_event *ev)
 	while (k->c[3] < k->v[3]) {
 		NEED(r, k->scan + 25);
 		if ((sz = rdb_len_size(cur(r)[k->scan + 24])) == 0)
-			return rdb_fail(r, "bad length encoding in a PEL entry");
+			return rdb_fail(r, "bad length encoding in a PEL "
+			    "entry");
 		k->scan += 24 + sz;
 		k->c[3]++;
 	}
@@ -249,15 +251,16 @@ rdb_stream_step(struct rdb *r, struct kctx *k, struct rdb_event *ev)
 		}
 		TRY(rdb_read_copy(r, k, 16, "stream node key", &k->name));
 		if (k->name.len != 16)
-			return rdb_fail(r, "stream node key of %zu bytes, not 16",
-			    k->name.len);
+			return rdb_fail(r, "stream node key of %zu bytes, not "
+			    "16", k->name.len);
 		k->node.ms = be64((unsigned char *)k->name.p);
 		k->node.seq = be64((unsigned char *)k->name.p + 8);
 		k->st = K_ST_LP;
 		return S_OK;
 	case K_ST_LP:
 		/* entries point into the node: it must not move */
-		TRY(rdb_read_copy(r, k, r->lim.max_blob, "container", &k->cbuf));
+		TRY(rdb_read_copy(r, k, r->lim.max_blob, "container",
+		    &k->cbuf));
 		k->cp = k->cbuf.p;
 		k->clen = k->cbuf.len;
 		TRY(stream_node_open(r, k));
@@ -272,7 +275,8 @@ rdb_stream_step(struct rdb *r, struct kctx *k, struct rdb_event *ev)
 			k->st = K_END;
 			return S_OK;
 		}
-		TRY(rdb_read_copy(r, k, r->lim.max_blob, "group name", &k->name));
+		TRY(rdb_read_copy(r, k, r->lim.max_blob, "group name",
+		    &k->name));
 		k->st = K_ST_GHDR;
 		return S_OK;
 	case K_ST_GHDR:

@@ -299,8 +299,8 @@ rdb_need_slow(struct rdb *r, size_t n)
 		if (r->budget == 0)
 			return S_SUSP;
 		if (n > r->budget)
-			return rdb_fail(r, "a read of %zu bytes crosses the end of "
-			    "the tagged chunk (%zu bytes left in it)", n,
+			return rdb_fail(r, "a read of %zu bytes crosses the "
+			    "end of the tagged chunk (%zu bytes left in it)", n,
 			    r->budget);
 	}
 	if (r->s->len - r->s->pos >= n)
@@ -309,8 +309,8 @@ rdb_need_slow(struct rdb *r, size_t n)
 		return rdb_fail(r, "the compressed blob ends inside an item "
 		    "(%zu more bytes needed)", n - (r->s->len - r->s->pos));
 	if (n > r->lim.max_blob + 64)
-		return rdb_fail(r, "an item of %zu bytes exceeds the %zu-byte limit",
-		    n, r->lim.max_blob);
+		return rdb_fail(r, "an item of %zu bytes exceeds the %zu-byte "
+		    "limit", n, r->lim.max_blob);
 	return S_AGAIN;
 }
 
@@ -414,12 +414,12 @@ rdb_peek_strhdr(struct rdb *r, struct strhdr *h)
 		TRY(peek_len(r, 1 + s1, &h->len, &s2));
 		h->hsz = 1 + s1 + s2;
 		if (h->clen == 0 || h->len == 0)
-			return rdb_fail(r, "LZF string with compressed length %llu "
-			    "and length %llu", (unsigned long long)h->clen,
+			return rdb_fail(r, "LZF string with compressed length "
+			    "%llu and length %llu", (unsigned long long)h->clen,
 			    (unsigned long long)h->len);
 		if (h->len > r->lim.max_blob || h->clen > r->lim.max_blob)
-			return rdb_fail(r, "LZF string of %llu bytes exceeds the "
-			    "%zu-byte limit", (unsigned long long)h->len,
+			return rdb_fail(r, "LZF string of %llu bytes exceeds "
+			    "the %zu-byte limit", (unsigned long long)h->len,
 			    r->lim.max_blob);
 		return S_OK;
 	default:
@@ -448,8 +448,9 @@ rdb_read_whole_slow(struct rdb *r, size_t cap, const char *what, struct buf *b,
 		return S_OK;
 	case SH_PLAIN:
 		if (h.len > cap)
-			return rdb_fail(r, "%s of %llu bytes exceeds the %zu-byte "
-			    "limit", what, (unsigned long long)h.len, cap);
+			return rdb_fail(r, "%s of %llu bytes exceeds the "
+			    "%zu-byte limit", what, (unsigned long long)h.len,
+			    cap);
 		NEED(r, h.hsz + h.len);
 		*pp = (const char *)cur(r) + h.hsz;
 		*lenp = h.len;
@@ -457,8 +458,9 @@ rdb_read_whole_slow(struct rdb *r, size_t cap, const char *what, struct buf *b,
 		return S_OK;
 	default:
 		if (h.len > cap)
-			return rdb_fail(r, "%s of %llu bytes exceeds the %zu-byte "
-			    "limit", what, (unsigned long long)h.len, cap);
+			return rdb_fail(r, "%s of %llu bytes exceeds the "
+			    "%zu-byte limit", what, (unsigned long long)h.len,
+			    cap);
 		NEED(r, h.hsz + h.clen);
 		if (rdb_reserve(b, h.len) == -1)
 			return rdb_oom(r);
@@ -518,8 +520,8 @@ rdb_skip_step(struct rdb *r, struct kctx *k)
 		    h.kind == SH_LZF ? h.clen : 0, k->ret);
 	}
 	if (chunked(r) && r->budget > 0 && k->srem > r->budget)
-		return rdb_fail(r, "%llu bytes to skip cross the end of the tagged "
-		    "chunk (%zu bytes left in it)",
+		return rdb_fail(r, "%llu bytes to skip cross the end of the "
+		    "tagged chunk (%zu bytes left in it)",
 		    (unsigned long long)k->srem, r->budget);
 	while (k->srem > 0) {
 		n = r->s->len - r->s->pos;

@@ -153,8 +153,8 @@ start_str(struct rdb *r, struct kctx *k)
 	switch (h.kind) {
 	case SH_PLAIN:
 		if (chunked(r) && h.len > r->budget - h.hsz)
-			return rdb_fail(r, "a string of %llu bytes crosses the end "
-			    "of the tagged chunk (%zu bytes left in it)",
+			return rdb_fail(r, "a string of %llu bytes crosses the "
+			    "end of the tagged chunk (%zu bytes left in it)",
 			    (unsigned long long)h.len, r->budget - h.hsz);
 		adv(r, h.hsz);
 		k->hp = NULL;
@@ -262,8 +262,8 @@ classify(struct rdb *r, struct kctx *k, uint8_t t)
 	};
 
 	if (t == 6)
-		return rdb_fail(r, "value type 6 (pre-GA module format) cannot be "
-		    "decoded");
+		return rdb_fail(r, "value type 6 (pre-GA module format) cannot "
+		    "be decoded");
 	if (t >= sizeof(map) / sizeof(map[0]) ||
 	    (map[t].name == NULL && t != 7))
 		return rdb_fail(r, "unknown value type 0x%02x", t);
@@ -464,7 +464,8 @@ elem_op(struct rdb *r, struct kctx *k, struct rdb_event *ev)
 			adv(r, 1);
 		} else {
 			NEED(r, 1 + (size_t)n);
-			if (rdb_parse_double((const char *)cur(r) + 1, n, &d) == -1)
+			if (rdb_parse_double((const char *)cur(r) + 1, n,
+			    &d) == -1)
 				return rdb_fail(r, "bad score \"%.*s\"", (int)n,
 				    (const char *)cur(r) + 1);
 			adv(r, 1 + (size_t)n);
@@ -483,7 +484,8 @@ elem_op(struct rdb *r, struct kctx *k, struct rdb_event *ev)
 		    &len));
 		if (rdb_parse_int(p, len, &x) == -1 || x < -1 ||
 		    x > INT64_MAX / 1000 - MEMBER_EXPIRY_BASE)
-			return rdb_fail(r, "bad member expiry \"%.*s\"", (int)len, p);
+			return rdb_fail(r, "bad member expiry \"%.*s\"",
+			    (int)len, p);
 		k->iexp = x == -1 ? -1 : (x + MEMBER_EXPIRY_BASE) * 1000;
 		break;
 	case OP_ABSEXP:
@@ -583,8 +585,8 @@ container_next(struct rdb *r, struct kctx *k, struct rdb_event *ev)
 		return rdb_fail(r, "%s", k->it.err);
 	if (rc == 0) {
 		if (k->cop != 0)
-			return rdb_fail(r, "the container ends inside an element "
-			    "(%llu elements, groups of %d)",
+			return rdb_fail(r, "the container ends inside an "
+			    "element (%llu elements, groups of %d)",
 			    (unsigned long long)k->it.index, k->cw);
 		k->st = k->cdone;
 		return S_OK;
@@ -609,8 +611,8 @@ container_next(struct rdb *r, struct kctx *k, struct rdb_event *ev)
 		if (k->it.isint)
 			k->score = (double)k->it.ival;
 		else if (rdb_parse_double(p, len, &k->score) == -1)
-			return rdb_fail(r, "bad score \"%.*s\"", (int)(len > 40 ?
-			    40 : len), p);
+			return rdb_fail(r, "bad score \"%.*s\"",
+			    (int)(len > 40 ? 40 : len), p);
 		break;
 	case C_EXP:
 		if (k->it.isint)
@@ -688,8 +690,8 @@ module_skip(struct rdb *r, struct kctx *k)
 		rdb_skip_str(k, K_MOD_SKIP);
 		return S_OK;
 	default:
-		return rdb_fail(r, "unknown module opcode %llu in module \"%s\"",
-		    (unsigned long long)v[0], k->modname);
+		return rdb_fail(r, "unknown module opcode %llu in module "
+		    "\"%s\"", (unsigned long long)v[0], k->modname);
 	}
 }
 
@@ -724,8 +726,8 @@ skipped_step(struct rdb *r, struct kctx *k, struct rdb_event *ev)
 	case K_MOD_JEND:
 		TRY(read_len(r, v));
 		if (v[0] != 0)
-			return rdb_fail(r, "ReJSON-RL value ends with module opcode "
-			    "%llu, not 0", (unsigned long long)v[0]);
+			return rdb_fail(r, "ReJSON-RL value ends with module "
+			    "opcode %llu, not 0", (unsigned long long)v[0]);
 		k->st = K_END;
 		return S_OK;
 	case K_MOD_SKIP:
@@ -734,8 +736,9 @@ skipped_step(struct rdb *r, struct kctx *k, struct rdb_event *ev)
 		TRY(rdb_fields(r, "LLL", v));
 		module_name(k->modname, v[0]);
 		if (v[1] != 2)
-			return rdb_fail(r, "MODULE_AUX of \"%s\": when-opcode %llu, "
-			    "not 2", k->modname, (unsigned long long)v[1]);
+			return rdb_fail(r, "MODULE_AUX of \"%s\": when-opcode "
+			    "%llu, not 2", k->modname,
+			    (unsigned long long)v[1]);
 		k->st = K_MOD_SKIP;
 		return S_OK;
 	}
@@ -864,8 +867,8 @@ rdb_entry_step(struct rdb *r, struct kctx *k, struct rdb_event *ev)
 				break;
 			}
 			if (v[0] != 1)
-				return rdb_fail(r, "bad quicklist container %llu",
-				    (unsigned long long)v[0]);
+				return rdb_fail(r, "bad quicklist container "
+				    "%llu", (unsigned long long)v[0]);
 			/* a PLAIN node: one element, streamed */
 			k->c[0]--;
 			k->n = 1;
@@ -900,9 +903,9 @@ rdb_entry_step(struct rdb *r, struct kctx *k, struct rdb_event *ev)
 		case K_END:
 			if (k->what == NK_KEY && k->index == 0 &&
 			    !may_be_empty(r, k))
-				return rdb_fail(r, "empty %s value (type %u): a key "
-				    "cannot be empty", rdb_vtype_name(k->vt),
-				    k->type);
+				return rdb_fail(r, "empty %s value (type %u): "
+				    "a key cannot be empty",
+				    rdb_vtype_name(k->vt), k->type);
 			k->st = K_DONE;
 			if (k->what == NK_HNSW)
 				return S_OK;
