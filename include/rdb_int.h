@@ -30,10 +30,7 @@
 #include "error.h"
 #include "rdb.h"
 
-#define DEFAULT_PIECE		(64 * 1024)
-#define DEFAULT_MAX_BLOB	(256 * 1024 * 1024)
-#define MAX_OPEN_CHUNKS		4096
-#define MEMBER_EXPIRY_BASE	1675209600LL	/* Dragonfly kMemberExpiryBase */
+/* buffers above this are given back between keys */
 #define SHRINK_ABOVE		(1024 * 1024)
 
 /* results of the internal steps */

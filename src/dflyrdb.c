@@ -21,7 +21,9 @@
 
 #include "rdb_int.h"
 
-/* ------------------------------------------------------------ tagged chunks */
+#define MAX_OPEN_CHUNKS		4096
+
+/* ------------------------------------------------------- tagged chunks */
 
 static struct kctx *
 chunk_find(struct rdb *r, uint32_t id, size_t *slot)
@@ -96,6 +98,8 @@ chunk_close(struct rdb *r, struct kctx *k)
 	return S_OK;
 }
 
+
+/* ---------------------------------------------------- compressed blobs */
 
 static int
 decompress_blob(struct rdb *r, int zstd, const unsigned char *src,
@@ -298,7 +302,7 @@ rdb_df_step(struct rdb *r, struct rdb_event *ev)
 	return rdb_fail(r, "internal: bad top state %d", r->top);
 }
 
-/* ------------------------------------------------------------ skipped types */
+/* ------------------------------------------------------- skipped types */
 
 /* The states of the value types that are skipped (rdb_entry_step()). */
 int

@@ -17,21 +17,22 @@
  * untagged entries use r->k0, Dragonfly's tagged chunks (opcode 224) each
  * get their own context that survives between chunks, and a chunk's
  * payload length is a budget that no read may cross.
+ *
+ * This file holds the top level: the header, the opcodes between keys
+ * that Redis writes, the trailer and its CRC64, input buffering and the
+ * API; rdb_int.h says where the rest lives.
  */
-#include <sys/types.h>
-
-#include <errno.h>
 #include <limits.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "crc64.h"
 #include "bytes.h"
+#include "crc64.h"
 #include "rdb_int.h"
+
+#define DEFAULT_PIECE		(64 * 1024)
+#define DEFAULT_MAX_BLOB	(256 * 1024 * 1024)
 
 
 static void

@@ -290,6 +290,8 @@ rdb_oom(struct rdb *r)
 	return sysfail(r, "out of memory");
 }
 
+/* ------------------------------------------------------------ tokens */
+
 int
 rdb_need_slow(struct rdb *r, size_t n)
 {
@@ -491,6 +493,8 @@ rdb_read_copy(struct rdb *r, struct kctx *k, size_t cap, const char *what,
 		return rdb_oom(r);
 	return S_OK;
 }
+
+/* ------------------------------------------------------------ skips */
 
 void
 rdb_skip_raw(struct kctx *k, uint64_t n, int ret)

@@ -19,6 +19,8 @@
 #include "lzf.h"
 #include "rdb_int.h"
 
+#define MEMBER_EXPIRY_BASE	1675209600LL	/* Dragonfly kMemberExpiryBase */
+
 /* element fields of length-counted values */
 enum { OP_END, OP_STR0, OP_STR1, OP_SDBL, OP_DBL, OP_DFEXP, OP_ABSEXP,
     OP_RELEXP };
@@ -647,7 +649,7 @@ rdb_container_step(struct rdb *r, struct kctx *k, struct rdb_event *ev)
 	}
 }
 
-/* ------------------------------------------------------------ skipped */
+/* ------------------------------------------------------------ modules */
 
 static void
 module_name(char *dst, uint64_t id)
