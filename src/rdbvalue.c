@@ -19,7 +19,8 @@
 #include "lzf.h"
 #include "rdb_int.h"
 
-#define MEMBER_EXPIRY_BASE	1675209600LL	/* Dragonfly kMemberExpiryBase */
+/* Dragonfly kMemberExpiryBase */
+#define MEMBER_EXPIRY_BASE	1675209600LL
 
 /* element fields of length-counted values */
 enum { OP_END, OP_STR0, OP_STR1, OP_SDBL, OP_DBL, OP_DFEXP, OP_ABSEXP,
