@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "error.h"
 #include "journal.h"
 
 enum {
@@ -57,8 +58,7 @@ struct journal {
 	uint64_t		 argi;		/* arguments walked */
 	uint64_t		 sum;		/* their bytes */
 	size_t			 argpos;	/* next argument, from rpos */
-	int			 failed;
-	char			 err[192];
+	struct error		 err;		/* the first error */
 };
 
 /* Parser cursor over buf[rpos, wpos). */
@@ -72,6 +72,20 @@ struct cursor {
 #define PARSE_ERR	(-1)
 
 static int
+vfail(struct journal *j, enum err_kind kind, size_t pos, const char *fmt,
+    va_list ap)
+{
+	char msg[192];
+
+	if (j->err.kind != ERR_NONE)
+		return PARSE_ERR;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	err_set(&j->err, kind, "byte %" PRIu64 ": %s", j->base + pos, msg);
+	return PARSE_ERR;
+}
+
+/* Corrupt input or a limit crossed at stream byte pos: ERR_DATA. */
+static int
 fail(struct journal *j, size_t pos, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -79,16 +93,26 @@ static int
 fail(struct journal *j, size_t pos, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
 
-	n = snprintf(j->err, sizeof(j->err), "byte %" PRIu64 ": ",
-	    j->base + pos);
-	if (n < 0 || (size_t)n >= sizeof(j->err))
-		n = 0;
 	va_start(ap, fmt);
-	vsnprintf(j->err + n, sizeof(j->err) - n, fmt, ap);
+	vfail(j, ERR_DATA, pos, fmt, ap);
 	va_end(ap);
-	j->failed = 1;
+	return PARSE_ERR;
+}
+
+/* Memory ran out: ERR_SYS. */
+static int
+sysfail(struct journal *j, size_t pos, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+sysfail(struct journal *j, size_t pos, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfail(j, ERR_SYS, pos, fmt, ap);
+	va_end(ap);
 	return PARSE_ERR;
 }
 
@@ -218,7 +242,7 @@ parse_counts(struct cursor *c)
 	if (j->wpos - c->pos < total + nargs)
 		return again(c, total + nargs);
 	if (reserve_args(j, nargs) == -1)
-		return fail(j, at, "out of memory for %" PRIu64 " arguments",
+		return sysfail(j, at, "out of memory for %" PRIu64 " arguments",
 		    nargs);
 	j->nargs = nargs;
 	j->total = total;
@@ -402,14 +426,14 @@ make_room(struct journal *j, size_t more)
 int
 journal_feed(struct journal *j, const void *data, size_t len)
 {
-	if (j->failed)
+	if (j->err.kind != ERR_NONE)
 		return JOURNAL_ERR;
 	if (len == 0)
 		return JOURNAL_OK;
 	if (j->cap - j->wpos < len || j->rpos == j->wpos ||
 	    j->cap > BUF_SHRINK) {
 		if (make_room(j, len) == -1) {
-			fail(j, j->wpos, "out of memory buffering %zu bytes",
+			sysfail(j, j->wpos, "out of memory buffering %zu bytes",
 			    j->wpos - j->rpos + len);
 			return JOURNAL_ERR;
 		}
@@ -424,7 +448,7 @@ journal_next(struct journal *j, struct journal_rec *rec)
 {
 	int r;
 
-	if (j->failed)
+	if (j->err.kind != ERR_NONE)
 		return JOURNAL_ERR;
 	if (j->wpos - j->rpos < j->need)
 		return JOURNAL_AGAIN;
@@ -439,7 +463,13 @@ journal_next(struct journal *j, struct journal_rec *rec)
 const char *
 journal_error(const struct journal *j)
 {
-	return j->failed ? j->err : NULL;
+	return j->err.kind != ERR_NONE ? j->err.msg : NULL;
+}
+
+const struct error *
+journal_err(const struct journal *j)
+{
+	return &j->err;
 }
 
 uint64_t
