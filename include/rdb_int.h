@@ -169,7 +169,6 @@ struct strhdr {
 
 
 /* rdbtoken.c */
-int	 rdb_reserve(struct buf *, size_t);
 void	 rdb_shrink(struct buf *);
 int	 rdb_bufset(struct buf *, const char *, size_t);
 size_t	 rdb_fmt_int(char *, int64_t);
@@ -184,6 +183,7 @@ int	 rdb_need_slow(struct rdb *, size_t);
 int	 rdb_peek_len_slow(struct rdb *, size_t, uint64_t *, size_t *);
 int	 rdb_fields(struct rdb *, const char *, uint64_t *);
 int	 rdb_peek_strhdr(struct rdb *, struct strhdr *);
+int	 rdb_read_lzf(struct rdb *, const struct strhdr *, struct buf *);
 int	 rdb_read_whole_slow(struct rdb *, size_t, const char *, struct buf *,
 	    char *, const char **, size_t *);
 int	 rdb_read_copy(struct rdb *, struct kctx *, size_t, const char *,
@@ -299,6 +299,23 @@ read_whole(struct rdb *r, size_t cap, const char *what, struct buf *b,
 		}
 	}
 	return rdb_read_whole_slow(r, cap, what, b, num, pp, lenp);
+}
+
+/* A whole string between keys: AUX fields, functions, journal blobs. */
+static inline int
+read_top(struct rdb *r, const char *what, const char **pp, size_t *lenp)
+{
+	return read_whole(r, r->lim.max_blob, what, &r->sbuf, r->num, pp,
+	    lenp);
+}
+
+/* An event that belongs to no key. */
+static inline int
+top_ev(struct rdb_event *ev, enum rdb_ev_type type)
+{
+	ev->type = type;
+	ev->eid = 0;
+	return S_EV;
 }
 
 static inline void

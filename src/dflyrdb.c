@@ -212,15 +212,11 @@ rdb_df_opcode(struct rdb *r, uint8_t op, struct rdb_event *ev)
 	switch (op) {
 	case 0xc8:
 		TRY(rdb_fields(r, "18", v));
-		ev->type = RDB_EV_FULLSYNC_END;
-		ev->eid = 0;
-		return S_EV;
+		return top_ev(ev, RDB_EV_FULLSYNC_END);
 	case 0xd3:
 		TRY(rdb_fields(r, "18", v));
-		ev->type = RDB_EV_JOURNAL_OFFSET;
-		ev->eid = 0;
 		ev->u.journal_offset = v[1];
-		return S_EV;
+		return top_ev(ev, RDB_EV_JOURNAL_OFFSET);
 	case 0xd2:
 		TRY(rdb_fields(r, "1L", v));
 		r->nrec = v[1];
@@ -287,15 +283,12 @@ rdb_df_step(struct rdb *r, struct rdb_event *ev)
 		}
 		return s;
 	case T_JBLOB:
-		TRY(read_whole(r, r->lim.max_blob, "journal blob", &r->sbuf,
-		    r->num, &p, &len));
-		ev->type = RDB_EV_JOURNAL;
-		ev->eid = 0;
+		TRY(read_top(r, "journal blob", &p, &len));
 		ev->u.journal.nrec = r->nrec;
 		ev->u.journal.p = p;
 		ev->u.journal.len = len;
 		r->top = T_ITEM;
-		return S_EV;
+		return top_ev(ev, RDB_EV_JOURNAL);
 	case T_CBLOB:
 		return read_cblob(r, r->blob_zstd);
 	}

@@ -123,10 +123,8 @@ top_item(struct rdb *r, struct rdb_event *ev)
 			return rdb_fail(r, "SELECTDB %llu is out of range",
 			    (unsigned long long)v[1]);
 		r->db = (int)v[1];
-		ev->type = RDB_EV_DB;
-		ev->eid = 0;
 		ev->db = r->db;
-		return S_EV;
+		return top_ev(ev, RDB_EV_DB);
 	case 0xfb:
 		return rdb_fields(r, "1LL", v);
 	case 0xf4:
@@ -146,9 +144,7 @@ top_item(struct rdb *r, struct rdb_event *ev)
 		if (r->mode == RDB_MODE_FLOW) {
 			TRY(rdb_fields(r, "18", v));
 			r->top = T_DONE;
-			ev->type = RDB_EV_EOF;
-			ev->eid = 0;
-			return S_EV;
+			return top_ev(ev, RDB_EV_EOF);
 		}
 		adv(r, 1);
 		crc_catchup(r);
@@ -158,9 +154,7 @@ top_item(struct rdb *r, struct rdb_event *ev)
 			return S_OK;
 		}
 		r->top = T_DONE;
-		ev->type = RDB_EV_EOF;
-		ev->eid = 0;
-		return S_EV;
+		return top_ev(ev, RDB_EV_EOF);
 	case 0xc8:
 	case 0xc9:
 	case 0xca:
@@ -205,32 +199,25 @@ step(struct rdb *r, struct rdb_event *ev)
 	case T_CBLOB:
 		return rdb_df_step(r, ev);
 	case T_AUXNAME:
-		TRY(read_whole(r, r->lim.max_blob, "AUX name", &r->sbuf,
-		    r->num, &p, &len));
+		TRY(read_top(r, "AUX name", &p, &len));
 		if (rdb_bufset(&r->aname, p, len) == -1)
 			return rdb_oom(r);
 		r->top = T_AUXVAL;
 		return S_OK;
 	case T_AUXVAL:
-		TRY(read_whole(r, r->lim.max_blob, "AUX value", &r->sbuf,
-		    r->num, &p, &len));
-		ev->type = RDB_EV_AUX;
-		ev->eid = 0;
+		TRY(read_top(r, "AUX value", &p, &len));
 		ev->u.aux.name.p = r->aname.p;
 		ev->u.aux.name.len = r->aname.len;
 		ev->u.aux.value.p = p;
 		ev->u.aux.value.len = len;
 		r->top = T_ITEM;
-		return S_EV;
+		return top_ev(ev, RDB_EV_AUX);
 	case T_FUNC:
-		TRY(read_whole(r, r->lim.max_blob, "function", &r->sbuf,
-		    r->num, &p, &len));
-		ev->type = RDB_EV_FUNCTION;
-		ev->eid = 0;
+		TRY(read_top(r, "function", &p, &len));
 		ev->u.func.p = p;
 		ev->u.func.len = len;
 		r->top = T_ITEM;
-		return S_EV;
+		return top_ev(ev, RDB_EV_FUNCTION);
 	case T_CRC:
 		NEED(r, 8);
 		v[0] = le64(cur(r));
@@ -240,9 +227,7 @@ step(struct rdb *r, struct rdb_event *ev)
 			    (unsigned long long)r->crc);
 		adv(r, 8);
 		r->top = T_DONE;
-		ev->type = RDB_EV_EOF;
-		ev->eid = 0;
-		return S_EV;
+		return top_ev(ev, RDB_EV_EOF);
 	}
 	return rdb_fail(r, "internal: bad top state %d", r->top);
 }

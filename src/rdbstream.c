@@ -37,12 +37,10 @@ arena_ref(struct rdb *r, struct kctx *k, const char *p, size_t len, int isint)
 		s->p = p;
 		return S_OK;
 	}
-	if (rdb_reserve(&k->arena, k->arena.len + len) == -1)
-		return rdb_oom(r);
 	s->p = NULL;
 	s->off = k->arena.len;
-	memcpy(k->arena.p + k->arena.len, p, len);
-	k->arena.len += len;
+	if (buf_add(&k->arena, p, len) == -1)
+		return rdb_oom(r);
 	return S_OK;
 }
 

@@ -22,33 +22,12 @@
 
 /* ------------------------------------------------------------ helpers */
 
-/*
- * Room for n bytes in all (not after len, as buf_reserve()); buffers
- * start small, as a decoder keeps several per open tagged chunk.
- */
-int
-rdb_reserve(struct buf *b, size_t n)
-{
-	char *p;
-	size_t cap;
-
-	if (n <= b->cap)
-		return 0;
-	cap = b->cap ? b->cap : 64;
-	while (cap < n)
-		cap = cap > SIZE_MAX / 2 ? n : cap * 2;
-	if ((p = realloc(b->p, cap)) == NULL)
-		return -1;
-	b->p = p;
-	b->cap = cap;
-	return 0;
-}
-
 /* Copy len bytes into b, NUL-terminated. */
 int
 rdb_bufset(struct buf *b, const char *p, size_t len)
 {
-	if (rdb_reserve(b, len + 1) == -1)
+	b->len = 0;
+	if (buf_reserve(b, len + 1) == -1)
 		return -1;
 	memcpy(b->p, p, len);
 	b->p[len] = '\0';
@@ -59,11 +38,8 @@ rdb_bufset(struct buf *b, const char *p, size_t len)
 void
 rdb_shrink(struct buf *b)
 {
-	if (b->cap > SHRINK_ABOVE) {
-		free(b->p);
-		b->p = NULL;
-		b->cap = b->len = 0;
-	}
+	if (b->cap > SHRINK_ABOVE)
+		buf_free(b);
 }
 
 size_t
@@ -229,14 +205,13 @@ rdb_quote(char *dst, size_t cap, const char *p, size_t len)
  * decoded, its key and tagged chunk stream.
  */
 static int
-vfail(struct rdb *r, enum err_kind kind, const char *fmt, va_list ap)
+report(struct rdb *r, enum err_kind kind, const char *msg)
 {
-	char msg[256], where[96], key[400];
+	char where[96], key[400];
 	struct kctx *k = r->cur;
 
 	if (r->err.kind != ERR_NONE)
 		return S_ERR;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (r->s == &r->blob)
 		snprintf(where, sizeof(where), "byte %llu (offset %zu in the "
 		    "compressed blob)", (unsigned long long)r->blob_off,
@@ -265,29 +240,21 @@ vfail(struct rdb *r, enum err_kind kind, const char *fmt, va_list ap)
 int
 rdb_fail(struct rdb *r, const char *fmt, ...)
 {
+	char msg[256];
 	va_list ap;
 
+	if (r->err.kind != ERR_NONE)
+		return S_ERR;
 	va_start(ap, fmt);
-	vfail(r, ERR_DATA, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return S_ERR;
-}
-
-static int
-sysfail(struct rdb *r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vfail(r, ERR_SYS, fmt, ap);
-	va_end(ap);
-	return S_ERR;
+	return report(r, ERR_DATA, msg);
 }
 
 int
 rdb_oom(struct rdb *r)
 {
-	return sysfail(r, "out of memory");
+	return report(r, ERR_SYS, "out of memory");
 }
 
 /* ------------------------------------------------------------ tokens */
@@ -434,50 +401,49 @@ rdb_peek_strhdr(struct rdb *r, struct strhdr *h)
  * the input, into num (integers) or into b (LZF); it is valid until the
  * input moves, so callers that keep it across returns copy it.
  */
+/* The LZF string whose header is h, decompressed into b. */
+int
+rdb_read_lzf(struct rdb *r, const struct strhdr *h, struct buf *b)
+{
+	NEED(r, h->hsz + h->clen);
+	b->len = 0;
+	if (buf_reserve(b, h->len) == -1)
+		return rdb_oom(r);
+	if (lzf_decompress(cur(r) + h->hsz, h->clen, b->p, h->len) == -1)
+		return rdb_fail(r, "corrupt LZF string (%llu bytes "
+		    "compressed, %llu expected)", (unsigned long long)h->clen,
+		    (unsigned long long)h->len);
+	b->len = h->len;
+	adv(r, h->hsz + h->clen);
+	return S_OK;
+}
+
 int
 rdb_read_whole_slow(struct rdb *r, size_t cap, const char *what, struct buf *b,
     char *num, const char **pp, size_t *lenp)
 {
 	struct strhdr h;
-	const unsigned char *p;
 
 	TRY(rdb_peek_strhdr(r, &h));
-	switch (h.kind) {
-	case SH_INT:
+	if (h.kind == SH_INT) {
 		adv(r, h.hsz);
 		*lenp = rdb_fmt_int(num, h.ival);
 		*pp = num;
 		return S_OK;
-	case SH_PLAIN:
-		if (h.len > cap)
-			return rdb_fail(r, "%s of %llu bytes exceeds the "
-			    "%zu-byte limit", what, (unsigned long long)h.len,
-			    cap);
-		NEED(r, h.hsz + h.len);
-		*pp = (const char *)cur(r) + h.hsz;
-		*lenp = h.len;
-		adv(r, h.hsz + h.len);
-		return S_OK;
-	default:
-		if (h.len > cap)
-			return rdb_fail(r, "%s of %llu bytes exceeds the "
-			    "%zu-byte limit", what, (unsigned long long)h.len,
-			    cap);
-		NEED(r, h.hsz + h.clen);
-		if (rdb_reserve(b, h.len) == -1)
-			return rdb_oom(r);
-		p = cur(r);
-		if (lzf_decompress(p + h.hsz, h.clen, b->p, h.len) == -1)
-			return rdb_fail(r, "corrupt LZF string (%llu bytes "
-			    "compressed, %llu expected)",
-			    (unsigned long long)h.clen,
-			    (unsigned long long)h.len);
-		b->len = h.len;
+	}
+	if (h.len > cap)
+		return rdb_fail(r, "%s of %llu bytes exceeds the %zu-byte "
+		    "limit", what, (unsigned long long)h.len, cap);
+	*lenp = h.len;
+	if (h.kind == SH_LZF) {
+		TRY(rdb_read_lzf(r, &h, b));
 		*pp = b->p;
-		*lenp = h.len;
-		adv(r, h.hsz + h.clen);
 		return S_OK;
 	}
+	NEED(r, h.hsz + h.len);
+	*pp = (const char *)cur(r) + h.hsz;
+	adv(r, h.hsz + h.len);
+	return S_OK;
 }
 
 /* Read a whole string and keep a copy in dst. */

@@ -16,7 +16,6 @@
 
 #include "bytes.h"
 #include "compact.h"
-#include "lzf.h"
 #include "rdb_int.h"
 
 /* Dragonfly kMemberExpiryBase */
@@ -169,16 +168,7 @@ start_str(struct rdb *r, struct kctx *k)
 		k->hp = k->num;
 		break;
 	default:
-		NEED(r, h.hsz + h.clen);
-		if (rdb_reserve(&k->sbuf, h.len) == -1)
-			return rdb_oom(r);
-		if (lzf_decompress(cur(r) + h.hsz, h.clen, k->sbuf.p,
-		    h.len) == -1)
-			return rdb_fail(r, "corrupt LZF string (%llu bytes "
-			    "compressed, %llu expected)",
-			    (unsigned long long)h.clen,
-			    (unsigned long long)h.len);
-		adv(r, h.hsz + h.clen);
+		TRY(rdb_read_lzf(r, &h, &k->sbuf));
 		k->hp = k->sbuf.p;
 		k->hlen = h.len;
 		break;
@@ -913,11 +903,9 @@ rdb_entry_step(struct rdb *r, struct kctx *k, struct rdb_event *ev)
 			if (k->what == NK_HNSW)
 				return S_OK;
 			if (k->what == NK_MODAUX) {
-				ev->type = RDB_EV_MODULE_AUX;
-				ev->eid = 0;
 				ev->u.module_name.p = k->modname;
 				ev->u.module_name.len = strlen(k->modname);
-				return S_EV;
+				return top_ev(ev, RDB_EV_MODULE_AUX);
 			}
 			kev(k, ev, RDB_EV_KEY_END);
 			return S_EV;
