@@ -8,7 +8,9 @@
  *	rdbtoken.c	the byte tokenizer: lengths, fixed fields, string
  *			headers, whole strings (LZF), skips, error messages
  *	rdbvalue.c	one key entry: prefix, type, value header, the
- *			elements of every value type but streams
+ *			elements of every value type but streams; and
+ *			rdb_next(), whose fast path stays next to the
+ *			entry decoder so that the compiler inlines it
  *	rdbstream.c	stream values: node listpacks, groups, consumers
  *	dflyrdb.c	the Dragonfly dialect: tagged chunks, compressed
  *			blobs, journal blobs, sync markers, skipped types
@@ -197,7 +199,6 @@ void	 rdb_kctx_reset(struct kctx *, uint32_t, int, int, int);
 void	 rdb_kctx_release(struct kctx *);
 void	 rdb_kctx_trim(struct kctx *);
 int	 rdb_entry_step(struct rdb *, struct kctx *, struct rdb_event *);
-int	 rdb_container_step(struct rdb *, struct kctx *, struct rdb_event *);
 
 /* rdbstream.c */
 int	 rdb_stream_step(struct rdb *, struct kctx *, struct rdb_event *);
@@ -208,8 +209,10 @@ int	 rdb_df_step(struct rdb *, struct rdb_event *);
 int	 rdb_df_skip_step(struct rdb *, struct kctx *);
 void	 rdb_df_free(struct rdb *);
 
-/* rdb.c */
 int	 rdb_start_k0(struct rdb *, int, int);
+
+/* rdb.c */
+int	 rdb_next_slow(struct rdb *, struct rdb_event *);
 
 static inline const unsigned char *
 cur(const struct rdb *r)

@@ -20,7 +20,7 @@
  *
  * This file holds the top level: the header, the opcodes between keys
  * that Redis writes, the trailer and its CRC64, input buffering and the
- * API; rdb_int.h says where the rest lives.
+ * API but rdb_next() (rdbvalue.c); rdb_int.h says where the rest lives.
  */
 #include <limits.h>
 #include <stdint.h>
@@ -65,16 +65,6 @@ read_magic(struct rdb *r)
 	r->version = v;
 	adv(r, 9);
 	r->top = T_ITEM;
-	return S_OK;
-}
-
-int
-rdb_start_k0(struct rdb *r, int what, int st)
-{
-	rdb_kctx_reset(&r->k0, 0, r->db, what, st);
-	if (what == NK_KEY)
-		rdb_kctx_trim(&r->k0);
-	r->top = T_ENTRY;
 	return S_OK;
 }
 
@@ -353,11 +343,10 @@ rdb_feed(struct rdb *r, const void *data, size_t n)
 	return 0;
 }
 
-static int	next_slow(struct rdb *, struct rdb_event *)
-		    __attribute__((noinline));
-
-static int
-next_slow(struct rdb *r, struct rdb_event *ev)
+/* Run the top-level states until an event, the end, an error or a
+   short input (the general path of rdb_next(), in rdbvalue.c). */
+int
+rdb_next_slow(struct rdb *r, struct rdb_event *ev)
 {
 	int s;
 
@@ -382,66 +371,6 @@ next_slow(struct rdb *r, struct rdb_event *ev)
 			return RDB_ERR;
 		}
 	}
-}
-
-/* The untagged entry is inside a held container (K_CNEXT). */
-static int	next_container(struct rdb *, struct rdb_event *)
-		    __attribute__((noinline));
-
-static int
-next_container(struct rdb *r, struct rdb_event *ev)
-{
-	struct kctx *k = &r->k0;
-	int s;
-
-	if ((s = rdb_container_step(r, k, ev)) == S_EV)
-		return RDB_OK;
-	if (s == S_OK && rdb_entry_step(r, k, ev) == S_EV)
-		return RDB_OK;
-	return next_slow(r, ev);
-}
-
-/* The untagged entry is elsewhere, or done and the next key follows. */
-static int	next_entry(struct rdb *, struct rdb_event *)
-		    __attribute__((noinline));
-
-static int
-next_entry(struct rdb *r, struct rdb_event *ev)
-{
-	struct kctx *k = &r->k0;
-
-	if (k->st == K_DONE) {
-		/* the next key's type byte right after, as top_item() would
-		   find it: no expiry, no hints, not at a blob's end */
-		if (r->s->pos == r->s->len || cur(r)[0] >= 0x40)
-			return next_slow(r, ev);
-		rdb_start_k0(r, NK_KEY, K_PREFIX);
-	}
-	if (rdb_entry_step(r, k, ev) == S_EV)
-		return RDB_OK;
-	return next_slow(r, ev);
-}
-
-/*
- * Most events come from an untagged entry, and most of those from a held
- * container: an item that completes a group of elements is emitted here
- * without a call, everything else is a tail call.
- */
-int
-rdb_next(struct rdb *r, struct rdb_event *ev)
-{
-	struct kctx *k = &r->k0;
-
-	if (r->top != T_ENTRY || r->err.kind != ERR_NONE)
-		return next_slow(r, ev);
-	if (k->st == K_CADV) {
-		if (container_adv(k, ev) == S_EV)
-			return RDB_OK;
-		return next_container(r, ev);
-	}
-	if (k->st == K_CNEXT)
-		return next_container(r, ev);
-	return next_entry(r, ev);
 }
 
 const char *

@@ -624,8 +624,8 @@ container_next(struct rdb *r, struct kctx *k, struct rdb_event *ev)
  * The elements of a held container, without a trip through entry_step's
  * dispatch per event: most events of a typical file come from here.
  */
-int
-rdb_container_step(struct rdb *r, struct kctx *k, struct rdb_event *ev)
+static inline int
+container_step(struct rdb *r, struct kctx *k, struct rdb_event *ev)
 {
 	int s;
 
@@ -922,3 +922,75 @@ rdb_entry_step(struct rdb *r, struct kctx *k, struct rdb_event *ev)
 	}
 }
 
+/* ------------------------------------------------------------ rdb_next */
+
+/* The untagged entry r->k0 decodes what follows: a key, or NK_* data. */
+int
+rdb_start_k0(struct rdb *r, int what, int st)
+{
+	rdb_kctx_reset(&r->k0, 0, r->db, what, st);
+	if (what == NK_KEY)
+		rdb_kctx_trim(&r->k0);
+	r->top = T_ENTRY;
+	return S_OK;
+}
+
+/* The untagged entry is inside a held container (K_CNEXT). */
+static int	next_container(struct rdb *, struct rdb_event *)
+		    __attribute__((noinline));
+
+static int
+next_container(struct rdb *r, struct rdb_event *ev)
+{
+	struct kctx *k = &r->k0;
+	int s;
+
+	if ((s = container_step(r, k, ev)) == S_EV)
+		return RDB_OK;
+	if (s == S_OK && rdb_entry_step(r, k, ev) == S_EV)
+		return RDB_OK;
+	return rdb_next_slow(r, ev);
+}
+
+/* The untagged entry is elsewhere, or done and the next key follows. */
+static int	next_entry(struct rdb *, struct rdb_event *)
+		    __attribute__((noinline));
+
+static int
+next_entry(struct rdb *r, struct rdb_event *ev)
+{
+	struct kctx *k = &r->k0;
+
+	if (k->st == K_DONE) {
+		/* the next key's type byte right after, as top_item() would
+		   find it: no expiry, no hints, not at a blob's end */
+		if (r->s->pos == r->s->len || cur(r)[0] >= 0x40)
+			return rdb_next_slow(r, ev);
+		rdb_start_k0(r, NK_KEY, K_PREFIX);
+	}
+	if (rdb_entry_step(r, k, ev) == S_EV)
+		return RDB_OK;
+	return rdb_next_slow(r, ev);
+}
+
+/*
+ * Most events come from an untagged entry, and most of those from a held
+ * container: an item that completes a group of elements is emitted here
+ * without a call, everything else is a tail call.
+ */
+int
+rdb_next(struct rdb *r, struct rdb_event *ev)
+{
+	struct kctx *k = &r->k0;
+
+	if (r->top != T_ENTRY || r->err.kind != ERR_NONE)
+		return rdb_next_slow(r, ev);
+	if (k->st == K_CADV) {
+		if (container_adv(k, ev) == S_EV)
+			return RDB_OK;
+		return next_container(r, ev);
+	}
+	if (k->st == K_CNEXT)
+		return next_container(r, ev);
+	return next_entry(r, ev);
+}
