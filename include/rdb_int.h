@@ -169,7 +169,6 @@ struct strhdr {
 	int64_t		 ival;
 };
 
-
 /* rdbtoken.c */
 void	 rdb_shrink(struct buf *);
 int	 rdb_bufset(struct buf *, const char *, size_t);
@@ -199,6 +198,7 @@ void	 rdb_kctx_reset(struct kctx *, uint32_t, int, int, int);
 void	 rdb_kctx_release(struct kctx *);
 void	 rdb_kctx_trim(struct kctx *);
 int	 rdb_entry_step(struct rdb *, struct kctx *, struct rdb_event *);
+int	 rdb_start_k0(struct rdb *, int, int);
 
 /* rdbstream.c */
 int	 rdb_stream_step(struct rdb *, struct kctx *, struct rdb_event *);
@@ -209,10 +209,10 @@ int	 rdb_df_step(struct rdb *, struct rdb_event *);
 int	 rdb_df_skip_step(struct rdb *, struct kctx *);
 void	 rdb_df_free(struct rdb *);
 
-int	 rdb_start_k0(struct rdb *, int, int);
-
 /* rdb.c */
 int	 rdb_next_slow(struct rdb *, struct rdb_event *);
+
+/* ------------------------------------------------------------ inline */
 
 static inline const unsigned char *
 cur(const struct rdb *r)
