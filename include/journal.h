@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct error;
+
 #define JOURNAL_OK	0
 #define JOURNAL_AGAIN	1
 #define JOURNAL_ERR	(-1)
@@ -50,8 +52,11 @@ void		 journal_free(struct journal *);
 int		 journal_feed(struct journal *, const void *, size_t);
 /* argv points into the decoder, valid until the next call. */
 int		 journal_next(struct journal *, struct journal_rec *);
-/* "byte 812: unknown journal opcode 0x21" */
+/* "byte 812: unknown journal opcode 0x21"; NULL while there is none. */
 const char	*journal_error(const struct journal *);
+/* The first error: ERR_DATA for corrupt input and limits crossed,
+   ERR_SYS when memory ran out; kind ERR_NONE while there is none. */
+const struct error *journal_err(const struct journal *);
 /* Offset of the first byte not yet consumed. */
 uint64_t	 journal_offset(const struct journal *);
 /* Bytes fed but not yet consumed (a partial record). */

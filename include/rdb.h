@@ -51,6 +51,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct error;
+
 enum rdb_mode {
 	RDB_MODE_FILE,		/* a Redis RDB file: 0xFF + CRC64 ends it */
 	RDB_MODE_FLOW,		/* a Dragonfly FLOW: 0xFF + 8 zero bytes */
@@ -195,6 +197,9 @@ int		 rdb_feed(struct rdb *, const void *, size_t);
 int		 rdb_next(struct rdb *, struct rdb_event *);
 /* "byte 1234: unknown opcode 0xe5 while decoding key "foo"" */
 const char	*rdb_error(const struct rdb *);
+/* The first error: ERR_DATA for corrupt or unsupported input and limits
+   crossed, ERR_SYS when memory ran out; kind ERR_NONE while there is none. */
+const struct error *rdb_err(const struct rdb *);
 /* Bytes of the outer input consumed so far. */
 uint64_t	 rdb_offset(const struct rdb *);
 /* Header version (REDISnnnn), 0 before the header was read. */

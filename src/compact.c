@@ -13,9 +13,8 @@
 #include "compact.h"
 
 #define LP_HDR		6
-#define LP_COUNT_UNKNOWN 65535
 #define ZL_HDR		10
-#define ZL_COUNT_UNKNOWN 65535
+#define COUNT_UNKNOWN	65535	/* listpack and ziplist element count */
 #define IS_HDR		8
 #define END_BYTE	0xff
 
@@ -153,14 +152,19 @@ finish(struct compact_it *it)
 
 /* ---------------------------------------------------------- listpack */
 
-int
-lp_open(struct compact_it *it, const void *buf, size_t len)
+/*
+ * The header listpacks and ziplists share: the total size (u32 LE) first,
+ * the element count (u16 LE, 65535 unknown) at count_at, the end marker
+ * last.  Leaves pos after the header.
+ */
+static int
+packed_open(struct compact_it *it, int kind, const void *buf, size_t len,
+    size_t hdr, size_t count_at)
 {
-	uint32_t total;
-	uint32_t n;
+	uint32_t total, n;
 
-	start(it, COMPACT_LISTPACK, buf, len);
-	if (len < LP_HDR + 1)
+	start(it, kind, buf, len);
+	if (len < hdr + 1)
 		return fail(it, "%zu bytes, shorter than header and end "
 		    "marker", len);
 	total = le32(it->buf);
@@ -170,13 +174,19 @@ lp_open(struct compact_it *it, const void *buf, size_t len)
 	if (it->buf[len - 1] != END_BYTE)
 		return fail(it, "last byte 0x%02x is not the end marker",
 		    it->buf[len - 1]);
-	n = le16(it->buf + 4);
-	if (n != LP_COUNT_UNKNOWN) {
+	n = le16(it->buf + count_at);
+	if (n != COUNT_UNKNOWN) {
 		it->count = n;
 		it->countknown = 1;
 	}
-	it->pos = LP_HDR;
+	it->pos = hdr;
 	return 0;
+}
+
+int
+lp_open(struct compact_it *it, const void *buf, size_t len)
+{
+	return packed_open(it, COMPACT_LISTPACK, buf, len, LP_HDR, 4);
 }
 
 /* Bytes of the backlen that follows an element of l bytes (lpEncodeBacklen). */
@@ -297,29 +307,12 @@ lp_next(struct compact_it *it, const char **p, size_t *len)
 int
 zl_open(struct compact_it *it, const void *buf, size_t len)
 {
-	uint32_t total, n;
-
-	start(it, COMPACT_ZIPLIST, buf, len);
-	if (len < ZL_HDR + 1)
-		return fail(it, "%zu bytes, shorter than header and end "
-		    "marker", len);
-	total = le32(it->buf);
-	if (total != len)
-		return fail(it, "header says %u bytes, buffer has %zu", total,
-		    len);
-	if (it->buf[len - 1] != END_BYTE)
-		return fail(it, "last byte 0x%02x is not the end marker",
-		    it->buf[len - 1]);
+	if (packed_open(it, COMPACT_ZIPLIST, buf, len, ZL_HDR, 8) == -1)
+		return -1;
 	it->tail = le32(it->buf + 4);
 	if (it->tail >= len)
 		return fail(it, "tail offset %zu outside %zu bytes", it->tail,
 		    len);
-	n = le16(it->buf + 8);
-	if (n != ZL_COUNT_UNKNOWN) {
-		it->count = n;
-		it->countknown = 1;
-	}
-	it->pos = ZL_HDR;
 	it->last = ZL_HDR;
 	return 0;
 }

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "error.h"
 #include "journal.h"
 
 enum {
@@ -57,8 +58,7 @@ struct journal {
 	uint64_t		 argi;		/* arguments walked */
 	uint64_t		 sum;		/* their bytes */
 	size_t			 argpos;	/* next argument, from rpos */
-	int			 failed;
-	char			 err[192];
+	struct error		 err;		/* the first error */
 };
 
 /* Parser cursor over buf[rpos, wpos). */
@@ -71,24 +71,23 @@ struct cursor {
 #define PARSE_AGAIN	1
 #define PARSE_ERR	(-1)
 
+/* Keep the first error: "byte N: what", N the stream offset of pos. */
 static int
-fail(struct journal *j, size_t pos, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+fail(struct journal *j, enum err_kind kind, size_t pos, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 static int
-fail(struct journal *j, size_t pos, const char *fmt, ...)
+fail(struct journal *j, enum err_kind kind, size_t pos, const char *fmt, ...)
 {
+	char msg[192];
 	va_list ap;
-	int n;
 
-	n = snprintf(j->err, sizeof(j->err), "byte %" PRIu64 ": ",
-	    j->base + pos);
-	if (n < 0 || (size_t)n >= sizeof(j->err))
-		n = 0;
+	if (j->err.kind != ERR_NONE)
+		return PARSE_ERR;
 	va_start(ap, fmt);
-	vsnprintf(j->err + n, sizeof(j->err) - n, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	j->failed = 1;
+	err_set(&j->err, kind, "byte %" PRIu64 ": %s", j->base + pos, msg);
 	return PARSE_ERR;
 }
 
@@ -133,13 +132,13 @@ read_pu(struct cursor *c, const char *what, uint64_t *v)
 		else if (p[0] == 0x81)
 			n = 8;
 		else
-			return fail(c->j, c->pos, "invalid packed uint prefix "
-			    "0x%02x in %s", p[0], what);
+			return fail(c->j, ERR_DATA, c->pos, "invalid packed "
+			    "uint prefix 0x%02x in %s", p[0], what);
 		break;
 	default:
-		return fail(c->j, c->pos, "invalid packed uint prefix 0x%02x "
-		    "in %s (11xxxxxx is an RDB string encoding, never a "
-		    "journal integer)", p[0], what);
+		return fail(c->j, ERR_DATA, c->pos, "invalid packed uint "
+		    "prefix 0x%02x in %s (11xxxxxx is an RDB string encoding, "
+		    "never a journal integer)", p[0], what);
 	}
 	if (avail < 1 + n)
 		return again(c, 1 + n);
@@ -159,8 +158,8 @@ read_pu_max(struct cursor *c, const char *what, uint64_t max, uint64_t *v)
 	if ((r = read_pu(c, what, v)) != PARSE_OK)
 		return r;
 	if (*v > max)
-		return fail(c->j, at, "%s %" PRIu64 " above %" PRIu64, what,
-		    *v, max);
+		return fail(c->j, ERR_DATA, at, "%s %" PRIu64 " above %" PRIu64,
+		    what, *v, max);
 	return PARSE_OK;
 }
 
@@ -200,16 +199,16 @@ parse_counts(struct cursor *c)
 	if ((r = read_pu(c, "argument count", &nargs)) != PARSE_OK)
 		return r;
 	if (nargs == 0)
-		return fail(j, at, "command with no arguments");
+		return fail(j, ERR_DATA, at, "command with no arguments");
 	if (nargs > j->lim.max_args)
-		return fail(j, at, "%" PRIu64 " arguments, limit %zu", nargs,
-		    j->lim.max_args);
+		return fail(j, ERR_DATA, at, "%" PRIu64 " arguments, limit %zu",
+		    nargs, j->lim.max_args);
 	total_at = c->pos;
 	if ((r = read_pu(c, "total_len", &total)) != PARSE_OK)
 		return r;
 	if (total > j->lim.max_record)
-		return fail(j, total_at, "record of %" PRIu64 " bytes, limit "
-		    "%zu", total, j->lim.max_record);
+		return fail(j, ERR_DATA, total_at, "record of %" PRIu64
+		    " bytes, limit %zu", total, j->lim.max_record);
 	/*
 	 * Every argument has at least a one-byte length, so the record is
 	 * at least this long: wait for that before allocating, which bounds
@@ -218,8 +217,8 @@ parse_counts(struct cursor *c)
 	if (j->wpos - c->pos < total + nargs)
 		return again(c, total + nargs);
 	if (reserve_args(j, nargs) == -1)
-		return fail(j, at, "out of memory for %" PRIu64 " arguments",
-		    nargs);
+		return fail(j, ERR_SYS, at, "out of memory for %" PRIu64
+		    " arguments", nargs);
 	j->nargs = nargs;
 	j->total = total;
 	j->total_at = total_at;
@@ -245,9 +244,9 @@ walk_args(struct cursor *c, struct journal_rec *rec)
 		if ((r = read_pu(c, "argument length", &len)) != PARSE_OK)
 			return r;
 		if (len > j->total - j->sum)
-			return fail(j, at, "argument %" PRIu64 " of %" PRIu64
-			    " bytes overruns total_len %" PRIu64, j->argi, len,
-			    j->total);
+			return fail(j, ERR_DATA, at, "argument %" PRIu64 " of "
+			    "%" PRIu64 " bytes overruns total_len %" PRIu64,
+			    j->argi, len, j->total);
 		if (j->wpos - c->pos < len)
 			return again(c, len);
 		j->argoff[j->argi] = c->pos - j->rpos;
@@ -258,8 +257,9 @@ walk_args(struct cursor *c, struct journal_rec *rec)
 		j->argpos = c->pos - j->rpos;
 	}
 	if (j->sum != j->total)
-		return fail(j, j->total_at, "total_len %" PRIu64 " but the "
-		    "arguments sum to %" PRIu64 " bytes", j->total, j->sum);
+		return fail(j, ERR_DATA, j->total_at, "total_len %" PRIu64
+		    " but the arguments sum to %" PRIu64 " bytes", j->total,
+		    j->sum);
 	*rec = j->prec;
 	rec->argc = j->nargs;
 	for (i = 0; i < j->nargs; i++)
@@ -325,7 +325,8 @@ args:
 			return r;
 		goto done;
 	default:
-		return fail(j, at, "unknown journal opcode 0x%02" PRIx64, op);
+		return fail(j, ERR_DATA, at, "unknown journal opcode 0x%02"
+		    PRIx64, op);
 	}
 	*rec = *h;
 done:
@@ -402,15 +403,15 @@ make_room(struct journal *j, size_t more)
 int
 journal_feed(struct journal *j, const void *data, size_t len)
 {
-	if (j->failed)
+	if (j->err.kind != ERR_NONE)
 		return JOURNAL_ERR;
 	if (len == 0)
 		return JOURNAL_OK;
 	if (j->cap - j->wpos < len || j->rpos == j->wpos ||
 	    j->cap > BUF_SHRINK) {
 		if (make_room(j, len) == -1) {
-			fail(j, j->wpos, "out of memory buffering %zu bytes",
-			    j->wpos - j->rpos + len);
+			fail(j, ERR_SYS, j->wpos, "out of memory buffering %zu "
+			    "bytes", j->wpos - j->rpos + len);
 			return JOURNAL_ERR;
 		}
 	}
@@ -424,7 +425,7 @@ journal_next(struct journal *j, struct journal_rec *rec)
 {
 	int r;
 
-	if (j->failed)
+	if (j->err.kind != ERR_NONE)
 		return JOURNAL_ERR;
 	if (j->wpos - j->rpos < j->need)
 		return JOURNAL_AGAIN;
@@ -439,7 +440,13 @@ journal_next(struct journal *j, struct journal_rec *rec)
 const char *
 journal_error(const struct journal *j)
 {
-	return j->failed ? j->err : NULL;
+	return j->err.kind != ERR_NONE ? j->err.msg : NULL;
+}
+
+const struct error *
+journal_err(const struct journal *j)
+{
+	return &j->err;
 }
 
 uint64_t

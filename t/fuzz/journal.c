@@ -14,8 +14,10 @@
 
 #include "journal.h"
 
+#include "fuzz.h"
+
 struct run {
-	uint64_t	 h1, h2;
+	struct digest	 dg;
 	uint64_t	 nrecs;
 	int		 status;
 	char		 err[512];
@@ -24,53 +26,27 @@ struct run {
 };
 
 static void
-mix(struct run *r, const void *v, size_t n)
-{
-	const unsigned char *p = v;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		r->h1 = (r->h1 ^ p[i]) * 0x100000001b3ULL;
-		r->h2 = (r->h2 + p[i] + 1) * 0x9e3779b97f4a7c15ULL;
-		r->h2 ^= r->h2 >> 29;
-	}
-}
-
-static void
-mixu(struct run *r, uint64_t v)
-{
-	mix(r, &v, sizeof(v));
-}
-
-static void
-mix_rec(struct run *r, const struct journal_rec *rec, size_t size)
+mix_rec(struct digest *d, const struct journal_rec *rec, size_t size)
 {
 	size_t i;
 
-	mixu(r, rec->op);
-	mixu(r, rec->wire_op);
-	mixu(r, rec->db);
-	mixu(r, rec->txid);
-	mixu(r, rec->shard_cnt);
-	mixu(r, rec->lsn);
-	mixu(r, rec->offset);
+	mixu(d, rec->op);
+	mixu(d, rec->wire_op);
+	mixu(d, rec->db);
+	mixu(d, rec->txid);
+	mixu(d, rec->shard_cnt);
+	mixu(d, rec->lsn);
+	mixu(d, rec->offset);
 	if (rec->offset >= size)
 		abort();		/* a record starts inside the input */
-	mixu(r, rec->argc);
+	mixu(d, rec->argc);
 	if (rec->op == JOURNAL_COMMAND && rec->argc == 0)
 		abort();		/* a command has at least its name */
 	for (i = 0; i < rec->argc; i++) {
-		mixu(r, rec->argvlen[i]);
+		mixu(d, rec->argvlen[i]);
 		if (rec->argvlen[i] > 0)
-			mix(r, rec->argv[i], rec->argvlen[i]);
+			mix(d, rec->argv[i], rec->argvlen[i]);
 	}
-}
-
-static size_t
-next_piece(uint32_t *state)
-{
-	*state = *state * 1103515245u + 12345u;
-	return 1 + (*state >> 16) % 13;
 }
 
 static void
@@ -84,7 +60,7 @@ decode(struct run *r, const uint8_t *data, size_t size, int pieces)
 	int s = JOURNAL_AGAIN;
 
 	memset(r, 0, sizeof(*r));
-	r->h1 = 0xcbf29ce484222325ULL;
+	dg_init(&r->dg);
 	if ((j = journal_new(&lim)) == NULL)
 		abort();
 	while (off < size) {
@@ -98,7 +74,7 @@ decode(struct run *r, const uint8_t *data, size_t size, int pieces)
 		off += n;
 		while ((s = journal_next(j, &rec)) == JOURNAL_OK) {
 			r->nrecs++;
-			mix_rec(r, &rec, size);
+			mix_rec(&r->dg, &rec, size);
 		}
 		if (s != JOURNAL_AGAIN)
 			break;
@@ -122,8 +98,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	decode(&a, data, size, 0);
 	decode(&b, data, size, 1);
-	if (a.status != b.status || a.nrecs != b.nrecs || a.h1 != b.h1 ||
-	    a.h2 != b.h2 || a.pending != b.pending) {
+	if (a.status != b.status || a.nrecs != b.nrecs ||
+	    !dg_equal(&a.dg, &b.dg) || a.pending != b.pending) {
 		fprintf(stderr, "fuzz-journal: whole: status %d, %llu records, "
 		    "offset %llu; pieces: status %d, %llu records, offset "
 		    "%llu\n", a.status, (unsigned long long)a.nrecs,

@@ -16,8 +16,10 @@
 
 #include "rdb.h"
 
+#include "fuzz.h"
+
 struct run {
-	uint64_t	 h1, h2;	/* two independent digests */
+	struct digest	 dg;
 	uint64_t	 nevents;
 	int		 status;	/* RDB_DONE, RDB_ERR, or RDB_AGAIN */
 	char		 err[512];
@@ -25,149 +27,122 @@ struct run {
 };
 
 static void
-mix(struct run *r, const void *v, size_t n)
+mixs(struct digest *d, const char *p, size_t n)
 {
-	const unsigned char *p = v;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		r->h1 = (r->h1 ^ p[i]) * 0x100000001b3ULL;
-		r->h2 = (r->h2 + p[i] + 1) * 0x9e3779b97f4a7c15ULL;
-		r->h2 ^= r->h2 >> 29;
-	}
-}
-
-static void
-mixu(struct run *r, uint64_t v)
-{
-	mix(r, &v, sizeof(v));
-}
-
-static void
-mixs(struct run *r, const char *p, size_t n)
-{
-	mixu(r, n);
+	mixu(d, n);
 	if (n > 0)
-		mix(r, p, n);
+		mix(d, p, n);
 }
 
 static void
-mixid(struct run *r, const struct rdb_stream_id *id)
+mixid(struct digest *d, const struct rdb_stream_id *id)
 {
-	mixu(r, id->ms);
-	mixu(r, id->seq);
+	mixu(d, id->ms);
+	mixu(d, id->seq);
 }
 
 static void
-mix_event(struct run *r, const struct rdb_event *ev)
+mix_event(struct digest *d, const struct rdb_event *ev)
 {
 	size_t i;
 
-	mixu(r, ev->type);
+	mixu(d, ev->type);
 	switch (ev->type) {
 	case RDB_EV_AUX:
-		mixs(r, ev->u.aux.name.p, ev->u.aux.name.len);
-		mixs(r, ev->u.aux.value.p, ev->u.aux.value.len);
+		mixs(d, ev->u.aux.name.p, ev->u.aux.name.len);
+		mixs(d, ev->u.aux.value.p, ev->u.aux.value.len);
 		return;
 	case RDB_EV_DB:
-		mixu(r, ev->db);
+		mixu(d, ev->db);
 		return;
 	case RDB_EV_FUNCTION:
-		mixs(r, ev->u.func.p, ev->u.func.len);
+		mixs(d, ev->u.func.p, ev->u.func.len);
 		return;
 	case RDB_EV_MODULE_AUX:
-		mixs(r, ev->u.module_name.p, ev->u.module_name.len);
+		mixs(d, ev->u.module_name.p, ev->u.module_name.len);
 		return;
 	case RDB_EV_JOURNAL:
-		mixu(r, ev->u.journal.nrec);
-		mixs(r, ev->u.journal.p, ev->u.journal.len);
+		mixu(d, ev->u.journal.nrec);
+		mixs(d, ev->u.journal.p, ev->u.journal.len);
 		return;
 	case RDB_EV_FULLSYNC_END:
 	case RDB_EV_EOF:
 		return;
 	case RDB_EV_JOURNAL_OFFSET:
-		mixu(r, ev->u.journal_offset);
+		mixu(d, ev->u.journal_offset);
 		return;
 	default:
 		break;
 	}
 	/* key-related events */
-	mixu(r, ev->eid);
-	mixu(r, (uint64_t)ev->db);
-	mixs(r, ev->key.p, ev->key.len);
-	mixu(r, ev->vtype);
-	mixu(r, ev->enc);
+	mixu(d, ev->eid);
+	mixu(d, (uint64_t)ev->db);
+	mixs(d, ev->key.p, ev->key.len);
+	mixu(d, ev->vtype);
+	mixu(d, ev->enc);
 	if (strlen(rdb_vtype_name(ev->vtype)) == 0)
 		abort();
 	switch (ev->type) {
 	case RDB_EV_KEY:
-		mixu(r, (uint64_t)ev->u.k.expire_ms);
-		mixu(r, ev->u.k.count);
+		mixu(d, (uint64_t)ev->u.k.expire_ms);
+		mixu(d, ev->u.k.count);
 		if (ev->u.k.type_name != NULL)
-			mixs(r, ev->u.k.type_name, strlen(ev->u.k.type_name));
+			mixs(d, ev->u.k.type_name, strlen(ev->u.k.type_name));
 		break;
 	case RDB_EV_STR:
-		mixu(r, (uint64_t)ev->u.str.part);
-		mixs(r, ev->u.str.p, ev->u.str.len);
-		mixu(r, ev->u.str.off);
-		mixu(r, (uint64_t)ev->u.str.more);
+		mixu(d, (uint64_t)ev->u.str.part);
+		mixs(d, ev->u.str.p, ev->u.str.len);
+		mixu(d, ev->u.str.off);
+		mixu(d, (uint64_t)ev->u.str.more);
 		break;
 	case RDB_EV_ITEM:
-		mixu(r, ev->u.item.index);
-		mix(r, &ev->u.item.score, sizeof(ev->u.item.score));
-		mixu(r, (uint64_t)ev->u.item.expire_ms);
+		mixu(d, ev->u.item.index);
+		mix(d, &ev->u.item.score, sizeof(ev->u.item.score));
+		mixu(d, (uint64_t)ev->u.item.expire_ms);
 		break;
 	case RDB_EV_STREAM_ENTRY:
-		mixid(r, &ev->u.entry.id);
-		mixu(r, ev->u.entry.nfields);
+		mixid(d, &ev->u.entry.id);
+		mixu(d, ev->u.entry.nfields);
 		for (i = 0; i < 2 * ev->u.entry.nfields; i++)
-			mixs(r, ev->u.entry.fv[i].p, ev->u.entry.fv[i].len);
+			mixs(d, ev->u.entry.fv[i].p, ev->u.entry.fv[i].len);
 		break;
 	case RDB_EV_STREAM_META:
-		mixu(r, ev->u.meta.length);
-		mixid(r, &ev->u.meta.last_id);
-		mixu(r, (uint64_t)ev->u.meta.has_v2);
+		mixu(d, ev->u.meta.length);
+		mixid(d, &ev->u.meta.last_id);
+		mixu(d, (uint64_t)ev->u.meta.has_v2);
 		if (ev->u.meta.has_v2) {
-			mixid(r, &ev->u.meta.first_id);
-			mixid(r, &ev->u.meta.max_deleted_id);
-			mixu(r, ev->u.meta.entries_added);
+			mixid(d, &ev->u.meta.first_id);
+			mixid(d, &ev->u.meta.max_deleted_id);
+			mixu(d, ev->u.meta.entries_added);
 		}
-		mixu(r, ev->u.meta.ngroups);
+		mixu(d, ev->u.meta.ngroups);
 		break;
 	case RDB_EV_STREAM_GROUP:
-		mixs(r, ev->u.group.name.p, ev->u.group.name.len);
-		mixid(r, &ev->u.group.last_id);
-		mixu(r, (uint64_t)ev->u.group.entries_read);
-		mixu(r, ev->u.group.npel);
-		mixu(r, ev->u.group.nconsumers);
+		mixs(d, ev->u.group.name.p, ev->u.group.name.len);
+		mixid(d, &ev->u.group.last_id);
+		mixu(d, (uint64_t)ev->u.group.entries_read);
+		mixu(d, ev->u.group.npel);
+		mixu(d, ev->u.group.nconsumers);
 		break;
 	case RDB_EV_STREAM_PEL:
-		mixid(r, &ev->u.pel.id);
-		mixu(r, (uint64_t)ev->u.pel.delivery_ms);
-		mixu(r, ev->u.pel.delivery_count);
+		mixid(d, &ev->u.pel.id);
+		mixu(d, (uint64_t)ev->u.pel.delivery_ms);
+		mixu(d, ev->u.pel.delivery_count);
 		break;
 	case RDB_EV_STREAM_CONSUMER:
-		mixs(r, ev->u.consumer.name.p, ev->u.consumer.name.len);
-		mixu(r, (uint64_t)ev->u.consumer.seen_ms);
-		mixu(r, (uint64_t)ev->u.consumer.active_ms);
-		mixu(r, ev->u.consumer.npel);
+		mixs(d, ev->u.consumer.name.p, ev->u.consumer.name.len);
+		mixu(d, (uint64_t)ev->u.consumer.seen_ms);
+		mixu(d, (uint64_t)ev->u.consumer.active_ms);
+		mixu(d, ev->u.consumer.npel);
 		break;
 	case RDB_EV_STREAM_CPEL:
-		mixid(r, &ev->u.cpel);
+		mixid(d, &ev->u.cpel);
 		break;
 	case RDB_EV_KEY_END:
 		break;
 	default:
 		abort();	/* an event type the header does not list */
 	}
-}
-
-/* Piece sizes 1..13, irregular, the same for every run of one input. */
-static size_t
-next_piece(uint32_t *state)
-{
-	*state = *state * 1103515245u + 12345u;
-	return 1 + (*state >> 16) % 13;
 }
 
 static void
@@ -184,7 +159,7 @@ decode(struct run *r, enum rdb_mode mode, const uint8_t *data, size_t size,
 	int s = RDB_AGAIN;
 
 	memset(r, 0, sizeof(*r));
-	r->h1 = 0xcbf29ce484222325ULL;
+	dg_init(&r->dg);
 	if ((rdb = rdb_new(mode, &lim)) == NULL)
 		abort();
 	while (off < size) {
@@ -198,7 +173,7 @@ decode(struct run *r, enum rdb_mode mode, const uint8_t *data, size_t size,
 		off += n;
 		while ((s = rdb_next(rdb, &ev)) == RDB_OK) {
 			r->nevents++;
-			mix_event(r, &ev);
+			mix_event(&r->dg, &ev);
 		}
 		if (s != RDB_AGAIN)
 			break;
@@ -210,7 +185,8 @@ decode(struct run *r, enum rdb_mode mode, const uint8_t *data, size_t size,
 	if (s == RDB_DONE) {
 		/* what follows the trailer is handed back untouched */
 		rdb_leftover(rdb, &lp, &ll);
-		if (ll > size - r->offset || (!pieces && ll != size - r->offset))
+		if (ll > size - r->offset ||
+		    (!pieces && ll != size - r->offset))
 			abort();
 		if (ll > 0 && memcmp(lp, data + r->offset, ll) != 0)
 			abort();
@@ -224,7 +200,8 @@ static void
 compare(const struct run *a, const struct run *b)
 {
 	if (a->status != b->status || a->nevents != b->nevents ||
-	    a->h1 != b->h1 || a->h2 != b->h2 || (a->status == RDB_DONE && a->offset != b->offset)) {
+	    !dg_equal(&a->dg, &b->dg) ||
+	    (a->status == RDB_DONE && a->offset != b->offset)) {
 		fprintf(stderr, "fuzz-rdb: whole: status %d, %llu events, "
 		    "offset %llu; pieces: status %d, %llu events, offset %llu\n",
 		    a->status, (unsigned long long)a->nevents,
