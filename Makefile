@@ -1,6 +1,6 @@
 # df2redis: build, test, fuzz and bench.  Everything is discovered by wildcard:
 #   src/*.c        -> bin/df2redis (src/df2redisctl.c -> bin/df2redisctl,
-#                     with config.c, clock.c and error.c only)
+#                     with config.c, clock.c, error.c and version.c only)
 #   t/tools/*.c    -> t/bin/NAME, test programs (link the library and the test encoder)
 #   t/dflymaster/*.c -> t/dflymaster/dflymaster, the Dragonfly test master
 #   t/fuzz/*.c     -> t/bin/fuzz-NAME with `make fuzz` (clang + libFuzzer)
@@ -60,7 +60,7 @@ bin/df2redis: $(O)/src/df2redis.o $(LIB_OBJS)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS)
 
 # the control tool reads a config file and speaks ctl.h: none of the daemon
-CTL_OBJS = $(addprefix $(O)/src/,df2redisctl.o config.o clock.o error.o)
+CTL_OBJS = $(addprefix $(O)/src/,df2redisctl.o config.o clock.o error.o version.o)
 CTL_LIBS := $(shell pkg-config --libs libbsd-overlay 2>/dev/null)
 bin/df2redisctl: $(CTL_OBJS)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CTL_LIBS)

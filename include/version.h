@@ -16,4 +16,14 @@
 
 #define EXIT_USAGE		2
 
+#include <stdio.h>
+
+/* Print "df2redis VERSION" on stdout. */
+void	version_print(void);
+/*
+ * The end of a getopt loop: 'h' prints usage on stdout and gives 0, 'V'
+ * the version and 0, anything else usage on stderr and EXIT_USAGE.
+ */
+int	usage_done(int ch, void (*usage)(FILE *));
+
 #endif

@@ -67,7 +67,7 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0 ||
 	    strcmp(argv[1], "version") == 0) {
-		printf("df2redis %s\n", DF2REDIS_VERSION);
+		version_print();
 		return 0;
 	}
 	for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)

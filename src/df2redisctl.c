@@ -605,7 +605,7 @@ main(int argc, char **argv)
 		case 'h':
 			usage(0);
 		case 'V':
-			printf("df2redis %s\n", DF2REDIS_VERSION);
+			version_print();
 			return 0;
 		case 'r':
 			raw = 1;

@@ -472,15 +472,8 @@ cmd_import(int argc, char **argv)
 		case 'v':
 			verbose++;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 'V':
-			printf("df2redis %s\n", DF2REDIS_VERSION);
-			return 0;
 		default:
-			usage(stderr);
-			return EXIT_USAGE;
+			return usage_done(ch, usage);
 		}
 	}
 	argc -= optind;

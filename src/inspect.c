@@ -868,15 +868,8 @@ cmd_inspect(int argc, char **argv)
 		case 'j':
 			in.journal = 1;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 'V':
-			printf("df2redis %s\n", DF2REDIS_VERSION);
-			return 0;
 		default:
-			usage(stderr);
-			return EXIT_USAGE;
+			return usage_done(ch, usage);
 		}
 	}
 	argc -= optind;

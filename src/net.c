@@ -333,11 +333,8 @@ net_command_ok(struct net_conn *c, int argc, const char **argv,
 {
 	redisReply	*r;
 
-	if (send_cmd(c, argc, argv, argvlen, e) == -1 ||
-	    (r = read_reply(c, e)) == NULL) {
-		err_prefix(e, "%s: %s", c->name, argv[0]);
+	if ((r = net_command(c, argc, argv, argvlen, e)) == NULL)
 		return NULL;
-	}
 	if (r->type == REDIS_REPLY_ERROR) {
 		err_set(e, ERR_TARGET, "%s: %s: %s", c->name, argv[0], r->str);
 		freeReplyObject(r);

@@ -421,7 +421,7 @@ configure(struct sup *s, int argc, char **argv, int migrate, char *where,
 		config_usage(stdout, s->cmd);
 		return 0;
 	case CONFIG_VERSION:
-		printf("df2redis %s\n", DF2REDIS_VERSION);
+		version_print();
 		return 0;
 	case CONFIG_USAGE:
 		fprintf(stderr, "df2redis %s: %s\n", s->cmd, e.msg);

@@ -1,5 +1,5 @@
 /*
- * msg.c - typed, size-checked messages over a SOCK_SEQPACKET socketpair
+ * imsg.c - typed, size-checked messages over a SOCK_SEQPACKET socketpair
  * (imsg.h).
  */
 #include <sys/socket.h>
