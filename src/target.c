@@ -704,14 +704,20 @@ pump(struct target *t, int maxwait)
 		return fail(t, ERR_SYS, "target: poll: %s", strerror(errno));
 	if (rc <= 0)
 		return 0;
+	/*
+	 * Read before writing: a connection the server closed while idle is
+	 * seen as lost with nothing in flight, and the commands queued since
+	 * go to the new one instead of into a dead socket.
+	 */
 	for (i = 0; i < np; i++) {
 		nd = t->pnode[i];
-		if (t->pfd[i].revents & POLLOUT && node_write(nd) == -1)
-			return -1;
-		if (nd->conn.fd != -1 && t->pfd[i].revents &
-		    (POLLIN | POLLHUP | POLLERR) &&
+		if (t->pfd[i].revents & (POLLIN | POLLHUP | POLLERR) &&
 		    node_read(nd, t->rbuf, READ_CHUNK) == -1)
 			return fail_node(t, nd);
+		if (nd->conn.fd == -1 || nd->conn.fd != t->pfd[i].fd)
+			continue;
+		if (t->pfd[i].revents & POLLOUT && node_write(nd) == -1)
+			return -1;
 	}
 	return t->failed ? -1 : 0;
 }
