@@ -38,6 +38,7 @@ enum flow_phase {
 	PHASE_BARRIER,		/* FULLSYNC_END applied, waiting STARTSTABLE */
 	PHASE_TRAILER,		/* after JOURNAL_OFFSET, reading the trailer */
 	PHASE_DONE,		/* everything up to the trailer applied */
+	PHASE_STABLE,		/* replaying the journal (replicate) */
 	PHASE_FAILED,
 };
 
@@ -59,7 +60,10 @@ struct msg_stats {
 	uint64_t	 journal;	/* journal commands applied */
 	uint64_t	 bytes;		/* bytes read on the FLOW socket */
 	uint64_t	 offset;	/* snapshot decoder byte offset */
-	uint64_t	 lsn;		/* JOURNAL_OFFSET once seen, else 0 */
+	uint64_t	 lsn;		/* JOURNAL_OFFSET once seen, else 0;
+					   in stable sync the next LSN */
+	uint64_t	 acked;		/* stable sync: LSN sent in the last
+					   REPLCONF ACK */
 };
 
 /* The master was flushed during the full sync: the target must be too. */
