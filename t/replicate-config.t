@@ -94,11 +94,11 @@ fso = os.path.join(d, 'fso.conf')
 with open(fso, 'w') as f:
     f.write('source 127.0.0.1:1\ntarget 127.0.0.1:2\nstate-dir %s\nfull-sync-only yes\n'
             'max-retries 0\n' % tmpdir('state'))
-NOTICE = 'stable sync (journal replay) is not available'
-for extra, want_notice, what in (([], False, 'file alone: full sync only'),
-                                 (['--full-sync-only=no'], True, '--full-sync-only=no wins over the file'),
-                                 (['--no-full-sync-only'], True, '--no-full-sync-only wins over the file'),
-                                 (['--no-full-sync-only', '--full-sync-only'], False,
+NOTICE = ' (full sync only), state in '
+for extra, want_notice, what in (([], True, 'file alone: full sync only'),
+                                 (['--full-sync-only=no'], False, '--full-sync-only=no wins over the file'),
+                                 (['--no-full-sync-only'], False, '--no-full-sync-only wins over the file'),
+                                 (['--no-full-sync-only', '--full-sync-only'], True,
                                   'the last of them wins')):
     r = df2redis('replicate', ['-d', '-f', fso] + extra, timeout=30)
     ok(r.returncode == 1 and (NOTICE in r.stderr) == want_notice, what)
