@@ -51,7 +51,7 @@ static void
 reap(struct sup *s, int i)
 {
 	struct flow *f = &s->flows[i];
-	int status;
+	int status, early;
 
 	if (f->fd != -1) {
 		close(f->fd);
@@ -61,18 +61,20 @@ reap(struct sup *s, int i)
 		return;
 	while (waitpid(f->pid, &status, 0) == -1 && errno == EINTR)
 		;
+	/* in stable sync a worker never ends by itself */
+	early = !f->done || s->state == SESS_STABLE;
 	if (WIFSIGNALED(status) && f->killed)
 		log_debug("flow %d: worker %d stopped by signal %d", i,
 		    (int)f->pid, WTERMSIG(status));
-	else if (WIFSIGNALED(status) && !f->done && s->state != SESS_STOPPING)
+	else if (WIFSIGNALED(status) && early && s->state != SESS_STOPPING)
 		session_fail(s, ERR_SYS, "flow %d: worker %d killed by signal "
 		    "%d at byte %" PRIu64 " (%s)", i, (int)f->pid,
 		    WTERMSIG(status), f->st.bytes, msg_phase_name(f->st.phase));
 	else if (WIFEXITED(status) && WEXITSTATUS(status) != 0 && !s->failed)
 		session_fail(s, ERR_SYS, "flow %d: worker %d exited with "
 		    "status %d", i, (int)f->pid, WEXITSTATUS(status));
-	else if ((!f->done || (s->state == SESS_STABLE && !f->killed)) &&
-	    s->state != SESS_STOPPING && !s->failed)
+	else if (early && !f->killed && s->state != SESS_STOPPING &&
+	    !s->failed)
 		session_fail(s, ERR_SYS, "flow %d: worker %d exited early at "
 		    "byte %" PRIu64 " (%s)", i, (int)f->pid, f->st.bytes,
 		    msg_phase_name(f->st.phase));
