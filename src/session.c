@@ -242,6 +242,7 @@ handshake(struct sup *s)
 	for (i = 0; i < s->nflows; i++)
 		s->flows[i].fd = -1;
 	atomic_store(&s->shm->barrier, 0);
+	atomic_store(&s->shm->arrived, 0);
 	return 0;
 }
 

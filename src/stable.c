@@ -12,7 +12,8 @@
  * committed, then acknowledged.  ACKs go out as Dragonfly's replica sends
  * them: at once, then every second, after 1024 records, or right after a
  * PING.  A quiet journal drains the writer at once, so the target lags
- * the master by no more than a round trip.
+ * the master by no more than a round trip.  FLUSHALL and FLUSHDB, which
+ * come on every flow, run once behind a barrier of all flows (worker.h).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -120,6 +121,57 @@ stop(struct worker *w, struct stable *ss, const char *why)
 }
 
 static void
+apply_command(struct worker *w, const struct journal_rec *rec)
+{
+	if (writer_journal(w->writer, rec) == -1)
+		worker_fail(w, worker_write_kind(w), "byte %" PRIu64 ": LSN %"
+		    PRIu64 ": journal %.*s: %s", rec->offset, w->st.lsn,
+		    rec->argc > 0 ? (int)rec->argvlen[0] : 0,
+		    rec->argc > 0 ? rec->argv[0] : "",
+		    writer_error(w->writer)->msg);
+}
+
+/*
+ * FLUSHALL and FLUSHDB come on every flow and run once, after every flow
+ * reached them and before any flow applies what follows (journal.md 5):
+ * run early, one would erase what other flows wrote after it on the
+ * master.  The last flow to arrive runs it; the others wait, at most the
+ * source timeout.
+ */
+static void
+apply_global(struct worker *w, struct stable *ss,
+    const struct journal_rec *rec)
+{
+	struct session_shm *shm = w->shm;
+	unsigned int gen;
+	int64_t deadline;
+
+	drain_target(w, ss);
+	gen = atomic_load(&shm->generation);
+	if (atomic_fetch_add(&shm->arrived, 1) + 1 == (unsigned)w->m->nflows) {
+		apply_command(w, rec);
+		drain_target(w, ss);
+		atomic_store(&shm->arrived, 0);
+		atomic_fetch_add(&shm->generation, 1);
+		log_debug("LSN %" PRIu64 ": %.*s run once for every flow",
+		    w->st.lsn, (int)rec->argvlen[0], rec->argv[0]);
+		return;
+	}
+	deadline = mono_ms() + w->cfg->timeout_ms;
+	while (atomic_load(&shm->generation) == gen) {
+		if (worker_stop)
+			stop(w, ss, "SIGTERM at a global command");
+		if (mono_ms() > deadline)
+			worker_fail(w, ERR_PROTO, "byte %" PRIu64 ": LSN %"
+			    PRIu64 ": %.*s: not every flow reached it within "
+			    "%d ms", rec->offset, w->st.lsn,
+			    (int)rec->argvlen[0], rec->argv[0],
+			    w->cfg->timeout_ms);
+		(void)worker_poll(NULL, 0, 1);
+	}
+}
+
+static void
 apply(struct worker *w, struct stable *ss, const struct journal_rec *rec)
 {
 	switch (rec->op) {
@@ -139,12 +191,11 @@ apply(struct worker *w, struct stable *ss, const struct journal_rec *rec)
 		break;
 	case JOURNAL_COMMAND:
 		/* EXPIRED and MULTI_COMMAND too: a plain command */
-		if (writer_journal(w->writer, rec) == -1)
-			worker_fail(w, worker_write_kind(w), "byte %" PRIu64
-			    ": LSN %" PRIu64 ": journal %.*s: %s", rec->offset,
-			    w->st.lsn, rec->argc > 0 ? (int)rec->argvlen[0] :
-			    0, rec->argc > 0 ? rec->argv[0] : "",
-			    writer_error(w->writer)->msg);
+		if (worker_is_command(rec, "FLUSHALL") ||
+		    worker_is_command(rec, "FLUSHDB"))
+			apply_global(w, ss, rec);
+		else
+			apply_command(w, rec);
 		break;
 	}
 	w->st.lsn++;

@@ -103,7 +103,7 @@ m = Master(NFLOWS, ['--lsn-interval-ms', '20'])
 c = m.client()
 c.execute_command('DEBUG', 'POPULATE', 2000, 'pop', 20)
 tgt = RedisServer()
-p = start(m, tgt.url, ['--checkpoint-ms', '50'])
+p = start(m, tgt.url, ['--checkpoint-ms', '50', '-v'])
 st = wait_status(p.sock, all_stable, timeout=60, proc=p)
 ok(st is not None and re.search(r'state stable', st), 'every flow reaches phase stable')
 if st is None:
@@ -140,10 +140,17 @@ ok(len(flows) == NFLOWS and all(a == lsn and lsn > 1 for lsn, a in flows.values(
    'after a quiet second every flow ACKed its shard next LSN: %r' % flows)
 ok(bad.get('bad_acks') == 0, 'every ACK has exactly three tokens')
 ok(bad.get('acks_ahead') == 0, 'no ACK ran past the shard LSN')
-st = ctl(p.sock, 'status')
-fl = {int(a): (int(b), int(d)) for a, b, d in re.findall(r'flow (\d+) phase stable .* lsn (\d+) acked (\d+)', st)}
-ok(fl and all(fl[i] == (flows[i][0], flows[i][0]) for i in range(NFLOWS)),
-   'status shows each flow stable with its LSN and ACK')
+
+
+def status_lsns(text):
+    return {int(a): (int(b), int(d)) for a, b, d in
+            re.findall(r'flow (\d+) phase stable .* lsn (\d+) acked (\d+)', text)}
+
+
+want = {i: (flows[i][0], flows[i][0]) for i in range(NFLOWS)}
+st = wait_status(p.sock, lambda t: status_lsns(t) == want, timeout=5, proc=p)
+ok(st is not None, 'status shows each flow stable with its LSN and ACK')
+st = st or ctl(p.sock, 'status')
 pids = [pid for _, _, pid in status_flows(st).values()]
 
 os.kill(p.pid, signal.SIGTERM)
@@ -159,6 +166,8 @@ want = {i: '%d 2' % flows[i][0] for i in range(NFLOWS)}
 got = {i: ' '.join(r.split()[3:5]) for i, r in recs.items()}
 is_(got, want, 'LMDB: each flow stored next_lsn == the shard LSN, state stable')
 ok('SIGTERM: stopped at LSN' in logtext(p), 'the workers drained and stored on SIGTERM')
+ok(len(re.findall(r'FLUSHDB run once for every flow', logtext(p))) == 1,
+   'FLUSHDB, journaled on every flow, ran once')
 ok(m.alive(), 'the master saw no barrier violation')
 m.stop()
 
@@ -177,6 +186,18 @@ c.flushall()
 c.set('{x}after', 'flushall')
 c.incr('after:ctr')
 quiet_equal(m, lambda: dump_cluster(cl), 'cluster: FLUSHALL reached every master, later writes kept')
+# writes on every shard right behind a FLUSHALL: no flow may run its copy
+# of the FLUSHALL after another flow applied them
+for rnd in range(3):
+    pl = c.pipeline(transaction=False)
+    for i in range(100):
+        pl.set('pre:%d:%d' % (rnd, i), i)
+    pl.flushall()
+    for i in range(300):
+        pl.set('post:%d:%d' % (rnd, i), i)
+        pl.incr('post:ctr:%d' % (i % 9))
+    pl.execute()
+quiet_equal(m, lambda: dump_cluster(cl), 'cluster: writes right behind FLUSHALL survive it on every flow')
 flows, bad = acks_caught_up(m)
 ok(len(flows) == NFLOWS and all(a == lsn for lsn, a in flows.values()) and
    bad.get('bad_acks') == 0 and bad.get('acks_ahead') == 0, 'cluster: ACKs caught up, none malformed or early')
