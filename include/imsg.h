@@ -10,7 +10,9 @@
  * connection of a session cancels it on the master, replication.md 9,
  * which could cut the trailer of a flow still draining) until the
  * supervisor sends MSG_ALLDONE, once every flow is done, or closes the
- * socket.
+ * socket.  Under `replicate` a done worker goes on in stable sync and
+ * reports MSG_STATS (phase stable, its next and acknowledged LSN) until
+ * SIGTERM or the end of the socket.
  */
 #ifndef DF2REDIS_IMSG_H
 #define DF2REDIS_IMSG_H

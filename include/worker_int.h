@@ -41,12 +41,12 @@ struct worker {
 	struct writer		*writer;
 	struct lsnstore		*lsn;
 	struct rdb		*rdb;
-	struct journal		*jr;		/* JOURNAL_BLOBs, then the stream */
+	struct journal		*jr;		/* blobs, then the stream */
 	struct msg_stats	 st;
 	int			 have_offset;
 	char			 token[DFLY_ID_LEN];
 	size_t			 ntoken;
-	int			 stable;	/* replay the journal after it */
+	int			 stable;	/* replay the journal */
 	uint64_t		 jstart;	/* flow offset of the first
 						   journal byte */
 	int64_t			 last_stats_ms;
@@ -65,7 +65,7 @@ void	worker_phase(struct worker *, enum flow_phase);
 void	worker_report(struct worker *, enum msg_type, const void *, size_t);
 void	worker_stats(struct worker *, enum msg_type);
 /* The worker's last word (MSG_ERROR of that kind); exits 1. */
-void	worker_fail(struct worker *, enum err_kind, const char *, ...)
+void	wfail(struct worker *, enum err_kind, const char *, ...)
 	    __attribute__((noreturn, format(printf, 3, 4)));
 /* A SIGTERM is pending (it is blocked outside worker_poll()). */
 int	worker_stop_pending(void);

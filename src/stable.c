@@ -44,7 +44,7 @@ static void
 drain_target(struct worker *w, struct stable *ss)
 {
 	if (writer_sync(w->writer) == -1)
-		worker_fail(w, worker_write_kind(w), "LSN %" PRIu64 ": %s",
+		wfail(w, worker_write_kind(w), "LSN %" PRIu64 ": %s",
 		    w->st.lsn, writer_error(w->writer)->msg);
 	ss->acked = w->st.lsn;
 }
@@ -67,7 +67,7 @@ commit(struct worker *w, struct stable *ss)
 	rec.keys = w->st.keys;
 	rec.bytes = w->st.bytes;
 	if (lsnstore_put(w->lsn, w->flow, &rec, &e) == -1)
-		worker_fail(w, e.kind, "%s", e.msg);
+		wfail(w, e.kind, "%s", e.msg);
 	ss->committed = ss->acked;
 }
 
@@ -87,7 +87,7 @@ send_ack(struct worker *w, struct stable *ss)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1)
-			worker_fail(w, ERR_IO, "byte %" PRIu64 ": REPLCONF ACK: "
+			wfail(w, ERR_IO, "byte %" PRIu64 ": REPLCONF ACK: "
 			    "%s", w->st.bytes, strerror(errno));
 		off += n;
 	}
@@ -124,7 +124,7 @@ static void
 apply_command(struct worker *w, const struct journal_rec *rec)
 {
 	if (writer_journal(w->writer, rec) == -1)
-		worker_fail(w, worker_write_kind(w), "byte %" PRIu64 ": LSN %"
+		wfail(w, worker_write_kind(w), "byte %" PRIu64 ": LSN %"
 		    PRIu64 ": journal %.*s: %s", rec->offset, w->st.lsn,
 		    rec->argc > 0 ? (int)rec->argvlen[0] : 0,
 		    rec->argc > 0 ? rec->argv[0] : "",
@@ -162,7 +162,7 @@ apply_global(struct worker *w, struct stable *ss,
 		if (worker_stop)
 			stop(w, ss, "SIGTERM at a global command");
 		if (mono_ms() > deadline)
-			worker_fail(w, ERR_PROTO, "byte %" PRIu64 ": LSN %"
+			wfail(w, ERR_PROTO, "byte %" PRIu64 ": LSN %"
 			    PRIu64 ": %.*s: not every flow reached it within "
 			    "%d ms", rec->offset, w->st.lsn,
 			    (int)rec->argvlen[0], rec->argv[0],
@@ -178,7 +178,7 @@ apply(struct worker *w, struct stable *ss, const struct journal_rec *rec)
 	case JOURNAL_LSN:
 		/* the LSN of the record before it */
 		if (rec->lsn + 1 != w->st.lsn)
-			worker_fail(w, ERR_PROTO, "byte %" PRIu64 ": LSN entry "
+			wfail(w, ERR_PROTO, "byte %" PRIu64 ": LSN entry "
 			    "%" PRIu64 " but the last record was LSN %" PRIu64
 			    ": records lost or doubled", rec->offset, rec->lsn,
 			    w->st.lsn - 1);
@@ -216,7 +216,7 @@ replay(struct worker *w, struct stable *ss)
 			ack(w, ss);
 	}
 	if (!worker_stop && rc == JOURNAL_ERR)
-		worker_fail(w, journal_err(w->jr)->kind == ERR_SYS ? ERR_SYS :
+		wfail(w, journal_err(w->jr)->kind == ERR_SYS ? ERR_SYS :
 		    ERR_PROTO, "LSN %" PRIu64 ": %s", w->st.lsn,
 		    journal_error(w->jr));
 }
@@ -230,16 +230,16 @@ read_flow(struct worker *w, struct stable *ss)
 		n = read(w->conn.fd, w->rbuf, READ_CHUNK);
 	} while (n == -1 && errno == EINTR);
 	if (n == -1)
-		worker_fail(w, ERR_IO, "byte %" PRIu64 ": read: %s",
+		wfail(w, ERR_IO, "byte %" PRIu64 ": read: %s",
 		    w->st.bytes, strerror(errno));
 	if (n == 0 && worker_stop_pending())
 		stop(w, ss, "SIGTERM");
 	if (n == 0)
-		worker_fail(w, ERR_IO, "byte %" PRIu64 ": LSN %" PRIu64 ": the "
+		wfail(w, ERR_IO, "byte %" PRIu64 ": LSN %" PRIu64 ": the "
 		    "master closed the flow", w->st.bytes, w->st.lsn);
 	w->st.bytes += n;
 	if (journal_feed(w->jr, w->rbuf, n) == -1)
-		worker_fail(w, journal_err(w->jr)->kind, "%s",
+		wfail(w, journal_err(w->jr)->kind, "%s",
 		    journal_error(w->jr));
 }
 
@@ -323,7 +323,7 @@ stable_run(struct worker *w)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1)
-			worker_fail(w, ERR_SYS, "poll: %s", strerror(errno));
+			wfail(w, ERR_SYS, "poll: %s", strerror(errno));
 		if (pfd[1].revents != 0)
 			read_supervisor(w, &ss);
 		if (pfd[0].revents != 0)

@@ -1,7 +1,9 @@
 /*
  * worker.c - one process per FLOW: registers the flow with the master,
  * decodes its snapshot stream and writes it to the target, passes the
- * full-sync barrier, then reads the trailer and checkpoints the LSN.
+ * full-sync barrier, reads the trailer and checkpoints the LSN; then
+ * `replicate` goes on in stable sync (stable.c) and `migrate` keeps the
+ * flow open until every flow is done.
  */
 #include <sys/socket.h>
 
@@ -119,7 +121,7 @@ worker_stats(struct worker *w, enum msg_type type)
  * full sync may succeed (err_retryable()).
  */
 void
-worker_fail(struct worker *w, enum err_kind kind, const char *fmt, ...)
+wfail(struct worker *w, enum err_kind kind, const char *fmt, ...)
 {
 	struct msg_error e;
 	va_list ap;
@@ -147,13 +149,13 @@ open_target(struct worker *w)
 	int cluster;
 
 	if (target_parse(w->cfg->target_url, &topts, &e) == -1)
-		worker_fail(w, e.kind, "target: %s", e.msg);
+		wfail(w, e.kind, "target: %s", e.msg);
 	/* config.c put the password there unless the URL has one */
 	if (w->cfg->target_password[0] != '\0')
 		strlcpy(topts.password, w->cfg->target_password,
 		    sizeof(topts.password));
 	if ((w->target = target_open(&topts, &e)) == NULL)
-		worker_fail(w, e.kind, "target: %s", e.msg);
+		wfail(w, e.kind, "target: %s", e.msg);
 	writer_opts_init(&wopts);
 	wopts.conflict = CONFLICT_OVERWRITE;	/* the snapshot replaces */
 	wopts.unsupported = w->cfg->unsupported == CONFIG_UNSUPPORTED_SKIP ?
@@ -168,8 +170,8 @@ open_target(struct worker *w)
 	for (i = 0; i < WRITER_MAXDB; i++) {
 		wopts.db_map[i] = w->cfg->db_map[i];
 		if (cluster && wopts.db_map[i] > 0)
-			worker_fail(w, ERR_CONFIG, "--db-map %zu:%d: a cluster has only "
-			    "db 0", i, wopts.db_map[i]);
+			wfail(w, ERR_CONFIG, "--db-map %zu:%d: a cluster has "
+			    "only db 0", i, wopts.db_map[i]);
 		if (wopts.db_map[i] < 0 && (cluster || topts.have_db))
 			wopts.db_map[i] = cluster ? 0 : topts.db;
 	}
@@ -179,7 +181,7 @@ open_target(struct worker *w)
 	wopts.label = w->label;
 	/* an old Redis (or no memory): the same on every attempt */
 	if ((w->writer = writer_open(w->target, &wopts, &e)) == NULL)
-		worker_fail(w, ERR_CONFIG, "writer: %s", e.msg);
+		wfail(w, ERR_CONFIG, "writer: %s", e.msg);
 }
 
 static void
@@ -191,9 +193,9 @@ register_flow(struct worker *w)
 	    w->cfg->source_user, w->cfg->source_password, w->cfg->timeout_ms,
 	    &e) == -1 ||
 	    dfly_flow(&w->conn, w->m, w->flow, 0, &w->reply, &e) == -1)
-		worker_fail(w, e.kind, "%s", e.msg);
+		wfail(w, e.kind, "%s", e.msg);
 	if (w->reply.partial)
-		worker_fail(w, ERR_PROTO, "master answered PARTIAL to a full-sync "
+		wfail(w, ERR_PROTO, "master answered PARTIAL to a full-sync "
 		    "request");
 	log_debug("FLOW registered: FULL");
 }
@@ -236,11 +238,11 @@ flushed(struct worker *w, const struct journal_rec *rec)
 	worker_report(w, MSG_FLUSHED, &f, sizeof(f));
 	/* the stream tells us to start over */
 	if (f.db < 0)
-		worker_fail(w, ERR_PROTO, "byte %" PRIu64 ": FLUSHALL during the full "
-		    "sync: restarting it on a flushed target, as Dragonfly "
-		    "does", rdb_offset(w->rdb));
-	worker_fail(w, ERR_PROTO, "byte %" PRIu64 ": FLUSHDB of db %u during the full "
-	    "sync: restarting it with that db flushed on the target",
+		wfail(w, ERR_PROTO, "byte %" PRIu64 ": FLUSHALL during the "
+		    "full sync: restarting it on a flushed target, as "
+		    "Dragonfly does", rdb_offset(w->rdb));
+	wfail(w, ERR_PROTO, "byte %" PRIu64 ": FLUSHDB of db %u during the "
+	    "full sync: restarting it with that db flushed on the target",
 	    rdb_offset(w->rdb), rec->db);
 }
 
@@ -253,7 +255,7 @@ apply_journal_blob(struct worker *w, const struct rdb_event *ev)
 	int rc;
 
 	if (journal_feed(w->jr, ev->u.journal.p, ev->u.journal.len) == -1)
-		worker_fail(w, ERR_PROTO, "byte %" PRIu64 ": journal blob: %s",
+		wfail(w, ERR_PROTO, "byte %" PRIu64 ": journal blob: %s",
 		    rdb_offset(w->rdb), journal_error(w->jr));
 	while ((rc = journal_next(w->jr, &rec)) == JOURNAL_OK) {
 		if (rec.op != JOURNAL_COMMAND) {
@@ -262,22 +264,23 @@ apply_journal_blob(struct worker *w, const struct rdb_event *ev)
 			continue;
 		}
 		n++;
-		if (worker_is_command(&rec, "FLUSHALL") || worker_is_command(&rec, "FLUSHDB"))
+		if (worker_is_command(&rec, "FLUSHALL") ||
+		    worker_is_command(&rec, "FLUSHDB"))
 			flushed(w, &rec);
 		if (writer_journal(w->writer, &rec) == -1)
-			worker_fail(w, ERR_TARGET, "byte %" PRIu64 ": journal %.*s: %s",
-			    rdb_offset(w->rdb), rec.argc > 0 ?
+			wfail(w, ERR_TARGET, "byte %" PRIu64 ": journal %.*s: "
+			    "%s", rdb_offset(w->rdb), rec.argc > 0 ?
 			    (int)rec.argvlen[0] : 0, rec.argc > 0 ?
 			    rec.argv[0] : "", writer_error(w->writer)->msg);
 	}
 	if (rc == JOURNAL_ERR)
-		worker_fail(w, ERR_PROTO, "byte %" PRIu64 ": journal blob: %s",
+		wfail(w, ERR_PROTO, "byte %" PRIu64 ": journal blob: %s",
 		    rdb_offset(w->rdb), journal_error(w->jr));
 	if (journal_pending(w->jr) != 0)
-		worker_fail(w, ERR_PROTO, "byte %" PRIu64 ": journal blob ends inside "
-		    "a record", rdb_offset(w->rdb));
+		wfail(w, ERR_PROTO, "byte %" PRIu64 ": journal blob ends "
+		    "inside a record", rdb_offset(w->rdb));
 	if (ev->u.journal.nrec != 0 && n != ev->u.journal.nrec)
-		worker_fail(w, ERR_PROTO, "byte %" PRIu64 ": journal blob announced "
+		wfail(w, ERR_PROTO, "byte %" PRIu64 ": journal blob announced "
 		    "%" PRIu64 " records, held %" PRIu64, rdb_offset(w->rdb),
 		    ev->u.journal.nrec, n);
 }
@@ -286,7 +289,7 @@ static void
 barrier(struct worker *w)
 {
 	if (writer_sync(w->writer) == -1)
-		worker_fail(w, ERR_TARGET, "byte %" PRIu64 ": target: %s",
+		wfail(w, ERR_TARGET, "byte %" PRIu64 ": target: %s",
 		    rdb_offset(w->rdb), writer_error(w->writer)->msg);
 	worker_phase(w, PHASE_BARRIER);
 	atomic_fetch_add(&w->shm->barrier, 1);
@@ -309,13 +312,13 @@ drain(struct worker *w)
 			continue;
 		case RDB_EV_FULLSYNC_END:
 			if (w->st.phase != PHASE_FULL_SYNC)
-				worker_fail(w, ERR_PROTO, "byte %" PRIu64 ": second "
+				wfail(w, ERR_PROTO, "byte %" PRIu64 ": second "
 				    "FULLSYNC_END", rdb_offset(w->rdb));
 			barrier(w);
 			continue;
 		case RDB_EV_JOURNAL_OFFSET:
 			if (w->st.phase != PHASE_BARRIER)
-				worker_fail(w, ERR_PROTO, "byte %" PRIu64 ": "
+				wfail(w, ERR_PROTO, "byte %" PRIu64 ": "
 				    "JOURNAL_OFFSET before FULLSYNC_END",
 				    rdb_offset(w->rdb));
 			w->st.lsn = ev.u.journal_offset;
@@ -325,7 +328,7 @@ drain(struct worker *w)
 		case RDB_EV_KEY:
 			/* the shard's traversal ended: only journal may follow */
 			if (w->st.phase != PHASE_FULL_SYNC)
-				worker_fail(w, ERR_PROTO, "key after FULLSYNC_END at "
+				wfail(w, ERR_PROTO, "key after FULLSYNC_END at "
 				    "byte %" PRIu64, rdb_offset(w->rdb));
 			break;
 		case RDB_EV_KEY_END:
@@ -335,11 +338,11 @@ drain(struct worker *w)
 			break;
 		}
 		if (writer_event(w->writer, &ev) == -1)
-			worker_fail(w, worker_write_kind(w), "byte %" PRIu64 ": %s",
+			wfail(w, worker_write_kind(w), "byte %" PRIu64 ": %s",
 			    rdb_offset(w->rdb), writer_error(w->writer)->msg);
 	}
 	if (rc == RDB_ERR)
-		worker_fail(w, ERR_PROTO, "%s", rdb_error(w->rdb));
+		wfail(w, ERR_PROTO, "%s", rdb_error(w->rdb));
 	return rc == RDB_DONE;
 }
 
@@ -352,7 +355,7 @@ read_socket(struct worker *w, int *eof)
 		n = read(w->conn.fd, w->rbuf, READ_CHUNK);
 	} while (n == -1 && errno == EINTR);
 	if (n == -1)
-		worker_fail(w, ERR_IO, "byte %" PRIu64 ": read: %s",
+		wfail(w, ERR_IO, "byte %" PRIu64 ": read: %s",
 		    w->st.bytes, strerror(errno));
 	if (n == 0) {
 		*eof = 1;
@@ -360,7 +363,7 @@ read_socket(struct worker *w, int *eof)
 	}
 	w->st.bytes += n;
 	if (w->rdb != NULL && rdb_feed(w->rdb, w->rbuf, n) == -1)
-		worker_fail(w, ERR_PROTO, "%s", rdb_error(w->rdb));
+		wfail(w, ERR_PROTO, "%s", rdb_error(w->rdb));
 }
 
 /* The EOF token; in stable sync what follows it is the journal. */
@@ -374,7 +377,7 @@ take_token(struct worker *w, const char *p, size_t len)
 	memcpy(w->token + w->ntoken, p, n);
 	w->ntoken += n;
 	if (len > n && w->stable && journal_feed(w->jr, p + n, len - n) == -1)
-		worker_fail(w, journal_err(w->jr)->kind, "%s",
+		wfail(w, journal_err(w->jr)->kind, "%s",
 		    journal_error(w->jr));
 }
 
@@ -388,10 +391,10 @@ journal_restart(struct worker *w, size_t left)
 {
 	journal_free(w->jr);
 	if ((w->jr = journal_new(NULL)) == NULL)
-		worker_fail(w, ERR_SYS, "out of memory");
+		wfail(w, ERR_SYS, "out of memory");
 	w->jstart = w->st.bytes - left + DFLY_ID_LEN;
 	if (journal_set_offset(w->jr, w->jstart) == -1)
-		worker_fail(w, ERR_SYS, "journal offset");
+		wfail(w, ERR_SYS, "journal offset");
 }
 
 static void
@@ -405,12 +408,12 @@ full_sync(struct worker *w)
 
 	if ((w->rdb = rdb_new(RDB_MODE_FLOW, NULL)) == NULL ||
 	    (w->jr = journal_new(NULL)) == NULL)
-		worker_fail(w, ERR_SYS, "out of memory");
+		wfail(w, ERR_SYS, "out of memory");
 	len = net_leftover(&w->conn, &p);
 	if (len > 0) {
 		w->st.bytes += len;
 		if (rdb_feed(w->rdb, p, len) == -1)
-			worker_fail(w, ERR_PROTO, "%s", rdb_error(w->rdb));
+			wfail(w, ERR_PROTO, "%s", rdb_error(w->rdb));
 	}
 	pfd.fd = w->conn.fd;
 	pfd.events = POLLIN;
@@ -418,7 +421,7 @@ full_sync(struct worker *w)
 		if (eof && worker_stop_pending())
 			return;
 		if (eof)
-			worker_fail(w, ERR_IO, "byte %" PRIu64 ": the master closed "
+			wfail(w, ERR_IO, "byte %" PRIu64 ": the master closed "
 			    "the flow (%s)", w->st.bytes,
 			    msg_phase_name(w->st.phase));
 		if (worker_stop)
@@ -427,14 +430,14 @@ full_sync(struct worker *w)
 			worker_stats(w, MSG_STATS);
 		if ((n = worker_poll(&pfd, 1, STATS_EVERY_MS)) == -1 &&
 		    errno != EINTR)
-			worker_fail(w, ERR_SYS, "byte %" PRIu64 ": poll: %s",
+			wfail(w, ERR_SYS, "byte %" PRIu64 ": poll: %s",
 			    w->st.bytes, strerror(errno));
 		if (n <= 0)
 			continue;
 		read_socket(w, &eof);
 	}
 	if (!w->have_offset)
-		worker_fail(w, ERR_PROTO, "byte %" PRIu64 ": trailer without "
+		wfail(w, ERR_PROTO, "byte %" PRIu64 ": trailer without "
 		    "JOURNAL_OFFSET", rdb_offset(w->rdb));
 	rdb_leftover(w->rdb, &p, &len);
 	journal_restart(w, len);
@@ -449,10 +452,10 @@ full_sync(struct worker *w)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1)
-			worker_fail(w, ERR_SYS, "byte %" PRIu64 ": poll: %s",
+			wfail(w, ERR_SYS, "byte %" PRIu64 ": poll: %s",
 			    w->st.bytes, strerror(errno));
 		if (n == 0)
-			worker_fail(w, ERR_IO, "byte %" PRIu64 ": no EOF token "
+			wfail(w, ERR_IO, "byte %" PRIu64 ": no EOF token "
 			    "within %d ms of the trailer", w->st.bytes,
 			    w->cfg->timeout_ms);
 		eof = 0;
@@ -463,12 +466,12 @@ full_sync(struct worker *w)
 		if (eof && worker_stop_pending())
 			return;
 		if (eof)
-			worker_fail(w, ERR_IO, "byte %" PRIu64 ": the master closed "
+			wfail(w, ERR_IO, "byte %" PRIu64 ": the master closed "
 			    "the flow inside the EOF token", w->st.bytes);
 		take_token(w, w->rbuf, w->st.bytes - len);
 	}
 	if (memcmp(w->token, w->reply.token, DFLY_ID_LEN) != 0)
-		worker_fail(w, ERR_PROTO, "EOF token \"%.40s\" differs from the FLOW "
+		wfail(w, ERR_PROTO, "EOF token \"%.40s\" differs from the FLOW "
 		    "reply's \"%s\"", w->token, w->reply.token);
 }
 
@@ -486,7 +489,7 @@ checkpoint(struct worker *w)
 	rec.keys = w->st.keys;
 	rec.bytes = w->st.bytes;
 	if (lsnstore_put(w->lsn, w->flow, &rec, &e) == -1)
-		worker_fail(w, e.kind, "%s", e.msg);
+		wfail(w, e.kind, "%s", e.msg);
 }
 
 /*
@@ -573,14 +576,14 @@ worker_main(const struct config *cfg, const struct dfly_master *m, int flow,
 	sigaction(SIGPIPE, &sa, NULL);
 	worker_phase(&w, PHASE_START);
 	if ((w.rbuf = malloc(READ_CHUNK)) == NULL)
-		worker_fail(&w, ERR_SYS, "out of memory");
+		wfail(&w, ERR_SYS, "out of memory");
 	if ((w.lsn = lsnstore_open(cfg->state_dir, &e)) == NULL)
-		worker_fail(&w, e.kind, "%s", e.msg);
+		wfail(&w, e.kind, "%s", e.msg);
 	open_target(&w);
 	register_flow(&w);
 	/* the target no longer matches any earlier LSN of this flow */
 	if (lsnstore_del(w.lsn, flow, &e) == -1)
-		worker_fail(&w, e.kind, "%s", e.msg);
+		wfail(&w, e.kind, "%s", e.msg);
 	memset(&r, 0, sizeof(r));
 	r.partial = w.reply.partial;
 	memcpy(r.token, w.reply.token, sizeof(r.token));
@@ -589,7 +592,8 @@ worker_main(const struct config *cfg, const struct dfly_master *m, int flow,
 	worker_stats(&w, MSG_STATS);
 	full_sync(&w);
 	if (w.writer != NULL && writer_sync(w.writer) == -1)
-		worker_fail(&w, ERR_TARGET, "target: %s", writer_error(w.writer)->msg);
+		wfail(&w, ERR_TARGET, "target: %s",
+		    writer_error(w.writer)->msg);
 	if (worker_stop) {
 		log_info("stopped at byte %" PRIu64 ", writes flushed",
 		    w.st.bytes);

@@ -172,7 +172,7 @@ repl_replconf(struct client *c, size_t argc, char **argv, size_t *lens)
 		return;
 	}
 	if (arg_is(argv[1], lens[1], "ack"))
-		stat_inc(STAT_BAD_ACKS);	/* and answered as Dragonfly does */
+		stat_inc(STAT_BAD_ACKS);	/* answered as Dragonfly does */
 	if (argc == 3 && arg_is(argv[1], lens[1], "capa") &&
 	    arg_is(argv[2], lens[2], "dragonfly")) {
 		create_session(c);
