@@ -7,11 +7,12 @@
  * The next-LSN counter starts at JOURNAL_OFFSET and counts every record
  * (PING and the legacy EXEC too), never an LSN entry, whose value must be
  * the LSN of the record before it.  What is stored in LMDB and sent in
- * REPLCONF ACK covers only records the target acknowledged: each time,
- * writer_sync() first waits for every command sent, then the LSN is
- * committed, then acknowledged.  ACKs go out as Dragonfly's replica sends
- * them: at once, then every second, after 1024 records, or right after a
- * PING.  A quiet journal drains the writer at once, so the target lags
+ * REPLCONF ACK covers only records the target acknowledged: writer_sync()
+ * first waits for every command sent, then the LSN is committed, at most
+ * every checkpoint-ms, and an ACK carries the last LSN committed.  ACKs go
+ * out as Dragonfly's replica sends them: at once, then every second, after
+ * 1024 records (once a checkpoint is due), or right after a PING (which
+ * stores one at once).  A quiet journal drains the writer at once, so the target lags
  * the master by no more than a round trip.  FLUSHALL and FLUSHDB, which
  * come on every flow, run once behind a barrier of all flows (worker.h).
  */
@@ -81,7 +82,7 @@ send_ack(struct worker *w, struct stable *ss)
 	int len;
 
 	len = snprintf(buf, sizeof(buf), "REPLCONF ACK %" PRIu64 "\r\n",
-	    ss->acked);
+	    ss->committed);
 	while (off < (size_t)len) {
 		n = write(w->conn.fd, buf + off, len - off);
 		if (n == -1 && errno == EINTR)
@@ -91,17 +92,30 @@ send_ack(struct worker *w, struct stable *ss)
 			    "%s", w->st.bytes, strerror(errno));
 		off += n;
 	}
-	w->st.acked = ss->acked;
+	w->st.acked = ss->committed;
 	ss->since_ack = 0;
 	ss->ping = 0;
 	ss->ack_ms = mono_ms();
 }
 
-static void
-ack(struct worker *w, struct stable *ss)
+/* Whether the next checkpoint may be written (checkpoint-ms). */
+static int
+commit_due(struct worker *w, struct stable *ss, int64_t now)
 {
-	drain_target(w, ss);
-	commit(w, ss);
+	return now - ss->commit_ms >= w->cfg->checkpoint_ms;
+}
+
+/*
+ * The ACK carries the stored LSN: a new one is stored first if a
+ * checkpoint is due, or at once (force) after a PING, which waits for it.
+ */
+static void
+ack(struct worker *w, struct stable *ss, int force)
+{
+	if (force || commit_due(w, ss, mono_ms())) {
+		drain_target(w, ss);
+		commit(w, ss);
+	}
 	send_ack(w, ss);
 }
 
@@ -212,8 +226,11 @@ replay(struct worker *w, struct stable *ss)
 	while (!worker_stop &&
 	    (rc = journal_next(w->jr, &rec)) == JOURNAL_OK) {
 		apply(w, ss, &rec);
-		if (ss->ping || ss->since_ack >= ACK_RECORDS)
-			ack(w, ss);
+		if (ss->ping)
+			ack(w, ss, 1);
+		else if (ss->since_ack >= ACK_RECORDS &&
+		    commit_due(w, ss, mono_ms()))
+			ack(w, ss, 0);
 	}
 	if (!worker_stop && rc == JOURNAL_ERR)
 		wfail(w, journal_err(w->jr)->kind == ERR_SYS ? ERR_SYS :
@@ -279,10 +296,10 @@ timers(struct worker *w, struct stable *ss)
 {
 	int64_t now = mono_ms();
 
-	if (now - ss->ack_ms >= ACK_EVERY_MS)
-		ack(w, ss);
-	else if (ss->committed != w->st.lsn &&
-	    now - ss->commit_ms >= w->cfg->checkpoint_ms) {
+	if (now - ss->ack_ms >= ACK_EVERY_MS ||
+	    (ss->since_ack >= ACK_RECORDS && commit_due(w, ss, now)))
+		ack(w, ss, 0);
+	else if (ss->committed != w->st.lsn && commit_due(w, ss, now)) {
 		drain_target(w, ss);
 		commit(w, ss);
 	}
@@ -304,7 +321,7 @@ stable_run(struct worker *w)
 	worker_phase(w, PHASE_STABLE);
 	log_info("stable sync from LSN %" PRIu64 " at byte %" PRIu64,
 	    w->st.lsn, w->jstart);
-	ack(w, &ss);
+	ack(w, &ss, 1);
 	worker_stats(w, MSG_STATS);
 	for (;;) {
 		replay(w, &ss);
