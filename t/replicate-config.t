@@ -32,6 +32,8 @@ with open(bad, 'w') as f:
     f.write('source 127.0.0.1:1\ntarget 127.0.0.1:2\nstate-dir %s\nmax-retries 3\n' % d)
 r = df2redis('replicate', ['-n', '-f', bad, '--max-retries', 'x'])
 ok(r.returncode == 2 and '--max-retries' in r.stderr, 'command line values are checked too')
+r = df2redis('replicate', ['-n', '-f', bad, '--checkpoint-ms', '0'])
+ok(r.returncode == 2 and '--checkpoint-ms: "0" is too small' in r.stderr, 'checkpoint-ms is at least 1 ms')
 r = df2redis('replicate', ['-n', '--target', '127.0.0.1:2', '--state-dir', d])
 ok(r.returncode == 2 and '--source' in r.stderr, 'missing --source is an error')
 r = df2redis('migrate', ['-n', '--source', 'nohostport', '--target', '127.0.0.1:2', '--state-dir', d])
