@@ -60,6 +60,7 @@ struct config {
 	int	 max_retries;			/* full-sync restarts (10) */
 	int	 retry_delay_ms;		/* first backoff (250), doubles */
 	int	 timeout_ms;			/* source connect/reply timeout */
+	int	 checkpoint_ms;			/* LSN commits at most this often */
 	int	 full_sync_only;
 	int	 flush_on_resync;		/* flush the target on a restart */
 	int	 foreground;			/* -d */

@@ -10,7 +10,9 @@
  * connection of a session cancels it on the master, replication.md 9,
  * which could cut the trailer of a flow still draining) until the
  * supervisor sends MSG_ALLDONE, once every flow is done, or closes the
- * socket.
+ * socket.  Under `replicate` a done worker goes on in stable sync and
+ * reports MSG_STATS (phase stable, its next and acknowledged LSN) until
+ * SIGTERM or the end of the socket.
  */
 #ifndef DF2REDIS_IMSG_H
 #define DF2REDIS_IMSG_H
@@ -38,6 +40,7 @@ enum flow_phase {
 	PHASE_BARRIER,		/* FULLSYNC_END applied, waiting STARTSTABLE */
 	PHASE_TRAILER,		/* after JOURNAL_OFFSET, reading the trailer */
 	PHASE_DONE,		/* everything up to the trailer applied */
+	PHASE_STABLE,		/* replaying the journal (replicate) */
 	PHASE_FAILED,
 };
 
@@ -59,7 +62,10 @@ struct msg_stats {
 	uint64_t	 journal;	/* journal commands applied */
 	uint64_t	 bytes;		/* bytes read on the FLOW socket */
 	uint64_t	 offset;	/* snapshot decoder byte offset */
-	uint64_t	 lsn;		/* JOURNAL_OFFSET once seen, else 0 */
+	uint64_t	 lsn;		/* JOURNAL_OFFSET once seen, else 0;
+					   in stable sync the next LSN */
+	uint64_t	 acked;		/* stable sync: LSN sent in the last
+					   REPLCONF ACK */
 };
 
 /* The master was flushed during the full sync: the target must be too. */

@@ -39,7 +39,8 @@ enum sess_state {
 	SESS_FULL_SYNC,		/* DFLY SYNC sent: snapshots stream */
 	SESS_BARRIER,		/* a flow passed FULLSYNC_END, not all */
 	SESS_STABLE_SWITCH,	/* DFLY STARTSTABLE sent: trailers drain */
-	SESS_DONE,
+	SESS_STABLE,		/* replicate: every flow replays its journal */
+	SESS_DONE,		/* migrate: every trailer applied */
 	SESS_BACKOFF,		/* waiting to start the next session */
 	SESS_STOPPING,
 };

@@ -15,9 +15,17 @@
 #include "config.h"
 #include "dfly.h"
 
-/* Shared between the supervisor and every worker of one session. */
+/*
+ * Shared between the supervisor and every worker of one session.  In
+ * stable sync a global command (FLUSHALL, FLUSHDB) comes on every flow
+ * and runs once (journal.md 5): each flow counts itself in `arrived` once
+ * the target acknowledged everything before it; the last one runs it and
+ * bumps `generation`, which releases the others.
+ */
 struct session_shm {
 	atomic_uint	 barrier;	/* flows past FULLSYNC_END, acked */
+	atomic_uint	 arrived;	/* flows waiting at a global command */
+	atomic_uint	 generation;	/* global commands run so far */
 };
 
 /*

@@ -48,6 +48,8 @@ static const struct option_desc {
 	    "first retry delay, doubled each time (250)"),
 	I("timeout-ms",		timeout_ms, 100, 3600000,
 	    "source connect and reply timeout (30000)"),
+	I("checkpoint-ms",	checkpoint_ms, 1, 3600000,
+	    "stable sync: LSN checkpoints at most this often (100)"),
 	F("full-sync-only",	full_sync_only,
 	    "stop once the snapshot is applied"),
 	F("flush-on-resync",	flush_on_resync,
@@ -72,6 +74,7 @@ config_init(struct config *cfg)
 	cfg->max_retries = 10;
 	cfg->retry_delay_ms = 250;
 	cfg->timeout_ms = 30000;
+	cfg->checkpoint_ms = 100;
 }
 
 static int

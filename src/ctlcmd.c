@@ -32,10 +32,10 @@ answer_status(void *arg, int fd, const char *reqarg)
 
 		fprintf(fp, "flow %d phase %s keys %" PRIu64 " written %"
 		    PRIu64 " skipped %" PRIu64 " journal %" PRIu64 " bytes %"
-		    PRIu64 " offset %" PRIu64 " lsn %" PRIu64 " pid %d\n", i,
-		    msg_phase_name(st->phase), st->keys, st->written,
-		    st->skipped, st->journal, st->bytes, st->offset, st->lsn,
-		    (int)s->flows[i].pid);
+		    PRIu64 " offset %" PRIu64 " lsn %" PRIu64 " acked %" PRIu64
+		    " pid %d\n", i, msg_phase_name(st->phase), st->keys,
+		    st->written, st->skipped, st->journal, st->bytes,
+		    st->offset, st->lsn, st->acked, (int)s->flows[i].pid);
 	}
 	fclose(fp);
 	ctl_reply(fd, buf);

@@ -104,6 +104,7 @@ msg_phase_name(enum flow_phase p)
 	case PHASE_BARRIER:	return "barrier";
 	case PHASE_TRAILER:	return "trailer";
 	case PHASE_DONE:	return "done";
+	case PHASE_STABLE:	return "stable";
 	case PHASE_FAILED:	return "failed";
 	}
 	return "unknown";

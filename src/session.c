@@ -10,12 +10,13 @@
  *   SESS_FULL_SYNC      DFLY SYNC starts every snapshot at once
  *   SESS_BARRIER        some flows passed FULLSYNC_END, not all
  *   SESS_STABLE_SWITCH  DFLY STARTSTABLE sent; each flow's trailer drains
- *   SESS_DONE           every worker applied its trailer: the outcome
+ *   SESS_STABLE         replicate: every worker replays its journal, until
+ *                       a stop, a restart or a failure
+ *   SESS_DONE           migrate: every worker applied its trailer
  *
  * Any failure of a worker or of the master ends the session: Dragonfly
  * cancels a whole sync when one of its connections closes, so no flow can
- * rejoin alone and the next session starts over with a full sync.  Stable
- * sync (journal replay) will follow SESS_STABLE_SWITCH here.
+ * rejoin alone and the next session starts over with a full sync.
  */
 #include <sys/socket.h>
 
@@ -61,6 +62,7 @@ session_state_name(enum sess_state st)
 	case SESS_FULL_SYNC:		return "full-sync";
 	case SESS_BARRIER:		return "barrier";
 	case SESS_STABLE_SWITCH:	return "stable-switch";
+	case SESS_STABLE:		return "stable";
 	case SESS_DONE:			return "done";
 	case SESS_BACKOFF:		return "backoff";
 	case SESS_STOPPING:		return "stopping";
@@ -73,7 +75,7 @@ session_running(const struct sup *s)
 {
 	return !s->failed && !s->stop && (s->state == SESS_CONNECTING ||
 	    s->state == SESS_FULL_SYNC || s->state == SESS_BARRIER ||
-	    s->state == SESS_STABLE_SWITCH);
+	    s->state == SESS_STABLE_SWITCH || s->state == SESS_STABLE);
 }
 
 /* Nothing ended the session yet: neither a failure, a stop nor a restart. */
@@ -152,11 +154,11 @@ session_master_event(struct sup *s)
 		}
 		session_fail(s, e.kind, "%s", e.msg);
 	} else if (n == 0 && s->startstable_sent && !s->startstable_pending &&
-	    !s->failed) {
+	    !s->failed && s->cfg.full_sync_only) {
 		/* each worker still reports DONE or its own error */
 		log_debug("master ended the session after STARTSTABLE");
-	} else if (s->failed) {
-		/* the session is failing already; this is a consequence */
+	} else if (s->failed || s->stop) {
+		/* the session is ending already; this is a consequence */
 		log_debug("master closed the control connection");
 	} else if (n == 0)
 		session_fail(s, ERR_IO, "master closed the control connection");
@@ -240,6 +242,7 @@ handshake(struct sup *s)
 	for (i = 0; i < s->nflows; i++)
 		s->flows[i].fd = -1;
 	atomic_store(&s->shm->barrier, 0);
+	atomic_store(&s->shm->arrived, 0);
 	return 0;
 }
 
@@ -293,7 +296,10 @@ start_stable(struct sup *s)
 	s->state = SESS_STABLE_SWITCH;
 }
 
-/* SESS_STABLE_SWITCH -> SESS_DONE: every trailer and the +OK read. */
+/*
+ * SESS_STABLE_SWITCH -> SESS_DONE (migrate) or SESS_STABLE (replicate):
+ * every trailer and the +OK read.
+ */
 static void
 wait_trailers(struct sup *s)
 {
@@ -305,8 +311,18 @@ wait_trailers(struct sup *s)
 		session_fail(s, ERR_IO, "%s: no reply to DFLY STARTSTABLE "
 		    "within %d ms of the last trailer", s->master.name,
 		    s->cfg.timeout_ms);
-	if (!s->failed && all_done(s) && startstable_answered(s))
+	if (s->failed || !all_done(s) || !startstable_answered(s))
+		return;
+	if (s->cfg.full_sync_only) {
 		s->state = SESS_DONE;
+		return;
+	}
+	s->state = SESS_STABLE;
+	s->attempt = 0;		/* a session that got here is no failure */
+	log_info("full sync complete in %.2f s: %d flows in stable sync",
+	    (mono_ms() - s->t0) / 1000.0, s->nflows);
+	/* the workers report their LSNs; only an end stops this */
+	sup_pump(s, NULL, -1, 1);
 }
 
 /* The outcome, with every worker reaped. */

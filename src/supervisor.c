@@ -51,7 +51,7 @@ static void
 reap(struct sup *s, int i)
 {
 	struct flow *f = &s->flows[i];
-	int status;
+	int status, early;
 
 	if (f->fd != -1) {
 		close(f->fd);
@@ -61,19 +61,23 @@ reap(struct sup *s, int i)
 		return;
 	while (waitpid(f->pid, &status, 0) == -1 && errno == EINTR)
 		;
+	/* in stable sync a worker never ends by itself */
+	early = !f->done || s->state == SESS_STABLE;
 	if (WIFSIGNALED(status) && f->killed)
 		log_debug("flow %d: worker %d stopped by signal %d", i,
 		    (int)f->pid, WTERMSIG(status));
-	else if (WIFSIGNALED(status) && !f->done && s->state != SESS_STOPPING)
+	else if (WIFSIGNALED(status) && early && s->state != SESS_STOPPING)
 		session_fail(s, ERR_SYS, "flow %d: worker %d killed by signal "
 		    "%d at byte %" PRIu64 " (%s)", i, (int)f->pid,
 		    WTERMSIG(status), f->st.bytes, msg_phase_name(f->st.phase));
 	else if (WIFEXITED(status) && WEXITSTATUS(status) != 0 && !s->failed)
 		session_fail(s, ERR_SYS, "flow %d: worker %d exited with "
 		    "status %d", i, (int)f->pid, WEXITSTATUS(status));
-	else if (!f->done && s->state != SESS_STOPPING && !s->failed)
+	else if (early && !f->killed && s->state != SESS_STOPPING &&
+	    !s->failed)
 		session_fail(s, ERR_SYS, "flow %d: worker %d exited early at "
-		    "byte %" PRIu64, i, (int)f->pid, f->st.bytes);
+		    "byte %" PRIu64 " (%s)", i, (int)f->pid, f->st.bytes,
+		    msg_phase_name(f->st.phase));
 	f->pid = 0;
 }
 
@@ -516,10 +520,6 @@ run(int argc, char **argv, int migrate)
 	pidfile_write(s.pfh);
 	/* retitling also hides the command line (a URL may carry a password) */
 	setproctitle("supervisor");
-	if (!s.cfg.full_sync_only)
-		log_warnx("stable sync (journal replay) is not available in "
-		    "this version: replicate stops after the full sync, as "
-		    "with --full-sync-only");
 	log_info("replicating %s:%d into %s, state in %s", s.cfg.source_host,
 	    s.cfg.source_port, where, s.cfg.state_dir);
 	s.t0 = mono_ms();

@@ -1,7 +1,9 @@
 /*
  * worker.c - one process per FLOW: registers the flow with the master,
  * decodes its snapshot stream and writes it to the target, passes the
- * full-sync barrier, then reads the trailer and checkpoints the LSN.
+ * full-sync barrier, reads the trailer and checkpoints the LSN; then
+ * `replicate` goes on in stable sync (stable.c) and `migrate` keeps the
+ * flow open until every flow is done.
  */
 #include <sys/socket.h>
 
@@ -25,37 +27,11 @@
 #include "lsnstore.h"
 #include "rdb.h"
 #include "target.h"
-#include "worker.h"
-#include "writer.h"
+#include "worker_int.h"
 
 _Static_assert(CONFIG_MAXDB == WRITER_MAXDB, "one range of dbs");
 
-#define READ_CHUNK	(256 * 1024)
-#define STATS_EVERY_MS	250
-
-struct worker {
-	const struct config	*cfg;
-	const struct dfly_master *m;
-	int			 flow;
-	int			 msgfd;
-	struct session_shm	*shm;
-	struct net_conn	 conn;
-	struct dfly_flow_reply	 reply;
-	struct target		*target;
-	struct writer		*writer;
-	struct lsnstore		*lsn;
-	struct rdb		*rdb;
-	struct journal		*jr;
-	struct msg_stats	 st;
-	int			 have_offset;
-	char			 token[DFLY_ID_LEN];
-	size_t			 ntoken;
-	int64_t			 last_stats_ms;
-	char			*rbuf;
-	char			 label[32];	/* the writer keeps a pointer */
-};
-
-static volatile sig_atomic_t	 worker_stop;
+volatile sig_atomic_t		 worker_stop;
 static sigset_t			 poll_mask;	/* SIGTERM let through */
 
 static void
@@ -69,8 +45,8 @@ on_term(int sig)
  * SIGTERM is blocked except inside this poll, so one arriving after the
  * caller checked worker_stop still ends the wait (EINTR).
  */
-static int
-wait_poll(struct pollfd *pfd, nfds_t n, int timeout_ms)
+int
+worker_poll(struct pollfd *pfd, nfds_t n, int timeout_ms)
 {
 	struct timespec ts;
 
@@ -85,8 +61,8 @@ wait_poll(struct pollfd *pfd, nfds_t n, int timeout_ms)
  * then the supervisor has signalled every worker.  SIGTERM is blocked
  * outside the poll, so a pending one says this EOF is part of the stop.
  */
-static int
-stop_pending(void)
+int
+worker_stop_pending(void)
 {
 	sigset_t pending;
 
@@ -95,8 +71,8 @@ stop_pending(void)
 	return worker_stop;
 }
 
-static void
-set_phase(struct worker *w, enum flow_phase p)
+void
+worker_phase(struct worker *w, enum flow_phase p)
 {
 	w->st.phase = p;
 	log_setprefix("flow %d %s", w->flow, msg_phase_name(p));
@@ -116,11 +92,13 @@ fill_stats(struct worker *w)
 	}
 	if (w->rdb != NULL)
 		w->st.offset = rdb_offset(w->rdb);
+	else if (w->st.phase == PHASE_STABLE)
+		w->st.offset = journal_offset(w->jr);
 }
 
 /* Send one message to the supervisor, or exit: nobody to report to. */
-static void
-report(struct worker *w, enum msg_type type, const void *p, size_t len)
+void
+worker_report(struct worker *w, enum msg_type type, const void *p, size_t len)
 {
 	struct error e;
 
@@ -130,11 +108,11 @@ report(struct worker *w, enum msg_type type, const void *p, size_t len)
 	}
 }
 
-static void
-send_stats(struct worker *w, enum msg_type type)
+void
+worker_stats(struct worker *w, enum msg_type type)
 {
 	fill_stats(w);
-	report(w, type, &w->st, sizeof(w->st));
+	worker_report(w, type, &w->st, sizeof(w->st));
 	w->last_stats_ms = mono_ms();
 }
 
@@ -142,8 +120,8 @@ send_stats(struct worker *w, enum msg_type type)
  * The worker's last word: the kind tells the supervisor whether a new
  * full sync may succeed (err_retryable()).
  */
-static void __attribute__((noreturn, format(printf, 3, 4)))
-fail(struct worker *w, enum err_kind kind, const char *fmt, ...)
+void
+wfail(struct worker *w, enum err_kind kind, const char *fmt, ...)
 {
 	struct msg_error e;
 	va_list ap;
@@ -171,13 +149,13 @@ open_target(struct worker *w)
 	int cluster;
 
 	if (target_parse(w->cfg->target_url, &topts, &e) == -1)
-		fail(w, e.kind, "target: %s", e.msg);
+		wfail(w, e.kind, "target: %s", e.msg);
 	/* config.c put the password there unless the URL has one */
 	if (w->cfg->target_password[0] != '\0')
 		strlcpy(topts.password, w->cfg->target_password,
 		    sizeof(topts.password));
 	if ((w->target = target_open(&topts, &e)) == NULL)
-		fail(w, e.kind, "target: %s", e.msg);
+		wfail(w, e.kind, "target: %s", e.msg);
 	writer_opts_init(&wopts);
 	wopts.conflict = CONFLICT_OVERWRITE;	/* the snapshot replaces */
 	wopts.unsupported = w->cfg->unsupported == CONFIG_UNSUPPORTED_SKIP ?
@@ -192,8 +170,8 @@ open_target(struct worker *w)
 	for (i = 0; i < WRITER_MAXDB; i++) {
 		wopts.db_map[i] = w->cfg->db_map[i];
 		if (cluster && wopts.db_map[i] > 0)
-			fail(w, ERR_CONFIG, "--db-map %zu:%d: a cluster has only "
-			    "db 0", i, wopts.db_map[i]);
+			wfail(w, ERR_CONFIG, "--db-map %zu:%d: a cluster has "
+			    "only db 0", i, wopts.db_map[i]);
 		if (wopts.db_map[i] < 0 && (cluster || topts.have_db))
 			wopts.db_map[i] = cluster ? 0 : topts.db;
 	}
@@ -203,7 +181,7 @@ open_target(struct worker *w)
 	wopts.label = w->label;
 	/* an old Redis (or no memory): the same on every attempt */
 	if ((w->writer = writer_open(w->target, &wopts, &e)) == NULL)
-		fail(w, ERR_CONFIG, "writer: %s", e.msg);
+		wfail(w, ERR_CONFIG, "writer: %s", e.msg);
 }
 
 static void
@@ -215,9 +193,9 @@ register_flow(struct worker *w)
 	    w->cfg->source_user, w->cfg->source_password, w->cfg->timeout_ms,
 	    &e) == -1 ||
 	    dfly_flow(&w->conn, w->m, w->flow, 0, &w->reply, &e) == -1)
-		fail(w, e.kind, "%s", e.msg);
+		wfail(w, e.kind, "%s", e.msg);
 	if (w->reply.partial)
-		fail(w, ERR_PROTO, "master answered PARTIAL to a full-sync "
+		wfail(w, ERR_PROTO, "master answered PARTIAL to a full-sync "
 		    "request");
 	log_debug("FLOW registered: FULL");
 }
@@ -228,16 +206,16 @@ register_flow(struct worker *w)
  * target outage that outlived the target's own retries, a temporary key
  * someone else wrote to) is worth a new full sync.
  */
-static enum err_kind
-write_kind(struct worker *w)
+enum err_kind
+worker_write_kind(struct worker *w)
 {
 	return writer_error(w->writer)->kind == ERR_DATA ? ERR_DATA :
 	    ERR_TARGET;
 }
 
 /* Journal arguments are counted bytes, not NUL-terminated strings. */
-static int
-is_command(const struct journal_rec *rec, const char *name)
+int
+worker_is_command(const struct journal_rec *rec, const char *name)
 {
 	size_t n = strlen(name);
 
@@ -256,15 +234,15 @@ flushed(struct worker *w, const struct journal_rec *rec)
 	struct msg_flushed f;
 
 	memset(&f, 0, sizeof(f));
-	f.db = is_command(rec, "FLUSHALL") ? -1 : (int32_t)rec->db;
-	report(w, MSG_FLUSHED, &f, sizeof(f));
+	f.db = worker_is_command(rec, "FLUSHALL") ? -1 : (int32_t)rec->db;
+	worker_report(w, MSG_FLUSHED, &f, sizeof(f));
 	/* the stream tells us to start over */
 	if (f.db < 0)
-		fail(w, ERR_PROTO, "byte %" PRIu64 ": FLUSHALL during the full "
-		    "sync: restarting it on a flushed target, as Dragonfly "
-		    "does", rdb_offset(w->rdb));
-	fail(w, ERR_PROTO, "byte %" PRIu64 ": FLUSHDB of db %u during the full "
-	    "sync: restarting it with that db flushed on the target",
+		wfail(w, ERR_PROTO, "byte %" PRIu64 ": FLUSHALL during the "
+		    "full sync: restarting it on a flushed target, as "
+		    "Dragonfly does", rdb_offset(w->rdb));
+	wfail(w, ERR_PROTO, "byte %" PRIu64 ": FLUSHDB of db %u during the "
+	    "full sync: restarting it with that db flushed on the target",
 	    rdb_offset(w->rdb), rec->db);
 }
 
@@ -277,7 +255,7 @@ apply_journal_blob(struct worker *w, const struct rdb_event *ev)
 	int rc;
 
 	if (journal_feed(w->jr, ev->u.journal.p, ev->u.journal.len) == -1)
-		fail(w, ERR_PROTO, "byte %" PRIu64 ": journal blob: %s",
+		wfail(w, ERR_PROTO, "byte %" PRIu64 ": journal blob: %s",
 		    rdb_offset(w->rdb), journal_error(w->jr));
 	while ((rc = journal_next(w->jr, &rec)) == JOURNAL_OK) {
 		if (rec.op != JOURNAL_COMMAND) {
@@ -286,22 +264,23 @@ apply_journal_blob(struct worker *w, const struct rdb_event *ev)
 			continue;
 		}
 		n++;
-		if (is_command(&rec, "FLUSHALL") || is_command(&rec, "FLUSHDB"))
+		if (worker_is_command(&rec, "FLUSHALL") ||
+		    worker_is_command(&rec, "FLUSHDB"))
 			flushed(w, &rec);
 		if (writer_journal(w->writer, &rec) == -1)
-			fail(w, ERR_TARGET, "byte %" PRIu64 ": journal %.*s: %s",
-			    rdb_offset(w->rdb), rec.argc > 0 ?
+			wfail(w, ERR_TARGET, "byte %" PRIu64 ": journal %.*s: "
+			    "%s", rdb_offset(w->rdb), rec.argc > 0 ?
 			    (int)rec.argvlen[0] : 0, rec.argc > 0 ?
 			    rec.argv[0] : "", writer_error(w->writer)->msg);
 	}
 	if (rc == JOURNAL_ERR)
-		fail(w, ERR_PROTO, "byte %" PRIu64 ": journal blob: %s",
+		wfail(w, ERR_PROTO, "byte %" PRIu64 ": journal blob: %s",
 		    rdb_offset(w->rdb), journal_error(w->jr));
 	if (journal_pending(w->jr) != 0)
-		fail(w, ERR_PROTO, "byte %" PRIu64 ": journal blob ends inside "
-		    "a record", rdb_offset(w->rdb));
+		wfail(w, ERR_PROTO, "byte %" PRIu64 ": journal blob ends "
+		    "inside a record", rdb_offset(w->rdb));
 	if (ev->u.journal.nrec != 0 && n != ev->u.journal.nrec)
-		fail(w, ERR_PROTO, "byte %" PRIu64 ": journal blob announced "
+		wfail(w, ERR_PROTO, "byte %" PRIu64 ": journal blob announced "
 		    "%" PRIu64 " records, held %" PRIu64, rdb_offset(w->rdb),
 		    ev->u.journal.nrec, n);
 }
@@ -310,11 +289,11 @@ static void
 barrier(struct worker *w)
 {
 	if (writer_sync(w->writer) == -1)
-		fail(w, ERR_TARGET, "byte %" PRIu64 ": target: %s",
+		wfail(w, ERR_TARGET, "byte %" PRIu64 ": target: %s",
 		    rdb_offset(w->rdb), writer_error(w->writer)->msg);
-	set_phase(w, PHASE_BARRIER);
+	worker_phase(w, PHASE_BARRIER);
 	atomic_fetch_add(&w->shm->barrier, 1);
-	send_stats(w, MSG_FULLSYNC_DONE);
+	worker_stats(w, MSG_FULLSYNC_DONE);
 	log_info("FULLSYNC_END at byte %" PRIu64 ", %" PRIu64 " keys applied",
 	    rdb_offset(w->rdb), w->st.keys);
 }
@@ -333,23 +312,23 @@ drain(struct worker *w)
 			continue;
 		case RDB_EV_FULLSYNC_END:
 			if (w->st.phase != PHASE_FULL_SYNC)
-				fail(w, ERR_PROTO, "byte %" PRIu64 ": second "
+				wfail(w, ERR_PROTO, "byte %" PRIu64 ": second "
 				    "FULLSYNC_END", rdb_offset(w->rdb));
 			barrier(w);
 			continue;
 		case RDB_EV_JOURNAL_OFFSET:
 			if (w->st.phase != PHASE_BARRIER)
-				fail(w, ERR_PROTO, "byte %" PRIu64 ": "
+				wfail(w, ERR_PROTO, "byte %" PRIu64 ": "
 				    "JOURNAL_OFFSET before FULLSYNC_END",
 				    rdb_offset(w->rdb));
 			w->st.lsn = ev.u.journal_offset;
 			w->have_offset = 1;
-			set_phase(w, PHASE_TRAILER);
+			worker_phase(w, PHASE_TRAILER);
 			continue;
 		case RDB_EV_KEY:
 			/* the shard's traversal ended: only journal may follow */
 			if (w->st.phase != PHASE_FULL_SYNC)
-				fail(w, ERR_PROTO, "key after FULLSYNC_END at "
+				wfail(w, ERR_PROTO, "key after FULLSYNC_END at "
 				    "byte %" PRIu64, rdb_offset(w->rdb));
 			break;
 		case RDB_EV_KEY_END:
@@ -359,11 +338,11 @@ drain(struct worker *w)
 			break;
 		}
 		if (writer_event(w->writer, &ev) == -1)
-			fail(w, write_kind(w), "byte %" PRIu64 ": %s",
+			wfail(w, worker_write_kind(w), "byte %" PRIu64 ": %s",
 			    rdb_offset(w->rdb), writer_error(w->writer)->msg);
 	}
 	if (rc == RDB_ERR)
-		fail(w, ERR_PROTO, "%s", rdb_error(w->rdb));
+		wfail(w, ERR_PROTO, "%s", rdb_error(w->rdb));
 	return rc == RDB_DONE;
 }
 
@@ -376,7 +355,7 @@ read_socket(struct worker *w, int *eof)
 		n = read(w->conn.fd, w->rbuf, READ_CHUNK);
 	} while (n == -1 && errno == EINTR);
 	if (n == -1)
-		fail(w, ERR_IO, "byte %" PRIu64 ": read: %s",
+		wfail(w, ERR_IO, "byte %" PRIu64 ": read: %s",
 		    w->st.bytes, strerror(errno));
 	if (n == 0) {
 		*eof = 1;
@@ -384,9 +363,10 @@ read_socket(struct worker *w, int *eof)
 	}
 	w->st.bytes += n;
 	if (w->rdb != NULL && rdb_feed(w->rdb, w->rbuf, n) == -1)
-		fail(w, ERR_PROTO, "%s", rdb_error(w->rdb));
+		wfail(w, ERR_PROTO, "%s", rdb_error(w->rdb));
 }
 
+/* The EOF token; in stable sync what follows it is the journal. */
 static void
 take_token(struct worker *w, const char *p, size_t len)
 {
@@ -396,6 +376,25 @@ take_token(struct worker *w, const char *p, size_t len)
 		n = len;
 	memcpy(w->token + w->ntoken, p, n);
 	w->ntoken += n;
+	if (len > n && w->stable && journal_feed(w->jr, p + n, len - n) == -1)
+		wfail(w, journal_err(w->jr)->kind, "%s",
+		    journal_error(w->jr));
+}
+
+/*
+ * The journal decoder of stable sync, numbering bytes in the flow: the
+ * journal starts after the token, which starts `left` bytes before the
+ * end of what was read.
+ */
+static void
+journal_restart(struct worker *w, size_t left)
+{
+	journal_free(w->jr);
+	if ((w->jr = journal_new(NULL)) == NULL)
+		wfail(w, ERR_SYS, "out of memory");
+	w->jstart = w->st.bytes - left + DFLY_ID_LEN;
+	if (journal_set_offset(w->jr, w->jstart) == -1)
+		wfail(w, ERR_SYS, "journal offset");
 }
 
 static void
@@ -409,53 +408,54 @@ full_sync(struct worker *w)
 
 	if ((w->rdb = rdb_new(RDB_MODE_FLOW, NULL)) == NULL ||
 	    (w->jr = journal_new(NULL)) == NULL)
-		fail(w, ERR_SYS, "out of memory");
+		wfail(w, ERR_SYS, "out of memory");
 	len = net_leftover(&w->conn, &p);
 	if (len > 0) {
 		w->st.bytes += len;
 		if (rdb_feed(w->rdb, p, len) == -1)
-			fail(w, ERR_PROTO, "%s", rdb_error(w->rdb));
+			wfail(w, ERR_PROTO, "%s", rdb_error(w->rdb));
 	}
 	pfd.fd = w->conn.fd;
 	pfd.events = POLLIN;
 	while (!(done = drain(w))) {
-		if (eof && stop_pending())
+		if (eof && worker_stop_pending())
 			return;
 		if (eof)
-			fail(w, ERR_IO, "byte %" PRIu64 ": the master closed "
+			wfail(w, ERR_IO, "byte %" PRIu64 ": the master closed "
 			    "the flow (%s)", w->st.bytes,
 			    msg_phase_name(w->st.phase));
 		if (worker_stop)
 			return;
 		if (mono_ms() - w->last_stats_ms >= STATS_EVERY_MS)
-			send_stats(w, MSG_STATS);
-		if ((n = wait_poll(&pfd, 1, STATS_EVERY_MS)) == -1 &&
+			worker_stats(w, MSG_STATS);
+		if ((n = worker_poll(&pfd, 1, STATS_EVERY_MS)) == -1 &&
 		    errno != EINTR)
-			fail(w, ERR_SYS, "byte %" PRIu64 ": poll: %s",
+			wfail(w, ERR_SYS, "byte %" PRIu64 ": poll: %s",
 			    w->st.bytes, strerror(errno));
 		if (n <= 0)
 			continue;
 		read_socket(w, &eof);
 	}
 	if (!w->have_offset)
-		fail(w, ERR_PROTO, "byte %" PRIu64 ": trailer without "
+		wfail(w, ERR_PROTO, "byte %" PRIu64 ": trailer without "
 		    "JOURNAL_OFFSET", rdb_offset(w->rdb));
 	rdb_leftover(w->rdb, &p, &len);
+	journal_restart(w, len);
 	take_token(w, p, len);
-	send_stats(w, MSG_STATS);	/* the trailer phase, for status */
+	worker_stats(w, MSG_STATS);	/* the trailer phase, for status */
 	deadline = mono_ms() + w->cfg->timeout_ms;
 	while (w->ntoken < DFLY_ID_LEN) {
 		if (worker_stop)
 			return;
 		left = deadline - mono_ms();
-		n = left > 0 ? wait_poll(&pfd, 1, left) : 0;
+		n = left > 0 ? worker_poll(&pfd, 1, left) : 0;
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1)
-			fail(w, ERR_SYS, "byte %" PRIu64 ": poll: %s",
+			wfail(w, ERR_SYS, "byte %" PRIu64 ": poll: %s",
 			    w->st.bytes, strerror(errno));
 		if (n == 0)
-			fail(w, ERR_IO, "byte %" PRIu64 ": no EOF token "
+			wfail(w, ERR_IO, "byte %" PRIu64 ": no EOF token "
 			    "within %d ms of the trailer", w->st.bytes,
 			    w->cfg->timeout_ms);
 		eof = 0;
@@ -463,15 +463,15 @@ full_sync(struct worker *w)
 		rdb_free(w->rdb);	/* the stream past the token is journal */
 		w->rdb = NULL;
 		read_socket(w, &eof);
-		if (eof && stop_pending())
+		if (eof && worker_stop_pending())
 			return;
 		if (eof)
-			fail(w, ERR_IO, "byte %" PRIu64 ": the master closed "
+			wfail(w, ERR_IO, "byte %" PRIu64 ": the master closed "
 			    "the flow inside the EOF token", w->st.bytes);
 		take_token(w, w->rbuf, w->st.bytes - len);
 	}
 	if (memcmp(w->token, w->reply.token, DFLY_ID_LEN) != 0)
-		fail(w, ERR_PROTO, "EOF token \"%.40s\" differs from the FLOW "
+		wfail(w, ERR_PROTO, "EOF token \"%.40s\" differs from the FLOW "
 		    "reply's \"%s\"", w->token, w->reply.token);
 }
 
@@ -489,7 +489,7 @@ checkpoint(struct worker *w)
 	rec.keys = w->st.keys;
 	rec.bytes = w->st.bytes;
 	if (lsnstore_put(w->lsn, w->flow, &rec, &e) == -1)
-		fail(w, e.kind, "%s", e.msg);
+		wfail(w, e.kind, "%s", e.msg);
 }
 
 /*
@@ -515,7 +515,7 @@ linger(struct worker *w)
 		pfd[1].fd = w->conn.fd;
 		pfd[1].events = POLLIN;
 		np = w->conn.fd != -1 ? 2 : 1;
-		if ((n = wait_poll(pfd, np, -1)) == -1 && errno == EINTR)
+		if ((n = worker_poll(pfd, np, -1)) == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
 			log_warn("poll");
@@ -562,6 +562,7 @@ worker_main(const struct config *cfg, const struct dfly_master *m, int flow,
 	w.flow = flow;
 	w.msgfd = msgfd;
 	w.shm = shm;
+	w.stable = !cfg->full_sync_only;
 	net_init(&w.conn);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term;
@@ -573,38 +574,41 @@ worker_main(const struct config *cfg, const struct dfly_master *m, int flow,
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGINT, &sa, NULL);	/* the supervisor decides */
 	sigaction(SIGPIPE, &sa, NULL);
-	set_phase(&w, PHASE_START);
+	worker_phase(&w, PHASE_START);
 	if ((w.rbuf = malloc(READ_CHUNK)) == NULL)
-		fail(&w, ERR_SYS, "out of memory");
+		wfail(&w, ERR_SYS, "out of memory");
 	if ((w.lsn = lsnstore_open(cfg->state_dir, &e)) == NULL)
-		fail(&w, e.kind, "%s", e.msg);
+		wfail(&w, e.kind, "%s", e.msg);
 	open_target(&w);
 	register_flow(&w);
 	/* the target no longer matches any earlier LSN of this flow */
 	if (lsnstore_del(w.lsn, flow, &e) == -1)
-		fail(&w, e.kind, "%s", e.msg);
+		wfail(&w, e.kind, "%s", e.msg);
 	memset(&r, 0, sizeof(r));
 	r.partial = w.reply.partial;
 	memcpy(r.token, w.reply.token, sizeof(r.token));
-	report(&w, MSG_FLOW_REPLY, &r, sizeof(r));
-	set_phase(&w, PHASE_FULL_SYNC);
-	send_stats(&w, MSG_STATS);
+	worker_report(&w, MSG_FLOW_REPLY, &r, sizeof(r));
+	worker_phase(&w, PHASE_FULL_SYNC);
+	worker_stats(&w, MSG_STATS);
 	full_sync(&w);
 	if (w.writer != NULL && writer_sync(w.writer) == -1)
-		fail(&w, ERR_TARGET, "target: %s", writer_error(w.writer)->msg);
+		wfail(&w, ERR_TARGET, "target: %s",
+		    writer_error(w.writer)->msg);
 	if (worker_stop) {
 		log_info("stopped at byte %" PRIu64 ", writes flushed",
 		    w.st.bytes);
 		_exit(0);
 	}
 	checkpoint(&w);
-	set_phase(&w, PHASE_DONE);
-	send_stats(&w, MSG_DONE);
+	worker_phase(&w, PHASE_DONE);
+	worker_stats(&w, MSG_DONE);
 	fill_stats(&w);
 	log_info("snapshot applied: journal offset %" PRIu64 ", %" PRIu64
 	    " keys (%" PRIu64 " written, %" PRIu64 " skipped), %" PRIu64
 	    " journal commands, %" PRIu64 " bytes", w.st.lsn, w.st.keys,
 	    w.st.written, w.st.skipped, w.st.journal, w.st.bytes);
+	if (w.stable)
+		stable_run(&w);
 	linger(&w);
 	net_close(&w.conn);
 	writer_close(w.writer);

@@ -32,6 +32,8 @@ with open(bad, 'w') as f:
     f.write('source 127.0.0.1:1\ntarget 127.0.0.1:2\nstate-dir %s\nmax-retries 3\n' % d)
 r = df2redis('replicate', ['-n', '-f', bad, '--max-retries', 'x'])
 ok(r.returncode == 2 and '--max-retries' in r.stderr, 'command line values are checked too')
+r = df2redis('replicate', ['-n', '-f', bad, '--checkpoint-ms', '0'])
+ok(r.returncode == 2 and '--checkpoint-ms: "0" is too small' in r.stderr, 'checkpoint-ms is at least 1 ms')
 r = df2redis('replicate', ['-n', '--target', '127.0.0.1:2', '--state-dir', d])
 ok(r.returncode == 2 and '--source' in r.stderr, 'missing --source is an error')
 r = df2redis('migrate', ['-n', '--source', 'nohostport', '--target', '127.0.0.1:2', '--state-dir', d])
@@ -84,8 +86,8 @@ r = df2redis('replicate', ['-d', '--source', '127.0.0.1:%d' % free_port(), '--ta
                            '--state-dir', sd, '--max-retries', '2', '--retry-delay-ms', '20'])
 ok(r.returncode == 1 and r.stderr.count('restarting the full sync') == 2 and 'giving up after 2' in r.stderr,
    'unreachable master: bounded retries with backoff')
-ok(r.stderr.count('stable sync (journal replay) is not available in this version') == 1,
-   'replicate says in one line that it stops after the full sync')
+ok('stable sync' not in r.stderr and '(full sync only)' not in r.stderr,
+   'replicate runs on past the full sync: no notice that it stops')
 src.stop()
 tgt.stop()
 
@@ -94,11 +96,11 @@ fso = os.path.join(d, 'fso.conf')
 with open(fso, 'w') as f:
     f.write('source 127.0.0.1:1\ntarget 127.0.0.1:2\nstate-dir %s\nfull-sync-only yes\n'
             'max-retries 0\n' % tmpdir('state'))
-NOTICE = 'stable sync (journal replay) is not available'
-for extra, want_notice, what in (([], False, 'file alone: full sync only'),
-                                 (['--full-sync-only=no'], True, '--full-sync-only=no wins over the file'),
-                                 (['--no-full-sync-only'], True, '--no-full-sync-only wins over the file'),
-                                 (['--no-full-sync-only', '--full-sync-only'], False,
+NOTICE = ' (full sync only), state in '
+for extra, want_notice, what in (([], True, 'file alone: full sync only'),
+                                 (['--full-sync-only=no'], False, '--full-sync-only=no wins over the file'),
+                                 (['--no-full-sync-only'], False, '--no-full-sync-only wins over the file'),
+                                 (['--no-full-sync-only', '--full-sync-only'], True,
                                   'the last of them wins')):
     r = df2redis('replicate', ['-d', '-f', fso] + extra, timeout=30)
     ok(r.returncode == 1 and (NOTICE in r.stderr) == want_notice, what)

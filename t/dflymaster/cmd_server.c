@@ -130,6 +130,8 @@ cmd_dflymaster(struct client *c, size_t argc, char **argv, size_t *lens)
 {
 	if (argc == 2 && arg_is(argv[1], lens[1], "stats"))
 		repl_stats(c);
+	else if (argc == 2 && arg_is(argv[1], lens[1], "flows"))
+		repl_flows(c);
 	else if (argc == 2 && arg_is(argv[1], lens[1], "load-sample")) {
 		sample_load();
 		reply_ok(c);

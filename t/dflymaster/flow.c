@@ -104,6 +104,10 @@ flow_journal(struct flow *f, uint64_t lsn, const uint8_t *p, size_t len)
 		struct enc	 e;
 
 		enc_init(&e);
+		if (f->sess->faulty && options()->fault_bad_lsn == f->shard) {
+			stat_inc(STAT_FAULTS);
+			lsn++;	/* --fault-bad-lsn */
+		}
 		enc_jr_lsn(&e, lsn);
 		flow_emit(f, e.p, e.len);
 		enc_free(&e);

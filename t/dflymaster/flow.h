@@ -22,6 +22,7 @@ struct flow {
 	int		 partial;
 	uint64_t	 start_lsn;	/* PARTIAL: first LSN to send */
 	uint64_t	 acked;		/* last REPLCONF ACK */
+	uint64_t	 nacks;		/* REPLCONF ACKs received */
 	enum fstate	 state;
 	uint64_t	 reply_len;	/* bytes queued before the data stream */
 	uint64_t	 stream_queued;	/* data stream bytes queued */

@@ -59,6 +59,8 @@ usage(FILE *f)
 "  --fault-close-flow I:K    close flow I after K bytes\n"
 "  --fault-stall-flow I:K    stop writing flow I after K bytes, keep it open\n"
 "  --fault-flip-byte I:K     flip the low bit of byte K of flow I\n"
+"  --fault-bad-lsn I         LSN entries on flow I carry one more than the\n"
+"                            LSN of the record before them\n"
 "  --refuse-partial          always answer FULL to DFLY FLOW ... <lsn>\n"
 "  --fault-startstable-error answer the first DFLY STARTSTABLE with\n"
 "                            -ERR invalid state\n"
@@ -74,7 +76,10 @@ usage(FILE *f)
 "every key it adds is journaled as SET k v (txid 0), so keys populated during a\n"
 "full or stable sync reach the replica.\n"
 "Test hook: DFLY STARTSTABLE before every flow's FULLSYNC_END was written to\n"
-"its socket prints \"BARRIER VIOLATION\" on stderr and exits with status 3.\n");
+"its socket prints \"BARRIER VIOLATION\" on stderr and exits with status 3.\n"
+"DFLYMASTER FLOWS lists each stable flow's shard LSN and last ACK, and counts\n"
+"ACKs not of exactly three tokens (bad_acks) and ACKs past the shard's next\n"
+"LSN (acks_ahead).\n");
 }
 
 static void
@@ -112,7 +117,7 @@ options_parse(int argc, char **argv)
 	enum { O_PORT = 256, O_SHARDS, O_PASS, O_USER, O_CHUNK, O_COMP,
 	    O_BLMS, O_BLREC, O_OLIM, O_RTO, O_LSNI, O_DELAY, O_MID, O_NEWMID,
 	    O_REPLAY, O_FCLOSE, O_FSTALL, O_FFLIP, O_REFUSE, O_FSS, O_FONCE,
-	    O_HELP };
+	    O_FBADLSN, O_HELP };
 	static const struct option longopts[] = {
 		{ "port", required_argument, NULL, O_PORT },
 		{ "shards", required_argument, NULL, O_SHARDS },
@@ -132,6 +137,7 @@ options_parse(int argc, char **argv)
 		{ "fault-close-flow", required_argument, NULL, O_FCLOSE },
 		{ "fault-stall-flow", required_argument, NULL, O_FSTALL },
 		{ "fault-flip-byte", required_argument, NULL, O_FFLIP },
+		{ "fault-bad-lsn", required_argument, NULL, O_FBADLSN },
 		{ "refuse-partial", no_argument, NULL, O_REFUSE },
 		{ "fault-startstable-error", no_argument, NULL, O_FSS },
 		{ "fault-once", no_argument, NULL, O_FONCE },
@@ -150,6 +156,7 @@ options_parse(int argc, char **argv)
 	opt.repl_timeout_ms = 30000;
 	opt.lsn_interval_ms = 3000;
 	opt.fault_close.flow = opt.fault_stall.flow = opt.fault_flip.flow = -1;
+	opt.fault_bad_lsn = -1;
 	random_hex(opt.master_id, 40);
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -227,6 +234,10 @@ options_parse(int argc, char **argv)
 			break;
 		case O_FFLIP:
 			parse_fault(&opt.fault_flip, optarg);
+			break;
+		case O_FBADLSN:
+			opt.fault_bad_lsn = (int)num_arg("--fault-bad-lsn",
+			    optarg, 0, MAX_SHARDS - 1);
 			break;
 		case O_REFUSE:
 			opt.refuse_partial = 1;

@@ -147,6 +147,13 @@ replconf_ack(struct client *c, const char *p, size_t n)
 		return;
 	}
 	c->flow->acked = (uint64_t)v;
+	c->flow->nacks++;
+	if (c->flow->acked > journal_lsn(c->flow->shard)) {
+		log_info("flow %d: ACK %llu past the next LSN %llu",
+		    c->flow->shard, (unsigned long long)c->flow->acked,
+		    (unsigned long long)journal_lsn(c->flow->shard));
+		stat_inc(STAT_ACKS_AHEAD);
+	}
 }
 
 /* replication.md 2.2 */
@@ -164,6 +171,8 @@ repl_replconf(struct client *c, size_t argc, char **argv, size_t *lens)
 		replconf_ack(c, argv[2], lens[2]);
 		return;
 	}
+	if (arg_is(argv[1], lens[1], "ack"))
+		stat_inc(STAT_BAD_ACKS);	/* answered as Dragonfly does */
 	if (argc == 3 && arg_is(argv[1], lens[1], "capa") &&
 	    arg_is(argv[2], lens[2], "dragonfly")) {
 		create_session(c);
@@ -563,6 +572,39 @@ repl_stats(struct client *c)
 	    (unsigned long long)stat_get(STAT_FAULTS),
 	    (unsigned long long)stat_get(STAT_JOURNAL_BLOBS));
 	reply_bulk(c, buf, (size_t)n);
+}
+
+/*
+ * DFLYMASTER FLOWS: per flow of every session in stable sync, the shard's
+ * next LSN and the flow's last ACK; then the ACK faults.
+ */
+void
+repl_flows(struct client *c)
+{
+	char		*buf = NULL;
+	size_t		 len = 0;
+	struct session	*s;
+	FILE		*fp;
+	int		 i;
+
+	if ((fp = open_memstream(&buf, &len)) == NULL)
+		fatal("open_memstream");
+	TAILQ_FOREACH(s, &sessions, entry) {
+		if (s->state != S_STABLE_SYNC)
+			continue;
+		for (i = 0; i < s->nflows; i++)
+			fprintf(fp, "SYNC%d flow:%d lsn:%llu acked:%llu "
+			    "acks:%llu\r\n", s->id, i,
+			    (unsigned long long)journal_lsn(i),
+			    (unsigned long long)s->flows[i]->acked,
+			    (unsigned long long)s->flows[i]->nacks);
+	}
+	fprintf(fp, "bad_acks:%llu\r\nacks_ahead:%llu\r\n",
+	    (unsigned long long)stat_get(STAT_BAD_ACKS),
+	    (unsigned long long)stat_get(STAT_ACKS_AHEAD));
+	fclose(fp);
+	reply_bulk(c, buf, len);
+	free(buf);
 }
 
 /* a little of every running full sync; 1: more work left */

@@ -44,5 +44,6 @@ void		 repl_wrote(struct client *);
 int		 repl_throttled(void);
 int		 repl_nsessions(void);
 void		 repl_stats(struct client *);
+void		 repl_flows(struct client *);
 
 #endif

@@ -14,6 +14,8 @@ enum stat_id {
 	STAT_JOURNAL_RECORDS,
 	STAT_FAULTS,		/* fault switches that took effect */
 	STAT_JOURNAL_BLOBS,	/* JOURNAL_BLOBs sent during full syncs */
+	STAT_BAD_ACKS,		/* REPLCONF ACK not of exactly 3 tokens */
+	STAT_ACKS_AHEAD,	/* ACKs past the shard's next LSN */
 	STAT_COUNT
 };
 
