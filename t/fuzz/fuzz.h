@@ -55,4 +55,7 @@ next_piece(uint32_t *state)
 	return 1 + (*state >> 16) % 13;
 }
 
+/* The entry point libFuzzer calls, defined by each target. */
+int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
 #endif
