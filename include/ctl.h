@@ -13,11 +13,27 @@
  *		session <syncid|-> state <connecting|full-sync|barrier|
  *		    stable-switch|done|backoff|stopping> attempt <n>
  *		    (barrier: some flows passed FULLSYNC_END, not all)
- *		    flows <N> master <replid|->
+ *		    flows <N> master <replid|-> sessions <n>
+ *		    takeover <none|pending|done>
  *		flow <i> phase <phase> keys <n> written <n> skipped <n>
- *		    journal <n> bytes <n> offset <n> lsn <n> pid <pid>
+ *		    journal <n> bytes <n> offset <n> lsn <n> acked <n>
+ *		    pid <pid> lag_ms <n|-> restarts <n> resyncs_partial <n>
+ *		    resyncs_full <n>
  *		    (one line per flow; phase as in imsg.h msg_phase_name())
+ *		last_error <i> <text>	(flows that failed, status.h)
  *		.
+ *	status json
+ *		ok
+ *		<the same as one JSON object on one line (status.h)>
+ *		.
+ *	takeover [<seconds>]
+ *		ok takeover complete: every write of the master is on the
+ *		    target
+ *		flow <i> lsn <n> acked <n>	(one line per flow)
+ *		.	(answered once the master answered DFLY TAKEOVER and,
+ *			after +OK, the workers stopped; then the daemon exits)
+ *		or "error: takeover failed: <the master's error>" and
+ *		"replication goes on"
  *	restart-flow <i>
  *		ok restarting the session: flow <i> cannot rejoin a full sync
  *		    alone, so the whole full sync starts again
@@ -51,7 +67,10 @@
 struct ctl_request {
 	const char	*name;
 	int		 has_arg;	/* "NAME ARG" (1) or "NAME" alone (0) */
-	/* Answer on fd with exactly one ctl_reply(). */
+	/*
+	 * Answer on fd with exactly one ctl_reply(), now or later (the
+	 * answer then owns fd until it replies).
+	 */
 	void		(*answer)(void *arg, int fd, const char *reqarg);
 };
 

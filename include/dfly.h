@@ -1,7 +1,8 @@
 /*
  * dfly.h - client side of Dragonfly's replication protocol
  * (replication.md): connection with AUTH, the handshake on the control
- * connection, FLOW registration, DFLY SYNC and DFLY STARTSTABLE.
+ * connection, FLOW registration, DFLY SYNC, DFLY STARTSTABLE and
+ * DFLY TAKEOVER.
  *
  * Blocking, with a timeout on every reply, on net.h's connection.  The
  * bytes read past a FLOW reply are the beginning of the snapshot stream:
@@ -64,5 +65,14 @@ int	dfly_startstable(struct net_conn *, const struct dfly_master *,
 int	dfly_startstable_send(struct net_conn *, const struct dfly_master *,
 	    struct error *);
 int	dfly_startstable_reply(struct net_conn *, struct error *);
+/*
+ * DFLY TAKEOVER <timeout_s> SYNC<n> (replication.md 10), in two halves
+ * too: the master answers once every flow acknowledged its PING, or
+ * after the timeout.  The reply is 0 for +OK; an error reply (-ERR
+ * invalid state, -ERR Takeover failed!) is ERR_PROTO quoting it.
+ */
+int	dfly_takeover_send(struct net_conn *, const struct dfly_master *,
+	    int timeout_s, struct error *);
+int	dfly_takeover_reply(struct net_conn *, struct error *);
 
 #endif

@@ -66,6 +66,9 @@ struct msg_stats {
 					   in stable sync the next LSN */
 	uint64_t	 acked;		/* stable sync: LSN sent in the last
 					   REPLCONF ACK */
+	int64_t		 behind_since;	/* stable sync: 0 if every record
+					   received is acknowledged by the
+					   target, else mono ms it last was */
 };
 
 /* The master was flushed during the full sync: the target must be too. */

@@ -9,6 +9,8 @@
  *			the handshake to its outcome
  *	ctlcmd.c	the answers to control requests (ctl.h)
  *	resync.c	the target made ready before a session (resync.h)
+ *	status.c	the status request and per-flow history (status.h)
+ *	takeover.c	DFLY TAKEOVER for the control client (takeover.h)
  *
  * The supervisor owns the control connection to the Dragonfly master and
  * one worker process per FLOW (worker.h), which it hears from over imsg.h
@@ -28,6 +30,8 @@
 #include "error.h"
 #include "imsg.h"
 #include "resync.h"
+#include "status.h"
+#include "takeover.h"
 #include "worker.h"
 
 /*
@@ -88,6 +92,10 @@ struct sup {
 
 	/* for the next session */
 	struct resync		 resync;
+
+	/* across sessions */
+	struct status_hist	 hist;
+	struct takeover		 takeover;
 };
 
 /* supervisor.c */

@@ -50,6 +50,8 @@ struct worker {
 	uint64_t		 jstart;	/* flow offset of the first
 						   journal byte */
 	int64_t			 last_stats_ms;
+	int64_t			 caught_up_ms;	/* mono: every record read
+						   was acknowledged */
 	char			*rbuf;
 	char			 label[32];	/* the writer keeps a pointer */
 };

@@ -5,11 +5,13 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ctl.h"
 #include "log.h"
 #include "supervisor.h"
 
+/* "status" as text lines, "status json" as one JSON object. */
 static void
 answer_status(void *arg, int fd, const char *reqarg)
 {
@@ -17,26 +19,20 @@ answer_status(void *arg, int fd, const char *reqarg)
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *fp;
-	int i;
 
-	(void)reqarg;
+	if (reqarg != NULL && strcmp(reqarg, "json") != 0) {
+		ctl_reply(fd, "error: status wants no argument or \"json\"\n");
+		return;
+	}
 	if ((fp = open_memstream(&buf, &len)) == NULL) {
 		ctl_reply(fd, "error: out of memory\n");
 		return;
 	}
-	fprintf(fp, "ok\nsession %s state %s attempt %d flows %d master %s\n",
-	    s->m.syncid[0] ? s->m.syncid : "-", session_state_name(s->state),
-	    s->attempt, s->nflows, s->m.replid[0] ? s->m.replid : "-");
-	for (i = 0; i < s->nflows; i++) {
-		const struct msg_stats *st = &s->flows[i].st;
-
-		fprintf(fp, "flow %d phase %s keys %" PRIu64 " written %"
-		    PRIu64 " skipped %" PRIu64 " journal %" PRIu64 " bytes %"
-		    PRIu64 " offset %" PRIu64 " lsn %" PRIu64 " acked %" PRIu64
-		    " pid %d\n", i, msg_phase_name(st->phase), st->keys,
-		    st->written, st->skipped, st->journal, st->bytes,
-		    st->offset, st->lsn, st->acked, (int)s->flows[i].pid);
-	}
+	fputs("ok\n", fp);
+	if (reqarg != NULL)
+		status_json(s, fp);
+	else
+		status_text(s, fp);
 	fclose(fp);
 	ctl_reply(fd, buf);
 	free(buf);
@@ -86,8 +82,18 @@ answer_restart_flow(void *arg, int fd, const char *reqarg)
 	s->restart = 1;
 }
 
+/* Answered when the master answers DFLY TAKEOVER (takeover.h). */
+static void
+answer_takeover(void *arg, int fd, const char *reqarg)
+{
+	takeover_request(arg, fd, reqarg);
+}
+
 const struct ctl_request ctlcmd_requests[] = {
 	{ "status",		0, answer_status },
+	{ "status",		1, answer_status },
+	{ "takeover",		0, answer_takeover },
+	{ "takeover",		1, answer_takeover },
 	{ "stop",		0, answer_stop },
 	{ "restart-flow",	1, answer_restart_flow },
 	{ NULL,			0, NULL },

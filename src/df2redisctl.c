@@ -3,7 +3,8 @@
  *
  * One request line per connection (see ctl.h); the answer is read up to the
  * line holding a single "." and shown: `status` as a table, everything else
- * as the server's text.  An "error: " answer exits 1.
+ * as the server's text, `status --json` as the server's JSON, verbatim.
+ * An "error: " answer exits 1.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -32,18 +33,24 @@
 #define DEFAULT_TIMEOUT	30		/* seconds */
 #define MAX_REPLY	(4 << 20)	/* bytes; a status of 1024 flows is ~250K */
 #define MAX_FIELDS	32		/* key/value pairs on one reply line */
+#define TAKEOVER_DEFAULT_S 10		/* the supervisor's default */
+#define TAKEOVER_GRACE_S 60		/* to stop the workers, and slack */
 
 enum action {
 	NONE,
 	STATUS,
+	STATUS_JSON,
 	RESTART_FLOW,
 	STOP,
+	TAKEOVER,
 };
 
 enum token_type {
 	ENDTOKEN,
+	OPTEND,		/* ends a table whose one word may be left out */
 	KEYWORD,
 	FLOWID,
+	SECONDS,
 };
 
 struct token {
@@ -60,17 +67,30 @@ struct request {
 };
 
 static const struct token t_flowid[];
+static const struct token t_status[];
+static const struct token t_seconds[];
 
 static const struct token t_main[] = {
 	{ KEYWORD,	"restart-flow",	RESTART_FLOW,	t_flowid },
-	{ KEYWORD,	"status",	STATUS,		NULL },
+	{ KEYWORD,	"status",	STATUS,		t_status },
 	{ KEYWORD,	"stop",		STOP,		NULL },
+	{ KEYWORD,	"takeover",	TAKEOVER,	t_seconds },
 	{ ENDTOKEN,	"",		NONE,		NULL },
 };
 
 static const struct token t_flowid[] = {
 	{ FLOWID,	"<flow>",	NONE,		NULL },
 	{ ENDTOKEN,	"",		NONE,		NULL },
+};
+
+static const struct token t_status[] = {
+	{ KEYWORD,	"--json",	STATUS_JSON,	NULL },
+	{ OPTEND,	"",		NONE,		NULL },
+};
+
+static const struct token t_seconds[] = {
+	{ SECONDS,	"<seconds>",	NONE,		NULL },
+	{ OPTEND,	"",		NONE,		NULL },
 };
 
 /* One reply line split as KIND NAME KEY VALUE KEY VALUE ... */
@@ -90,12 +110,28 @@ usage(int status)
 	fprintf(out, "usage: df2redisctl [-r] [-f file] [-s socket] "
 	    "[-t seconds] command [argument]\n"
 	    "commands:\n"
-	    "  status              the session and every flow\n"
+	    "  status [--json]     the session and every flow\n"
 	    "  restart-flow <flow> restart the session (the full sync)\n"
 	    "  stop                stop the daemon\n"
+	    "  takeover [seconds]  cut over: DFLY TAKEOVER, then stop\n"
 	    "-h, --help: this text; -V, --version: the version.  "
 	    "See df2redisctl(8).\n");
 	exit(status);
+}
+
+static int
+is_end(const struct token *t)
+{
+	return t->type == ENDTOKEN || t->type == OPTEND;
+}
+
+/* Whether the table's word may be left out. */
+static int
+optional(const struct token *table)
+{
+	while (table->type != ENDTOKEN && table->type != OPTEND)
+		table++;
+	return table->type == OPTEND;
 }
 
 static void
@@ -105,7 +141,7 @@ show_valid(const struct token *table)
 	int i;
 
 	fprintf(stderr, "valid %s:", what);
-	for (i = 0; table[i].type != ENDTOKEN; i++)
+	for (i = 0; !is_end(&table[i]); i++)
 		fprintf(stderr, " %s", table[i].keyword);
 	fprintf(stderr, "\n");
 }
@@ -119,6 +155,16 @@ is_flowid(const char *word)
 	return errstr == NULL;
 }
 
+/* Must agree with the supervisor's TAKEOVER_MAX_S (takeover.h). */
+static int
+is_seconds(const char *word)
+{
+	const char *errstr;
+
+	strtonum(word, 0, 3600, &errstr);
+	return errstr == NULL;
+}
+
 /*
  * Match one word against a table: an exact keyword wins, else a unique
  * prefix.  Returns the token, or NULL after saying why.
@@ -129,7 +175,7 @@ match_token(const char *word, const struct token *table)
 	const struct token *t = NULL;
 	int i, matches = 0;
 
-	for (i = 0; table[i].type != ENDTOKEN; i++) {
+	for (i = 0; !is_end(&table[i]); i++) {
 		switch (table[i].type) {
 		case KEYWORD:
 			if (strcmp(word, table[i].keyword) == 0)
@@ -144,7 +190,12 @@ match_token(const char *word, const struct token *table)
 			if (is_flowid(word))
 				return &table[i];
 			break;
+		case SECONDS:
+			if (is_seconds(word))
+				return &table[i];
+			break;
 		case ENDTOKEN:
+		case OPTEND:
 			break;
 		}
 	}
@@ -154,6 +205,8 @@ match_token(const char *word, const struct token *table)
 		warnx("ambiguous argument: %s", word);
 	else if (table[0].type == FLOWID)
 		warnx("bad flow id: %s", word);
+	else if (table[0].type == SECONDS)
+		warnx("bad timeout: %s (0..3600 seconds)", word);
 	else
 		warnx("unknown argument: %s", word);
 	show_valid(table);
@@ -175,13 +228,15 @@ parse(int argc, char **argv, struct request *req)
 		if ((t = match_token(argv[i], table)) == NULL)
 			exit(EXIT_USAGE);
 		if (t->type == KEYWORD) {
-			req->words[req->nwords++] = t->keyword;
+			/* an option word goes on the wire without its dashes */
+			req->words[req->nwords++] = t->keyword +
+			    strspn(t->keyword, "-");
 			req->action = t->action;
 		} else
 			req->words[req->nwords++] = argv[i];
 		table = t->next;
 	}
-	if (table != NULL) {
+	if (table != NULL && !optional(table)) {
 		warnx("missing argument after %s", argv[argc - 1]);
 		show_valid(table);
 		exit(EXIT_USAGE);
@@ -580,6 +635,22 @@ print_status(char **lines, int nlines)
 	free(flows);
 }
 
+/*
+ * A takeover is answered when the master answers, after its own timeout
+ * at most, and once the workers stopped: give it that much more.
+ */
+static int
+reply_timeout(const struct request *req, int timeout)
+{
+	int t;
+
+	if (req->action != TAKEOVER)
+		return timeout;
+	t = req->nwords > 1 ? atoi(req->words[1]) : TAKEOVER_DEFAULT_S;
+	t += TAKEOVER_GRACE_S;
+	return t > timeout ? t : timeout;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -640,8 +711,17 @@ main(int argc, char **argv)
 	format_request(&req, request, sizeof(request));
 	fd = connect_ctl(path, timeout);
 	send_request(fd, path, request);
-	reply = read_reply(fd, path, timeout, &len);
+	reply = read_reply(fd, path, reply_timeout(&req, timeout), &len);
 	close(fd);
+	if (req.action == STATUS_JSON && !raw &&
+	    strncmp(reply, "ok\n", 3) == 0) {
+		/* JSON escapes every byte that could need it: verbatim */
+		fputs(reply + 3, stdout);
+		if (fflush(stdout) == EOF || ferror(stdout))
+			err(1, "stdout");
+		free(reply);
+		return 0;
+	}
 	lines = split_lines(reply, &nlines);
 
 	if (nlines == 0) {

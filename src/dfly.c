@@ -1,6 +1,7 @@
 /*
  * dfly.c - replication protocol client: handshake, FLOW, DFLY SYNC,
- * DFLY STARTSTABLE (replication.md sections 2-4), on net.h's connection.
+ * DFLY STARTSTABLE (replication.md sections 2-4), DFLY TAKEOVER (section
+ * 10), on net.h's connection.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -232,8 +233,9 @@ dfly_startstable_send(struct net_conn *c, const struct dfly_master *m,
 	return net_send(c, 3, argv, NULL, e);
 }
 
-int
-dfly_startstable_reply(struct net_conn *c, struct error *e)
+/* The +OK of a command sent with net_send(), named by what. */
+static int
+read_ok(struct net_conn *c, const char *what, struct error *e)
 {
 	redisReply	*r;
 	int		 rc = 0;
@@ -241,11 +243,35 @@ dfly_startstable_reply(struct net_conn *c, struct error *e)
 	if ((r = net_read(c, e)) == NULL)
 		return -1;
 	if (r->type == REDIS_REPLY_ERROR)
-		rc = err_set(e, ERR_PROTO, "%s: DFLY STARTSTABLE: -%s",
-		    c->name, r->str);
+		rc = err_set(e, ERR_PROTO, "%s: %s: -%s", c->name, what,
+		    r->str);
 	else if (!is_status(r, "OK"))
-		rc = err_set(e, ERR_PROTO, "%s: DFLY STARTSTABLE: expected "
-		    "+OK", c->name);
+		rc = err_set(e, ERR_PROTO, "%s: %s: expected +OK", c->name,
+		    what);
 	freeReplyObject(r);
 	return rc;
+}
+
+int
+dfly_startstable_reply(struct net_conn *c, struct error *e)
+{
+	return read_ok(c, "DFLY STARTSTABLE", e);
+}
+
+int
+dfly_takeover_send(struct net_conn *c, const struct dfly_master *m,
+    int timeout_s, struct error *e)
+{
+	const char	*argv[] = { "DFLY", "TAKEOVER", NULL, m->syncid };
+	char		 t[16];
+
+	snprintf(t, sizeof(t), "%d", timeout_s);
+	argv[2] = t;
+	return net_send(c, 4, argv, NULL, e);
+}
+
+int
+dfly_takeover_reply(struct net_conn *c, struct error *e)
+{
+	return read_ok(c, "DFLY TAKEOVER", e);
 }

@@ -46,6 +46,11 @@ session_fail(struct sup *s, enum err_kind kind, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (takeover_done(s)) {
+		/* the master shuts down after its +OK: this is the end */
+		log_debug("after the takeover: %s", msg);
+		return;
+	}
 	log_warnx("%s", msg);
 	/* the first failure says why; a later one only when it is fatal */
 	o = err_retryable(kind) ? OUT_RETRY : OUT_FATAL;
@@ -104,6 +109,7 @@ session_worker_msg(struct sup *s, int i, const struct msg *msg)
 	case MSG_FULLSYNC_DONE:
 		f->synced = 1;
 		f->st = msg->u.stats;
+		status_fullsync_done(s, i);
 		if (s->state == SESS_FULL_SYNC)
 			s->state = SESS_BARRIER;
 		log_debug("flow %d passed the barrier (%u/%d)", i,
@@ -121,6 +127,7 @@ session_worker_msg(struct sup *s, int i, const struct msg *msg)
 		break;
 	case MSG_ERROR:
 		f->st.phase = PHASE_FAILED;
+		status_flow_error(s, i, msg->u.error.text);
 		session_fail(s, msg->u.error.kind, "%s", msg->u.error.text);
 		break;
 	default:
@@ -146,6 +153,10 @@ session_master_event(struct sup *s)
 	n = recv(s->master.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
+	if (n == 1 && takeover_pending(s)) {
+		takeover_master_reply(s);
+		return;
+	}
 	if (n == 1 && s->startstable_pending) {
 		s->startstable_pending = 0;
 		if (dfly_startstable_reply(&s->master, &e) == 0) {
@@ -286,6 +297,13 @@ start_stable(struct sup *s)
 {
 	struct error e;
 
+	/* a TAKEOVER sent before stable sync: its refusal comes first */
+	if (!sup_pump(s, takeover_idle, s->cfg.timeout_ms, 1)) {
+		if (going(s))
+			session_fail(s, ERR_IO, "%s: no reply to DFLY TAKEOVER "
+			    "within %d ms", s->master.name, s->cfg.timeout_ms);
+		return;
+	}
 	log_info("every flow passed FULLSYNC_END: DFLY STARTSTABLE");
 	s->startstable_sent = 1;
 	if (dfly_startstable_send(&s->master, &s->m, &e) == -1) {
@@ -354,6 +372,7 @@ enum outcome
 session_run(struct sup *s)
 {
 	struct error e;
+	enum outcome o;
 
 	/* a restarted full sync overwrites key by key; deleted keys stay */
 	if (s->sessions++ > 0 && s->cfg.flush_on_resync)
@@ -371,7 +390,9 @@ session_run(struct sup *s)
 	if (!s->failed && sup_pump(s, barrier_reached, -1, 1))
 		start_stable(s);
 	wait_trailers(s);
-	return finish(s);
+	o = finish(s);
+	takeover_session_end(s);
+	return o;
 }
 
 /* The outcome of a session that ended SESS_DONE, on stdout and in the log. */

@@ -48,6 +48,7 @@ drain_target(struct worker *w, struct stable *ss)
 		wfail(w, worker_write_kind(w), "LSN %" PRIu64 ": %s",
 		    w->st.lsn, writer_error(w->writer)->msg);
 	ss->acked = w->st.lsn;
+	w->caught_up_ms = mono_ms();
 }
 
 /* Store the acknowledged LSN, durably, unless it is stored already. */
@@ -226,9 +227,11 @@ replay(struct worker *w, struct stable *ss)
 	while (!worker_stop &&
 	    (rc = journal_next(w->jr, &rec)) == JOURNAL_OK) {
 		apply(w, ss, &rec);
-		if (ss->ping)
+		if (ss->ping) {
 			ack(w, ss, 1);
-		else if (ss->since_ack >= ACK_RECORDS &&
+			/* the final LSN, should this PING be a TAKEOVER's */
+			worker_stats(w, MSG_STATS);
+		} else if (ss->since_ack >= ACK_RECORDS &&
 		    commit_due(w, ss, mono_ms()))
 			ack(w, ss, 0);
 	}

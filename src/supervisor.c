@@ -67,15 +67,15 @@ reap(struct sup *s, int i)
 		log_debug("flow %d: worker %d stopped by signal %d", i,
 		    (int)f->pid, WTERMSIG(status));
 	else if (WIFSIGNALED(status) && early && s->state != SESS_STOPPING)
-		session_fail(s, ERR_SYS, "flow %d: worker %d killed by signal "
+		status_flow_fail(s, i, ERR_SYS, "flow %d: worker %d killed by signal "
 		    "%d at byte %" PRIu64 " (%s)", i, (int)f->pid,
 		    WTERMSIG(status), f->st.bytes, msg_phase_name(f->st.phase));
 	else if (WIFEXITED(status) && WEXITSTATUS(status) != 0 && !s->failed)
-		session_fail(s, ERR_SYS, "flow %d: worker %d exited with "
+		status_flow_fail(s, i, ERR_SYS, "flow %d: worker %d exited with "
 		    "status %d", i, (int)f->pid, WEXITSTATUS(status));
 	else if (early && !f->killed && s->state != SESS_STOPPING &&
 	    !s->failed)
-		session_fail(s, ERR_SYS, "flow %d: worker %d exited early at "
+		status_flow_fail(s, i, ERR_SYS, "flow %d: worker %d exited early at "
 		    "byte %" PRIu64 " (%s)", i, (int)f->pid, f->st.bytes,
 		    msg_phase_name(f->st.phase));
 	f->pid = 0;
@@ -150,6 +150,7 @@ sup_spawn_workers(struct sup *s)
 			worker_main(&s->cfg, &s->m, i, sv[1], s->shm);
 		}
 		close(sv[1]);
+		status_worker_started(s, i);
 		s->flows[i].pid = pid;
 		s->flows[i].fd = sv[0];
 	}
@@ -529,6 +530,7 @@ out:
 	if (s.pfh != NULL)
 		pidfile_remove(s.pfh);
 	free(s.flows);
+	status_free(&s);
 	explicit_bzero(&s.cfg, sizeof(s.cfg));
 	return rc;
 }

@@ -94,6 +94,10 @@ fill_stats(struct worker *w)
 		w->st.offset = rdb_offset(w->rdb);
 	else if (w->st.phase == PHASE_STABLE)
 		w->st.offset = journal_offset(w->jr);
+	if (w->st.phase == PHASE_STABLE && target_pending(w->target) == 0)
+		w->caught_up_ms = mono_ms();
+	w->st.behind_since = w->st.phase != PHASE_STABLE ||
+	    target_pending(w->target) == 0 ? 0 : w->caught_up_ms;
 }
 
 /* Send one message to the supervisor, or exit: nobody to report to. */

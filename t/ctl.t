@@ -167,7 +167,14 @@ ok(r.returncode == 2 and 'bad flow id: x' in r.stderr, 'non-numeric flow id: ' +
 r = ctl('-s', sock, 'restart-flow', '-1')
 ok(r.returncode == 2 and 'bad flow id: -1' in r.stderr, 'negative flow id refused')
 r = ctl('-s', sock, 'status', 'now')
-ok(r.returncode == 2 and 'unexpected argument: now' in r.stderr, 'extra argument: ' + first(r.stderr))
+ok(r.returncode == 2 and 'unknown argument: now' in r.stderr and 'valid arguments: --json' in r.stderr,
+   'extra argument: ' + first(r.stderr))
+r = ctl('-s', sock, 'status', '--json', 'now')
+ok(r.returncode == 2 and 'unexpected argument: now' in r.stderr, 'after --json: ' + first(r.stderr))
+r = ctl('-s', sock, 'takeover', 'soon')
+ok(r.returncode == 2 and 'bad timeout: soon' in r.stderr, 'takeover timeout must be seconds: ' + first(r.stderr))
+r = ctl('-s', sock, 'takeover', '3601')
+ok(r.returncode == 2 and 'bad timeout: 3601' in r.stderr, 'takeover timeout at most 3600 s')
 r = ctl('-s', sock, '')
 ok(r.returncode == 2 and 'unknown argument' in r.stderr, 'empty command word is not a prefix of all')
 r = ctl('-s', sock)
@@ -375,7 +382,7 @@ ok(r.returncode == 0 and re.search(r'^state\s+full-sync$', r.stdout, re.M) and
    re.search(r'^session\s+SYNC1$', r.stdout, re.M), 'real supervisor: status shows the session')
 ok(sorted(rows) == list(range(NFLOWS)) and all(v[1] == 'full-sync' for v in rows.values()),
    'real supervisor: every flow listed, in full-sync')
-ok(all(v[6] == '9' and int(v[-1]) > 0 for v in rows.values()),
+ok(all(v[6] == '9' and int(v[10]) > 0 for v in rows.values()),
    'real supervisor: each flow read the 9-byte header; worker pids shown')
 if len(rows) != NFLOWS:
     diag(r.stdout + r.stderr)
@@ -439,6 +446,6 @@ ok(iopts and not missing, 'df2redis.8 documents every inspect option: missing %r
 r = ctl('-h')
 cmds = re.findall(r'^  ([a-z-]+)', r.stdout, re.M)
 missing = [c for c in cmds if '.It Ic %s' % c not in man['df2redisctl.8']]
-ok(len(cmds) == 3 and not missing, 'df2redisctl.8 documents every command: missing %r' % missing)
+ok(len(cmds) == 4 and not missing, 'df2redisctl.8 documents every command: missing %r' % missing)
 
 done_testing()

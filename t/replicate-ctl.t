@@ -2,6 +2,7 @@
 # df2redis replicate / migrate while it runs: a worker killed mid snapshot
 # (the session restarts, the target ends correct), the process titles, the
 # control socket (status, restart-flow, stop, unknown requests), SIGTERM.
+import json
 import os
 import re
 import signal
@@ -124,6 +125,99 @@ ok(rf.startswith('error: no session is running (state backoff)'), 'restart-flow 
 ctl(sock, 'stop')
 p.communicate(timeout=30)
 is_(p.returncode, 0, 'stopped in backoff: exit 0')
+m.stop()
+tgt.stop()
+
+# ------------------------------------------------------------ status --json
+
+def status_json():
+    r = subprocess.run([DF2REDISCTL, '-s', sock, 'status', '--json'], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=30)
+    return json.loads(r.stdout.decode()) if r.returncode == 0 else None
+
+
+def wait_json(pred, timeout=60):
+    end = time.time() + timeout
+    while time.time() < end and p.poll() is None:
+        try:
+            st = status_json()
+        except (ValueError, subprocess.TimeoutExpired):
+            st = None
+        if st is not None and pred(st):
+            return st
+        time.sleep(0.05)
+    return None
+
+
+def stable(st, sessions):
+    return (st['session']['sessions'] == sessions and len(st['flows']) == 4 and
+            all(f['phase'] == 'stable' for f in st['flows']))
+
+
+def ppid(pid):
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            return int(f.read().rsplit(')', 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+m = Master(4)
+m.client().execute_command('DEBUG', 'POPULATE', 2000, 'j', 20)
+tgt = RedisServer()
+p = spawn([DF2REDIS, 'replicate', '-d', '--source', m.addr, '--target', tgt.url, '--state-dir', sd,
+           '--retry-delay-ms', '50'], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+wait_ctl(sock, proc=p)
+st = wait_json(lambda s: stable(s, 1))
+ok(st is not None, 'status --json: every flow stable')
+st = st or {'session': {}, 'flows': []}
+se = st['session']
+ok(isinstance(se.get('master_replid'), str) and len(se['master_replid']) == 40 and
+   se.get('state') == 'stable' and se.get('takeover') == 'none' and isinstance(se.get('syncid'), str),
+   'session: master_replid, state stable, syncid, takeover none: %r' % se)
+KEYS = {'id', 'pid', 'phase', 'lsn', 'acked_lsn', 'lag_ms', 'restarts', 'resyncs_partial',
+        'resyncs_full', 'last_error'}
+ok(all(KEYS <= set(f) for f in st['flows']), 'every flow has the fields')
+ok([f['id'] for f in st['flows']] == [0, 1, 2, 3], 'ids in order')
+ok(all(isinstance(f[k], int) and not isinstance(f[k], bool) for f in st['flows']
+       for k in ('pid', 'lsn', 'acked_lsn', 'lag_ms', 'restarts', 'resyncs_partial', 'resyncs_full')),
+   'numbers are JSON integers')
+ok(all(ppid(f['pid']) == p.pid for f in st['flows']), 'pid: each is a worker process of the daemon')
+ok(all('flow %d' % f['id'] in open('/proc/%d/cmdline' % f['pid']).read() for f in st['flows']),
+   'pid: the worker of that flow (process title)')
+ok(all(0 < f['acked_lsn'] <= f['lsn'] for f in st['flows']), 'acked_lsn <= lsn')
+ok(all(f['lag_ms'] >= 0 for f in st['flows']), 'lag_ms is a number of ms in stable sync')
+ok(all(f['restarts'] == 0 and f['resyncs_full'] == 1 and f['resyncs_partial'] == 0 and
+       f['last_error'] is None for f in st['flows']),
+   'first session: no restarts, one full sync, no partial one, last_error null')
+text = ctl(sock, 'status')
+ok(re.search(r'flow 0 phase stable .* lsn \d+ acked \d+ pid \d+ lag_ms \d+ restarts 0 '
+             r'resyncs_partial 0 resyncs_full 1', text) and 'last_error' not in text,
+   'the text status shows the same fields')
+ok(ctl(sock, 'status bogus').startswith('error: '), 'status with a bad argument: error')
+
+# a worker killed: a new session; the history says so
+old = {f['id']: f['pid'] for f in st['flows']}
+os.kill(old[1], signal.SIGKILL)
+st = wait_json(lambda s: stable(s, 2))
+ok(st is not None, 'after kill -9 of flow 1: stable again in a second session')
+st = st or {'session': {}, 'flows': [{}] * 4}
+f1 = st['flows'][1]
+ok(isinstance(f1.get('last_error'), str) and 'killed by signal 9' in f1['last_error'],
+   'last_error of flow 1 tells its death: %r' % f1.get('last_error'))
+ok(all(f.get('restarts') == 1 and f.get('resyncs_full') == 2 for f in st['flows']),
+   'restarts 1 and resyncs_full 2 on every flow (a session restarts every worker)')
+ok(all(f.get('pid') != old[i] and ppid(f.get('pid') or 0) == p.pid for i, f in enumerate(st['flows'])),
+   'new worker pids')
+text = ctl(sock, 'status')
+ok(re.search(r'^last_error 1 flow 1: worker \d+ killed by signal 9', text, re.M),
+   'the text status shows last_error on a line of its own')
+r = subprocess.run([DF2REDISCTL, '-s', sock, 'status'], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+ok(r.returncode == 0 and 'RESYNCS_FULL' in r.stdout.decode() and 'last_error 1 ' in r.stdout.decode(),
+   'df2redisctl status: the new columns and the error line')
+p.terminate()
+p.communicate(timeout=60)
+is_(p.returncode, 0, 'SIGTERM in stable sync: exit 0')
 m.stop()
 tgt.stop()
 

@@ -96,6 +96,10 @@ takeover_tick(struct session *s)
 		if (s->flows[i]->acked < s->takeover_lsn[i])
 			break;
 	if (i == s->nflows) {
+		for (i = 0; i < s->nflows; i++)
+			log_info("takeover: shard %d lsn %llu acked %llu", i,
+			    (unsigned long long)s->takeover_lsn[i],
+			    (unsigned long long)s->flows[i]->acked);
 		reply_ok(s->ctl);
 		drain_and_exit(s->ctl);
 	}

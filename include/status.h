@@ -1,0 +1,53 @@
+/*
+ * status.h - what the supervisor's `status` request shows (ctl.h): the
+ * session and one record per flow, as text lines or as one JSON object
+ * for scripts, and the per-flow history behind them, which outlives a
+ * session (the session's own view, struct flow, is made anew each time).
+ *
+ * Per flow, counted since the daemon started:
+ *	restarts	worker processes started for the flow after its first
+ *			(today every new session starts a worker for every
+ *			flow, so a failure of one flow counts on all of them)
+ *	resyncs_full	full syncs the flow completed (FULLSYNC_END applied),
+ *			the first one included
+ *	resyncs_partial	resumes by partial sync (PARTIAL accepted); nothing
+ *			asks for one yet, so 0
+ *	last_error	the last error of the flow's worker: its own report,
+ *			or how it died; NULL if none
+ */
+#ifndef DF2REDIS_STATUS_H
+#define DF2REDIS_STATUS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "error.h"
+
+struct sup;
+
+struct flow_hist {
+	uint64_t	 started;	/* workers started for the flow */
+	uint64_t	 resyncs_full;
+	uint64_t	 resyncs_partial;
+	char		*last_error;
+};
+
+struct status_hist {
+	struct flow_hist	*flows;
+	int			 nflows;
+};
+
+void	status_worker_started(struct sup *, int flow);
+void	status_fullsync_done(struct sup *, int flow);
+void	status_resumed(struct sup *, int flow);
+void	status_flow_error(struct sup *, int flow, const char *);
+/* session_fail() for a flow, whose last error it becomes. */
+void	status_flow_fail(struct sup *, int flow, enum err_kind, const char *,
+	    ...) __attribute__((format(printf, 4, 5)));
+void	status_free(struct sup *);
+
+/* The reply lines after "ok" (ctl.h), and the JSON object on one line. */
+void	status_text(const struct sup *, FILE *);
+void	status_json(const struct sup *, FILE *);
+
+#endif

@@ -1,0 +1,255 @@
+/*
+ * status.c - the status request's text and JSON forms, and the per-flow
+ * history they show (status.h).
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+#include "status.h"
+#include "supervisor.h"
+
+/* ------------------------------------------------------------ history */
+
+static struct flow_hist *
+hist(struct sup *s, int flow)
+{
+	struct status_hist *h = &s->hist;
+	struct flow_hist *p;
+
+	if (flow >= h->nflows) {
+		p = reallocarray(h->flows, flow + 1, sizeof(*p));
+		if (p == NULL)
+			fatal("status");
+		memset(p + h->nflows, 0, (flow + 1 - h->nflows) * sizeof(*p));
+		h->flows = p;
+		h->nflows = flow + 1;
+	}
+	return &h->flows[flow];
+}
+
+static const struct flow_hist *
+hist_get(const struct sup *s, int flow)
+{
+	static const struct flow_hist none;
+
+	return flow < s->hist.nflows ? &s->hist.flows[flow] : &none;
+}
+
+void
+status_worker_started(struct sup *s, int flow)
+{
+	hist(s, flow)->started++;
+}
+
+void
+status_fullsync_done(struct sup *s, int flow)
+{
+	hist(s, flow)->resyncs_full++;
+}
+
+void
+status_resumed(struct sup *s, int flow)
+{
+	hist(s, flow)->resyncs_partial++;
+}
+
+void
+status_flow_error(struct sup *s, int flow, const char *text)
+{
+	struct flow_hist *h = hist(s, flow);
+
+	free(h->last_error);
+	if ((h->last_error = strdup(text)) == NULL)
+		fatal("status");
+}
+
+void
+status_flow_fail(struct sup *s, int flow, enum err_kind kind,
+    const char *fmt, ...)
+{
+	char msg[ERR_MSGLEN];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	status_flow_error(s, flow, msg);
+	session_fail(s, kind, "%s", msg);
+}
+
+void
+status_free(struct sup *s)
+{
+	int i;
+
+	for (i = 0; i < s->hist.nflows; i++)
+		free(s->hist.flows[i].last_error);
+	free(s->hist.flows);
+	memset(&s->hist, 0, sizeof(s->hist));
+}
+
+/* ------------------------------------------------------------ values */
+
+static uint64_t
+restarts(const struct flow_hist *h)
+{
+	return h->started > 0 ? h->started - 1 : 0;
+}
+
+/*
+ * Milliseconds since the flow's worker last had every journal record it
+ * received acknowledged by the target, as of its last report (every
+ * STATS_EVERY_MS); -1 (null) outside stable sync or without a worker.
+ */
+static int64_t
+lag_ms(const struct flow *f)
+{
+	int64_t lag;
+
+	if (f->pid <= 0 || f->st.phase != PHASE_STABLE)
+		return -1;
+	if (f->st.behind_since == 0)
+		return 0;
+	lag = mono_ms() - f->st.behind_since;
+	return lag > 0 ? lag : 0;
+}
+
+static const char *
+takeover_name(const struct sup *s)
+{
+	switch (s->takeover.state) {
+	case TAKEOVER_NONE:	return "none";
+	case TAKEOVER_PENDING:	return "pending";
+	case TAKEOVER_DONE:	return "done";
+	}
+	return "unknown";
+}
+
+/* ------------------------------------------------------------ text */
+
+void
+status_text(const struct sup *s, FILE *fp)
+{
+	const struct flow_hist *h;
+	const struct msg_stats *st;
+	char lag[24];
+	int i;
+
+	fprintf(fp, "session %s state %s attempt %d flows %d master %s "
+	    "sessions %d takeover %s\n", s->m.syncid[0] ? s->m.syncid : "-",
+	    session_state_name(s->state), s->attempt, s->nflows,
+	    s->m.replid[0] ? s->m.replid : "-", s->sessions, takeover_name(s));
+	for (i = 0; i < s->nflows; i++) {
+		st = &s->flows[i].st;
+		h = hist_get(s, i);
+		if (lag_ms(&s->flows[i]) == -1)
+			strlcpy(lag, "-", sizeof(lag));
+		else
+			snprintf(lag, sizeof(lag), "%" PRId64,
+			    lag_ms(&s->flows[i]));
+		fprintf(fp, "flow %d phase %s keys %" PRIu64 " written %"
+		    PRIu64 " skipped %" PRIu64 " journal %" PRIu64 " bytes %"
+		    PRIu64 " offset %" PRIu64 " lsn %" PRIu64 " acked %" PRIu64
+		    " pid %d lag_ms %s restarts %" PRIu64 " resyncs_partial %"
+		    PRIu64 " resyncs_full %" PRIu64 "\n", i,
+		    msg_phase_name(st->phase), st->keys, st->written,
+		    st->skipped, st->journal, st->bytes, st->offset, st->lsn,
+		    st->acked, (int)s->flows[i].pid, lag, restarts(h),
+		    h->resyncs_partial, h->resyncs_full);
+	}
+	for (i = 0; i < s->nflows; i++)
+		if ((h = hist_get(s, i))->last_error != NULL)
+			fprintf(fp, "last_error %d %s\n", i, h->last_error);
+}
+
+/* ------------------------------------------------------------ JSON */
+
+/* A JSON string: bytes 0x20-0x7e but '"' and '\' as themselves. */
+static void
+json_str(FILE *fp, const char *p)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char c;
+
+	if (p == NULL) {
+		fputs("null", fp);
+		return;
+	}
+	putc('"', fp);
+	for (; (c = *p) != '\0'; p++) {
+		if (c == '"' || c == '\\') {
+			putc('\\', fp);
+			putc(c, fp);
+		} else if (c >= 0x20 && c < 0x7f)
+			putc(c, fp);
+		else
+			fprintf(fp, "\\u00%c%c", hex[c >> 4], hex[c & 15]);
+	}
+	putc('"', fp);
+}
+
+static void
+json_session(const struct sup *s, FILE *fp)
+{
+	fputs("\"session\":{\"master_replid\":", fp);
+	json_str(fp, s->m.replid[0] ? s->m.replid : NULL);
+	fputs(",\"syncid\":", fp);
+	json_str(fp, s->m.syncid[0] ? s->m.syncid : NULL);
+	fputs(",\"state\":", fp);
+	json_str(fp, session_state_name(s->state));
+	fprintf(fp, ",\"attempt\":%d,\"sessions\":%d,\"nflows\":%d,"
+	    "\"takeover\":", s->attempt, s->sessions, s->nflows);
+	json_str(fp, takeover_name(s));
+	putc('}', fp);
+}
+
+static void
+json_flow(const struct sup *s, int i, FILE *fp)
+{
+	const struct flow *f = &s->flows[i];
+	const struct flow_hist *h = hist_get(s, i);
+	const struct msg_stats *st = &f->st;
+
+	fprintf(fp, "{\"id\":%d,\"pid\":", i);
+	if (f->pid > 0)
+		fprintf(fp, "%d", (int)f->pid);
+	else
+		fputs("null", fp);
+	fputs(",\"phase\":", fp);
+	json_str(fp, msg_phase_name(st->phase));
+	fprintf(fp, ",\"lsn\":%" PRIu64 ",\"acked_lsn\":%" PRIu64
+	    ",\"lag_ms\":", st->lsn, st->acked);
+	if (lag_ms(f) == -1)
+		fputs("null", fp);
+	else
+		fprintf(fp, "%" PRId64, lag_ms(f));
+	fprintf(fp, ",\"restarts\":%" PRIu64 ",\"resyncs_partial\":%" PRIu64
+	    ",\"resyncs_full\":%" PRIu64 ",\"last_error\":", restarts(h),
+	    h->resyncs_partial, h->resyncs_full);
+	json_str(fp, h->last_error);
+	fprintf(fp, ",\"keys\":%" PRIu64 ",\"written\":%" PRIu64
+	    ",\"skipped\":%" PRIu64 ",\"journal\":%" PRIu64 ",\"bytes\":%"
+	    PRIu64 "}", st->keys, st->written, st->skipped, st->journal,
+	    st->bytes);
+}
+
+void
+status_json(const struct sup *s, FILE *fp)
+{
+	int i;
+
+	putc('{', fp);
+	json_session(s, fp);
+	fputs(",\"flows\":[", fp);
+	for (i = 0; i < s->nflows; i++) {
+		if (i > 0)
+			putc(',', fp);
+		json_flow(s, i, fp);
+	}
+	fputs("]}\n", fp);
+}
