@@ -64,6 +64,7 @@ struct flow {
 	int			 partial;	/* answered PARTIAL */
 	uint64_t		 lsn;		/* asked for at its spawn */
 	int			 died;		/* in stable sync: respawn */
+	int			 lost;		/* MSG_FLOW_LOST: waits */
 	int			 deaths;	/* in a row, for the backoff */
 	int			 restarts;	/* workers forked after the first */
 	int64_t			 started_ms;	/* mono ms of its fork */
@@ -143,6 +144,8 @@ const char	*session_state_name(enum sess_state);
 void		 session_report(const struct sup *);
 /* The worker of flow i is gone: how, and whether the session resumes. */
 void		 session_worker_died(struct sup *, int i, const char *how);
+/* A worker died unasked outside stable sync: counted against its flow. */
+void		 session_flow_death(struct sup *, int i, const char *how);
 /* restart-flow in stable sync: the reply waits for the flow's return. */
 void		 session_restart_flow(struct sup *, int i, int ctlfd);
 /* The restart-flow request waiting, if any, answered with text. */

@@ -49,6 +49,8 @@
 /* a flow that lived this long in a row starts its death count over */
 #define FLOW_STEADY_MS		10000
 #define MAX_FLOW_BACKOFF_MS	10000
+/* a broken session's workers tell they settled within this */
+#define SETTLE_MS		1000
 
 void
 session_fail(struct sup *s, enum err_kind kind, const char *fmt, ...)
@@ -117,6 +119,7 @@ session_worker_msg(struct sup *s, int i, const struct msg *msg)
 		break;
 	case MSG_FLOW_LOST:
 		f->st = msg->u.stats;
+		f->lost = 1;
 		/* in a session not yet stable, the end of the last one */
 		if (s->state != SESS_STABLE || s->failed || s->resume)
 			break;
@@ -237,6 +240,18 @@ static int
 all_done(struct sup *s)
 {
 	return every_flow(s, offsetof(struct flow, done));
+}
+
+/* Every worker of a broken session died or settled (MSG_FLOW_LOST). */
+static int
+flows_settled(struct sup *s)
+{
+	int i;
+
+	for (i = 0; i < s->nflows; i++)
+		if (s->flows[i].pid > 0 && !s->flows[i].lost)
+			return 0;
+	return 1;
 }
 
 static int
@@ -569,6 +584,7 @@ resume_partial(struct sup *s)
 	for (i = 0; i < s->nflows && !s->failed; i++) {
 		struct flow *f = &s->flows[i];
 
+		f->lost = 0;
 		if (f->pid > 0) {
 			fresh = 0;
 			if (msg_send(f->fd, MSG_REFLOW, &r, sizeof(r), &e) ==
@@ -642,14 +658,17 @@ session_run(struct sup *s)
 	int partial, had, rc = 1;
 
 	s->sessions++;
-	s->state = SESS_CONNECTING;
-	s->failed = 0;
 	if (s->resume) {
+		/* hear the end of the broken session from every worker */
+		sup_pump(s, flows_settled, SETTLE_MS, 0);
 		s->resume = 0;
+		s->state = SESS_CONNECTING;
 		flow_backoff(s);
 		if (!going(s))
 			return finish(s);
 	}
+	s->state = SESS_CONNECTING;
+	s->failed = 0;
 	if (handshake(s) == -1)
 		return finish(s);
 	partial = plan(s, why, sizeof(why), &had);
@@ -692,20 +711,44 @@ session_run(struct sup *s)
 	return finish(s);
 }
 
+/*
+ * Flow i's worker died unasked: one more in a row, unless it lived
+ * FLOW_STEADY_MS; past max-retries the daemon stops, naming the flow.
+ */
+void
+session_flow_death(struct sup *s, int i, const char *how)
+{
+	struct flow *f = &s->flows[i];
+	size_t n;
+
+	if (f->last_error[0] == '\0')
+		strlcpy(f->last_error, how, sizeof(f->last_error));
+	else if ((n = strlen(f->last_error)) + 4 < sizeof(f->last_error))
+		snprintf(f->last_error + n, sizeof(f->last_error) - n,
+		    " (%s)", how);
+	f->deaths = mono_ms() - f->started_ms < FLOW_STEADY_MS ?
+	    f->deaths + 1 : 1;
+	if (f->deaths <= s->cfg.max_retries)
+		return;
+	log_warnx("flow %d keeps dying: %d times in a row, at LSN %" PRIu64
+	    ", last error: %s", i, f->deaths, f->st.lsn, f->last_error);
+	s->failure = OUT_FATAL;
+	s->failed = 1;
+}
+
 /* The worker of flow i died in stable sync: the session resumes without it. */
 void
 session_worker_died(struct sup *s, int i, const char *how)
 {
 	struct flow *f = &s->flows[i];
-	int64_t now = mono_ms();
-	size_t n;
 
 	f->died = 1;
 	if (!s->resume) {
 		s->resume = 1;
-		s->broken_ms = now;
-		s->broken_flow = i;
+		s->broken_ms = mono_ms();
 	}
+	if (s->broken_flow == -1)
+		s->broken_flow = i;
 	if (s->ctl_wait_fd != -1 && s->ctl_wait_flow == i) {
 		log_info("flow %d: worker %d %s (restart-flow) at LSN %" PRIu64,
 		    i, (int)f->pid, how, f->st.lsn);
@@ -713,19 +756,7 @@ session_worker_died(struct sup *s, int i, const char *how)
 	}
 	log_warnx("flow %d: worker %d %s in stable sync at LSN %" PRIu64
 	    ": restarting the flow", i, (int)f->pid, how, f->st.lsn);
-	if (f->last_error[0] == '\0')
-		strlcpy(f->last_error, how, sizeof(f->last_error));
-	else if ((n = strlen(f->last_error)) + 4 < sizeof(f->last_error))
-		snprintf(f->last_error + n, sizeof(f->last_error) - n,
-		    " (%s)", how);
-	f->deaths = now - f->started_ms < FLOW_STEADY_MS ? f->deaths + 1 : 1;
-	if (f->deaths > s->cfg.max_retries) {
-		log_warnx("flow %d keeps dying: %d times in a row, at LSN %"
-		    PRIu64 ", last error: %s", i, f->deaths, f->st.lsn,
-		    f->last_error);
-		s->failure = OUT_FATAL;
-		s->failed = 1;
-	}
+	session_flow_death(s, i, how);
 }
 
 void

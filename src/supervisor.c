@@ -74,6 +74,9 @@ sup_reap(struct sup *s, int i)
 		f->pid = 0;
 		return;
 	}
+	if (!f->killed && !s->stop && s->state != SESS_STOPPING &&
+	    (WIFSIGNALED(status) || WEXITSTATUS(status) != 0))
+		session_flow_death(s, i, how);
 	/* in stable sync a worker never ends by itself */
 	early = !f->done || s->state == SESS_STABLE;
 	if (WIFSIGNALED(status) && f->killed)

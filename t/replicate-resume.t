@@ -31,7 +31,7 @@ def start(m, url, sd=None, extra=()):
     sock = os.path.join(sd, 'df2redis.sock')
     log = open(os.path.join(sd, 'log'), 'a')
     p = spawn([DF2REDIS, 'replicate', '-d', '--source', m.addr, '--target', url, '--state-dir', sd,
-               '--retry-delay-ms', '50', '--checkpoint-ms', '20'] + list(extra),
+               '--retry-delay-ms', '50', '--checkpoint-ms', '20', '--max-retries', '4'] + list(extra),
               stdout=subprocess.PIPE, stderr=log)
     p.state_dir, p.sock, p.log = sd, sock, log.name
     return p
@@ -214,7 +214,11 @@ while p.poll() is None and time.time() < end:
             pass
         last = fl[3][2]
     time.sleep(0.02)
-rc = p.wait(10) if p.poll() is None or True else None
+try:
+    rc = p.wait(10)
+except subprocess.TimeoutExpired:
+    rc = None
+    diag(logtext(p)[-2000:])
 lt = logtext(p)
 ok(rc == 1 and re.search(r'flow 3 keeps dying: \d+ times in a row, at LSN \d+, last error: ', lt),
    'a flow killed %d times: the daemon stops (status %r) naming the flow, LSN and error' % (killed, rc))
