@@ -19,8 +19,11 @@
  *		    (one line per flow; phase as in imsg.h msg_phase_name())
  *		.
  *	restart-flow <i>
- *		ok restarting the session: flow <i> cannot rejoin a full sync
- *		    alone, so the whole full sync starts again
+ *		in stable sync, once every flow is back (the answer waits):
+ *		ok flow <i> back in stable sync in <ms> ms: partial sync from
+ *		    LSN <n>, pid <pid>
+ *		before: ok restarting the session: flow <i> cannot rejoin a
+ *		    full sync alone, so the whole full sync starts again
  *		.
  *		(at once: no retry is counted, no backoff; when no session
  *		runs, in backoff or done: "error: no session is running
@@ -51,7 +54,7 @@
 struct ctl_request {
 	const char	*name;
 	int		 has_arg;	/* "NAME ARG" (1) or "NAME" alone (0) */
-	/* Answer on fd with exactly one ctl_reply(). */
+	/* Answer on fd with exactly one ctl_reply(), now or later. */
 	void		(*answer)(void *arg, int fd, const char *reqarg);
 };
 
