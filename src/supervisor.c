@@ -74,7 +74,9 @@ sup_reap(struct sup *s, int i)
 		f->pid = 0;
 		return;
 	}
-	if (!f->killed && !s->stop && s->state != SESS_STOPPING &&
+	/* once in stable sync, a flow's deaths count against it alone */
+	if (s->prev_replid[0] != '\0' && !f->killed && !s->stop &&
+	    s->state != SESS_STOPPING &&
 	    (WIFSIGNALED(status) || WEXITSTATUS(status) != 0))
 		session_flow_death(s, i, how);
 	/* in stable sync a worker never ends by itself */
@@ -372,7 +374,7 @@ backoff(struct sup *s)
 	if (ms > MAX_BACKOFF_MS)
 		ms = MAX_BACKOFF_MS;
 	s->state = SESS_BACKOFF;
-	log_info("restarting the session in %lld ms (attempt %d of %d)",
+	log_info("restarting the full sync in %lld ms (attempt %d of %d)",
 	    ms, s->attempt, s->cfg.max_retries);
 	s->failed = 0;
 	s->restart = 0;
