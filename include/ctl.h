@@ -35,8 +35,11 @@
  *		or "error: takeover failed: <the master's error>" and
  *		"replication goes on"
  *	restart-flow <i>
- *		ok restarting the session: flow <i> cannot rejoin a full sync
- *		    alone, so the whole full sync starts again
+ *		in stable sync, once every flow is back (the answer waits):
+ *		ok flow <i> back in stable sync in <ms> ms: partial sync from
+ *		    LSN <n>, pid <pid>
+ *		before: ok restarting the session: flow <i> cannot rejoin a
+ *		    full sync alone, so the whole full sync starts again
  *		.
  *		(at once: no retry is counted, no backoff; when no session
  *		runs, in backoff or done: "error: no session is running

@@ -13,6 +13,15 @@
  * socket.  Under `replicate` a done worker goes on in stable sync and
  * reports MSG_STATS (phase stable, its next and acknowledged LSN) until
  * SIGTERM or the end of the socket.
+ *
+ * Resume (replication.md 7.2): a worker started with a stored LSN asks
+ * for it in its FLOW and, on PARTIAL, goes straight to stable sync.  When
+ * the master closes a flow in stable sync (it cancels the whole session
+ * when any connection of it closes), the worker drains its target,
+ * stores its LSN and sends MSG_FLOW_LOST; the supervisor handshakes a new
+ * session and sends MSG_REFLOW to every live worker, which registers a
+ * new flow from the LSN it applied and answers MSG_FLOW_REPLY.  A worker
+ * told FULL waits to be ended: a full resync starts with new workers.
  */
 #ifndef DF2REDIS_IMSG_H
 #define DF2REDIS_IMSG_H
@@ -31,6 +40,8 @@ enum msg_type {
 	MSG_ERROR,		/* struct msg_error, text truncated to fit */
 	MSG_ALLDONE,		/* supervisor to worker, no payload */
 	MSG_FLUSHED,		/* struct msg_flushed, before its MSG_ERROR */
+	MSG_FLOW_LOST,		/* struct msg_stats: flow closed, LSN stored */
+	MSG_REFLOW,		/* supervisor to worker, struct msg_reflow */
 };
 
 enum flow_phase {
@@ -51,7 +62,13 @@ struct msg_hdr {
 
 struct msg_flow_reply {
 	int32_t		 partial;
+	uint64_t	 lsn;		/* asked for, 0: a full sync */
 	char		 token[DFLY_ID_LEN + 1];
+};
+
+/* Register the flow again, in this new session, from the applied LSN. */
+struct msg_reflow {
+	struct dfly_master	 m;
 };
 
 struct msg_stats {
@@ -91,6 +108,7 @@ struct msg {
 	struct msg_hdr	 hdr;
 	union {
 		struct msg_flow_reply	 reply;
+		struct msg_reflow	 reflow;
 		struct msg_stats	 stats;
 		struct msg_flushed	 flushed;
 		struct msg_error	 error;

@@ -6,12 +6,12 @@
  *
  * Per flow, counted since the daemon started:
  *	restarts	worker processes started for the flow after its first
- *			(today every new session starts a worker for every
- *			flow, so a failure of one flow counts on all of them)
+ *			(a full resync starts every flow's worker again; a
+ *			resume by partial sync only the dead flow's)
  *	resyncs_full	full syncs the flow completed (FULLSYNC_END applied),
  *			the first one included
- *	resyncs_partial	resumes by partial sync (PARTIAL accepted); nothing
- *			asks for one yet, so 0
+ *	resyncs_partial	resumes by partial sync (every flow PARTIAL and
+ *			DFLY STARTSTABLE accepted)
  *	last_error	the last error of the flow's worker: its own report,
  *			or how it died; NULL if none
  */

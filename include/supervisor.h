@@ -49,8 +49,13 @@ enum sess_state {
 	SESS_STOPPING,
 };
 
-/* How a session ended; OUT_RESTART: the operator's, no retry counted. */
-enum outcome { OUT_DONE, OUT_RETRY, OUT_FATAL, OUT_STOPPED, OUT_RESTART };
+/*
+ * How a session ended; OUT_RESTART: the operator's, no retry counted;
+ * OUT_RESUME: a stable session broke (a worker died, the master closed a
+ * connection): the live workers stay, the next session resumes.
+ */
+enum outcome { OUT_DONE, OUT_RETRY, OUT_FATAL, OUT_STOPPED, OUT_RESTART,
+	OUT_RESUME };
 
 /* The supervisor's view of one worker. */
 struct flow {
@@ -60,8 +65,15 @@ struct flow {
 	int			 synced;	/* MSG_FULLSYNC_DONE received */
 	int			 done;		/* MSG_DONE received */
 	int			 killed;	/* we signalled it */
+	int			 partial;	/* answered PARTIAL */
+	uint64_t		 lsn;		/* asked for at its spawn */
+	int			 died;		/* in stable sync: respawn */
+	int			 lost;		/* MSG_FLOW_LOST: waits */
+	int			 deaths;	/* in a row, for the backoff */
+	int64_t			 started_ms;	/* mono ms of its fork */
 	struct msg_stats	 st;
 	char			 token[DFLY_ID_LEN + 1];
+	char			 last_error[256];
 };
 
 struct sup {
@@ -84,7 +96,15 @@ struct sup {
 	enum sess_state		 state;
 	int			 attempt;
 	int			 sessions;	/* started so far */
-	int			 restart;	/* "restart-flow" */
+	int			 restart;	/* "restart-flow" in a full sync */
+	int			 resume;	/* a stable session broke */
+	int			 force_full;	/* next session: full, why: */
+	char			 full_why[512];
+	char			 prev_replid[DFLY_ID_LEN + 1]; /* live workers' */
+	int64_t			 broken_ms;	/* mono ms the stable session broke */
+	int			 broken_flow;	/* whose death broke it, or -1 */
+	int			 ctl_wait_fd;	/* restart-flow waiting, or -1 */
+	int			 ctl_wait_flow;
 	int			 startstable_sent;
 	int			 startstable_pending; /* +OK not read yet */
 	enum outcome		 failure;	/* set by session_fail() */
@@ -107,12 +127,16 @@ struct sup {
  */
 int	sup_pump(struct sup *, int (*cond)(struct sup *), int timeout_ms,
 	    int intr);
+/* Fork the worker of flow i, asking for a partial sync from lsn (0: full). */
+int	sup_spawn_worker(struct sup *, int i, uint64_t lsn);
 void	sup_spawn_workers(struct sup *);
 /* Every flow is done: let the workers close their flows and exit. */
 void	sup_release_workers(struct sup *);
 /* Send sig (0: none) to the workers still running and reap them all. */
 void	sup_end_workers(struct sup *, int sig);
 int	sup_all_reaped(struct sup *);
+/* Close flow i's message socket and wait for its worker to end. */
+void	sup_reap(struct sup *, int i);
 
 /* session.c */
 enum outcome	 session_run(struct sup *);
@@ -125,6 +149,15 @@ void		 session_master_event(struct sup *);
 int		 session_running(const struct sup *);
 const char	*session_state_name(enum sess_state);
 void		 session_report(const struct sup *);
+/* The worker of flow i is gone: how, and whether the session resumes. */
+void		 session_worker_died(struct sup *, int i, const char *how);
+/* A worker died unasked outside stable sync: counted against its flow. */
+void		 session_flow_death(struct sup *, int i, const char *how);
+/* restart-flow in stable sync: the reply waits for the flow's return. */
+void		 session_restart_flow(struct sup *, int i, int ctlfd);
+/* The restart-flow request waiting, if any, answered with text. */
+void		 session_ctl_answer(struct sup *, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
 
 /* ctlcmd.c */
 extern const struct ctl_request ctlcmd_requests[];

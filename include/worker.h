@@ -11,6 +11,7 @@
 #define DF2REDIS_WORKER_H
 
 #include <stdatomic.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "dfly.h"
@@ -29,11 +30,11 @@ struct session_shm {
 };
 
 /*
- * Run flow `flow` of session `m`, reporting on msgfd (imsg.h); never
- * returns.
+ * Run flow `flow` of session `m`, reporting on msgfd (imsg.h), asking for
+ * a partial sync from lsn (0: a full sync); never returns.
  */
 void	worker_main(const struct config *, const struct dfly_master *,
-	    int flow, int msgfd, struct session_shm *)
+	    int flow, int msgfd, struct session_shm *, uint64_t lsn)
 	    __attribute__((noreturn));
 
 #endif

@@ -31,7 +31,8 @@
 
 struct worker {
 	const struct config	*cfg;
-	const struct dfly_master *m;
+	const struct dfly_master *m;	/* the session's, or mbuf */
+	struct dfly_master	 mbuf;		/* the session of a reflow */
 	int			 flow;
 	int			 msgfd;
 	struct session_shm	*shm;
@@ -44,6 +45,7 @@ struct worker {
 	struct journal		*jr;		/* blobs, then the stream */
 	struct msg_stats	 st;
 	int			 have_offset;
+	int			 forgot;	/* LSN record deleted */
 	char			 token[DFLY_ID_LEN];
 	size_t			 ntoken;
 	int			 stable;	/* replay the journal */
@@ -73,6 +75,10 @@ void	wfail(struct worker *, enum err_kind, const char *, ...)
 int	worker_stop_pending(void);
 /* The kind of the writer's error: ERR_DATA fails every time. */
 enum err_kind worker_write_kind(struct worker *);
+/* DFLY FLOW from lsn (0: full sync) on a new connection; MSG_FLOW_REPLY. */
+void	worker_register(struct worker *, uint64_t lsn);
+/* A PARTIAL flow: a new journal decoder fed what came with the reply. */
+void	worker_journal_start(struct worker *);
 /* Journal arguments are counted bytes, not NUL-terminated strings. */
 int	worker_is_command(const struct journal_rec *, const char *);
 

@@ -50,9 +50,10 @@ answer_stop(void *arg, int fd, const char *reqarg)
 }
 
 /*
- * A flow cannot rejoin a full sync alone (the master cancels the whole
- * sync when one of its connections closes): restarting one flow restarts
- * the session.
+ * In stable sync only flow n's worker is restarted and every flow resumes
+ * by partial sync; the reply waits for that.  A flow cannot rejoin a full
+ * sync alone (the master cancels the whole sync when one of its
+ * connections closes): before stable sync, the session restarts.
  */
 static void
 answer_restart_flow(void *arg, int fd, const char *reqarg)
@@ -72,6 +73,10 @@ answer_restart_flow(void *arg, int fd, const char *reqarg)
 		    "(state %s): nothing to restart\n",
 		    session_state_name(s->state));
 		ctl_reply(fd, reply);
+		return;
+	}
+	if (s->state == SESS_STABLE && !s->resume) {
+		session_restart_flow(s, n, fd);
 		return;
 	}
 	snprintf(reply, sizeof(reply), "ok restarting the session: flow %d "

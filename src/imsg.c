@@ -24,6 +24,9 @@ static const struct {
 	[MSG_ALLDONE] = { 0, 0 },
 	[MSG_FLUSHED] = { sizeof(struct msg_flushed),
 	    sizeof(struct msg_flushed) },
+	[MSG_FLOW_LOST] = { sizeof(struct msg_stats),
+	    sizeof(struct msg_stats) },
+	[MSG_REFLOW] = { sizeof(struct msg_reflow), sizeof(struct msg_reflow) },
 };
 #define MSG_NTYPES	(sizeof(msg_sizes) / sizeof(msg_sizes[0]))
 
@@ -91,6 +94,11 @@ msg_recv(int fd, struct msg *m, struct error *e)
 		m->u.error.text[sizeof(m->u.error.text) - 1] = '\0';
 	if (m->hdr.type == MSG_FLOW_REPLY)
 		m->u.reply.token[DFLY_ID_LEN] = '\0';
+	if (m->hdr.type == MSG_REFLOW) {
+		m->u.reflow.m.replid[DFLY_ID_LEN] = '\0';
+		m->u.reflow.m.syncid[sizeof(m->u.reflow.m.syncid) - 1] = '\0';
+		m->u.reflow.m.lineage[DFLY_ID_LEN] = '\0';
+	}
 	return 1;
 }
 

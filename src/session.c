@@ -14,9 +14,19 @@
  *                       a stop, a restart or a failure
  *   SESS_DONE           migrate: every worker applied its trailer
  *
- * Any failure of a worker or of the master ends the session: Dragonfly
- * cancels a whole sync when one of its connections closes, so no flow can
- * rejoin alone and the next session starts over with a full sync.
+ * Any failure of a worker or of the master before stable sync ends the
+ * session: Dragonfly cancels a whole sync when one of its connections
+ * closes, so no flow can rejoin a full sync alone.
+ *
+ * Resume (replication.md 7.2): when every flow has a stored LSN of this
+ * master (replid and shard count), or a live worker that applied one, the
+ * session asks for those in DFLY FLOW instead; all PARTIAL, it goes
+ * straight to DFLY STARTSTABLE.  A stable session that breaks (a worker
+ * died, restart-flow, the master closed a connection) ends in OUT_RESUME:
+ * the live workers keep their target connections and register again in
+ * the next session (MSG_REFLOW), only the dead flow gets a new worker.
+ * Any FULL answer, another replid or shard count, or a partial sync the
+ * master gave up: one line says why, and a full resync follows.
  */
 #include <sys/socket.h>
 
@@ -31,10 +41,16 @@
 
 #include "clock.h"
 #include "log.h"
+#include "lsnstore.h"
 #include "supervisor.h"
 
 /* time for every flow to answer FULL, on top of the source timeout */
 #define REGISTER_GRACE_MS	10000
+/* a flow that lived this long in a row starts its death count over */
+#define FLOW_STEADY_MS		10000
+#define MAX_FLOW_BACKOFF_MS	10000
+/* a broken session's workers tell they settled within this */
+#define SETTLE_MS		1000
 
 void
 session_fail(struct sup *s, enum err_kind kind, const char *fmt, ...)
@@ -90,6 +106,8 @@ going(const struct sup *s)
 	return !s->failed && !s->stop && !s->restart;
 }
 
+static void	run_stable(struct sup *);
+
 /* ------------------------------------------------------------ events */
 
 void
@@ -100,11 +118,20 @@ session_worker_msg(struct sup *s, int i, const struct msg *msg)
 	switch (msg->hdr.type) {
 	case MSG_FLOW_REPLY:
 		f->replied = 1;
+		f->partial = msg->u.reply.partial;
 		memcpy(f->token, msg->u.reply.token, sizeof(f->token));
-		if (msg->u.reply.partial)
-			session_fail(s, ERR_PROTO, "flow %d: master answered "
-			    "PARTIAL to a full-sync request", i);
 		f->st.phase = PHASE_WAIT_SYNC;
+		break;
+	case MSG_FLOW_LOST:
+		f->st = msg->u.stats;
+		f->lost = 1;
+		/* in a session not yet stable, the end of the last one */
+		if (s->state != SESS_STABLE || s->failed || s->resume)
+			break;
+		log_info("flow %d: the master closed the flow at LSN %" PRIu64
+		    ": resuming", i, f->st.lsn);
+		s->resume = 1;
+		s->broken_ms = mono_ms();
 		break;
 	case MSG_FULLSYNC_DONE:
 		f->synced = 1;
@@ -128,7 +155,15 @@ session_worker_msg(struct sup *s, int i, const struct msg *msg)
 	case MSG_ERROR:
 		f->st.phase = PHASE_FAILED;
 		status_flow_error(s, i, msg->u.error.text);
-		session_fail(s, msg->u.error.kind, "%s", msg->u.error.text);
+		strlcpy(f->last_error, msg->u.error.text,
+		    sizeof(f->last_error));
+		/* the worker exits: its death resumes the session */
+		if (s->state == SESS_STABLE && !s->failed &&
+		    err_retryable(msg->u.error.kind))
+			log_warnx("%s", msg->u.error.text);
+		else
+			session_fail(s, msg->u.error.kind, "%s",
+			    msg->u.error.text);
 		break;
 	default:
 		session_fail(s, ERR_PROTO, "flow %d: unexpected message %u "
@@ -168,9 +203,13 @@ session_master_event(struct sup *s)
 	    !s->failed && s->cfg.full_sync_only) {
 		/* each worker still reports DONE or its own error */
 		log_debug("master ended the session after STARTSTABLE");
-	} else if (s->failed || s->stop) {
+	} else if (s->failed || s->stop || s->resume) {
 		/* the session is ending already; this is a consequence */
 		log_debug("master closed the control connection");
+	} else if (n == 0 && s->state == SESS_STABLE) {
+		log_info("master closed the control connection: resuming");
+		s->resume = 1;
+		s->broken_ms = mono_ms();
 	} else if (n == 0)
 		session_fail(s, ERR_IO, "master closed the control connection");
 	else if (n == 1)
@@ -214,6 +253,18 @@ all_done(struct sup *s)
 	return every_flow(s, offsetof(struct flow, done));
 }
 
+/* Every worker of a broken session died or settled (MSG_FLOW_LOST). */
+static int
+flows_settled(struct sup *s)
+{
+	int i;
+
+	for (i = 0; i < s->nflows; i++)
+		if (s->flows[i].pid > 0 && !s->flows[i].lost)
+			return 0;
+	return 1;
+}
+
 static int
 startstable_answered(struct sup *s)
 {
@@ -221,6 +272,24 @@ startstable_answered(struct sup *s)
 }
 
 /* ------------------------------------------------------------ steps */
+
+/* SIGKILL and reap the workers still alive, the master's connection kept. */
+static void
+end_live(struct sup *s)
+{
+	int i;
+
+	for (i = 0; i < s->nflows; i++)
+		if (s->flows[i].pid > 0) {
+			s->flows[i].killed = 1;
+			kill(s->flows[i].pid, SIGKILL);
+		}
+	for (i = 0; i < s->nflows; i++)
+		{
+			s->flows[i].died = 0;
+			sup_reap(s, i);
+		}
+}
 
 /*
  * SESS_CONNECTING: the handshake tells the replication id, the session id
@@ -246,12 +315,22 @@ handshake(struct sup *s)
 	}
 	log_info("master %s session %s: %d flows, protocol version %d",
 	    s->m.replid, s->m.syncid, s->m.nflows, s->m.version);
-	free(s->flows);
-	if ((s->flows = calloc(s->m.nflows, sizeof(*s->flows))) == NULL)
-		fatal("calloc");
-	s->nflows = s->m.nflows;
-	for (i = 0; i < s->nflows; i++)
-		s->flows[i].fd = -1;
+	if (s->flows != NULL && s->nflows != s->m.nflows)
+		end_live(s);
+	if (s->flows == NULL || s->nflows != s->m.nflows) {
+		free(s->flows);
+		if ((s->flows = calloc(s->m.nflows, sizeof(*s->flows))) ==
+		    NULL)
+			fatal("calloc");
+		s->nflows = s->m.nflows;
+		for (i = 0; i < s->nflows; i++)
+			s->flows[i].fd = -1;
+	}
+	for (i = 0; i < s->nflows; i++) {
+		s->flows[i].replied = s->flows[i].synced = 0;
+		s->flows[i].done = s->flows[i].partial = 0;
+		s->flows[i].killed = 0;
+	}
 	atomic_store(&s->shm->barrier, 0);
 	atomic_store(&s->shm->arrived, 0);
 	return 0;
@@ -335,12 +414,11 @@ wait_trailers(struct sup *s)
 		s->state = SESS_DONE;
 		return;
 	}
-	s->state = SESS_STABLE;
-	s->attempt = 0;		/* a session that got here is no failure */
 	log_info("full sync complete in %.2f s: %d flows in stable sync",
 	    (mono_ms() - s->t0) / 1000.0, s->nflows);
-	/* the workers report their LSNs; only an end stops this */
-	sup_pump(s, NULL, -1, 1);
+	session_ctl_answer(s, "ok flow %d back in stable sync after a full "
+	    "resync\n", s->ctl_wait_flow);
+	run_stable(s);
 }
 
 /* The outcome, with every worker reaped. */
@@ -362,37 +440,391 @@ finish(struct sup *s)
 		sup_end_workers(s, SIGKILL);
 		return OUT_RESTART;
 	}
+	if (s->resume && !s->failed) {
+		/* the live workers stay for the next session */
+		net_close(&s->master);
+		return OUT_RESUME;
+	}
 	/* collect the workers' own account of the failure for the log */
 	sup_pump(s, sup_all_reaped, 200, 0);
 	sup_end_workers(s, SIGKILL);
 	return s->failure;
 }
 
-enum outcome
-session_run(struct sup *s)
+/*
+ * Which LSN each flow asks for: a live worker's own, else the stored one;
+ * 1 when every flow has one of this master, 0 for a full sync, with why
+ * (empty when there was nothing to resume).  *had: some LSN was stored,
+ * so the target holds an earlier replication.
+ */
+static int
+plan(struct sup *s, char *why, size_t len, int *had)
+{
+	struct lsnstore *ls;
+	struct lsn_rec rec;
+	struct error e;
+	int i, rc, ok = 1;
+
+	why[0] = '\0';
+	*had = 0;
+	if (s->cfg.full_sync_only)
+		return 0;
+	/* opening clears the reader slots of dead workers (lsnstore.h) */
+	if ((ls = lsnstore_open(s->cfg.state_dir, &e)) == NULL) {
+		strlcpy(why, e.msg, len);
+		return 0;
+	}
+	for (i = 0; i < s->nflows; i++) {
+		struct flow *f = &s->flows[i];
+
+		if ((rc = lsnstore_get(ls, i, &rec, &e)) == 1)
+			*had = 1;
+		if (f->pid > 0) {
+			if (strcmp(s->prev_replid, s->m.replid) != 0 && ok) {
+				snprintf(why, len, "the master's replid changed "
+				    "from %s to %s", s->prev_replid,
+				    s->m.replid);
+				ok = 0;
+			}
+			continue;
+		}
+		f->lsn = 0;
+		if (!ok)
+			continue;
+		if (rc == -1)
+			strlcpy(why, e.msg, len);
+		else if (rc == 0)
+			snprintf(why, len, "flow %d has no stored LSN", i);
+		else if (strcmp(rec.replid, s->m.replid) != 0)
+			snprintf(why, len, "the master's replid changed from "
+			    "%s to %s", rec.replid, s->m.replid);
+		else if (rec.nflows != (uint32_t)s->nflows)
+			snprintf(why, len, "the master has %d shards, the "
+			    "stored LSNs are of %u", s->nflows, rec.nflows);
+		else if (rec.next_lsn == 0)
+			snprintf(why, len, "flow %d: stored LSN 0", i);
+		else {
+			f->lsn = rec.next_lsn;
+			continue;
+		}
+		ok = 0;
+	}
+	lsnstore_close(ls);
+	return ok;
+}
+
+/* The next session is a full resync, for this reason. */
+static void
+want_full(struct sup *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->full_why, sizeof(s->full_why), fmt, ap);
+	va_end(ap);
+	s->force_full = 1;
+}
+
+/* SESS_STABLE: the workers report their LSNs; only an end stops this. */
+static void
+run_stable(struct sup *s)
+{
+	int i;
+
+	s->state = SESS_STABLE;
+	s->attempt = 0;		/* a session that got here is no failure */
+	strlcpy(s->prev_replid, s->m.replid, sizeof(s->prev_replid));
+	for (i = 0; i < s->nflows; i++)
+		s->flows[i].died = 0;
+	s->broken_ms = 0;
+	s->broken_flow = -1;
+	sup_pump(s, NULL, -1, 1);
+}
+
+/* Before a resumed session: a flow that keeps dying waits longer. */
+static void
+flow_backoff(struct sup *s)
+{
+	long long ms, wait = 0;
+	int i, n;
+
+	for (i = 0; i < s->nflows; i++) {
+		n = s->flows[i].deaths;
+		if (!s->flows[i].died || n < 2)
+			continue;
+		ms = (long long)s->cfg.retry_delay_ms << (n - 2 < 16 ?
+		    n - 2 : 16);
+		if (ms > MAX_FLOW_BACKOFF_MS)
+			ms = MAX_FLOW_BACKOFF_MS;
+		log_info("flow %d died %d times in a row: restarting it in "
+		    "%lld ms", i, n, ms);
+		if (ms > wait)
+			wait = ms;
+	}
+	if (wait > 0) {
+		s->state = SESS_BACKOFF;
+		sup_pump(s, NULL, wait, 1);
+		s->state = SESS_CONNECTING;
+	}
+}
+
+/* The flows of a session that is not all PARTIAL, for the log. */
+static void
+full_flows(const struct sup *s, char *buf, size_t len)
+{
+	size_t off = 0;
+	int i;
+
+	buf[0] = '\0';
+	for (i = 0; i < s->nflows && off < len; i++)
+		if (!s->flows[i].partial)
+			off += snprintf(buf + off, len - off, "%s%d",
+			    off > 0 ? "," : "", i);
+}
+
+/*
+ * Every flow asks for its LSN: the live workers register again
+ * (MSG_REFLOW), the others are forked.  0: every flow is PARTIAL and in
+ * stable sync; 1: every flow answered FULL to new workers, whose full
+ * sync may go on; -1: the session ends (failed, or a full resync is due).
+ */
+static int
+resume_partial(struct sup *s)
+{
+	struct msg_reflow r;
+	struct error e;
+	char list[256];
+	int i, fresh = 1, nfull = 0;
+	int wait_ms = s->cfg.timeout_ms + REGISTER_GRACE_MS;
+
+	memset(&r, 0, sizeof(r));
+	r.m = s->m;
+	for (i = 0; i < s->nflows && !s->failed; i++) {
+		struct flow *f = &s->flows[i];
+
+		f->lost = 0;
+		if (f->pid > 0) {
+			fresh = 0;
+			if (msg_send(f->fd, MSG_REFLOW, &r, sizeof(r), &e) ==
+			    -1)
+				session_fail(s, e.kind, "flow %d: message to "
+				    "the worker: %s", i, e.msg);
+		} else {
+			f->last_error[0] = '\0';
+			(void)sup_spawn_worker(s, i, f->lsn);
+		}
+	}
+	if (!s->failed && !sup_pump(s, all_replied, wait_ms, 1) && going(s))
+		session_fail(s, ERR_IO, "flows did not register within %d ms",
+		    wait_ms);
+	if (!going(s))
+		return -1;
+	for (i = 0; i < s->nflows; i++)
+		nfull += !s->flows[i].partial;
+	if (nfull == s->nflows && fresh) {
+		log_info("full resync: every flow answered FULL: the stored "
+		    "LSNs are outside the master's backlog");
+		return 1;
+	}
+	if (nfull > 0) {
+		full_flows(s, list, sizeof(list));
+		log_info("won't do a partial sync: flow %s answered FULL "
+		    "(LSN outside the master's backlog): full resync", list);
+		want_full(s, "flow %s answered FULL", list);
+		return -1;
+	}
+	if (dfly_startstable(&s->master, &s->m, &e) == -1) {
+		log_info("partial sync failed: %s: full resync", e.msg);
+		want_full(s, "partial sync failed: %s", e.msg);
+		return -1;
+	}
+	for (i = 0; i < s->nflows; i++)
+		status_resumed(s, i);
+	return 0;
+}
+
+/* Every flow is back in stable sync by partial sync: say how fast. */
+static void
+resumed(struct sup *s)
+{
+	int64_t ms = mono_ms() - (s->broken_ms ? s->broken_ms : s->t0);
+	struct flow *f;
+	int i;
+
+	for (i = 0; i < s->nflows; i++)
+		s->flows[i].st.phase = PHASE_STABLE;
+	if (s->broken_flow >= 0)
+		log_info("all flows in stable sync %lld ms after flow %d died",
+		    (long long)ms, s->broken_flow);
+	else if (s->broken_ms != 0)
+		log_info("all flows in stable sync %lld ms after the session "
+		    "broke", (long long)ms);
+	else
+		log_info("resumed by partial sync in %lld ms: %d flows in "
+		    "stable sync", (long long)ms, s->nflows);
+	if (s->ctl_wait_fd != -1) {
+		f = &s->flows[s->ctl_wait_flow];
+		session_ctl_answer(s, "ok flow %d back in stable sync in %lld "
+		    "ms: partial sync from LSN %" PRIu64 ", pid %d\n",
+		    s->ctl_wait_flow, (long long)ms, f->lsn, (int)f->pid);
+	}
+}
+
+static enum outcome
+run(struct sup *s)
 {
 	struct error e;
-	enum outcome o;
+	char why[sizeof(s->full_why)];
+	int partial, had, rc = 1;
 
-	/* a restarted full sync overwrites key by key; deleted keys stay */
-	if (s->sessions++ > 0 && s->cfg.flush_on_resync)
-		resync_flush_all(&s->resync);
+	s->sessions++;
+	if (s->resume) {
+		/* hear the end of the broken session from every worker */
+		sup_pump(s, flows_settled, SETTLE_MS, 0);
+		s->resume = 0;
+		s->state = SESS_CONNECTING;
+		flow_backoff(s);
+		if (!going(s))
+			return finish(s);
+	}
 	s->state = SESS_CONNECTING;
 	s->failed = 0;
+	if (handshake(s) == -1)
+		return finish(s);
+	partial = plan(s, why, sizeof(why), &had);
+	if (s->force_full) {
+		strlcpy(why, s->full_why, sizeof(why));
+		s->force_full = 0;
+		partial = 0;
+	}
+	if (partial) {
+		if ((rc = resume_partial(s)) == 0) {
+			resumed(s);
+			run_stable(s);
+			return finish(s);
+		}
+		if (rc == -1 && !s->failed && !s->stop && s->force_full) {
+			/* the full resync, at once */
+			sup_end_workers(s, SIGKILL);
+			return OUT_RESTART;
+		}
+		if (rc == -1)
+			return finish(s);
+	} else {
+		if (why[0] != '\0' && (had || s->sessions > 1))
+			log_info("full resync: %s", why);
+		end_live(s);
+	}
+	/* a restarted full sync overwrites key by key; deleted keys stay */
+	if (s->cfg.flush_on_resync && (s->sessions > 1 || had))
+		resync_flush_all(&s->resync);
 	if (resync_prepare(&s->resync, &s->cfg, &e) == -1) {
 		session_fail(s, e.kind, "%s", e.msg);
-		return s->failure;
+		return finish(s);
 	}
-	if (handshake(s) == -1)
-		return s->failure;
-	sup_spawn_workers(s);
+	if (!partial)
+		sup_spawn_workers(s);
 	start_full_sync(s);
 	if (!s->failed && sup_pump(s, barrier_reached, -1, 1))
 		start_stable(s);
 	wait_trailers(s);
-	o = finish(s);
+	return finish(s);
+}
+
+enum outcome
+session_run(struct sup *s)
+{
+	enum outcome o;
+
+	o = run(s);
 	takeover_session_end(s);
 	return o;
+}
+
+/*
+ * Flow i's worker died unasked: one more in a row, unless it lived
+ * FLOW_STEADY_MS; past max-retries the daemon stops, naming the flow.
+ */
+void
+session_flow_death(struct sup *s, int i, const char *how)
+{
+	struct flow *f = &s->flows[i];
+	size_t n;
+
+	if (f->last_error[0] == '\0')
+		strlcpy(f->last_error, how, sizeof(f->last_error));
+	else if ((n = strlen(f->last_error)) + 4 < sizeof(f->last_error))
+		snprintf(f->last_error + n, sizeof(f->last_error) - n,
+		    " (%s)", how);
+	status_flow_error(s, i, f->last_error);
+	f->deaths = mono_ms() - f->started_ms < FLOW_STEADY_MS ?
+	    f->deaths + 1 : 1;
+	if (f->deaths <= s->cfg.max_retries)
+		return;
+	log_warnx("flow %d keeps dying: %d times in a row, at LSN %" PRIu64
+	    ", last error: %s", i, f->deaths, f->st.lsn, f->last_error);
+	s->failure = OUT_FATAL;
+	s->failed = 1;
+}
+
+/* The worker of flow i died in stable sync: the session resumes without it. */
+void
+session_worker_died(struct sup *s, int i, const char *how)
+{
+	struct flow *f = &s->flows[i];
+	char desc[200];
+
+	f->died = 1;
+	if (!s->resume) {
+		s->resume = 1;
+		s->broken_ms = mono_ms();
+	}
+	if (s->broken_flow == -1)
+		s->broken_flow = i;
+	if (s->ctl_wait_fd != -1 && s->ctl_wait_flow == i) {
+		log_info("flow %d: worker %d %s (restart-flow) at LSN %" PRIu64,
+		    i, (int)f->pid, how, f->st.lsn);
+		return;
+	}
+	snprintf(desc, sizeof(desc), "flow %d: worker %d %s in stable sync "
+	    "at LSN %" PRIu64, i, (int)f->pid, how, f->st.lsn);
+	log_warnx("%s: restarting the flow", desc);
+	session_flow_death(s, i, desc);
+}
+
+void
+session_restart_flow(struct sup *s, int i, int ctlfd)
+{
+	struct flow *f = &s->flows[i];
+
+	if (s->ctl_wait_fd != -1) {
+		ctl_reply(ctlfd, "error: a restart-flow is in progress\n");
+		return;
+	}
+	if (f->pid <= 0) {
+		ctl_reply(ctlfd, "error: the flow has no worker now\n");
+		return;
+	}
+	log_info("flow %d restart requested: stopping worker %d, the flow "
+	    "resumes by partial sync", i, (int)f->pid);
+	s->ctl_wait_fd = ctlfd;
+	s->ctl_wait_flow = i;
+	kill(f->pid, SIGTERM);
+}
+
+void
+session_ctl_answer(struct sup *s, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	if (s->ctl_wait_fd == -1)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	ctl_reply(s->ctl_wait_fd, buf);
+	s->ctl_wait_fd = -1;
 }
 
 /* The outcome of a session that ended SESS_DONE, on stdout and in the log. */

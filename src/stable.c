@@ -15,6 +15,13 @@
  * stores one at once).  A quiet journal drains the writer at once, so the target lags
  * the master by no more than a round trip.  FLUSHALL and FLUSHDB, which
  * come on every flow, run once behind a barrier of all flows (worker.h).
+ *
+ * A flow the master closes (it cancels the whole session when any of its
+ * connections closes, so one dead worker ends every flow) is no failure:
+ * the worker drains its target, stores its LSN, tells the supervisor
+ * (MSG_FLOW_LOST) and waits for MSG_REFLOW, then registers a new flow
+ * from exactly the LSN it applied and, on PARTIAL, goes on with the same
+ * target connection (imsg.h).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -241,6 +248,8 @@ replay(struct worker *w, struct stable *ss)
 		    journal_error(w->jr));
 }
 
+static void	lost(struct worker *, struct stable *, const char *);
+
 static void
 read_flow(struct worker *w, struct stable *ss)
 {
@@ -254,16 +263,55 @@ read_flow(struct worker *w, struct stable *ss)
 		    w->st.bytes, strerror(errno));
 	if (n == 0 && worker_stop_pending())
 		stop(w, ss, "SIGTERM");
-	if (n == 0)
-		wfail(w, ERR_IO, "byte %" PRIu64 ": LSN %" PRIu64 ": the "
-		    "master closed the flow", w->st.bytes, w->st.lsn);
+	if (n == 0) {
+		lost(w, ss, "the master closed the flow");
+		return;
+	}
 	w->st.bytes += n;
 	if (journal_feed(w->jr, w->rbuf, n) == -1)
 		wfail(w, journal_err(w->jr)->kind, "%s",
 		    journal_error(w->jr));
 }
 
-/* The supervisor sends nothing in stable sync: this is its end. */
+/*
+ * The flow is gone, or about to be (the supervisor starts a new session):
+ * everything read is applied, acknowledged and stored, so the LSN of the
+ * next FLOW is exactly what the target holds.
+ */
+static void
+settle(struct worker *w, struct stable *ss, const char *why)
+{
+	if (w->conn.fd == -1)
+		return;
+	drain_target(w, ss);
+	commit(w, ss);
+	net_close(&w->conn);
+	worker_phase(w, PHASE_START);
+	log_info("%s at LSN %" PRIu64 ", byte %" PRIu64 ": stored, waiting "
+	    "for a new session", why, ss->acked, w->st.bytes);
+}
+
+/* A new session: register from the applied LSN; FULL waits to be ended. */
+static void
+reflow(struct worker *w, struct stable *ss, const struct msg_reflow *r)
+{
+	settle(w, ss, "new session");
+	w->mbuf = r->m;
+	w->m = &w->mbuf;
+	worker_register(w, ss->acked);
+	if (!w->reply.partial) {
+		log_info("LSN %" PRIu64 " answered FULL: waiting for the full "
+		    "resync", ss->acked);
+		net_close(&w->conn);
+		return;
+	}
+	worker_journal_start(w);
+	worker_phase(w, PHASE_STABLE);
+	ack(w, ss, 1);
+	worker_stats(w, MSG_STATS);
+}
+
+/* A message from the supervisor; its end is ours. */
 static void
 read_supervisor(struct worker *w, struct stable *ss)
 {
@@ -271,12 +319,24 @@ read_supervisor(struct worker *w, struct stable *ss)
 	int n;
 
 	n = msg_recv(w->msgfd, &msg, NULL);
+	if (n == 1 && msg.hdr.type == MSG_REFLOW) {
+		reflow(w, ss, &msg.u.reflow);
+		return;
+	}
 	if (n == 1) {
 		log_warnx("unexpected message %u from the supervisor",
 		    msg.hdr.type);
 		return;
 	}
 	stop(w, ss, "the supervisor went away");
+}
+
+/* The master closed the flow: settle and tell; a new session follows. */
+static void
+lost(struct worker *w, struct stable *ss, const char *why)
+{
+	settle(w, ss, why);
+	worker_stats(w, MSG_FLOW_LOST);
 }
 
 /* How long poll may sleep: until the next ACK, commit or stats. */
@@ -327,26 +387,33 @@ stable_run(struct worker *w)
 	ack(w, &ss, 1);
 	worker_stats(w, MSG_STATS);
 	for (;;) {
-		replay(w, &ss);
+		if (w->conn.fd != -1)
+			replay(w, &ss);
 		if (worker_stop)
 			stop(w, &ss, "SIGTERM");
-		timers(w, &ss);
-		pfd[0].fd = w->conn.fd;
+		pfd[0].fd = w->conn.fd;	/* -1 between sessions: ignored */
 		pfd[0].events = POLLIN;
+		pfd[0].revents = 0;
 		pfd[1].fd = w->msgfd;
 		pfd[1].events = POLLIN;
+		if (w->conn.fd == -1) {
+			n = worker_poll(pfd, 2, -1);
+			goto events;
+		}
+		timers(w, &ss);
 		/* nothing to read: let the target catch up now */
 		if (target_pending(w->target) > 0 &&
 		    (n = worker_poll(pfd, 2, 0)) == 0)
 			drain_target(w, &ss);
 		n = worker_poll(pfd, 2, sleep_ms(w, &ss, mono_ms()));
+events:
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1)
 			wfail(w, ERR_SYS, "poll: %s", strerror(errno));
 		if (pfd[1].revents != 0)
 			read_supervisor(w, &ss);
-		if (pfd[0].revents != 0)
+		else if (pfd[0].revents != 0 && w->conn.fd != -1)
 			read_flow(w, &ss);
 	}
 }

@@ -47,10 +47,11 @@ on_signal(int sig)
 
 /* ------------------------------------------------------------ workers */
 
-static void
-reap(struct sup *s, int i)
+void
+sup_reap(struct sup *s, int i)
 {
 	struct flow *f = &s->flows[i];
+	char how[128];
 	int status, early;
 
 	if (f->fd != -1) {
@@ -61,6 +62,24 @@ reap(struct sup *s, int i)
 		return;
 	while (waitpid(f->pid, &status, 0) == -1 && errno == EINTR)
 		;
+	if (WIFSIGNALED(status))
+		snprintf(how, sizeof(how), "killed by signal %d (%s)",
+		    WTERMSIG(status), strsignal(WTERMSIG(status)));
+	else
+		snprintf(how, sizeof(how), "exited with status %d",
+		    WEXITSTATUS(status));
+	/* in stable sync a death ends the session, which resumes */
+	if (s->state == SESS_STABLE && !f->killed && !s->failed && !s->stop) {
+		f->st.phase = PHASE_FAILED;	/* until its successor reports */
+		session_worker_died(s, i, how);
+		f->pid = 0;
+		return;
+	}
+	/* once in stable sync, a flow's deaths count against it alone */
+	if (s->prev_replid[0] != '\0' && !f->killed && !s->stop &&
+	    s->state != SESS_STOPPING &&
+	    (WIFSIGNALED(status) || WEXITSTATUS(status) != 0))
+		session_flow_death(s, i, how);
 	/* in stable sync a worker never ends by itself */
 	early = !f->done || s->state == SESS_STABLE;
 	if (WIFSIGNALED(status) && f->killed)
@@ -99,12 +118,12 @@ read_worker(struct sup *s, int i)
 	else if (n == -1)
 		session_fail(s, e.kind, "flow %d: message socket: %s", i,
 		    e.msg);
-	/* a worker we stop hearing from must not keep reap() waiting */
+	/* a worker we stop hearing from must not keep sup_reap() waiting */
 	if (n == -1 && s->flows[i].pid > 0) {
 		s->flows[i].killed = 1;
 		kill(s->flows[i].pid, SIGKILL);
 	}
-	reap(s, i);
+	sup_reap(s, i);
 }
 
 int
@@ -118,42 +137,54 @@ sup_all_reaped(struct sup *s)
 	return 1;
 }
 
+int
+sup_spawn_worker(struct sup *s, int i, uint64_t lsn)
+{
+	int j, sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
+		session_fail(s, ERR_SYS, "socketpair: %s", strerror(errno));
+		return -1;
+	}
+	if ((pid = fork()) == -1) {
+		session_fail(s, ERR_SYS, "fork: %s", strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		for (j = 0; j < s->nflows; j++)
+			if (s->flows[j].fd != -1)
+				close(s->flows[j].fd);
+		if (s->ctl_wait_fd != -1)
+			close(s->ctl_wait_fd);
+		close(s->ctlfd);
+		close(s->sigfd[0]);
+		close(s->sigfd[1]);
+		net_close(&s->master);
+		signal(SIGCHLD, SIG_DFL);
+		signal(SIGHUP, SIG_IGN);
+		worker_main(&s->cfg, &s->m, i, sv[1], s->shm, lsn);
+	}
+	close(sv[1]);
+	status_worker_started(s, i);
+	s->flows[i].pid = pid;
+	s->flows[i].fd = sv[0];
+	s->flows[i].lsn = lsn;
+	s->flows[i].started_ms = mono_ms();
+	return 0;
+}
+
 void
 sup_spawn_workers(struct sup *s)
 {
-	int i, j, sv[2];
-	pid_t pid;
+	int i;
 
-	for (i = 0; i < s->nflows; i++) {
-		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
-		    sv) == -1) {
-			session_fail(s, ERR_SYS, "socketpair: %s",
-			    strerror(errno));
+	for (i = 0; i < s->nflows; i++)
+		if (sup_spawn_worker(s, i, 0) == -1)
 			return;
-		}
-		if ((pid = fork()) == -1) {
-			session_fail(s, ERR_SYS, "fork: %s", strerror(errno));
-			close(sv[0]);
-			close(sv[1]);
-			return;
-		}
-		if (pid == 0) {
-			close(sv[0]);
-			for (j = 0; j < i; j++)
-				close(s->flows[j].fd);
-			close(s->ctlfd);
-			close(s->sigfd[0]);
-			close(s->sigfd[1]);
-			net_close(&s->master);
-			signal(SIGCHLD, SIG_DFL);
-			signal(SIGHUP, SIG_IGN);
-			worker_main(&s->cfg, &s->m, i, sv[1], s->shm);
-		}
-		close(sv[1]);
-		status_worker_started(s, i);
-		s->flows[i].pid = pid;
-		s->flows[i].fd = sv[0];
-	}
 }
 
 /*
@@ -201,7 +232,7 @@ sup_end_workers(struct sup *s, int sig)
 			}
 	}
 	for (i = 0; i < s->nflows; i++)
-		reap(s, i);
+		sup_reap(s, i);
 	net_close(&s->master);
 }
 
@@ -241,8 +272,8 @@ serve_ctl(struct sup *s)
 
 /*
  * The poll set: only descriptors that are open and can still say
- * something.  A worker socket at EOF is closed by reap(), the master's by
- * session_master_event(), and the control socket sits out a pause after
+ * something.  A worker socket at EOF is closed by sup_reap(), the
+ * master's by session_master_event(), and the control socket sits out a pause after
  * accept failed for lack of descriptors, so nothing readable stays in the
  * set unread.  Returns the number of entries; *wait_ms is shortened to
  * the end of that pause.
@@ -312,7 +343,8 @@ sup_pump(struct sup *s, int (*cond)(struct sup *), int timeout_ms, int intr)
 	for (;;) {
 		if (cond != NULL && cond(s))
 			break;
-		if (intr && (s->failed || s->stop || s->restart))
+		if (intr && (s->failed || s->stop || s->restart ||
+		    s->resume))
 			break;
 		waited = mono_ms() - t0;
 		if (timeout_ms >= 0 && waited >= timeout_ms)
@@ -472,12 +504,13 @@ main_loop(struct sup *s)
 		}
 		if (o == OUT_STOPPED || s->stop)
 			break;
+		if (o == OUT_RESTART || o == OUT_RESUME)
+			continue;	/* no retry used, no delay */
+		session_ctl_answer(s, "error: the session failed\n");
 		if (o == OUT_FATAL) {
 			log_warnx("giving up: retrying cannot fix this");
 			return 1;
 		}
-		if (o == OUT_RESTART)
-			continue;	/* asked for: no retry used, no delay */
 		if (++s->attempt > s->cfg.max_retries) {
 			log_warnx("giving up after %d retries",
 			    s->cfg.max_retries);
@@ -486,6 +519,7 @@ main_loop(struct sup *s)
 		if (backoff(s) == -1)
 			break;
 	}
+	session_ctl_answer(s, "error: the daemon is stopping\n");
 	log_info("stopped");
 	return 0;
 }
@@ -500,6 +534,8 @@ run(int argc, char **argv, int migrate)
 	memset(&s, 0, sizeof(s));
 	s.cmd = argv[0];
 	s.ctlfd = -1;
+	s.ctl_wait_fd = -1;
+	s.broken_flow = -1;
 	s.sigfd[0] = s.sigfd[1] = -1;
 	net_init(&s.master);
 	config_init(&s.cfg);

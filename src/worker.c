@@ -188,20 +188,78 @@ open_target(struct worker *w)
 		wfail(w, ERR_CONFIG, "writer: %s", e.msg);
 }
 
-static void
-register_flow(struct worker *w)
+/*
+ * DFLY FLOW on a new connection, asking for lsn (0: a full sync), and the
+ * answer told to the supervisor.  A worker that dies here is a failed
+ * session, so an unreachable master is no flow death.
+ */
+void
+worker_register(struct worker *w, uint64_t lsn)
 {
+	struct msg_flow_reply r;
 	struct error e;
 
+	net_close(&w->conn);
 	if (dfly_connect(&w->conn, w->cfg->source_host, w->cfg->source_port,
 	    w->cfg->source_user, w->cfg->source_password, w->cfg->timeout_ms,
 	    &e) == -1 ||
-	    dfly_flow(&w->conn, w->m, w->flow, 0, &w->reply, &e) == -1)
+	    dfly_flow(&w->conn, w->m, w->flow, lsn, &w->reply, &e) == -1)
 		wfail(w, e.kind, "%s", e.msg);
-	if (w->reply.partial)
+	if (lsn > 0)
+		log_info("%s SYNC FLOW from LSN %" PRIu64 ": %s", w->m->syncid,
+		    lsn, w->reply.partial ? "PARTIAL" : "FULL");
+	else
+		log_debug("FLOW registered: %s",
+		    w->reply.partial ? "PARTIAL" : "FULL");
+	if (w->reply.partial && lsn == 0)
 		wfail(w, ERR_PROTO, "master answered PARTIAL to a full-sync "
 		    "request");
-	log_debug("FLOW registered: FULL");
+	memset(&r, 0, sizeof(r));
+	r.partial = w->reply.partial;
+	r.lsn = lsn;
+	memcpy(r.token, w->reply.token, sizeof(r.token));
+	worker_report(w, MSG_FLOW_REPLY, &r, sizeof(r));
+}
+
+/*
+ * PARTIAL: no snapshot, no token; the journal from the LSN asked for
+ * starts right after the FLOW reply, once the supervisor sent
+ * STARTSTABLE.  The bytes read with the reply are its first.
+ */
+void
+worker_journal_start(struct worker *w)
+{
+	const char *p;
+	size_t len;
+
+	journal_free(w->jr);
+	if ((w->jr = journal_new(NULL)) == NULL)
+		wfail(w, ERR_SYS, "out of memory");
+	w->jstart = w->st.bytes;
+	if (journal_set_offset(w->jr, w->jstart) == -1)
+		wfail(w, ERR_SYS, "journal offset");
+	len = net_leftover(&w->conn, &p);
+	w->st.bytes += len;
+	if (len > 0 && journal_feed(w->jr, p, len) == -1)
+		wfail(w, journal_err(w->jr)->kind, "%s",
+		    journal_error(w->jr));
+}
+
+/*
+ * The first byte of a snapshot: from now on the target no longer matches
+ * any earlier LSN of this flow.  Not sooner: a FULL answer alone may end
+ * in a mixed session that is retried, and a full sync may never start.
+ */
+static void
+forget_lsn(struct worker *w)
+{
+	struct error e;
+
+	if (w->forgot)
+		return;
+	w->forgot = 1;
+	if (lsnstore_del(w->lsn, w->flow, &e) == -1)
+		wfail(w, e.kind, "%s", e.msg);
 }
 
 /*
@@ -366,6 +424,8 @@ read_socket(struct worker *w, int *eof)
 		return;
 	}
 	w->st.bytes += n;
+	if (w->rdb != NULL)
+		forget_lsn(w);
 	if (w->rdb != NULL && rdb_feed(w->rdb, w->rbuf, n) == -1)
 		wfail(w, ERR_PROTO, "%s", rdb_error(w->rdb));
 }
@@ -415,6 +475,7 @@ full_sync(struct worker *w)
 		wfail(w, ERR_SYS, "out of memory");
 	len = net_leftover(&w->conn, &p);
 	if (len > 0) {
+		forget_lsn(w);
 		w->st.bytes += len;
 		if (rdb_feed(w->rdb, p, len) == -1)
 			wfail(w, ERR_PROTO, "%s", rdb_error(w->rdb));
@@ -552,10 +613,9 @@ linger(struct worker *w)
 
 void
 worker_main(const struct config *cfg, const struct dfly_master *m, int flow,
-    int msgfd, struct session_shm *shm)
+    int msgfd, struct session_shm *shm, uint64_t lsn)
 {
 	struct worker w;
-	struct msg_flow_reply r;
 	struct sigaction sa;
 	struct error e;
 	sigset_t block;
@@ -584,14 +644,12 @@ worker_main(const struct config *cfg, const struct dfly_master *m, int flow,
 	if ((w.lsn = lsnstore_open(cfg->state_dir, &e)) == NULL)
 		wfail(&w, e.kind, "%s", e.msg);
 	open_target(&w);
-	register_flow(&w);
-	/* the target no longer matches any earlier LSN of this flow */
-	if (lsnstore_del(w.lsn, flow, &e) == -1)
-		wfail(&w, e.kind, "%s", e.msg);
-	memset(&r, 0, sizeof(r));
-	r.partial = w.reply.partial;
-	memcpy(r.token, w.reply.token, sizeof(r.token));
-	worker_report(&w, MSG_FLOW_REPLY, &r, sizeof(r));
+	worker_register(&w, w.stable ? lsn : 0);
+	if (w.reply.partial) {
+		w.st.lsn = lsn;
+		worker_journal_start(&w);
+		stable_run(&w);
+	}
 	worker_phase(&w, PHASE_FULL_SYNC);
 	worker_stats(&w, MSG_STATS);
 	full_sync(&w);
