@@ -430,6 +430,57 @@ class FakeMaster:
                     pass
 
 
+def replicate_start(master, target_url, extra=(), state_dir=None):
+    """df2redis replicate -d in the background: the process, with its
+    state_dir, control socket (sock) and log file (log)."""
+    sd = state_dir or tmpdir('state')
+    log = open(os.path.join(sd, 'log'), 'a')
+    p = spawn([DF2REDIS, 'replicate', '-d', '--source', master.addr, '--target', target_url,
+               '--state-dir', sd, '--retry-delay-ms', '50'] + list(extra),
+              stdout=subprocess.PIPE, stderr=log)
+    p.state_dir, p.sock, p.log = sd, os.path.join(sd, 'df2redis.sock'), log.name
+    return p
+
+
+def replicate_stop(p, timeout=30):
+    """SIGTERM, then the exit status (None if it had to be killed)."""
+    if p.poll() is None:
+        p.terminate()
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            return None
+    return p.returncode
+
+
+def proc_log(p):
+    with open(p.log, errors='replace') as f:
+        return f.read()
+
+
+def lsn_fields(state_dir):
+    """{flow: {replid, nflows, next_lsn, state, keys, bytes}} of STATE_DIR/lsn.mdb."""
+    out = {}
+    for i, rec in lsn_flows(state_dir).items():
+        v = rec.split()
+        out[i] = {'replid': v[1], 'nflows': int(v[2]), 'next_lsn': int(v[3]),
+                  'state': int(v[4]), 'keys': int(v[5]), 'bytes': int(v[6])}
+    return out
+
+
+def wait_equal(dump, want, timeout=30, proc=None):
+    """Poll dump() until it equals want: (the differences, the last dump)."""
+    end = time.time() + timeout
+    while True:
+        got = dump()
+        d = diff_keyspaces(got, want)
+        if not d or time.time() > end or (proc is not None and proc.poll() is not None):
+            return d, got
+        time.sleep(0.2)
+
+
 def cpu_seconds(pid):
     """User + system CPU time of a process so far, in seconds."""
     with open('/proc/%d/stat' % pid) as f:
@@ -440,4 +491,5 @@ def cpu_seconds(pid):
 __all__ = ['ASAN', 'HAVE_MASTER', 'REDIS_TYPES', 'Master', 'skip', 'df2redis', 'migrate',
            'redis_only', 'dump_cluster', 'compare', 'ran_ok', 'lsn_records', 'lsn_flows', 'ctl', 'wait_ctl',
            'status_flows', 'wait_status', 'cpu_seconds', 'raw_command', 'replica_session',
-           'capture_fullsync', 'first_tagged_chunk', 'FakeMaster', 'FULLSYNC_END', 'trailer']
+           'capture_fullsync', 'first_tagged_chunk', 'FakeMaster', 'FULLSYNC_END', 'trailer',
+           'replicate_start', 'replicate_stop', 'proc_log', 'lsn_fields', 'wait_equal']
