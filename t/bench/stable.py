@@ -194,7 +194,7 @@ def logtext(p):
 RESUMED = re.compile(r'all flows in stable sync (\d+) ms after flow (\d+) died')
 
 
-def resume_times(p, m, tgt):
+def resume_times(p, m):
     """kill -9 one worker KILLS times under 50k writes/s: the supervisor's
     ms from each death to every flow in stable sync."""
     secs = KILLS * 2.0 + 2
@@ -283,7 +283,7 @@ def main():
           '%.2f of this writer into the master alone' %
           (steady, steady / t_bench, t_bench, steady / m_py))
 
-    ms = sorted(resume_times(p, m, tgt))
+    ms = sorted(resume_times(p, m))
     if ms:
         print('kill -9 of a worker at 50k writes/s to all flows in stable sync: min %d ms, median %d ms, '
               'max %d ms (%d kills; goal < 1000 ms)' % (ms[0], ms[len(ms) // 2], ms[-1], len(ms)))
