@@ -2,10 +2,15 @@
  * tmpkeys.h - the cleanup of what killed runs left on the target: the
  * writer's temporary keys ("{N}df2redis:tmp:PID:N") and sequence markers
  * ("{N}df2redis:seq:PID.N.XXXXXXXX"), which nothing else would ever
- * delete.
+ * delete, and the LSN markers of stable sync ("{N}df2redis:lsn:FLOW"),
+ * which a full sync makes meaningless; and, on resume, the reading of
+ * one flow's LSN markers.
  */
 #ifndef DF2REDIS_TMPKEYS_H
 #define DF2REDIS_TMPKEYS_H
+
+#include <stddef.h>
+#include <stdint.h>
 
 #include "error.h"
 #include "url.h"
@@ -16,5 +21,15 @@
  * many were deleted, -1 on error (a refused password is ERR_AUTH).
  */
 long	tmpkeys_cleanup(const struct target_opts *, struct error *);
+
+/* One LSN marker found: its target db, name and value; -1 stops (ERR_SYS). */
+typedef int tmpkeys_found_cb(void *, int db, const char *name, size_t len,
+    uint64_t lsn);
+/*
+ * SCAN every master (every db holding keys) for the LSN markers of flow
+ * and hand each to cb.  Returns how many, -1 on error.
+ */
+long	tmpkeys_markers(const struct target_opts *, int flow,
+	    tmpkeys_found_cb *, void *, struct error *);
 
 #endif

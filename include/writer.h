@@ -8,7 +8,9 @@
  * expired are counted and not written.  Everything is at-least-once and
  * idempotent, so the target may resend after a reconnect: journal commands
  * that are not (INCR, RPUSH, ...) run once per sequence number kept in a
- * marker key of their slot while they are unacknowledged.
+ * marker key of their slot while they are unacknowledged.  In stable
+ * sync that number is the record's LSN and the marker is kept until the
+ * checkpoint covers it, so a resumed flow skips what the target applied.
  *
  * Errors: a writer keeps its first error (error.h) and writer_error()
  * hands it out.  Its kind says what to do: ERR_DATA, the input cannot be
@@ -53,6 +55,9 @@ struct writer_opts {
 	int			 target_db;	/* db the target's connections
 						   are SELECTed to (target_opts
 						   .db); -1 unknown */
+	int			 flow;		/* stable sync: the flow whose
+						   LSNs mark guarded commands;
+						   -1 none */
 };
 
 enum writer_count {
@@ -65,6 +70,8 @@ enum writer_count {
 	WC_COMMANDS,		/* commands sent */
 	WC_BYTES,		/* payload bytes sent */
 	WC_LOSSY,		/* written without their member TTLs */
+	WC_APPLIED,		/* journal records skipped on resume: the
+				   target had applied them */
 	WC_MAX
 };
 
@@ -78,6 +85,29 @@ void		 writer_close(struct writer *);
 int		 writer_event(struct writer *, const struct rdb_event *);
 /* Apply one journal record (COMMAND) in order; PING/LSN are ignored. */
 int		 writer_journal(struct writer *, const struct journal_rec *);
+/*
+ * Stable sync: apply the record at LSN lsn of opts.flow.  A guarded
+ * command stores lsn in its slot's LSN marker, atomically with itself;
+ * a record at or below the applied LSN loaded for its slot is skipped
+ * (counted in WC_APPLIED).
+ */
+int		 writer_journal_lsn(struct writer *, const struct journal_rec *,
+		    uint64_t lsn);
+/*
+ * An LSN marker of opts.flow found on the target on resume ("{N}df2redis:
+ * lsn:FLOW" in target db db, value lsn): records of its slot up to lsn
+ * were applied (standalone: every record up to it, the target applies in
+ * order).  0 ok, -1 error.
+ */
+int		 writer_marker_loaded(struct writer *, int db, const char *name,
+		    size_t len, uint64_t lsn);
+/* The target matches no stored LSN any more (a full sync): forget them. */
+void		 writer_markers_forget(struct writer *);
+/*
+ * Every record below next_lsn is stored in the checkpoint: markers at
+ * lower LSNs are deleted (sent; writer_sync() waits for them).
+ */
+int		 writer_markers_trim(struct writer *, uint64_t next_lsn);
 /* Block until everything fed so far is acknowledged by the target. */
 int		 writer_sync(struct writer *);
 /* The first error (kind ERR_NONE while there is none). */

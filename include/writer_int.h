@@ -64,10 +64,16 @@ struct keyref {
 						   w->plain, NSLOTS any, -1 no */
 	int			 control;	/* SELECT, marker cleanup */
 	uint64_t		 seq;		/* guarded: its sequence number */
+	int			 lsnmark;	/* seq is an LSN (jcmd.c) */
 	size_t			 keylen;
 	char			 key[];
 };
 TAILQ_HEAD(keyrefs, keyref);
+
+struct mslot {
+	int		 db;
+	unsigned int	 slot;
+};
 
 struct arg {
 	size_t	 off, len;
@@ -134,6 +140,15 @@ struct writer {
 	uint32_t		*plain;		/* per slot: plain commands
 						   unacknowledged */
 	uint64_t		 plain_any;	/* keyless or multi-key ones */
+	/* stable sync: LSN markers (jcmd.c) */
+	int			 lsnmode;	/* the record has an LSN */
+	uint64_t		 jlsn;		/* its LSN */
+	uint64_t		*marked[WRITER_MAXDB];	/* per db, slot: LSN
+						   in the marker, 0 none */
+	struct mslot		*mslots;	/* markers not yet deleted */
+	size_t			 nmslots, mslotcap;
+	int			 have_applied;	/* markers loaded on resume */
+	uint64_t		 applied_max;	/* the highest of them */
 	uint64_t		 plain_all;	/* all of them */
 	int			 in_cb;		/* inside the reply callback */
 	int			 jplain;	/* jsend(): a translation, plain */

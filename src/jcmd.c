@@ -44,9 +44,21 @@ is(const char *a, size_t alen, const char *b)
  * multi-key, is unacknowledged.  A marker is deleted once the last
  * guarded command of its slot is acknowledged (nothing can resend it any
  * more) and expires after SEQ_TTL_MS should the writer die first;
- * writer_cleanup() deletes those of killed runs.
+ * tmpkeys_cleanup() deletes those of killed runs.
+ *
+ * In stable sync the number is the record's LSN and the marker
+ * "{tag}df2redis:lsn:<flow>" outlives the writer: a worker killed after the
+ * target ran a record but before the checkpoint stored it resumes from an
+ * older LSN, and the markers say what its slot already holds.  Every
+ * record of a slot at or below its marker is skipped then, blind writes
+ * too: SET k 5, INCR k applied, replaying the SET alone would undo the
+ * INCR.  A standalone target runs one connection's commands in order, so
+ * there everything at or below the highest marker was applied.  Blind
+ * writes cost nothing; a marker goes once the checkpoint covers it
+ * (writer_markers_trim()), and a full sync deletes them all.
  */
 #define SEQ_TTL_MS	"3600000"
+#define LSN_TTL_MS	"86400000"
 
 /* Single-key journal commands that are the same when run twice. */
 static const char *plain_cmds[] = {
@@ -114,6 +126,66 @@ marker_fmt(struct writer *w, unsigned int slot, char *out, size_t len)
 	    w->slottags + slot * 8, w->wid);
 }
 
+static size_t
+lsn_marker_fmt(struct writer *w, unsigned int slot, char *out, size_t len)
+{
+	return snprintf(out, len, "{%s}df2redis:lsn:%d",
+	    w->slottags + slot * 8, w->opts.flow);
+}
+
+/*
+ * The LSN marker of (db, slot) holds lsn now; w->marked keeps lsn + 1 so
+ * that 0 means none, and w->mslots lists the markers to delete later.
+ */
+static int
+mark_lsn(struct writer *w, int db, unsigned int slot, uint64_t lsn)
+{
+	struct mslot *ms;
+	uint64_t **m = &w->marked[db];
+	size_t cap;
+
+	if (*m == NULL && (*m = calloc(NSLOTS, sizeof(**m))) == NULL)
+		goto oom;
+	if ((*m)[slot] == 0) {
+		if (w->nmslots == w->mslotcap) {
+			cap = w->mslotcap ? w->mslotcap * 2 : 64;
+			if ((ms = reallocarray(w->mslots, cap,
+			    sizeof(*ms))) == NULL)
+				goto oom;
+			w->mslots = ms;
+			w->mslotcap = cap;
+		}
+		w->mslots[w->nmslots].db = db;
+		w->mslots[w->nmslots++].slot = slot;
+	}
+	if ((*m)[slot] < lsn + 1)
+		(*m)[slot] = lsn + 1;
+	return 0;
+oom:
+	werr(w, ERR_SYS, "out of memory");
+	return -1;
+}
+
+/*
+ * Resuming: did the target apply the command in w->argv, of the record
+ * at w->jlsn, before the worker that sent it died?  A cluster runs each
+ * slot's commands in order, not the slots': its marker says.
+ */
+static int
+applied(struct writer *w, int keyidx)
+{
+	uint64_t *m;
+
+	if (!w->lsnmode || !w->have_applied || w->jlsn > w->applied_max)
+		return 0;
+	if (!w->cluster)
+		return 1;
+	if (keyidx <= 0 || w->jdb < 0 || w->jdb >= WRITER_MAXDB ||
+	    (m = w->marked[w->jdb]) == NULL)
+		return 0;
+	return m[target_slot(w->argv[keyidx], w->argvlen[keyidx])] > w->jlsn;
+}
+
 /*
  * Wait until no plain command that a resend could replay after this
  * guarded one is unacknowledged.
@@ -152,7 +224,8 @@ jguard(struct writer *w, struct keyref *ref, enum jkind kind, int argc,
 		return -1;
 	}
 	ls = &w->lastseq[ref->db];
-	if (*ls == NULL && (*ls = calloc(NSLOTS, sizeof(**ls))) == NULL) {
+	if (!w->lsnmode && *ls == NULL &&
+	    (*ls = calloc(NSLOTS, sizeof(**ls))) == NULL) {
 		werr(w, ERR_SYS, "out of memory");
 		return -1;
 	}
@@ -160,16 +233,50 @@ jguard(struct writer *w, struct keyref *ref, enum jkind kind, int argc,
 	    av_reserve(w, argc + 7) == -1)
 		return -1;
 	ref->pslot = -1;
-	ref->seq = ++w->seq;
-	(*ls)[slot] = ref->seq;
+	if (w->lsnmode) {
+		if (mark_lsn(w, ref->db, slot, w->jlsn) == -1)
+			return -1;
+		ref->seq = w->jlsn;
+		ref->lsnmark = 1;
+	} else {
+		ref->seq = ++w->seq;
+		(*ls)[slot] = ref->seq;
+	}
 	for (i = argc - 1; i >= 0; i--)
 		av_set(w, i + 7, w->argv[i], w->argvlen[i]);
 	av_eval(w, lua_seq, "2");
-	av_set(w, 3, marker, marker_fmt(w, slot, marker, sizeof(marker)));
+	av_set(w, 3, marker, w->lsnmode ?
+	    lsn_marker_fmt(w, slot, marker, sizeof(marker)) :
+	    marker_fmt(w, slot, marker, sizeof(marker)));
 	av_set(w, 4, w->argv[keyidx + 7], w->argvlen[keyidx + 7]);
 	av_set(w, 5, seq, snprintf(seq, sizeof(seq), "%" PRIu64, ref->seq));
-	av_str(w, 6, SEQ_TTL_MS);
+	av_str(w, 6, w->lsnmode ? LSN_TTL_MS : SEQ_TTL_MS);
 	return wsend_av(w, ref, C_JOURNAL, argc + 7, 4);
+}
+
+/* Delete the marker unless a later guarded command moved it past seq. */
+static int
+marker_del(struct writer *w, struct keyref *c, int db, const char *marker,
+    size_t len, uint64_t seq)
+{
+	const char *argv[5];
+	size_t argvlen[5];
+	char num[24];
+
+	c->pslot = -1;
+	c->control = 1;
+	c->db = db;
+	argv[0] = "EVAL";
+	argv[1] = lua_seqdel;
+	argv[2] = "1";
+	argv[3] = marker;
+	argv[4] = num;
+	argvlen[0] = 4;
+	argvlen[1] = strlen(lua_seqdel);
+	argvlen[2] = 1;
+	argvlen[3] = len;
+	argvlen[4] = snprintf(num, sizeof(num), "%" PRIu64, seq);
+	return wsend(w, c, C_JOURNAL, 5, argv, argvlen, 3);
 }
 
 /*
@@ -181,36 +288,84 @@ int
 jcmd_seq_acked(struct writer *w, const struct keyref *ref)
 {
 	unsigned int slot = target_slot(ref->key, ref->keylen);
-	const char *argv[5];
 	size_t argvlen[5];
-	char marker[96], seq[24];
+	char marker[96];
 	struct keyref *c;
 	uint64_t *ls;
 	int rv;
 
-	if (ref->db < 0 || ref->db >= WRITER_MAXDB ||
+	if (ref->lsnmark || ref->db < 0 || ref->db >= WRITER_MAXDB ||
 	    (ls = w->lastseq[ref->db]) == NULL || ls[slot] != ref->seq)
 		return 0;
 	ls[slot] = 0;
 	if ((c = keyref_new(w, ref->key, ref->keylen, RDB_VT_STRING,
 	    "marker DEL")) == NULL)
 		return -1;
-	c->pslot = -1;
-	c->control = 1;
-	c->db = ref->db;
-	argv[0] = "EVAL";
-	argv[1] = lua_seqdel;
-	argv[2] = "1";
-	argv[3] = marker;
-	argv[4] = seq;
-	argvlen[0] = 4;
-	argvlen[1] = strlen(lua_seqdel);
-	argvlen[2] = 1;
 	argvlen[3] = marker_fmt(w, slot, marker, sizeof(marker));
-	argvlen[4] = snprintf(seq, sizeof(seq), "%" PRIu64, ref->seq);
-	rv = wsend(w, c, C_JOURNAL, 5, argv, argvlen, 3);
+	rv = marker_del(w, c, ref->db, marker, argvlen[3], ref->seq);
 	keyref_put(w, c);
 	return rv;
+}
+
+int
+writer_marker_loaded(struct writer *w, int db, const char *name, size_t len,
+    uint64_t lsn)
+{
+	if (db < 0 || db >= WRITER_MAXDB)
+		return 0;
+	if (mark_lsn(w, db, target_slot(name, len), lsn) == -1)
+		return -1;
+	if (!w->have_applied || lsn > w->applied_max)
+		w->applied_max = lsn;
+	w->have_applied = 1;
+	return 0;
+}
+
+void
+writer_markers_forget(struct writer *w)
+{
+	size_t i;
+
+	for (i = 0; i < w->nmslots; i++)
+		w->marked[w->mslots[i].db][w->mslots[i].slot] = 0;
+	w->nmslots = 0;
+	w->have_applied = 0;
+	w->applied_max = 0;
+}
+
+int
+writer_markers_trim(struct writer *w, uint64_t next_lsn)
+{
+	struct keyref *c;
+	struct mslot *ms;
+	char marker[96];
+	uint64_t *m;
+	size_t i, len;
+
+	if (w->failed)
+		return -1;
+	if (w->have_applied && w->applied_max < next_lsn)
+		w->have_applied = 0;
+	for (i = 0; i < w->nmslots;) {
+		ms = &w->mslots[i];
+		m = &w->marked[ms->db][ms->slot];
+		if (*m > next_lsn) {
+			i++;
+			continue;
+		}
+		len = lsn_marker_fmt(w, ms->slot, marker, sizeof(marker));
+		if ((c = keyref_new(w, marker, len, RDB_VT_STRING,
+		    "marker DEL")) == NULL)
+			return -1;
+		if (marker_del(w, c, ms->db, marker, len, *m - 1) == -1) {
+			keyref_put(w, c);
+			return -1;
+		}
+		keyref_put(w, c);
+		*m = 0;
+		*ms = w->mslots[--w->nmslots];
+	}
+	return 0;
 }
 
 /* ------------------------------------------------------------ translations */
@@ -225,6 +380,10 @@ jsend(struct writer *w, const struct journal_rec *rec, enum code code,
 	char cmd[24];
 	int rv;
 
+	if (applied(w, keyidx)) {
+		w->counts[WC_APPLIED]++;
+		return 0;
+	}
 	snprintf(cmd, sizeof(cmd), "%.*s", (int)(rec->argvlen[0] < 23 ?
 	    rec->argvlen[0] : 23), rec->argv[0]);
 	if ((ref = keyref_new(w, keyidx > 0 ? w->argv[keyidx] : "",
@@ -609,6 +768,27 @@ jredis_hsetex(const struct journal_rec *rec)
 		    isdigit((unsigned char)rec->argv[i + 1][0]))
 			return 1;
 	return 0;
+}
+
+int
+writer_journal_lsn(struct writer *w, const struct journal_rec *rec,
+    uint64_t lsn)
+{
+	int rv;
+
+	if (w->opts.flow < 0)
+		return writer_journal(w, rec);
+	if (w->have_applied && !w->cluster && lsn <= w->applied_max) {
+		/* in order: the target ran it before its worker died */
+		if (rec->op == JOURNAL_COMMAND)
+			w->counts[WC_APPLIED]++;
+		return 0;
+	}
+	w->lsnmode = 1;
+	w->jlsn = lsn;
+	rv = writer_journal(w, rec);
+	w->lsnmode = 0;
+	return rv;
 }
 
 int

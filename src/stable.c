@@ -78,6 +78,10 @@ commit(struct worker *w, struct stable *ss)
 	if (lsnstore_put(w->lsn, w->flow, &rec, &e) == -1)
 		wfail(w, e.kind, "%s", e.msg);
 	ss->committed = ss->acked;
+	/* what the checkpoint covers is never replayed: its markers go */
+	if (writer_markers_trim(w->writer, ss->acked) == -1)
+		wfail(w, worker_write_kind(w), "LSN %" PRIu64 ": %s",
+		    ss->acked, writer_error(w->writer)->msg);
 }
 
 /* REPLCONF ACK, inline and exactly three tokens; the master never answers. */
@@ -133,6 +137,9 @@ stop(struct worker *w, struct stable *ss, const char *why)
 {
 	drain_target(w, ss);
 	commit(w, ss);
+	if (writer_sync(w->writer) == -1)	/* the markers' deletion */
+		log_warnx("LSN markers not deleted: %s",
+		    writer_error(w->writer)->msg);
 	log_info("%s: stopped at LSN %" PRIu64 ", byte %" PRIu64 ", stored",
 	    why, ss->acked, w->st.bytes);
 	net_close(&w->conn);
@@ -145,7 +152,7 @@ stop(struct worker *w, struct stable *ss, const char *why)
 static void
 apply_command(struct worker *w, const struct journal_rec *rec)
 {
-	if (writer_journal(w->writer, rec) == -1)
+	if (writer_journal_lsn(w->writer, rec, w->st.lsn) == -1)
 		wfail(w, worker_write_kind(w), "byte %" PRIu64 ": LSN %"
 		    PRIu64 ": journal %.*s: %s", rec->offset, w->st.lsn,
 		    rec->argc > 0 ? (int)rec->argvlen[0] : 0,
@@ -173,6 +180,9 @@ apply_global(struct worker *w, struct stable *ss,
 	if (atomic_fetch_add(&shm->arrived, 1) + 1 == (unsigned)w->m->nflows) {
 		apply_command(w, rec);
 		drain_target(w, ss);
+		/* stored at once: a replay would erase later writes */
+		ss->acked = w->st.lsn + 1;
+		commit(w, ss);
 		atomic_store(&shm->arrived, 0);
 		atomic_fetch_add(&shm->generation, 1);
 		log_debug("LSN %" PRIu64 ": %.*s run once for every flow",

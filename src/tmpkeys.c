@@ -1,8 +1,10 @@
 /*
  * tmpkeys.c - delete the temporary keys and sequence markers of killed
- * runs (tmpkeys.h).
+ * runs, and find a flow's LSN markers on resume (tmpkeys.h).
  */
 #include <ctype.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +51,29 @@ is_seq_name(const char *p, size_t len)
 	return 1;
 }
 
+/* "{N}df2redis:lsn:FLOW" exactly, as lsn_marker_fmt() writes them. */
+static int
+is_lsn_name(const char *p, size_t len)
+{
+	static const char mid[] = "}df2redis:lsn:";
+	const char *end = p + len;
+
+	if (len == 0 || *p++ != '{' || p == end || !isdigit((unsigned char)*p))
+		return 0;
+	while (p < end && isdigit((unsigned char)*p))
+		p++;
+	if ((size_t)(end - p) < sizeof(mid) - 1 ||
+	    memcmp(p, mid, sizeof(mid) - 1) != 0)
+		return 0;
+	p += sizeof(mid) - 1;
+	if (p == end)
+		return 0;
+	for (; p < end; p++)
+		if (!isdigit((unsigned char)*p))
+			return 0;
+	return 1;
+}
+
 /* "{N}df2redis:tmp:PID:N" exactly, as tmp_fmt() writes them. */
 static int
 is_tmp_name(const char *p, size_t len)
@@ -91,19 +116,76 @@ open_node(const struct target_opts *o, struct net_conn *c, const char *host,
 	return 0;
 }
 
-/* SCAN the current db of one master, UNLINK what is a temporary name. */
+/*
+ * What a SCAN looks for: every leftover (flow -1) to UNLINK, or the LSN
+ * markers of one flow to hand to found().
+ */
+struct scan {
+	int		  flow;
+	char		  suffix[32];	/* "}df2redis:lsn:FLOW" */
+	tmpkeys_found_cb *found;
+	void		 *arg;
+	int		  db;
+};
+
+static int
+scan_wanted(const struct scan *sc, const char *p, size_t len)
+{
+	size_t n = strlen(sc->suffix);
+
+	if (sc->flow < 0)
+		return is_tmp_name(p, len) || is_seq_name(p, len) ||
+		    is_lsn_name(p, len);
+	return is_lsn_name(p, len) && len > n &&
+	    memcmp(p + len - n, sc->suffix, n) == 0;
+}
+
+/* UNLINK a leftover, or GET a marker for found(); how many, -1 on error */
 static long
-cleanup_db(struct net_conn *c, struct error *e)
+scan_take(struct net_conn *c, const struct scan *sc, const redisReply *k,
+    struct error *e)
+{
+	const char	*argv[2] = { sc->flow < 0 ? "UNLINK" : "GET", k->str };
+	size_t		 len[2] = { strlen(argv[0]), k->len };
+	const char	*errstr = NULL;
+	redisReply	*d;
+	uint64_t	 lsn;
+	char		 num[32];
+	long		 n = 0;
+
+	if ((d = net_command_ok(c, 2, argv, len, e)) == NULL)
+		return -1;
+	if (sc->flow < 0 && d->type == REDIS_REPLY_INTEGER)
+		n = d->integer;
+	if (sc->flow >= 0 && d->type == REDIS_REPLY_STRING) {
+		snprintf(num, sizeof(num), "%.*s", (int)d->len, d->str);
+		lsn = strtonum(num, 0, LLONG_MAX, &errstr);
+		if (errstr == NULL && sc->found(sc->arg, sc->db, k->str, k->len,
+		    lsn) == -1) {
+			freeReplyObject(d);
+			return err_set(e, ERR_SYS, "out of memory");
+		}
+		n = errstr == NULL;
+	}
+	freeReplyObject(d);
+	return n;
+}
+
+/* SCAN the current db of one master for what sc looks for. */
+static long
+cleanup_db(struct net_conn *c, const struct scan *sc, struct error *e)
 {
 	const char	*argv[6] = { "SCAN", NULL, "MATCH", CLEANUP_MATCH,
 			    "COUNT", "1000" };
-	const char	*del[2] = { "UNLINK", NULL };
-	size_t		 dellen[2] = { 6, 0 };
-	char		 cursor[32] = "0";
-	redisReply	*r, *d, *keys, *k;
-	long		 n = 0;
+	char		 cursor[32] = "0", match[48];
+	redisReply	*r, *keys, *k;
+	long		 n = 0, got;
 	size_t		 i;
 
+	if (sc->flow >= 0) {
+		snprintf(match, sizeof(match), "{*%s", sc->suffix);
+		argv[3] = match;
+	}
 	do {
 		argv[1] = cursor;
 		if ((r = net_command_ok(c, 6, argv, NULL, e)) == NULL)
@@ -120,19 +202,13 @@ cleanup_db(struct net_conn *c, struct error *e)
 		for (i = 0; i < keys->elements; i++) {
 			k = keys->element[i];
 			if (k->type != REDIS_REPLY_STRING ||
-			    (!is_tmp_name(k->str, k->len) &&
-			    !is_seq_name(k->str, k->len)))
+			    !scan_wanted(sc, k->str, k->len))
 				continue;
-			del[1] = k->str;
-			dellen[1] = k->len;
-			if ((d = net_command_ok(c, 2, del, dellen, e)) ==
-			    NULL) {
+			if ((got = scan_take(c, sc, k, e)) == -1) {
 				freeReplyObject(r);
 				return -1;
 			}
-			if (d->type == REDIS_REPLY_INTEGER)
-				n += d->integer;
-			freeReplyObject(d);
+			n += got;
 		}
 		freeReplyObject(r);
 	} while (strcmp(cursor, "0") != 0);
@@ -141,7 +217,7 @@ cleanup_db(struct net_conn *c, struct error *e)
 
 /* Every db of a standalone server that holds keys (INFO keyspace). */
 static long
-cleanup_dbs(struct net_conn *c, struct error *e)
+cleanup_dbs(struct net_conn *c, struct scan *sc, struct error *e)
 {
 	const char	*argv[2] = { "INFO", "keyspace" };
 	const char	*sel[2] = { "SELECT", NULL };
@@ -159,8 +235,9 @@ cleanup_dbs(struct net_conn *c, struct error *e)
 			continue;
 		snprintf(num, sizeof(num), "%d", db);
 		sel[1] = num;
+		sc->db = db;
 		if ((s = net_command_ok(c, 2, sel, NULL, e)) == NULL ||
-		    (n = cleanup_db(c, e)) == -1) {
+		    (n = cleanup_db(c, sc, e)) == -1) {
 			if (s != NULL)
 				freeReplyObject(s);
 			freeReplyObject(r);
@@ -192,7 +269,7 @@ is_cluster(struct net_conn *c, struct error *e)
 /* Each master of the seed's CLUSTER SLOTS once. */
 static long
 cleanup_masters(const struct target_opts *o, struct net_conn *seed,
-    struct error *e)
+    struct scan *sc, struct error *e)
 {
 	const char		*argv[2] = { "CLUSTER", "SLOTS" };
 	struct cluster_range	*ranges = NULL;
@@ -219,7 +296,8 @@ cleanup_masters(const struct target_opts *o, struct net_conn *seed,
 			total = -1;
 			break;
 		}
-		n = cleanup_db(&c, e);
+		sc->db = 0;
+		n = cleanup_db(&c, sc, e);
 		net_close(&c);
 		total = n == -1 ? -1 : total + n;
 	}
@@ -227,8 +305,8 @@ cleanup_masters(const struct target_opts *o, struct net_conn *seed,
 	return total;
 }
 
-long
-tmpkeys_cleanup(const struct target_opts *o, struct error *e)
+static long
+scan_target(const struct target_opts *o, struct scan *sc, struct error *e)
 {
 	struct net_conn	 seed;
 	long		 n;
@@ -239,9 +317,33 @@ tmpkeys_cleanup(const struct target_opts *o, struct error *e)
 	if ((cluster = is_cluster(&seed, e)) == -1)
 		n = -1;
 	else if (cluster)
-		n = cleanup_masters(o, &seed, e);
+		n = cleanup_masters(o, &seed, sc, e);
 	else
-		n = cleanup_dbs(&seed, e);
+		n = cleanup_dbs(&seed, sc, e);
 	net_close(&seed);
 	return n;
+}
+
+long
+tmpkeys_cleanup(const struct target_opts *o, struct error *e)
+{
+	struct scan sc;
+
+	memset(&sc, 0, sizeof(sc));
+	sc.flow = -1;
+	return scan_target(o, &sc, e);
+}
+
+long
+tmpkeys_markers(const struct target_opts *o, int flow, tmpkeys_found_cb *cb,
+    void *arg, struct error *e)
+{
+	struct scan sc;
+
+	memset(&sc, 0, sizeof(sc));
+	sc.flow = flow;
+	snprintf(sc.suffix, sizeof(sc.suffix), "}df2redis:lsn:%d", flow);
+	sc.found = cb;
+	sc.arg = arg;
+	return scan_target(o, &sc, e);
 }

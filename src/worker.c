@@ -27,6 +27,7 @@
 #include "lsnstore.h"
 #include "rdb.h"
 #include "target.h"
+#include "tmpkeys.h"
 #include "worker_int.h"
 
 _Static_assert(CONFIG_MAXDB == WRITER_MAXDB, "one range of dbs");
@@ -143,8 +144,36 @@ wfail(struct worker *w, enum err_kind kind, const char *fmt, ...)
 	_exit(1);
 }
 
+/* tmpkeys_markers(): one LSN marker of this flow */
+static int
+marker_found(void *arg, int db, const char *name, size_t len, uint64_t lsn)
+{
+	struct worker *w = arg;
+
+	return writer_marker_loaded(w->writer, db, name, len, lsn);
+}
+
+/*
+ * Resuming from lsn: the target may hold records past it, applied before
+ * the last worker of this flow died but after its checkpoint; their LSN
+ * markers say which (jcmd.c).
+ */
 static void
-open_target(struct worker *w)
+load_markers(struct worker *w, const struct target_opts *topts, uint64_t lsn)
+{
+	struct error e;
+	long n;
+
+	if ((n = tmpkeys_markers(topts, w->flow, marker_found, w, &e)) == -1)
+		wfail(w, e.kind == ERR_SYS ? ERR_SYS : ERR_TARGET, "target: "
+		    "reading the LSN markers: %s", e.msg);
+	if (n > 0)
+		log_info("resuming from LSN %" PRIu64 ": %ld LSN markers on "
+		    "the target", lsn, n);
+}
+
+static void
+open_target(struct worker *w, uint64_t lsn)
 {
 	struct target_opts topts;
 	struct writer_opts wopts;
@@ -180,12 +209,18 @@ open_target(struct worker *w)
 			wopts.db_map[i] = cluster ? 0 : topts.db;
 	}
 	wopts.target_db = topts.have_db ? topts.db : 0;
-	explicit_bzero(&topts, sizeof(topts));
+	if (w->stable)
+		wopts.flow = w->flow;
 	snprintf(w->label, sizeof(w->label), "flow %d", w->flow);
 	wopts.label = w->label;
 	/* an old Redis (or no memory): the same on every attempt */
-	if ((w->writer = writer_open(w->target, &wopts, &e)) == NULL)
+	if ((w->writer = writer_open(w->target, &wopts, &e)) == NULL) {
+		explicit_bzero(&topts, sizeof(topts));
 		wfail(w, ERR_CONFIG, "writer: %s", e.msg);
+	}
+	if (w->stable && lsn > 0)
+		load_markers(w, &topts, lsn);
+	explicit_bzero(&topts, sizeof(topts));
 }
 
 /*
@@ -643,13 +678,15 @@ worker_main(const struct config *cfg, const struct dfly_master *m, int flow,
 		wfail(&w, ERR_SYS, "out of memory");
 	if ((w.lsn = lsnstore_open(cfg->state_dir, &e)) == NULL)
 		wfail(&w, e.kind, "%s", e.msg);
-	open_target(&w);
+	open_target(&w, lsn);
 	worker_register(&w, w.stable ? lsn : 0);
 	if (w.reply.partial) {
 		w.st.lsn = lsn;
 		worker_journal_start(&w);
 		stable_run(&w);
 	}
+	/* a full sync: the markers are deleted before it (resync.c) */
+	writer_markers_forget(w.writer);
 	worker_phase(&w, PHASE_FULL_SYNC);
 	worker_stats(&w, MSG_STATS);
 	full_sync(&w);

@@ -118,6 +118,7 @@ keyref_new(struct writer *w, const char *key, size_t keylen,
 	ref->pslot = keylen > 0 ? (int)target_slot(key, keylen) : NSLOTS;
 	ref->control = 0;
 	ref->seq = 0;
+	ref->lsnmark = 0;
 	strlcpy(ref->cmd, cmd ? cmd : "", sizeof(ref->cmd));
 	ref->keylen = keylen;
 	memcpy(ref->key, key, keylen);
@@ -387,6 +388,7 @@ writer_opts_init(struct writer_opts *o)
 	for (i = 0; i < WRITER_MAXDB; i++)
 		o->db_map[i] = -1;
 	o->target_db = -1;
+	o->flow = -1;
 }
 
 struct writer *
@@ -444,8 +446,11 @@ writer_close(struct writer *w)
 		free(ref);
 	}
 	kb_close(w);
-	for (i = 0; i < WRITER_MAXDB; i++)
+	for (i = 0; i < WRITER_MAXDB; i++) {
 		free(w->lastseq[i]);
+		free(w->marked[i]);
+	}
+	free(w->mslots);
 	free(w->plain);
 	free(w->slottags);
 	free(w->argv);
