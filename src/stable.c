@@ -263,21 +263,15 @@ static void	lost(struct worker *, struct stable *, const char *);
 static void
 read_flow(struct worker *w, struct stable *ss)
 {
-	ssize_t n;
+	size_t n;
 
-	do {
-		n = read(w->conn.fd, w->rbuf, READ_CHUNK);
-	} while (n == -1 && errno == EINTR);
-	if (n == -1)
-		wfail(w, ERR_IO, "byte %" PRIu64 ": read: %s",
-		    w->st.bytes, strerror(errno));
+	n = worker_read(w);
 	if (n == 0 && worker_stop_pending())
 		stop(w, ss, "SIGTERM");
 	if (n == 0) {
 		lost(w, ss, "the master closed the flow");
 		return;
 	}
-	w->st.bytes += n;
 	if (journal_feed(w->jr, w->rbuf, n) == -1)
 		wfail(w, journal_err(w->jr)->kind, "%s",
 		    journal_error(w->jr));

@@ -443,8 +443,8 @@ drain(struct worker *w)
 	return rc == RDB_DONE;
 }
 
-static void
-read_socket(struct worker *w, int *eof)
+size_t
+worker_read(struct worker *w)
 {
 	ssize_t n;
 
@@ -454,11 +454,19 @@ read_socket(struct worker *w, int *eof)
 	if (n == -1)
 		wfail(w, ERR_IO, "byte %" PRIu64 ": read: %s",
 		    w->st.bytes, strerror(errno));
-	if (n == 0) {
+	w->st.bytes += n;
+	return (size_t)n;
+}
+
+static void
+read_socket(struct worker *w, int *eof)
+{
+	size_t n;
+
+	if ((n = worker_read(w)) == 0) {
 		*eof = 1;
 		return;
 	}
-	w->st.bytes += n;
 	if (w->rdb != NULL)
 		forget_lsn(w);
 	if (w->rdb != NULL && rdb_feed(w->rdb, w->rbuf, n) == -1)
