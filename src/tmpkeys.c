@@ -19,22 +19,33 @@
 
 #define CLEANUP_MATCH	"{*}df2redis:*"
 
+/*
+ * The part after "{N}MID" of a name, or NULL: N is the slot tag (digits)
+ * every name of ours starts with.
+ */
+static const char *
+after_tag(const char *p, const char *end, const char *mid)
+{
+	size_t	 n = strlen(mid);
+
+	if (p == end || *p++ != '{' || p == end || !isdigit((unsigned char)*p))
+		return NULL;
+	while (p < end && isdigit((unsigned char)*p))
+		p++;
+	if ((size_t)(end - p) < n || memcmp(p, mid, n) != 0)
+		return NULL;
+	return p + n;
+}
+
 /* "{N}df2redis:seq:PID.N.XXXXXXXX" exactly, as marker_fmt() writes them. */
 static int
 is_seq_name(const char *p, size_t len)
 {
-	static const char mid[] = "}df2redis:seq:";
 	const char *end = p + len;
 	int i;
 
-	if (len == 0 || *p++ != '{' || p == end || !isdigit((unsigned char)*p))
+	if ((p = after_tag(p, end, "}df2redis:seq:")) == NULL)
 		return 0;
-	while (p < end && isdigit((unsigned char)*p))
-		p++;
-	if ((size_t)(end - p) < sizeof(mid) - 1 ||
-	    memcmp(p, mid, sizeof(mid) - 1) != 0)
-		return 0;
-	p += sizeof(mid) - 1;
 	for (i = 0; i < 2; i++) {
 		if (p == end || !isdigit((unsigned char)*p))
 			return 0;
@@ -55,18 +66,9 @@ is_seq_name(const char *p, size_t len)
 static int
 is_lsn_name(const char *p, size_t len)
 {
-	static const char mid[] = "}df2redis:lsn:";
 	const char *end = p + len;
 
-	if (len == 0 || *p++ != '{' || p == end || !isdigit((unsigned char)*p))
-		return 0;
-	while (p < end && isdigit((unsigned char)*p))
-		p++;
-	if ((size_t)(end - p) < sizeof(mid) - 1 ||
-	    memcmp(p, mid, sizeof(mid) - 1) != 0)
-		return 0;
-	p += sizeof(mid) - 1;
-	if (p == end)
+	if ((p = after_tag(p, end, "}df2redis:lsn:")) == NULL || p == end)
 		return 0;
 	for (; p < end; p++)
 		if (!isdigit((unsigned char)*p))
