@@ -28,18 +28,12 @@ if not HAVE_MASTER:
 
 
 def start(m, url, nflows, checkpoint_ms):
-    sd = tmpdir('state')
-    log = open(os.path.join(sd, 'log'), 'a')
-    p = spawn([DF2REDIS, 'replicate', '-d', '-v', '--source', m.addr, '--target', url,
-               '--state-dir', sd, '--retry-delay-ms', '50', '--checkpoint-ms', str(checkpoint_ms),
-               '--max-retries', '20'], stdout=subprocess.PIPE, stderr=log)
-    p.sock, p.log, p.nflows, p.sd = os.path.join(sd, 'df2redis.sock'), log.name, nflows, sd
+    p = replicate_start(m, url, ['-v', '--checkpoint-ms', str(checkpoint_ms), '--max-retries', '20'])
+    p.nflows, p.sd = nflows, p.state_dir
     return p
 
 
-def logtext(p):
-    with open(p.log, errors='replace') as f:
-        return f.read()
+logtext = proc_log
 
 
 def flows_json(p):
@@ -48,8 +42,7 @@ def flows_json(p):
 
 
 def all_stable(p, text):
-    fl = status_flows(text)
-    return len(fl) == p.nflows and all(ph == 'stable' for ph, _, _ in fl.values())
+    return flows_stable(text, p.nflows)
 
 
 def pids(text):

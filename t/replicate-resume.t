@@ -29,24 +29,14 @@ NCTR = 4
 
 
 def start(m, url, sd=None, extra=()):
-    sd = sd or tmpdir('state')
-    sock = os.path.join(sd, 'df2redis.sock')
-    log = open(os.path.join(sd, 'log'), 'a')
-    p = spawn([DF2REDIS, 'replicate', '-d', '--source', m.addr, '--target', url, '--state-dir', sd,
-               '--retry-delay-ms', '50', '--checkpoint-ms', '20', '--max-retries', '4'] + list(extra),
-              stdout=subprocess.PIPE, stderr=log)
-    p.state_dir, p.sock, p.log = sd, sock, log.name
-    return p
+    return replicate_start(m, url, ['--checkpoint-ms', '20', '--max-retries', '4'] + list(extra), sd)
 
 
-def logtext(p):
-    with open(p.log, errors='replace') as f:
-        return f.read()
+logtext = proc_log
 
 
 def all_stable(text):
-    fl = status_flows(text)
-    return len(fl) == NFLOWS and all(ph == 'stable' for ph, _, _ in fl.values())
+    return flows_stable(text, NFLOWS)
 
 
 def stable(p, timeout=30):

@@ -22,23 +22,14 @@ NFLOWS = 4
 
 
 def start(m, url, extra=()):
-    sd = tmpdir('state')
-    sock = os.path.join(sd, 'df2redis.sock')
-    log = open(os.path.join(sd, 'log'), 'w')
-    p = spawn([DF2REDIS, 'replicate', '-d', '--source', m.addr, '--target', url, '--state-dir', sd,
-               '--retry-delay-ms', '50'] + list(extra), stdout=subprocess.PIPE, stderr=log)
-    p.state_dir, p.sock, p.log = sd, sock, log.name
-    return p
+    return replicate_start(m, url, extra)
 
 
-def logtext(p):
-    with open(p.log, errors='replace') as f:
-        return f.read()
+logtext = proc_log
 
 
 def all_stable(text):
-    fl = status_flows(text)
-    return len(fl) == NFLOWS and all(ph == 'stable' for ph, _, _ in fl.values())
+    return flows_stable(text, NFLOWS)
 
 
 def master_flows(m):

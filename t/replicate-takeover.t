@@ -24,17 +24,10 @@ NFLOWS = 4
 
 
 def start(m, url, extra=()):
-    sd = tmpdir('state')
-    log = open(os.path.join(sd, 'log'), 'w')
-    p = spawn([DF2REDIS, 'replicate', '-d', '--source', m.addr, '--target', url, '--state-dir', sd,
-               '--retry-delay-ms', '50', '-v'] + list(extra), stdout=subprocess.PIPE, stderr=log)
-    p.state_dir, p.sock, p.log = sd, os.path.join(sd, 'df2redis.sock'), log.name
-    return p
+    return replicate_start(m, url, ['-v'] + list(extra))
 
 
-def logtext(p):
-    with open(p.log, errors='replace') as f:
-        return f.read()
+logtext = proc_log
 
 
 def ctlcmd(p, *args, timeout=120):

@@ -460,6 +460,12 @@ def proc_log(p):
         return f.read()
 
 
+def flows_stable(text, nflows):
+    """Whether a `status` reply lists nflows flows, every one in stable sync."""
+    fl = status_flows(text)
+    return len(fl) == nflows and all(ph == 'stable' for ph, _, _ in fl.values())
+
+
 def lsn_fields(state_dir):
     """{flow: {replid, nflows, next_lsn, state, keys, bytes}} of STATE_DIR/lsn.mdb."""
     out = {}
@@ -492,4 +498,4 @@ __all__ = ['ASAN', 'HAVE_MASTER', 'REDIS_TYPES', 'Master', 'skip', 'df2redis', '
            'redis_only', 'dump_cluster', 'compare', 'ran_ok', 'lsn_records', 'lsn_flows', 'ctl', 'wait_ctl',
            'status_flows', 'wait_status', 'cpu_seconds', 'raw_command', 'replica_session',
            'capture_fullsync', 'first_tagged_chunk', 'FakeMaster', 'FULLSYNC_END', 'trailer',
-           'replicate_start', 'replicate_stop', 'proc_log', 'lsn_fields', 'wait_equal']
+           'replicate_start', 'replicate_stop', 'proc_log', 'flows_stable', 'lsn_fields', 'wait_equal']
