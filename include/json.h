@@ -17,6 +17,7 @@
 #define DF2REDIS_JSON_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -71,5 +72,12 @@ obuf_putc(struct obuf *b, char c)
 
 /* A string literal, its length known at compile time. */
 #define obuf_lit(b, s)	obuf_write((b), (s), sizeof(s) - 1)
+
+/*
+ * A NUL-terminated string, or null for NULL, on a stdio stream, escaped
+ * as obuf_str() does: for the daemon's own JSON (status), where a write
+ * error is the stream's to report.
+ */
+void	json_fputstr(FILE *, const char *);
 
 #endif

@@ -208,6 +208,25 @@ obuf_esc(struct obuf *b, const char *s, size_t n)
 }
 
 void
+json_fputstr(FILE *fp, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	if (s == NULL) {
+		fputs("null", fp);
+		return;
+	}
+	putc('"', fp);
+	for (; *p != '\0'; p++) {
+		if (plain[*p])
+			putc(*p, fp);
+		else
+			fprintf(fp, "\\u00%c%c", hexdig[*p >> 4], hexdig[*p & 15]);
+	}
+	putc('"', fp);
+}
+
+void
 obuf_str(struct obuf *b, const char *s, size_t n)
 {
 	obuf_putc(b, '"');

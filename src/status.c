@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "json.h"
 #include "log.h"
 #include "status.h"
 #include "supervisor.h"
@@ -169,42 +170,18 @@ status_text(const struct sup *s, FILE *fp)
 
 /* ------------------------------------------------------------ JSON */
 
-/* A JSON string: bytes 0x20-0x7e but '"' and '\' as themselves. */
-static void
-json_str(FILE *fp, const char *p)
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char c;
-
-	if (p == NULL) {
-		fputs("null", fp);
-		return;
-	}
-	putc('"', fp);
-	for (; (c = *p) != '\0'; p++) {
-		if (c == '"' || c == '\\') {
-			putc('\\', fp);
-			putc(c, fp);
-		} else if (c >= 0x20 && c < 0x7f)
-			putc(c, fp);
-		else
-			fprintf(fp, "\\u00%c%c", hex[c >> 4], hex[c & 15]);
-	}
-	putc('"', fp);
-}
-
 static void
 json_session(const struct sup *s, FILE *fp)
 {
 	fputs("\"session\":{\"master_replid\":", fp);
-	json_str(fp, s->m.replid[0] ? s->m.replid : NULL);
+	json_fputstr(fp, s->m.replid[0] ? s->m.replid : NULL);
 	fputs(",\"syncid\":", fp);
-	json_str(fp, s->m.syncid[0] ? s->m.syncid : NULL);
+	json_fputstr(fp, s->m.syncid[0] ? s->m.syncid : NULL);
 	fputs(",\"state\":", fp);
-	json_str(fp, session_state_name(s->state));
+	json_fputstr(fp, session_state_name(s->state));
 	fprintf(fp, ",\"attempt\":%d,\"sessions\":%d,\"nflows\":%d,"
 	    "\"takeover\":", s->attempt, s->sessions, s->nflows);
-	json_str(fp, takeover_name(s));
+	json_fputstr(fp, takeover_name(s));
 	putc('}', fp);
 }
 
@@ -221,7 +198,7 @@ json_flow(const struct sup *s, int i, FILE *fp)
 	else
 		fputs("null", fp);
 	fputs(",\"phase\":", fp);
-	json_str(fp, msg_phase_name(st->phase));
+	json_fputstr(fp, msg_phase_name(st->phase));
 	fprintf(fp, ",\"lsn\":%" PRIu64 ",\"acked_lsn\":%" PRIu64
 	    ",\"lag_ms\":", st->lsn, st->acked);
 	if (lag_ms(f) == -1)
@@ -231,7 +208,7 @@ json_flow(const struct sup *s, int i, FILE *fp)
 	fprintf(fp, ",\"restarts\":%" PRIu64 ",\"resyncs_partial\":%" PRIu64
 	    ",\"resyncs_full\":%" PRIu64 ",\"last_error\":", restarts(h),
 	    h->resyncs_partial, h->resyncs_full);
-	json_str(fp, h->last_error);
+	json_fputstr(fp, h->last_error);
 	fprintf(fp, ",\"keys\":%" PRIu64 ",\"written\":%" PRIu64
 	    ",\"skipped\":%" PRIu64 ",\"journal\":%" PRIu64 ",\"bytes\":%"
 	    PRIu64 "}", st->keys, st->written, st->skipped, st->journal,
