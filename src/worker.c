@@ -310,6 +310,16 @@ worker_write_kind(struct worker *w)
 	    ERR_TARGET;
 }
 
+/*
+ * A snapshot the decoder refused: a new full sync may pass (the stream
+ * is the master's, not a file), so corrupt is ERR_PROTO; memory is ERR_SYS.
+ */
+static enum err_kind
+rdb_kind(struct worker *w)
+{
+	return rdb_err(w->rdb)->kind == ERR_SYS ? ERR_SYS : ERR_PROTO;
+}
+
 /* Journal arguments are counted bytes, not NUL-terminated strings. */
 int
 worker_is_command(const struct journal_rec *rec, const char *name)
@@ -439,7 +449,7 @@ drain(struct worker *w)
 			    rdb_offset(w->rdb), writer_error(w->writer)->msg);
 	}
 	if (rc == RDB_ERR)
-		wfail(w, ERR_PROTO, "%s", rdb_error(w->rdb));
+		wfail(w, rdb_kind(w), "%s", rdb_error(w->rdb));
 	return rc == RDB_DONE;
 }
 
@@ -470,7 +480,7 @@ read_socket(struct worker *w, int *eof)
 	if (w->rdb != NULL)
 		forget_lsn(w);
 	if (w->rdb != NULL && rdb_feed(w->rdb, w->rbuf, n) == -1)
-		wfail(w, ERR_PROTO, "%s", rdb_error(w->rdb));
+		wfail(w, rdb_kind(w), "%s", rdb_error(w->rdb));
 }
 
 /* The EOF token; in stable sync what follows it is the journal. */
@@ -521,7 +531,7 @@ full_sync(struct worker *w)
 		forget_lsn(w);
 		w->st.bytes += len;
 		if (rdb_feed(w->rdb, p, len) == -1)
-			wfail(w, ERR_PROTO, "%s", rdb_error(w->rdb));
+			wfail(w, rdb_kind(w), "%s", rdb_error(w->rdb));
 	}
 	pfd.fd = w->conn.fd;
 	pfd.events = POLLIN;

@@ -92,7 +92,7 @@ kerr(struct writer *w, enum err_kind kind, const struct keyref *ref,
 int
 werr_target(struct writer *w)
 {
-	werr(w, ERR_TARGET, "%s", target_error(w->t));
+	werr(w, target_error_kind(w->t), "%s", target_error(w->t));
 	return -1;
 }
 
