@@ -288,10 +288,10 @@ int
 jcmd_seq_acked(struct writer *w, const struct keyref *ref)
 {
 	unsigned int slot = target_slot(ref->key, ref->keylen);
-	size_t argvlen[5];
 	char marker[96];
 	struct keyref *c;
 	uint64_t *ls;
+	size_t len;
 	int rv;
 
 	if (ref->lsnmark || ref->db < 0 || ref->db >= WRITER_MAXDB ||
@@ -301,8 +301,8 @@ jcmd_seq_acked(struct writer *w, const struct keyref *ref)
 	if ((c = keyref_new(w, ref->key, ref->keylen, RDB_VT_STRING,
 	    "marker DEL")) == NULL)
 		return -1;
-	argvlen[3] = marker_fmt(w, slot, marker, sizeof(marker));
-	rv = marker_del(w, c, ref->db, marker, argvlen[3], ref->seq);
+	len = marker_fmt(w, slot, marker, sizeof(marker));
+	rv = marker_del(w, c, ref->db, marker, len, ref->seq);
 	keyref_put(w, c);
 	return rv;
 }
