@@ -91,7 +91,6 @@ class ReplyLoss:
                     d = c.recv(65536)
                     if not d:
                         break
-                    s.sendall(d)
                     buf += d
                     while True:
                         e = resp_end(buf)
@@ -104,6 +103,9 @@ class ReplyLoss:
                                     st['cut'] = st['cmds'] + self.keep
                         del buf[:e]
                         st['cmds'] += 1
+                    # after the cut is set: the reply that must be withheld
+                    # cannot come back before the cut is known
+                    s.sendall(d)
             except OSError:
                 pass
             try:
