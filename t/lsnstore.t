@@ -7,11 +7,14 @@
 # entered, a file where the state directory should be, a directory where
 # lsn.mdb should be, a missing parent) refused with an error that names
 # the path and says its kind, never a crash.
+import atexit
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'lib'))
 from dftest import *  # noqa: E402,F401
@@ -107,14 +110,23 @@ r = tool('open', missing)
 ok(r.returncode == 1 and missing in r.stderr and 'error config' in r.stderr,
    'a state directory whose parent is missing: refused, the path named') or diag(r.stderr)
 
-# a directory the process may not enter: as nobody when we are root
-closed = os.path.join(d, 'closed')
+# a directory the process may not enter: as nobody when we are root.  The
+# clone may sit below a directory nobody cannot enter, so nobody runs a copy
+# of the tool from a directory of its own that everyone may enter.
+if os.geteuid() == 0:
+    nd = tempfile.mkdtemp(prefix='df2redis-lsnstore-')
+    atexit.register(shutil.rmtree, nd, True)
+    os.chmod(nd, 0o755)
+    runner = shutil.copy(TOOL, os.path.join(nd, 'lsnstoretest'))
+    kw = {'user': 'nobody'}
+else:
+    nd, runner, kw = d, TOOL, {}
+closed = os.path.join(nd, 'closed')
 os.mkdir(closed)
 tool('open', closed)
 os.chmod(d, 0o755)
 os.chmod(closed, 0o700 if os.geteuid() == 0 else 0)
-kw = {'user': 'nobody'} if os.geteuid() == 0 else {}
-r = tool('get', closed, 0, **kw)
+r = run([runner, 'get', closed, '0'], universal_newlines=True, timeout=60, **kw)
 os.chmod(closed, 0o700)
 ok(r.returncode == 1 and 'Permission denied' in r.stderr and os.path.join(closed, 'lsn.mdb') in r.stderr,
    'a state directory that may not be entered: "Permission denied" naming the store') or diag(r.stderr)
