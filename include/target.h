@@ -98,6 +98,8 @@ int		 target_flush(struct target *);
 int		 target_poll(struct target *, int timeout_ms);
 /* Commands queued and not yet acknowledged. */
 size_t		 target_pending(const struct target *);
+/* Their bytes, held until acknowledged (tombstones included). */
+size_t		 target_pending_bytes(const struct target *);
 void		 target_seterr(struct target *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 const char	*target_error(const struct target *);

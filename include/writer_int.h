@@ -131,7 +131,6 @@ struct writer {
 	size_t			 argvcap;
 	struct buf		 numbuf;	/* scores / ids formatted for argv */
 	uint64_t		 counts[WC_MAX];
-	size_t			 inflight;	/* bytes sent since the last wait */
 	/* journal commands guarded by a sequence marker (see jguard()) */
 	char			 wid[48];	/* this writer's marker suffix */
 	uint64_t		 seq;		/* last sequence number sent */

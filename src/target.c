@@ -1084,3 +1084,14 @@ target_pending(const struct target *t)
 {
 	return pending(t);
 }
+
+size_t
+target_pending_bytes(const struct target *t)
+{
+	const struct node	*nd;
+	size_t			 n = 0;
+
+	TAILQ_FOREACH(nd, &t->nodes, entry)
+		n += nd->end - nd->start;
+	return n;
+}

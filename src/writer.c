@@ -162,19 +162,15 @@ oom:
 /*
  * The target bounds the commands in flight, not their bytes: with 1 MB
  * chunks or a large --batch that could be a gigabyte.  Once INFLIGHT_BYTES
- * were sent, wait until half the commands in flight are answered and count
- * half the bytes as gone; the target never idles, as a full flush would
- * make it.
+ * are unacknowledged, wait until half of them are; the target never idles,
+ * as a full flush would make it.
  */
 static int
 wait_acks(struct writer *w)
 {
-	size_t goal = target_pending(w->t) / 2;
-
-	while (target_pending(w->t) > goal)
+	while (target_pending_bytes(w->t) > INFLIGHT_BYTES / 2)
 		if (target_poll(w->t, 1000) == -1)
 			return werr_target(w);
-	w->inflight /= 2;
 	return 0;
 }
 
@@ -204,14 +200,12 @@ wsend(struct writer *w, struct keyref *ref, enum code code, int argc,
 	ref->refs++;
 	plain_count(w, ref, 1);
 	w->counts[WC_COMMANDS]++;
-	for (i = 0; i < argc; i++) {
+	for (i = 0; i < argc; i++)
 		w->counts[WC_BYTES] += argvlen[i];
-		w->inflight += argvlen[i];
-	}
 	if (target_send(w->t, argc, argv, argvlen, keyidx,
 	    (uint64_t)(uintptr_t)ref | code) == -1)
 		return werr_target(w);
-	if (w->inflight >= INFLIGHT_BYTES && !w->in_cb)
+	if (!w->in_cb && target_pending_bytes(w->t) >= INFLIGHT_BYTES)
 		return wait_acks(w);
 	return 0;
 }
