@@ -33,6 +33,12 @@ enum cluster_redirect {
 uint16_t	 cluster_crc16(const char *, size_t);
 unsigned int	 cluster_keyslot(const char *, size_t);
 /*
+ * A short string (digits) that hashes to slot: a name of ours
+ * "{<tag>}df2redis:..." then lives in the slot of the key it serves,
+ * whatever braces that key contains.
+ */
+const char	*cluster_slottag(unsigned int slot);
+/*
  * The masters of a CLUSTER SLOTS reply, one range each; a master that does
  * not know its own address ("" or "?") is given defhost.  Returns the
  * number of ranges (*rangesp is malloc'd), -1 on a malformed reply.

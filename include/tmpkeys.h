@@ -22,12 +22,16 @@
  */
 long	tmpkeys_cleanup(const struct target_opts *, struct error *);
 
+/* The LSN marker of flow for slot: "{<slot tag>}df2redis:lsn:FLOW". */
+size_t	tmpkeys_lsn_name(char *, size_t, unsigned int slot, int flow);
+
 /* One LSN marker found: its target db, name and value; -1 stops (ERR_SYS). */
 typedef int tmpkeys_found_cb(void *, int db, const char *name, size_t len,
     uint64_t lsn);
 /*
- * SCAN every master (every db holding keys) for the LSN markers of flow
- * and hand each to cb.  Returns how many, -1 on error.
+ * Read the LSN markers of flow by name, on every master (standalone: in
+ * every db holding keys), and hand each to cb.  Returns how many, -1 on
+ * error (a marker that holds no LSN is ERR_DATA).
  */
 long	tmpkeys_markers(const struct target_opts *, int flow,
 	    tmpkeys_found_cb *, void *, struct error *);

@@ -122,7 +122,6 @@ struct writer {
 	uint64_t		 ntmp;
 	int			 curdb;		/* SELECTed db, -1 unknown */
 	int			 jdb;		/* db of the journal record */
-	char			*slottags;	/* NSLOTS x 8: a tag per slot */
 	struct keytab		*keys;		/* open snapshot keys */
 	struct keyrefs		 refs;
 	struct buf		 scratch;

@@ -71,6 +71,28 @@ cluster_keyslot(const char *key, size_t len)
 	return cluster_crc16(key, len) & (CLUSTER_NSLOTS - 1);
 }
 
+const char *
+cluster_slottag(unsigned int slot)
+{
+	static char	 tags[CLUSTER_NSLOTS][8];
+	static int	 built;
+	unsigned int	 s, filled = 0;
+	char		 num[8];
+	int		 i, n;
+
+	/* 0..99999 covers every slot (the last is filled near 80,000) */
+	for (i = 0; !built && filled < CLUSTER_NSLOTS && i < 1000000; i++) {
+		n = snprintf(num, sizeof(num), "%d", i);
+		s = cluster_keyslot(num, (size_t)n);
+		if (tags[s][0] != '\0')
+			continue;
+		memcpy(tags[s], num, (size_t)n + 1);
+		filled++;
+	}
+	built = 1;
+	return tags[slot & (CLUSTER_NSLOTS - 1)];
+}
+
 int
 cluster_split_addr(const char *s, size_t len, char *host, size_t hostsz,
     int *port)

@@ -18,9 +18,11 @@
 #include <strings.h>
 
 #include "clock.h"
+#include "cluster.h"
 #include "dump.h"
 #include "log.h"
 #include "scripts.h"
+#include "tmpkeys.h"
 #include "writer_int.h"
 
 /* ------------------------------------------------------------ markers */
@@ -123,14 +125,13 @@ static size_t
 marker_fmt(struct writer *w, unsigned int slot, char *out, size_t len)
 {
 	return snprintf(out, len, "{%s}df2redis:seq:%s",
-	    w->slottags + slot * 8, w->wid);
+	    cluster_slottag(slot), w->wid);
 }
 
 static size_t
 lsn_marker_fmt(struct writer *w, unsigned int slot, char *out, size_t len)
 {
-	return snprintf(out, len, "{%s}df2redis:lsn:%d",
-	    w->slottags + slot * 8, w->opts.flow);
+	return tmpkeys_lsn_name(out, len, slot, w->opts.flow);
 }
 
 /*

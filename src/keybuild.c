@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "cluster.h"
 #include "dump.h"
 #include "keyevents.h"
 #include "log.h"
@@ -314,7 +315,7 @@ tmp_fmt(struct writer *w, const struct keyref *ref, char *out, size_t len)
 
 	slot = target_slot(ref->key, ref->keylen);
 	return snprintf(out, len, "{%s}df2redis:tmp:%ld:%" PRIu64,
-	    w->slottags + slot * 8, w->pid, ref->tmpno);
+	    cluster_slottag(slot), w->pid, ref->tmpno);
 }
 
 static void

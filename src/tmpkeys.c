@@ -19,6 +19,9 @@
 
 #define CLEANUP_MATCH	"{*}df2redis:*"
 
+#define MARKER_BATCH	512	/* marker names a round trip */
+#define MARKER_NAMELEN	48
+
 /*
  * The part after "{N}MID" of a name, or NULL: N is the slot tag (digits)
  * every name of ours starts with.
@@ -119,75 +122,53 @@ open_node(const struct target_opts *o, struct net_conn *c, const char *host,
 }
 
 /*
- * What a SCAN looks for: every leftover (flow -1) to UNLINK, or the LSN
- * markers of one flow to hand to found().
+ * What one pass over the masters does in each db: UNLINK every leftover
+ * (flow -1), or read the LSN markers of one flow for found().
  */
 struct scan {
 	int		  flow;
-	char		  suffix[32];	/* "}df2redis:lsn:FLOW" */
 	tmpkeys_found_cb *found;
 	void		 *arg;
 	int		  db;
+	int		  cluster;
+	unsigned int	  first, last;	/* slots of the master (cluster) */
 };
 
 static int
-scan_wanted(const struct scan *sc, const char *p, size_t len)
+is_leftover(const char *p, size_t len)
 {
-	size_t n = strlen(sc->suffix);
-
-	if (sc->flow < 0)
-		return is_tmp_name(p, len) || is_seq_name(p, len) ||
-		    is_lsn_name(p, len);
-	return is_lsn_name(p, len) && len > n &&
-	    memcmp(p + len - n, sc->suffix, n) == 0;
+	return is_tmp_name(p, len) || is_seq_name(p, len) ||
+	    is_lsn_name(p, len);
 }
 
-/* UNLINK a leftover, or GET a marker for found(); how many, -1 on error */
+/* UNLINK a leftover; how many went, -1 on error. */
 static long
-scan_take(struct net_conn *c, const struct scan *sc, const redisReply *k,
-    struct error *e)
+unlink_key(struct net_conn *c, const redisReply *k, struct error *e)
 {
-	const char	*argv[2] = { sc->flow < 0 ? "UNLINK" : "GET", k->str };
-	size_t		 len[2] = { strlen(argv[0]), k->len };
-	const char	*errstr = NULL;
+	const char	*argv[2] = { "UNLINK", k->str };
+	size_t		 len[2] = { 6, k->len };
 	redisReply	*d;
-	uint64_t	 lsn;
-	char		 num[32];
 	long		 n = 0;
 
 	if ((d = net_command_ok(c, 2, argv, len, e)) == NULL)
 		return -1;
-	if (sc->flow < 0 && d->type == REDIS_REPLY_INTEGER)
+	if (d->type == REDIS_REPLY_INTEGER)
 		n = d->integer;
-	if (sc->flow >= 0 && d->type == REDIS_REPLY_STRING) {
-		snprintf(num, sizeof(num), "%.*s", (int)d->len, d->str);
-		lsn = strtonum(num, 0, LLONG_MAX, &errstr);
-		if (errstr == NULL && sc->found(sc->arg, sc->db, k->str, k->len,
-		    lsn) == -1) {
-			freeReplyObject(d);
-			return err_set(e, ERR_SYS, "out of memory");
-		}
-		n = errstr == NULL;
-	}
 	freeReplyObject(d);
 	return n;
 }
 
-/* SCAN the current db of one master for what sc looks for. */
+/* SCAN the current db of one master for leftovers and UNLINK them. */
 static long
-cleanup_db(struct net_conn *c, const struct scan *sc, struct error *e)
+cleanup_db(struct net_conn *c, struct error *e)
 {
 	const char	*argv[6] = { "SCAN", NULL, "MATCH", CLEANUP_MATCH,
 			    "COUNT", "1000" };
-	char		 cursor[32] = "0", match[48];
+	char		 cursor[32] = "0";
 	redisReply	*r, *keys, *k;
 	long		 n = 0, got;
 	size_t		 i;
 
-	if (sc->flow >= 0) {
-		snprintf(match, sizeof(match), "{*%s", sc->suffix);
-		argv[3] = match;
-	}
 	do {
 		argv[1] = cursor;
 		if ((r = net_command_ok(c, 6, argv, NULL, e)) == NULL)
@@ -204,9 +185,9 @@ cleanup_db(struct net_conn *c, const struct scan *sc, struct error *e)
 		for (i = 0; i < keys->elements; i++) {
 			k = keys->element[i];
 			if (k->type != REDIS_REPLY_STRING ||
-			    !scan_wanted(sc, k->str, k->len))
+			    !is_leftover(k->str, k->len))
 				continue;
-			if ((got = scan_take(c, sc, k, e)) == -1) {
+			if ((got = unlink_key(c, k, e)) == -1) {
 				freeReplyObject(r);
 				return -1;
 			}
@@ -215,6 +196,118 @@ cleanup_db(struct net_conn *c, const struct scan *sc, struct error *e)
 		freeReplyObject(r);
 	} while (strcmp(cursor, "0") != 0);
 	return n;
+}
+
+/* A marker's value: the LSN it holds; -1 on anything else. */
+static int
+marker_value(const redisReply *r, uint64_t *lsn)
+{
+	const char	*errstr = NULL;
+	char		 num[32];
+
+	if (r->type != REDIS_REPLY_STRING || r->len == 0 ||
+	    r->len >= sizeof(num))
+		return -1;
+	memcpy(num, r->str, r->len);
+	num[r->len] = '\0';
+	*lsn = strtonum(num, 0, LLONG_MAX, &errstr);
+	return errstr == NULL ? 0 : -1;
+}
+
+/* One reply to a marker read: nil, or a marker for found(); -1 error. */
+static int
+marker_take(struct net_conn *c, const struct scan *sc, const redisReply *r,
+    const char *name, size_t len, struct error *e)
+{
+	uint64_t	 lsn;
+
+	if (r->type == REDIS_REPLY_NIL)
+		return 0;
+	if (r->type == REDIS_REPLY_ERROR)
+		return err_set(e, ERR_TARGET, "%s: GET %s: %s", c->name, name,
+		    r->str);
+	if (marker_value(r, &lsn) == -1)
+		return err_set(e, ERR_DATA, "%s: db %d, key %s: not an LSN "
+		    "marker of ours (a number)", c->name, sc->db, name);
+	if (sc->found(sc->arg, sc->db, name, len, lsn) == -1)
+		return err_set(e, ERR_SYS, "out of memory");
+	return 1;
+}
+
+/*
+ * The markers of slots [first, last] in the current db, read by name, as
+ * MARKER_BATCH names a round trip: one MGET on a standalone server, GETs
+ * on a cluster master (one slot a command).  Time grows with the slots,
+ * not with the keys the target holds.
+ */
+static long
+markers_db(struct net_conn *c, const struct scan *sc, struct error *e)
+{
+	static char	 names[MARKER_BATCH][MARKER_NAMELEN];
+	const char	*argv[MARKER_BATCH + 1], *get[2];
+	size_t		 len[MARKER_BATCH + 1], glen[2];
+	redisReply	*r;
+	unsigned int	 slot, n, i;
+	long		 found = 0;
+	int		 rc;
+
+	for (slot = sc->first; slot <= sc->last; slot += n) {
+		n = sc->last - slot + 1 < MARKER_BATCH ?
+		    sc->last - slot + 1 : MARKER_BATCH;
+		for (i = 0; i < n; i++) {
+			len[i + 1] = tmpkeys_lsn_name(names[i],
+			    sizeof(names[i]), slot + i, sc->flow);
+			argv[i + 1] = names[i];
+		}
+		if (!sc->cluster) {
+			argv[0] = "MGET";
+			len[0] = 4;
+			if ((r = net_command_ok(c, (int)n + 1, argv, len,
+			    e)) == NULL)
+				return -1;
+			if (r->type != REDIS_REPLY_ARRAY || r->elements != n) {
+				freeReplyObject(r);
+				return err_set(e, ERR_PROTO, "%s: MGET: "
+				    "unexpected reply", c->name);
+			}
+			for (i = 0; i < n; i++) {
+				rc = marker_take(c, sc, r->element[i],
+				    names[i], len[i + 1], e);
+				if (rc == -1) {
+					freeReplyObject(r);
+					return -1;
+				}
+				found += rc;
+			}
+			freeReplyObject(r);
+			continue;
+		}
+		for (i = 0; i < n; i++) {
+			get[0] = "GET";
+			glen[0] = 3;
+			get[1] = names[i];
+			glen[1] = len[i + 1];
+			if (net_send(c, 2, get, glen, e) == -1)
+				return -1;
+		}
+		for (i = 0; i < n; i++) {
+			if ((r = net_read(c, e)) == NULL)
+				return -1;
+			rc = marker_take(c, sc, r, names[i], len[i + 1], e);
+			freeReplyObject(r);
+			if (rc == -1)
+				return -1;
+			found += rc;
+		}
+	}
+	return found;
+}
+
+/* What sc does in the current db of one master. */
+static long
+pass_db(struct net_conn *c, const struct scan *sc, struct error *e)
+{
+	return sc->flow < 0 ? cleanup_db(c, e) : markers_db(c, sc, e);
 }
 
 /* Every db of a standalone server that holds keys (INFO keyspace). */
@@ -239,7 +332,7 @@ cleanup_dbs(struct net_conn *c, struct scan *sc, struct error *e)
 		sel[1] = num;
 		sc->db = db;
 		if ((s = net_command_ok(c, 2, sel, NULL, e)) == NULL ||
-		    (n = cleanup_db(c, sc, e)) == -1) {
+		    (n = pass_db(c, sc, e)) == -1) {
 			if (s != NULL)
 				freeReplyObject(s);
 			freeReplyObject(r);
@@ -299,7 +392,9 @@ cleanup_masters(const struct target_opts *o, struct net_conn *seed,
 			break;
 		}
 		sc->db = 0;
-		n = cleanup_db(&c, sc, e);
+		sc->first = ranges[i].first;
+		sc->last = ranges[i].last;
+		n = pass_db(&c, sc, e);
 		net_close(&c);
 		total = n == -1 ? -1 : total + n;
 	}
@@ -318,12 +413,22 @@ scan_target(const struct target_opts *o, struct scan *sc, struct error *e)
 		return -1;
 	if ((cluster = is_cluster(&seed, e)) == -1)
 		n = -1;
-	else if (cluster)
+	else if ((sc->cluster = cluster))
 		n = cleanup_masters(o, &seed, sc, e);
 	else
 		n = cleanup_dbs(&seed, sc, e);
 	net_close(&seed);
 	return n;
+}
+
+size_t
+tmpkeys_lsn_name(char *out, size_t len, unsigned int slot, int flow)
+{
+	int n;
+
+	n = snprintf(out, len, "{%s}df2redis:lsn:%d", cluster_slottag(slot),
+	    flow);
+	return n < 0 ? 0 : (size_t)n;
 }
 
 long
@@ -344,7 +449,8 @@ tmpkeys_markers(const struct target_opts *o, int flow, tmpkeys_found_cb *cb,
 
 	memset(&sc, 0, sizeof(sc));
 	sc.flow = flow;
-	snprintf(sc.suffix, sizeof(sc.suffix), "}df2redis:lsn:%d", flow);
+	sc.first = 0;
+	sc.last = CLUSTER_NSLOTS - 1;
 	sc.found = cb;
 	sc.arg = arg;
 	return scan_target(o, &sc, e);

@@ -344,32 +344,6 @@ reply_cb(void *arg, uint64_t tag, const redisReply *r)
 
 /* ------------------------------------------------------------ life */
 
-/*
- * For every slot, a short string that hashes to it: a temporary name
- * "{<tag>}df2redis:tmp:..." or a sequence marker then lives in the slot
- * of its key whatever braces the key itself contains.
- */
-static int
-slottags_build(struct writer *w)
-{
-	unsigned int slot, filled = 0;
-	uint64_t i;
-	char s[8];
-	int n;
-
-	if ((w->slottags = calloc(NSLOTS, 8)) == NULL)
-		return -1;
-	for (i = 0; filled < NSLOTS && i < 10000000; i++) {
-		n = snprintf(s, sizeof(s), "%" PRIu64, i);
-		slot = target_slot(s, n);
-		if (w->slottags[slot * 8] != '\0')
-			continue;
-		memcpy(w->slottags + slot * 8, s, n + 1);
-		filled++;
-	}
-	return filled == NSLOTS ? 0 : -1;
-}
-
 void
 writer_opts_init(struct writer_opts *o)
 {
@@ -414,7 +388,7 @@ writer_open(struct target *t, const struct writer_opts *o, struct error *err)
 		free(w);
 		return NULL;
 	}
-	if (slottags_build(w) == -1 || av_reserve(w, 64) == -1 ||
+	if (av_reserve(w, 64) == -1 ||
 	    kb_open(w) == -1 ||
 	    (w->plain = calloc(NSLOTS, sizeof(*w->plain))) == NULL) {
 		err_set(err, ERR_SYS, "out of memory");
@@ -446,7 +420,6 @@ writer_close(struct writer *w)
 	}
 	free(w->mslots);
 	free(w->plain);
-	free(w->slottags);
 	free(w->argv);
 	free(w->argvlen);
 	buf_free(&w->scratch);

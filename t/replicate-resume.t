@@ -50,11 +50,6 @@ def pids(st):
     return {i: pid for i, (_, _, pid) in status_flows(st).items()}
 
 
-def mstats(m):
-    text = m.client().execute_command('DFLYMASTER', 'STATS').decode()
-    return {k: int(v) for k, v in re.findall(r'(\w+):(\d+)', text)}
-
-
 class Load:
     """SET on distinct keys and INCR on a few counters, until stopped."""
 

@@ -494,8 +494,16 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def mstats(m):
+    """The test master's counters (DFLYMASTER STATS): partial_syncs, ..."""
+    text = m.client().execute_command('DFLYMASTER', 'STATS').decode()
+    return {k: int(v) for k, v in re.findall(r'(\w+):(\d+)', text)}
+
+
 __all__ = ['ASAN', 'HAVE_MASTER', 'REDIS_TYPES', 'Master', 'skip', 'df2redis', 'migrate',
            'redis_only', 'dump_cluster', 'compare', 'ran_ok', 'lsn_records', 'lsn_flows', 'ctl', 'wait_ctl',
            'status_flows', 'wait_status', 'cpu_seconds', 'raw_command', 'replica_session',
            'capture_fullsync', 'first_tagged_chunk', 'FakeMaster', 'FULLSYNC_END', 'trailer',
-           'replicate_start', 'replicate_stop', 'proc_log', 'flows_stable', 'lsn_fields', 'wait_equal']
+           'replicate_start', 'replicate_stop', 'proc_log', 'flows_stable', 'lsn_fields', 'wait_equal',
+           'mstats']
+
