@@ -45,6 +45,10 @@ struct stable {
 	int		 ping;		/* a PING asks for an ACK now */
 	int64_t		 ack_ms;	/* mono ms of the last ACK */
 	int64_t		 commit_ms;	/* mono ms of the last commit */
+	int		 full_wait;	/* answered FULL: the flow is kept
+					   open, unread, till the session
+					   ends (a close would cancel it
+					   under the flows still registering) */
 };
 
 /* Wait for the target to acknowledge everything sent so far. */
@@ -300,13 +304,14 @@ static void
 reflow(struct worker *w, struct stable *ss, const struct msg_reflow *r)
 {
 	settle(w, ss, "new session");
+	ss->full_wait = 0;
 	w->mbuf = r->m;
 	w->m = &w->mbuf;
 	worker_register(w, ss->acked);
 	if (!w->reply.partial) {
 		log_info("LSN %" PRIu64 " answered FULL: waiting for the full "
 		    "resync", ss->acked);
-		net_close(&w->conn);
+		ss->full_wait = 1;
 		return;
 	}
 	worker_journal_start(w);
@@ -391,16 +396,17 @@ stable_run(struct worker *w)
 	ack(w, &ss, 1);
 	worker_stats(w, MSG_STATS);
 	for (;;) {
-		if (w->conn.fd != -1)
+		if (w->conn.fd != -1 && !ss.full_wait)
 			replay(w, &ss);
 		if (worker_stop)
 			stop(w, &ss, "SIGTERM");
-		pfd[0].fd = w->conn.fd;	/* -1 between sessions: ignored */
+		/* -1 between sessions: ignored */
+		pfd[0].fd = ss.full_wait ? -1 : w->conn.fd;
 		pfd[0].events = POLLIN;
 		pfd[0].revents = 0;
 		pfd[1].fd = w->msgfd;
 		pfd[1].events = POLLIN;
-		if (w->conn.fd == -1) {
+		if (pfd[0].fd == -1) {
 			n = worker_poll(pfd, 2, -1);
 			goto events;
 		}
@@ -417,7 +423,7 @@ events:
 			wfail(w, ERR_SYS, "poll: %s", strerror(errno));
 		if (pfd[1].revents != 0)
 			read_supervisor(w, &ss);
-		else if (pfd[0].revents != 0 && w->conn.fd != -1)
+		else if (pfd[0].revents != 0 && pfd[0].fd != -1)
 			read_flow(w, &ss);
 	}
 }

@@ -461,6 +461,15 @@ worker_read(struct worker *w)
 	do {
 		n = read(w->conn.fd, w->rbuf, READ_CHUNK);
 	} while (n == -1 && errno == EINTR);
+	/*
+	 * A cancelled session shuts the flow down; a reset (our ACKs were
+	 * unread) is the same end as EOF, for the caller to judge.
+	 */
+	if (n == -1 && errno == ECONNRESET) {
+		log_debug("byte %" PRIu64 ": read: connection reset",
+		    w->st.bytes);
+		return 0;
+	}
 	if (n == -1)
 		wfail(w, ERR_IO, "byte %" PRIu64 ": read: %s",
 		    w->st.bytes, strerror(errno));

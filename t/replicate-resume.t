@@ -223,6 +223,28 @@ settle(m, tgt, 'backlog passed: the target equals the master')
 p.send_signal(signal.SIGTERM)
 p.wait(30)
 
+# (c2) every flow answered PARTIAL, then an entry was evicted before the
+# master replayed it: it cancels the session (STARTSTABLE said +OK; the
+# flows just close), the resume finds the LSNs gone, full resync
+c.mset({'g:k:%d' % i: i for i in range(200)})
+c.execute_command('DFLYMASTER', 'EVICT-NEXT-PARTIAL')
+s0 = mstats(m)
+p = start(m, tgt.url, sd=p.state_dir, extra=['--flush-on-resync'])
+st = stable(p)
+s1 = mstats(m)
+lt = logtext(p)
+lt = lt[lt.rindex('supervisor: replicating '):]
+ok(st is not None and s1['cancelled'] > s0['cancelled'] and s1['full_syncs'] == s0['full_syncs'] + 1,
+   'entry dropped during the partial replay: session cancelled, full resync (master: %d cancelled, %d full)' %
+   (s1['cancelled'] - s0['cancelled'], s1['full_syncs'] - s0['full_syncs']))
+ok(re.search(r'the master closed the flow at LSN \d+(.|\n)*(every flow|flow [0-9,]+) answered FULL', lt),
+   'the closed flows, then the FULL answers, are logged') or diag(lt[-2500:])
+ok(not re.search(r'exited with status|killed by signal|read: Connection reset|syncid not found|attempt \d+ of', lt),
+   'no worker failed: the cancel is an end of session, not an error') or diag(lt[-2500:])
+settle(m, tgt, 'entry dropped: the target equals the master')
+p.send_signal(signal.SIGTERM)
+p.wait(30)
+
 # (d) another master (a new replid): full resync
 m2 = Master(NFLOWS)
 m2.client().mset({'d:k:%d' % i: i for i in range(100)})

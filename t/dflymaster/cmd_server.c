@@ -132,7 +132,11 @@ cmd_dflymaster(struct client *c, size_t argc, char **argv, size_t *lens)
 		repl_stats(c);
 	else if (argc == 2 && arg_is(argv[1], lens[1], "flows"))
 		repl_flows(c);
-	else if (argc == 2 && arg_is(argv[1], lens[1], "load-sample")) {
+	else if (argc == 2 && arg_is(argv[1], lens[1],
+	    "evict-next-partial")) {
+		repl_evict_next_partial();
+		reply_ok(c);
+	} else if (argc == 2 && arg_is(argv[1], lens[1], "load-sample")) {
 		sample_load();
 		reply_ok(c);
 	} else

@@ -85,6 +85,15 @@ journal_evict(int shard)
 	}
 }
 
+void
+journal_drop(int shard)
+{
+	struct journal	*s = &journals[shard];
+
+	while (s->ring_n > 0)
+		ring_drop_oldest(s);
+}
+
 static void
 journal_append(int shard, const uint8_t *p, size_t len)
 {

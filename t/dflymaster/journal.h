@@ -19,5 +19,6 @@ void		 journal_ping(int shard);
 int		 journal_has(int shard, uint64_t lsn);
 void		 journal_replay(int shard, uint64_t from, struct obuf *);
 void		 journal_evict(int shard);
+void		 journal_drop(int shard);	/* the whole backlog */
 
 #endif

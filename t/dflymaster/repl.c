@@ -30,6 +30,7 @@ static int	session_counter;
 
 static int	startstable_error_spent;	/* --startstable-error: once */
 static int	faults_spent;	/* --fault-once: a full sync had them */
+static int	evict_armed;	/* repl_evict_next_partial() */
 
 #define DFLY_VERSION	5	/* replication.md 8: VER6, 0-based */
 
@@ -58,10 +59,10 @@ repl_cancel(struct session *s, const char *why)
 	if (s->takeover)
 		takeover_unblock();
 	TAILQ_REMOVE(&sessions, s, entry);
+	/* the flows are shut down; the control connection stays open */
 	if (s->ctl != NULL) {
 		s->ctl->sess = NULL;
 		s->ctl->kind = C_PLAIN;
-		client_close(s->ctl);
 	}
 	for (i = 0; i < s->nflows; i++) {
 		struct flow	*f = s->flows[i];
@@ -406,6 +407,14 @@ dfly_startstable(struct client *c, size_t argc, char **argv, size_t *lens)
 			f->last_lsn_ms = wall_ms();
 		}
 	} else if (s->state == S_PREPARATION && all_flows(s, 1)) {
+		for (i = 0; i < s->nflows && evict_armed; i++)
+			journal_drop(i);
+		evict_armed = 0;
+		/*
+		 * STARTSTABLE answers +OK; a flow that finds its next entry
+		 * gone while replaying cancels the session (the client is
+		 * told nothing more than its flows closing).
+		 */
 		for (i = 0; i < s->nflows; i++)
 			if (!journal_has(i, s->flows[i]->start_lsn)) {
 				char	 why[128];
@@ -414,7 +423,7 @@ dfly_startstable(struct client *c, size_t argc, char **argv, size_t *lens)
 				    "unsuccessful because entry #%llu was "
 				    "dropped from the buffer",
 				    (unsigned long long)s->flows[i]->start_lsn);
-				reply_error(c, "ERR %s", why);
+				reply_ok(c);
 				repl_cancel(s, why);
 				return;
 			}
@@ -633,4 +642,10 @@ repl_snapshots_step(void)
 	if (more && options()->snapshot_slow_us > 0)
 		usleep((useconds_t)options()->snapshot_slow_us);
 	return more;
+}
+
+void
+repl_evict_next_partial(void)
+{
+	evict_armed = 1;
 }

@@ -45,5 +45,10 @@ int		 repl_throttled(void);
 int		 repl_nsessions(void);
 void		 repl_stats(struct client *);
 void		 repl_flows(struct client *);
+/*
+ * The next partial STARTSTABLE finds the backlog evicted, as a master
+ * under heavy writes may between DFLY FLOW and the replay (7.2 step 5).
+ */
+void		 repl_evict_next_partial(void);
 
 #endif
