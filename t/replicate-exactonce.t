@@ -223,4 +223,34 @@ p.send_signal(signal.SIGTERM)
 is_(p.wait(30), 0, 'SIGTERM: exit 0')
 m.stop()
 tgt.stop()
+
+# (4) the target killed -9 and restarted (AOF, fsync always) under the
+# same load: what it acknowledged survives, what it did not comes again,
+# the guarded commands once
+tgt = RedisServer(args=['--appendonly', 'yes', '--appendfsync', 'always'])
+m = Master(NFLOWS, ['--lsn-interval-ms', '50'])
+m.client().set('base', 'x')
+p = start(m, tgt.url, NFLOWS, 100)
+st = wait_status(p.sock, lambda t: all_stable(p, t), timeout=30, proc=p)
+ok(st is not None, 'target restart: stable sync')
+before = pids(st)
+s0 = mstats(m)
+for k in range(3):
+    load = Load(m, 100 + k)
+    time.sleep(0.3)
+    tgt.kill()
+    time.sleep(0.5)
+    tgt.start()
+    time.sleep(0.3)
+    load.stop()
+    equal(m, lambda: dump_server(tgt.client()),
+          'target killed -9 and restarted (%d): the target equals the master exactly' % (k + 1))
+s1 = mstats(m)
+is_((s1['partial_syncs'] - s0['partial_syncs'], s1['full_syncs'] - s0['full_syncs']), (0, 0),
+    'target restarts: the session went on (no new session)')
+is_(pids(ctl(p.sock, 'status')), before, 'target restarts: the workers rode them out')
+p.send_signal(signal.SIGTERM)
+is_(p.wait(30), 0, 'target restarts: SIGTERM: exit 0')
+m.stop()
+tgt.stop()
 done_testing()
