@@ -230,6 +230,9 @@ c.mset({'g:k:%d' % i: i for i in range(200)})
 c.execute_command('DFLYMASTER', 'EVICT-NEXT-PARTIAL')
 s0 = mstats(m)
 p = start(m, tgt.url, sd=p.state_dir, extra=['--flush-on-resync'])
+end = time.time() + 30      # stable at once after the PARTIAL answers: wait for the full sync
+while mstats(m)['full_syncs'] == s0['full_syncs'] and time.time() < end:
+    time.sleep(0.05)
 st = stable(p)
 s1 = mstats(m)
 lt = logtext(p)
