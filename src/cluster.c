@@ -80,7 +80,7 @@ cluster_slottag(unsigned int slot)
 	char		 num[8];
 	int		 i, n;
 
-	/* 0..99999 covers every slot (the last is filled near 80,000) */
+	/* the smallest number per slot; a bound only against a broken hash */
 	for (i = 0; !built && filled < CLUSTER_NSLOTS && i < 1000000; i++) {
 		n = snprintf(num, sizeof(num), "%d", i);
 		s = cluster_keyslot(num, (size_t)n);
