@@ -1,5 +1,5 @@
 /*
- * bytes.h - fixed-width integers read from unaligned bytes.  RDB, listpack
+ * bytes.h - fixed-width integers read from and written to unaligned bytes.  RDB, listpack
  * and intset fields are little-endian; lengths and stream ids big-endian.
  */
 #ifndef DF2REDIS_BYTES_H
@@ -37,6 +37,22 @@ static inline uint64_t
 be64(const unsigned char *p)
 {
 	return (uint64_t)be32(p) << 32 | be32(p + 4);
+}
+
+static inline void
+put_le32(unsigned char *p, uint32_t v)
+{
+	p[0] = v;
+	p[1] = v >> 8;
+	p[2] = v >> 16;
+	p[3] = v >> 24;
+}
+
+static inline void
+put_le64(unsigned char *p, uint64_t v)
+{
+	put_le32(p, (uint32_t)v);
+	put_le32(p + 4, (uint32_t)(v >> 32));
 }
 
 #endif

@@ -61,6 +61,9 @@ struct config {
 	int	 retry_delay_ms;		/* first backoff (250), doubles */
 	int	 timeout_ms;			/* source connect/reply timeout */
 	int	 checkpoint_ms;			/* LSN commits at most this often */
+	uint64_t spool_memory;			/* per flow, in memory (16M) */
+	uint64_t spool_max;			/* per flow, on disk (1G) */
+	uint64_t spool_max_total;		/* all flows, on disk (8G) */
 	int	 full_sync_only;
 	int	 flush_on_resync;		/* flush the target on a restart */
 	int	 foreground;			/* -d */

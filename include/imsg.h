@@ -86,6 +86,11 @@ struct msg_stats {
 	int64_t		 behind_since;	/* stable sync: 0 if every record
 					   received is acknowledged by the
 					   target, else mono ms it last was */
+	uint64_t	 spool;		/* stable sync: bytes read, waiting
+					   for the target (spool.h) */
+	int64_t		 drain_ms;	/* the spool at the current apply
+					   rate; -1 while nothing applies */
+	uint32_t	 spool_full;	/* sessions dropped on a full spool */
 };
 
 /* The master was flushed during the full sync: the target must be too. */

@@ -29,6 +29,7 @@ struct flow_hist {
 	uint64_t	 started;	/* workers started for the flow */
 	uint64_t	 resyncs_full;
 	uint64_t	 resyncs_partial;
+	uint64_t	 spool_full;	/* sessions dropped on a full spool */
 	char		*last_error;
 };
 
@@ -41,6 +42,8 @@ void	status_worker_started(struct sup *, int flow);
 void	status_fullsync_done(struct sup *, int flow);
 void	status_resumed(struct sup *, int flow);
 void	status_flow_error(struct sup *, int flow, const char *);
+/* The flow's spool filled up and its session was dropped. */
+void	status_spool_full(struct sup *, int flow, const char *);
 /* session_fail() for a flow, whose last error it becomes. */
 void	status_flow_fail(struct sup *, int flow, enum err_kind, const char *,
 	    ...) __attribute__((format(printf, 4, 5)));

@@ -25,6 +25,7 @@
 #ifndef DF2REDIS_TARGET_H
 #define DF2REDIS_TARGET_H
 
+#include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -96,6 +97,21 @@ int		 target_flush(struct target *);
  * For callers that go idle with commands queued (a quiet journal).
  */
 int		 target_poll(struct target *, int timeout_ms);
+/*
+ * Whether a few more commands can be queued without waiting: every node
+ * connected and at most half its window in flight.  A caller that must
+ * not block (a worker reading its FLOW) holds its input back otherwise.
+ */
+int		 target_room(const struct target *);
+/*
+ * The descriptors target_poll() would wait on, at most max, for a caller
+ * multiplexing them with its own: events set, the count returned, and
+ * *timeout lowered to TARGET_TICK_MS while a reconnect or a retry is due
+ * (or some node did not fit).  Then target_poll(t, 0) does the I/O.
+ */
+#define TARGET_TICK_MS	50
+int		 target_pollfds(struct target *, struct pollfd *, int max,
+		    int *timeout);
 /* Commands queued and not yet acknowledged. */
 size_t		 target_pending(const struct target *);
 /* Their bytes, held until acknowledged (tombstones included). */

@@ -22,6 +22,7 @@
 #include "lsnstore.h"
 #include "net.h"
 #include "rdb.h"
+#include "spool.h"
 #include "target.h"
 #include "worker.h"
 #include "writer.h"
@@ -54,6 +55,12 @@ struct worker {
 	int64_t			 last_stats_ms;
 	int64_t			 caught_up_ms;	/* mono: every record read
 						   was acknowledged */
+	struct spool		*spool;		/* stable sync: read, not
+						   yet applied */
+	uint64_t		 applied;	/* journal bytes applied */
+	uint64_t		 rate_applied;	/* at rate_ms */
+	int64_t			 rate_ms;
+	uint64_t		 rate;		/* bytes applied per second */
 	char			*rbuf;
 	char			 label[32];	/* the writer keeps a pointer */
 };

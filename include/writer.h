@@ -110,6 +110,13 @@ void		 writer_markers_forget(struct writer *);
 int		 writer_markers_trim(struct writer *, uint64_t next_lsn);
 /* Block until everything fed so far is acknowledged by the target. */
 int		 writer_sync(struct writer *);
+/*
+ * Whether the next record can be fed without waiting for the target
+ * (target_room(), and the bytes in flight under half the writer's bound).
+ */
+int		 writer_room(const struct writer *);
+/* Everything fed so far is acknowledged: writer_sync() would not wait. */
+int		 writer_idle(const struct writer *);
 /* The first error (kind ERR_NONE while there is none). */
 const struct error *writer_error(const struct writer *);
 const uint64_t	*writer_counts(const struct writer *);

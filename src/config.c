@@ -14,7 +14,7 @@
 
 #include "config.h"
 
-enum opt_kind { OPT_STR, OPT_INT, OPT_FLAG, OPT_SPECIAL };
+enum opt_kind { OPT_STR, OPT_INT, OPT_FLAG, OPT_SIZE, OPT_SPECIAL };
 
 static const struct option_desc {
 	const char	*name;
@@ -28,6 +28,7 @@ static const struct option_desc {
 	sizeof(((struct config *)0)->f), 0, 0, h }
 #define I(n, f, lo, hi, h) { n, OPT_INT, offsetof(struct config, f), 0, lo, hi, h }
 #define F(n, f, h) { n, OPT_FLAG, offsetof(struct config, f), 0, 0, 1, h }
+#define Z(n, f, lo, h) { n, OPT_SIZE, offsetof(struct config, f), 0, lo, 0, h }
 #define X(n, h) { n, OPT_SPECIAL, 0, 0, 0, 0, h }
 	X("source",		"HOST:PORT of the Dragonfly master"),
 	S("source-user",	source_user, "ACL user for the master"),
@@ -50,6 +51,13 @@ static const struct option_desc {
 	    "source connect and reply timeout (30000)"),
 	I("checkpoint-ms",	checkpoint_ms, 1, 3600000,
 	    "stable sync: LSN checkpoints at most this often (100)"),
+	Z("spool-memory",	spool_memory, 1 << 20,
+	    "stable sync: journal bytes a flow holds in memory while the "
+	    "target is behind (16M)"),
+	Z("spool-max",		spool_max, 0,
+	    "then in its spool file, at most (1G; 0: no file)"),
+	Z("spool-max-total",	spool_max_total, 0,
+	    "every flow's spool files together, at most (8G)"),
 	F("full-sync-only",	full_sync_only,
 	    "stop once the snapshot is applied"),
 	F("flush-on-resync",	flush_on_resync,
@@ -58,6 +66,7 @@ static const struct option_desc {
 #undef S
 #undef I
 #undef F
+#undef Z
 #undef X
 };
 #define NOPTIONS	(sizeof(options) / sizeof(options[0]))
@@ -75,6 +84,37 @@ config_init(struct config *cfg)
 	cfg->retry_delay_ms = 250;
 	cfg->timeout_ms = 30000;
 	cfg->checkpoint_ms = 100;
+	cfg->spool_memory = 16ULL << 20;
+	cfg->spool_max = 1ULL << 30;
+	cfg->spool_max_total = 8ULL << 30;
+}
+
+/* "64M": bytes, with an optional K, M, G or T (powers of 1024). */
+static int
+parse_size(const char *v, uint64_t *out)
+{
+	unsigned long long n;
+	char *end;
+	int shift = 0;
+
+	if (!isdigit((unsigned char)*v))
+		return -1;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (errno != 0)
+		return -1;
+	switch (toupper((unsigned char)*end)) {
+	case 'K': shift = 10; end++; break;
+	case 'M': shift = 20; end++; break;
+	case 'G': shift = 30; end++; break;
+	case 'T': shift = 40; end++; break;
+	}
+	if (toupper((unsigned char)*end) == 'B')
+		end++;
+	if (*end != '\0' || (shift > 0 && n > (UINT64_MAX >> shift)))
+		return -1;
+	*out = (uint64_t)n << shift;
+	return 0;
 }
 
 static int
@@ -208,6 +248,15 @@ config_set(struct config *cfg, const char *key, const char *value,
 		if (parse_bool(value, (int *)(base + o->off)) == -1)
 			return err_set(e, ERR_CONFIG,
 			    "%s: \"%s\" is not yes or no", key, value);
+		return 0;
+	case OPT_SIZE:
+		if (parse_size(value, (uint64_t *)(base + o->off)) == -1)
+			return err_set(e, ERR_CONFIG, "%s: \"%s\" is not a "
+			    "size (bytes, or a number with K, M or G)", key,
+			    value);
+		if (*(uint64_t *)(base + o->off) < (uint64_t)o->min)
+			return err_set(e, ERR_CONFIG, "%s: \"%s\" is below "
+			    "%lld bytes", key, value, o->min);
 		return 0;
 	case OPT_SPECIAL:
 		return set_special(cfg, key, value, e);

@@ -123,6 +123,13 @@ session_worker_msg(struct sup *s, int i, const struct msg *msg)
 		f->st.phase = PHASE_WAIT_SYNC;
 		break;
 	case MSG_FLOW_LOST:
+		if (msg->u.stats.spool_full > f->st.spool_full) {
+			snprintf(f->last_error, sizeof(f->last_error), "flow "
+			    "%d: spool full at LSN %" PRIu64 ": the target "
+			    "fell too far behind; session dropped", i,
+			    msg->u.stats.lsn);
+			status_spool_full(s, i, f->last_error);
+		}
 		f->st = msg->u.stats;
 		f->lost = 1;
 		/* in a session not yet stable, the end of the last one */

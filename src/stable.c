@@ -16,6 +16,14 @@
  * the master by no more than a round trip.  FLUSHALL and FLUSHDB, which
  * come on every flow, run once behind a barrier of all flows (worker.h).
  *
+ * The worker never stops reading its flow for the target's sake: what it
+ * reads goes to the spool (spool.h) and records are taken from there only
+ * while the writer has room.  Whatever has to wait for the target (a
+ * checkpoint, the ACK after a PING, a FLUSHALL's barrier) holds the
+ * records back instead of blocking: the hold ends when the writer is idle.
+ * Dragonfly therefore never throttles its writers for a slow target; a
+ * spool that fills up drops the session (the LSN store resumes it).
+ *
  * A flow the master closes (it cancels the whole session when any of its
  * connections closes, so one dead worker ends every flow) is no failure:
  * the worker drains its target, stores its LSN, tells the supervisor
@@ -33,23 +41,59 @@
 
 #include "clock.h"
 #include "log.h"
+#include "spool.h"
 #include "worker_int.h"
 
 #define ACK_EVERY_MS	1000	/* --replication_acks_interval */
 #define ACK_RECORDS	1024
+#define SLICE_RECORDS	4096	/* then the flow socket is read again */
+#define FEED_CHUNK	(64 * 1024)
+#define MAX_TARGET_FDS	64
+#define HELD_ARGS	8
+
+/* Why records are held back, and what runs once the writer is idle. */
+enum hold { H_NONE, H_DRAIN, H_GLOBAL };
+enum after {
+	A_COMMIT,	/* a checkpoint */
+	A_ACK,		/* a checkpoint, then REPLCONF ACK */
+	A_PING,		/* the same, at once, then the stats (TAKEOVER) */
+	A_ARRIVE,	/* at a FLUSHALL/FLUSHDB: join the barrier */
+	A_GLOBAL_RAN,	/* the last to arrive ran it: store, release */
+};
+
+/* A FLUSHALL or FLUSHDB kept while the flows meet at its barrier. */
+struct held_rec {
+	struct journal_rec	 rec;
+	const char		*argv[HELD_ARGS];
+	size_t			 argvlen[HELD_ARGS];
+	char			 buf[256];
+};
 
 struct stable {
 	uint64_t	 acked;		/* every record below, acknowledged */
 	uint64_t	 committed;	/* next_lsn stored in LMDB */
 	uint64_t	 since_ack;	/* records since the last ACK */
-	int		 ping;		/* a PING asks for an ACK now */
 	int64_t		 ack_ms;	/* mono ms of the last ACK */
 	int64_t		 commit_ms;	/* mono ms of the last commit */
 	int		 full_wait;	/* answered FULL: the flow is kept
 					   open, unread, till the session
 					   ends (a close would cancel it
 					   under the flows still registering) */
+	enum hold	 hold;
+	enum after	 after;
+	unsigned int	 gen;		/* H_GLOBAL: the barrier's round */
+	int64_t		 deadline;	/* H_GLOBAL: mono ms */
+	struct held_rec	 held;
 };
+
+/* The writer failed behind our back (a reply it was given). */
+static void
+check_writer(struct worker *w)
+{
+	if (writer_error(w->writer)->kind != ERR_NONE)
+		wfail(w, worker_write_kind(w), "LSN %" PRIu64 ": %s",
+		    w->st.lsn, writer_error(w->writer)->msg);
+}
 
 /* Wait for the target to acknowledge everything sent so far. */
 static void
@@ -97,6 +141,8 @@ send_ack(struct worker *w, struct stable *ss)
 	ssize_t n;
 	int len;
 
+	if (w->conn.fd == -1)
+		return;
 	len = snprintf(buf, sizeof(buf), "REPLCONF ACK %" PRIu64 "\r\n",
 	    ss->committed);
 	while (off < (size_t)len) {
@@ -110,7 +156,6 @@ send_ack(struct worker *w, struct stable *ss)
 	}
 	w->st.acked = ss->committed;
 	ss->since_ack = 0;
-	ss->ping = 0;
 	ss->ack_ms = mono_ms();
 }
 
@@ -122,31 +167,34 @@ commit_due(struct worker *w, struct stable *ss, int64_t now)
 }
 
 /*
- * The ACK carries the stored LSN: a new one is stored first if a
- * checkpoint is due, or at once (force) after a PING, which waits for it.
+ * Records are held back until the writer is idle, then `after` runs: a
+ * checkpoint covers exactly the records fed before it.
  */
 static void
-ack(struct worker *w, struct stable *ss, int force)
+hold(struct stable *ss, enum after after)
 {
-	if (force || commit_due(w, ss, mono_ms())) {
-		drain_target(w, ss);
-		commit(w, ss);
-	}
-	send_ack(w, ss);
+	ss->hold = H_DRAIN;
+	ss->after = after;
 }
 
 /* Stop reading, let the target acknowledge what was sent, store it. */
 static void __attribute__((noreturn))
 stop(struct worker *w, struct stable *ss, const char *why)
 {
+	uint64_t left = spool_bytes(w->spool);
+
 	drain_target(w, ss);
 	commit(w, ss);
 	if (writer_sync(w->writer) == -1)	/* the markers' deletion */
 		log_warnx("LSN markers not deleted: %s",
 		    writer_error(w->writer)->msg);
+	if (left > 0)
+		log_info("%s: %" PRIu64 " spooled bytes not applied: they "
+		    "come again from the master", why, left);
 	log_info("%s: stopped at LSN %" PRIu64 ", byte %" PRIu64 ", stored",
 	    why, ss->acked, w->st.bytes);
 	net_close(&w->conn);
+	spool_close(w->spool);
 	writer_close(w->writer);
 	target_close(w->target);
 	lsnstore_close(w->lsn);
@@ -164,47 +212,121 @@ apply_command(struct worker *w, const struct journal_rec *rec)
 		    writer_error(w->writer)->msg);
 }
 
+/* The record outlives the decoder's buffer while the flows meet. */
+static void
+keep_record(struct worker *w, struct held_rec *h,
+    const struct journal_rec *rec)
+{
+	size_t i, off = 0;
+
+	if (rec->argc > HELD_ARGS)
+		wfail(w, ERR_PROTO, "byte %" PRIu64 ": LSN %" PRIu64 ": %.*s "
+		    "with %zu arguments", rec->offset, w->st.lsn,
+		    (int)rec->argvlen[0], rec->argv[0], rec->argc);
+	h->rec = *rec;
+	for (i = 0; i < rec->argc; i++) {
+		if (off + rec->argvlen[i] > sizeof(h->buf))
+			wfail(w, ERR_PROTO, "byte %" PRIu64 ": LSN %" PRIu64
+			    ": %.*s: arguments too long", rec->offset,
+			    w->st.lsn, (int)rec->argvlen[0], rec->argv[0]);
+		memcpy(h->buf + off, rec->argv[i], rec->argvlen[i]);
+		h->argv[i] = h->buf + off;
+		h->argvlen[i] = rec->argvlen[i];
+		off += rec->argvlen[i];
+	}
+	h->rec.argv = h->argv;
+	h->rec.argvlen = h->argvlen;
+}
+
 /*
  * FLUSHALL and FLUSHDB come on every flow and run once, after every flow
  * reached them and before any flow applies what follows (journal.md 5):
  * run early, one would erase what other flows wrote after it on the
- * master.  The last flow to arrive runs it; the others wait, at most the
- * source timeout.
+ * master.  Each flow arrives once its target is idle; the last one runs
+ * it, the others hold their records, at most the source timeout.
  */
 static void
-apply_global(struct worker *w, struct stable *ss,
-    const struct journal_rec *rec)
+arrive(struct worker *w, struct stable *ss)
 {
 	struct session_shm *shm = w->shm;
-	unsigned int gen;
-	int64_t deadline;
+	const struct journal_rec *rec = &ss->held.rec;
 
-	drain_target(w, ss);
-	gen = atomic_load(&shm->generation);
+	ss->gen = atomic_load(&shm->generation);
 	if (atomic_fetch_add(&shm->arrived, 1) + 1 == (unsigned)w->m->nflows) {
+		/* its LSN is w->st.lsn - 1: apply() counted it */
+		w->st.lsn--;
 		apply_command(w, rec);
-		drain_target(w, ss);
-		/* stored at once: a replay would erase later writes */
-		ss->acked = w->st.lsn + 1;
-		commit(w, ss);
-		atomic_store(&shm->arrived, 0);
-		atomic_fetch_add(&shm->generation, 1);
-		log_debug("LSN %" PRIu64 ": %.*s run once for every flow",
-		    w->st.lsn, (int)rec->argvlen[0], rec->argv[0]);
+		w->st.lsn++;
+		hold(ss, A_GLOBAL_RAN);
 		return;
 	}
-	deadline = mono_ms() + w->cfg->timeout_ms;
-	while (atomic_load(&shm->generation) == gen) {
-		if (worker_stop)
-			stop(w, ss, "SIGTERM at a global command");
-		if (mono_ms() > deadline)
-			wfail(w, ERR_PROTO, "byte %" PRIu64 ": LSN %"
-			    PRIu64 ": %.*s: not every flow reached it within "
-			    "%d ms", rec->offset, w->st.lsn,
-			    (int)rec->argvlen[0], rec->argv[0],
-			    w->cfg->timeout_ms);
-		(void)worker_poll(NULL, 0, 1);
+	ss->hold = H_GLOBAL;
+	ss->deadline = mono_ms() + w->cfg->timeout_ms;
+}
+
+static void
+global_ran(struct worker *w, struct stable *ss)
+{
+	struct session_shm *shm = w->shm;
+	const struct journal_rec *rec = &ss->held.rec;
+
+	/* stored at once: a replay would erase later writes */
+	commit(w, ss);
+	atomic_store(&shm->arrived, 0);
+	atomic_fetch_add(&shm->generation, 1);
+	log_debug("LSN %" PRIu64 ": %.*s run once for every flow",
+	    w->st.lsn - 1, (int)rec->argvlen[0], rec->argv[0]);
+}
+
+/* The writer went idle: what the hold waited for. */
+static void
+release(struct worker *w, struct stable *ss)
+{
+	ss->hold = H_NONE;
+	ss->acked = w->st.lsn;
+	w->caught_up_ms = mono_ms();
+	switch (ss->after) {
+	case A_COMMIT:
+		commit(w, ss);
+		break;
+	case A_ACK:
+		commit(w, ss);
+		send_ack(w, ss);
+		break;
+	case A_PING:
+		commit(w, ss);
+		send_ack(w, ss);
+		/* the final LSN, should this PING be a TAKEOVER's */
+		worker_stats(w, MSG_STATS);
+		break;
+	case A_ARRIVE:
+		arrive(w, ss);
+		break;
+	case A_GLOBAL_RAN:
+		global_ran(w, ss);
+		break;
 	}
+}
+
+/* End a hold whose condition is met. */
+static void
+progress(struct worker *w, struct stable *ss)
+{
+	if (ss->hold == H_GLOBAL) {
+		if (atomic_load(&w->shm->generation) != ss->gen) {
+			ss->hold = H_NONE;
+			return;
+		}
+		if (mono_ms() > ss->deadline)
+			wfail(w, ERR_PROTO, "byte %" PRIu64 ": LSN %" PRIu64
+			    ": %.*s: not every flow reached it within %d ms",
+			    ss->held.rec.offset, w->st.lsn - 1,
+			    (int)ss->held.rec.argvlen[0],
+			    ss->held.rec.argv[0], w->cfg->timeout_ms);
+		return;
+	}
+	if (ss->hold == H_DRAIN && writer_idle(w->writer))
+		release(w, ss);
 }
 
 static void
@@ -220,7 +342,7 @@ apply(struct worker *w, struct stable *ss, const struct journal_rec *rec)
 			    w->st.lsn - 1);
 		return;
 	case JOURNAL_PING:
-		ss->ping = 1;
+		hold(ss, A_PING);
 		break;
 	case JOURNAL_EXEC:
 		/* legacy: its MULTI_COMMANDs were applied as they came */
@@ -228,9 +350,10 @@ apply(struct worker *w, struct stable *ss, const struct journal_rec *rec)
 	case JOURNAL_COMMAND:
 		/* EXPIRED and MULTI_COMMAND too: a plain command */
 		if (worker_is_command(rec, "FLUSHALL") ||
-		    worker_is_command(rec, "FLUSHDB"))
-			apply_global(w, ss, rec);
-		else
+		    worker_is_command(rec, "FLUSHDB")) {
+			keep_record(w, &ss->held, rec);
+			hold(ss, A_ARRIVE);
+		} else
 			apply_command(w, rec);
 		break;
 	}
@@ -238,36 +361,75 @@ apply(struct worker *w, struct stable *ss, const struct journal_rec *rec)
 	ss->since_ack++;
 }
 
-/* Replay every complete record fed so far, acknowledging as we go. */
-static void
+/* Spooled bytes into the decoder; 0 when the spool is empty. */
+static size_t
+refill(struct worker *w)
+{
+	struct error e;
+	ssize_t n;
+
+	if ((n = spool_get(w->spool, w->rbuf, FEED_CHUNK, &e)) == -1)
+		wfail(w, e.kind, "LSN %" PRIu64 ": %s", w->st.lsn, e.msg);
+	if (n > 0 && journal_feed(w->jr, w->rbuf, n) == -1)
+		wfail(w, journal_err(w->jr)->kind, "%s",
+		    journal_error(w->jr));
+	return (size_t)n;
+}
+
+/*
+ * Apply records while the writer has room and nothing holds them, at
+ * most a slice: 1 when more could be applied now, 0 otherwise.
+ */
+static int
 replay(struct worker *w, struct stable *ss)
 {
 	struct journal_rec rec;
-	int rc = JOURNAL_AGAIN;
+	uint64_t before = journal_offset(w->jr);
+	int rc, n;
 
-	while (!worker_stop &&
-	    (rc = journal_next(w->jr, &rec)) == JOURNAL_OK) {
+	for (n = 0; n < SLICE_RECORDS; n++) {
+		if (worker_stop || ss->hold != H_NONE ||
+		    !writer_room(w->writer))
+			break;
+		while ((rc = journal_next(w->jr, &rec)) == JOURNAL_AGAIN)
+			if (refill(w) == 0)
+				break;
+		if (rc == JOURNAL_ERR)
+			wfail(w, journal_err(w->jr)->kind == ERR_SYS ?
+			    ERR_SYS : ERR_PROTO, "LSN %" PRIu64 ": %s",
+			    w->st.lsn, journal_error(w->jr));
+		if (rc == JOURNAL_AGAIN)
+			break;
 		apply(w, ss, &rec);
-		if (ss->ping) {
-			ack(w, ss, 1);
-			/* the final LSN, should this PING be a TAKEOVER's */
-			worker_stats(w, MSG_STATS);
-		} else if (ss->since_ack >= ACK_RECORDS &&
+		if (ss->hold == H_NONE && ss->since_ack >= ACK_RECORDS &&
 		    commit_due(w, ss, mono_ms()))
-			ack(w, ss, 0);
+			hold(ss, A_ACK);
 	}
-	if (!worker_stop && rc == JOURNAL_ERR)
-		wfail(w, journal_err(w->jr)->kind == ERR_SYS ? ERR_SYS :
-		    ERR_PROTO, "LSN %" PRIu64 ": %s", w->st.lsn,
-		    journal_error(w->jr));
+	w->applied += journal_offset(w->jr) - before;
+	return n == SLICE_RECORDS;
 }
 
 static void	lost(struct worker *, struct stable *, const char *);
 
+/* The spool is full: the session goes, the LSN store resumes it. */
+static void
+spool_full(struct worker *w, struct stable *ss)
+{
+	w->st.spool_full++;
+	log_warnx("byte %" PRIu64 ": LSN %" PRIu64 ": spool full (%" PRIu64
+	    " bytes, %" PRIu64 " on disk): the target is too far behind; "
+	    "dropping the session to resume from LSN %" PRIu64, w->st.bytes,
+	    w->st.lsn, spool_bytes(w->spool), spool_file_bytes(w->spool),
+	    ss->committed);
+	lost(w, ss, "spool full");
+}
+
 static void
 read_flow(struct worker *w, struct stable *ss)
 {
+	struct error e;
 	size_t n;
+	int rc;
 
 	n = worker_read(w);
 	if (n == 0 && worker_stop_pending())
@@ -276,9 +438,33 @@ read_flow(struct worker *w, struct stable *ss)
 		lost(w, ss, "the master closed the flow");
 		return;
 	}
-	if (journal_feed(w->jr, w->rbuf, n) == -1)
-		wfail(w, journal_err(w->jr)->kind, "%s",
-		    journal_error(w->jr));
+	if ((rc = spool_put(w->spool, w->rbuf, n, &e)) == -1)
+		wfail(w, e.kind, "byte %" PRIu64 ": %s", w->st.bytes, e.msg);
+	if (rc == SPOOL_FULL)
+		spool_full(w, ss);
+}
+
+/*
+ * One wait for the target, the flow and the supervisor (whichever are
+ * given), then the target's I/O.  The poll's result; pfd[0] is the flow,
+ * pfd[1] the supervisor.
+ */
+static int
+wait_events(struct worker *w, struct pollfd *pfd, int timeout)
+{
+	int n, nt = 0;
+
+	if (target_pending(w->target) > 0)
+		nt = target_pollfds(w->target, pfd + 2, MAX_TARGET_FDS,
+		    &timeout);
+	n = worker_poll(pfd, 2 + nt, timeout);
+	if (n == -1 && errno != EINTR)
+		wfail(w, ERR_SYS, "poll: %s", strerror(errno));
+	/* a failed target fails the writer, which says why */
+	if (target_pending(w->target) > 0 && target_poll(w->target, 0) == -1)
+		(void)writer_sync(w->writer);
+	check_writer(w);
+	return n;
 }
 
 /*
@@ -289,12 +475,30 @@ read_flow(struct worker *w, struct stable *ss)
 static void
 settle(struct worker *w, struct stable *ss, const char *why)
 {
+	struct pollfd pfd[2 + MAX_TARGET_FDS];
+
 	if (w->conn.fd == -1)
 		return;
-	drain_target(w, ss);
-	commit(w, ss);
 	net_close(&w->conn);
 	worker_phase(w, PHASE_START);
+	for (;;) {
+		if (worker_stop)
+			stop(w, ss, "SIGTERM");
+		progress(w, ss);
+		if (replay(w, ss))
+			continue;
+		if (ss->hold == H_NONE && spool_bytes(w->spool) == 0 &&
+		    journal_pending(w->jr) == 0)
+			break;
+		if (ss->hold == H_NONE && writer_room(w->writer) &&
+		    spool_bytes(w->spool) == 0)
+			break;	/* a partial record: it comes again */
+		pfd[0].fd = pfd[1].fd = -1;
+		(void)wait_events(w, pfd, ss->hold == H_GLOBAL ? 1 :
+		    TARGET_TICK_MS);
+	}
+	drain_target(w, ss);
+	commit(w, ss);
 	log_info("%s at LSN %" PRIu64 ", byte %" PRIu64 ": stored, waiting "
 	    "for a new session", why, ss->acked, w->st.bytes);
 }
@@ -316,7 +520,8 @@ reflow(struct worker *w, struct stable *ss, const struct msg_reflow *r)
 	}
 	worker_journal_start(w);
 	worker_phase(w, PHASE_STABLE);
-	ack(w, ss, 1);
+	commit(w, ss);
+	send_ack(w, ss);
 	worker_stats(w, MSG_STATS);
 }
 
@@ -359,45 +564,80 @@ sleep_ms(struct worker *w, struct stable *ss, int64_t now)
 	if (ss->committed != w->st.lsn &&
 	    ss->commit_ms + w->cfg->checkpoint_ms - now < t)
 		t = ss->commit_ms + w->cfg->checkpoint_ms - now;
+	if (ss->hold == H_GLOBAL && t > 1)
+		t = 1;
 	return t < 0 ? 0 : (int)t;
 }
 
-/* Time-driven work: ACK, checkpoint, stats. */
+/*
+ * Time-driven work: ACK, checkpoint, stats.  A checkpoint waits for the
+ * writer to be idle; the ACK after it carries the LSN it stores.
+ */
 static void
 timers(struct worker *w, struct stable *ss)
 {
 	int64_t now = mono_ms();
+	int ack_due = now - ss->ack_ms >= ACK_EVERY_MS ||
+	    (ss->since_ack >= ACK_RECORDS && commit_due(w, ss, now));
 
-	if (now - ss->ack_ms >= ACK_EVERY_MS ||
-	    (ss->since_ack >= ACK_RECORDS && commit_due(w, ss, now)))
-		ack(w, ss, 0);
-	else if (ss->committed != w->st.lsn && commit_due(w, ss, now)) {
-		drain_target(w, ss);
-		commit(w, ss);
-	}
+	if (ss->hold == H_NONE && ss->committed != w->st.lsn &&
+	    commit_due(w, ss, now))
+		hold(ss, ack_due ? A_ACK : A_COMMIT);
+	else if (ack_due && (ss->hold == H_NONE || ss->after != A_ACK))
+		send_ack(w, ss);
 	if (now - w->last_stats_ms >= STATS_EVERY_MS)
 		worker_stats(w, MSG_STATS);
+}
+
+static void
+open_spool(struct worker *w)
+{
+	struct spool_opts o;
+	struct error e;
+	char path[PATH_MAX];
+	uint64_t share;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/spool-%d",
+	    w->cfg->state_dir, w->flow) >= sizeof(path))
+		wfail(w, ERR_CONFIG, "state-dir %s: too long for the spool",
+		    w->cfg->state_dir);
+	o.path = path;
+	o.mem_max = w->cfg->spool_memory;
+	o.file_max = w->cfg->spool_max;
+	share = w->cfg->spool_max_total / (w->m->nflows > 0 ?
+	    w->m->nflows : 1);
+	if (share < o.file_max)
+		o.file_max = share;
+	if ((w->spool = spool_open(&o, &e)) == NULL)
+		wfail(w, e.kind, "%s", e.msg);
 }
 
 void
 stable_run(struct worker *w)
 {
 	struct stable ss;
-	struct pollfd pfd[2];
-	int n;
+	struct pollfd pfd[2 + MAX_TARGET_FDS];
+	int more = 0, n;
 
 	rdb_free(w->rdb);	/* the snapshot's decoder is done */
 	w->rdb = NULL;
+	open_spool(w);
 	memset(&ss, 0, sizeof(ss));
 	ss.committed = UINT64_MAX;	/* the first ACK stores LSN_STABLE */
 	worker_phase(w, PHASE_STABLE);
 	log_info("stable sync from LSN %" PRIu64 " at byte %" PRIu64,
 	    w->st.lsn, w->jstart);
-	ack(w, &ss, 1);
+	drain_target(w, &ss);
+	commit(w, &ss);
+	send_ack(w, &ss);
 	worker_stats(w, MSG_STATS);
 	for (;;) {
-		if (w->conn.fd != -1 && !ss.full_wait)
-			replay(w, &ss);
+		if (worker_stop)
+			stop(w, &ss, "SIGTERM");
+		if (w->conn.fd != -1 && !ss.full_wait) {
+			progress(w, &ss);
+			more = replay(w, &ss);
+		}
 		if (worker_stop)
 			stop(w, &ss, "SIGTERM");
 		/* -1 between sessions: ignored */
@@ -406,16 +646,14 @@ stable_run(struct worker *w)
 		pfd[0].revents = 0;
 		pfd[1].fd = w->msgfd;
 		pfd[1].events = POLLIN;
+		pfd[1].revents = 0;
 		if (pfd[0].fd == -1) {
 			n = worker_poll(pfd, 2, -1);
 			goto events;
 		}
 		timers(w, &ss);
-		/* nothing to read: let the target catch up now */
-		if (target_pending(w->target) > 0 &&
-		    (n = worker_poll(pfd, 2, 0)) == 0)
-			drain_target(w, &ss);
-		n = worker_poll(pfd, 2, sleep_ms(w, &ss, mono_ms()));
+		n = wait_events(w, pfd, more ? 0 : sleep_ms(w, &ss,
+		    mono_ms()));
 events:
 		if (n == -1 && errno == EINTR)
 			continue;

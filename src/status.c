@@ -70,6 +70,13 @@ status_flow_error(struct sup *s, int flow, const char *text)
 }
 
 void
+status_spool_full(struct sup *s, int flow, const char *text)
+{
+	hist(s, flow)->spool_full++;
+	status_flow_error(s, flow, text);
+}
+
+void
 status_flow_fail(struct sup *s, int flow, enum err_kind kind,
     const char *fmt, ...)
 {
@@ -138,7 +145,7 @@ status_text(const struct sup *s, FILE *fp)
 {
 	const struct flow_hist *h;
 	const struct msg_stats *st;
-	char lag[24];
+	char lag[24], drain[24];
 	int i;
 
 	fprintf(fp, "session %s state %s attempt %d flows %d master %s "
@@ -153,15 +160,22 @@ status_text(const struct sup *s, FILE *fp)
 		else
 			snprintf(lag, sizeof(lag), "%" PRId64,
 			    lag_ms(&s->flows[i]));
+		if (st->drain_ms < 0)
+			strlcpy(drain, "-", sizeof(drain));
+		else
+			snprintf(drain, sizeof(drain), "%" PRId64,
+			    st->drain_ms);
 		fprintf(fp, "flow %d phase %s keys %" PRIu64 " written %"
 		    PRIu64 " skipped %" PRIu64 " journal %" PRIu64 " bytes %"
 		    PRIu64 " offset %" PRIu64 " lsn %" PRIu64 " acked %" PRIu64
 		    " pid %d lag_ms %s restarts %" PRIu64 " resyncs_partial %"
-		    PRIu64 " resyncs_full %" PRIu64 "\n", i,
+		    PRIu64 " resyncs_full %" PRIu64 " spool_bytes %" PRIu64
+		    " spool_drain_ms %s spool_full %u\n", i,
 		    msg_phase_name(st->phase), st->keys, st->written,
 		    st->skipped, st->journal, st->bytes, st->offset, st->lsn,
 		    st->acked, (int)s->flows[i].pid, lag, restarts(h),
-		    h->resyncs_partial, h->resyncs_full);
+		    h->resyncs_partial, h->resyncs_full, st->spool, drain,
+		    (unsigned int)h->spool_full);
 	}
 	for (i = 0; i < s->nflows; i++)
 		if ((h = hist_get(s, i))->last_error != NULL)
@@ -211,8 +225,14 @@ json_flow(const struct sup *s, int i, FILE *fp)
 	json_fputstr(fp, h->last_error);
 	fprintf(fp, ",\"keys\":%" PRIu64 ",\"written\":%" PRIu64
 	    ",\"skipped\":%" PRIu64 ",\"journal\":%" PRIu64 ",\"bytes\":%"
-	    PRIu64 "}", st->keys, st->written, st->skipped, st->journal,
-	    st->bytes);
+	    PRIu64 ",\"spool_bytes\":%" PRIu64 ",\"spool_drain_ms\":",
+	    st->keys, st->written, st->skipped, st->journal, st->bytes,
+	    st->spool);
+	if (st->drain_ms < 0)
+		fputs("null", fp);
+	else
+		fprintf(fp, "%" PRId64, st->drain_ms);
+	fprintf(fp, ",\"spool_full\":%" PRIu64 "}", h->spool_full);
 }
 
 void

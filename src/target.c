@@ -1095,3 +1095,47 @@ target_pending_bytes(const struct target *t)
 		n += nd->end - nd->start;
 	return n;
 }
+
+int
+target_room(const struct target *t)
+{
+	const struct node	*nd;
+
+	if (t->failed)
+		return 1;	/* the next send says why */
+	TAILQ_FOREACH(nd, &t->nodes, entry) {
+		if (nd->conn.fd == -1 && nd->n > 0)
+			return 0;
+		if (nd->n >= t->opts.window / 2)
+			return 0;
+	}
+	return 1;
+}
+
+int
+target_pollfds(struct target *t, struct pollfd *pfd, int max, int *timeout)
+{
+	struct node	*nd;
+	uint64_t	 now = node_now();
+	int		 n = 0;
+
+	TAILQ_FOREACH(nd, &t->nodes, entry) {
+		if (nd->n == 0 && nd->conn.fd == -1)
+			continue;
+		/* reconnects, resends after TRYAGAIN: pump() knows when */
+		if ((nd->conn.fd == -1 || nd->hold_until > now) &&
+		    *timeout > TARGET_TICK_MS)
+			*timeout = TARGET_TICK_MS;
+		if (nd->conn.fd == -1 || n == max)
+			continue;
+		pfd[n].fd = nd->conn.fd;
+		pfd[n].events = POLLIN;
+		pfd[n].revents = 0;
+		if (nd->wpos < node_write_limit(nd) && now >= nd->hold_until)
+			pfd[n].events |= POLLOUT;
+		n++;
+	}
+	if (n == max && *timeout > TARGET_TICK_MS)
+		*timeout = TARGET_TICK_MS;
+	return n;
+}

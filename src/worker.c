@@ -80,6 +80,25 @@ worker_phase(struct worker *w, enum flow_phase p)
 	setproctitle("flow %d %s", w->flow, msg_phase_name(p));
 }
 
+/* The spool and the time to drain it at the last second's apply rate. */
+static void
+spool_stats(struct worker *w)
+{
+	int64_t now = mono_ms(), dt = now - w->rate_ms;
+
+	if (dt >= 1000) {
+		w->rate = (w->applied - w->rate_applied) * 1000 / dt;
+		w->rate_applied = w->applied;
+		w->rate_ms = now;
+	}
+	w->st.spool = w->spool != NULL ? spool_bytes(w->spool) : 0;
+	if (w->st.spool == 0)
+		w->st.drain_ms = 0;
+	else
+		w->st.drain_ms = w->rate == 0 ? -1 :
+		    (int64_t)(w->st.spool * 1000 / w->rate);
+}
+
 static void
 fill_stats(struct worker *w)
 {
@@ -95,10 +114,13 @@ fill_stats(struct worker *w)
 		w->st.offset = rdb_offset(w->rdb);
 	else if (w->st.phase == PHASE_STABLE)
 		w->st.offset = journal_offset(w->jr);
-	if (w->st.phase == PHASE_STABLE && target_pending(w->target) == 0)
+	spool_stats(w);
+	if (w->st.phase == PHASE_STABLE && target_pending(w->target) == 0 &&
+	    w->st.spool == 0)
 		w->caught_up_ms = mono_ms();
 	w->st.behind_since = w->st.phase != PHASE_STABLE ||
-	    target_pending(w->target) == 0 ? 0 : w->caught_up_ms;
+	    (target_pending(w->target) == 0 && w->st.spool == 0) ? 0 :
+	    w->caught_up_ms;
 }
 
 /* Send one message to the supervisor, or exit: nobody to report to. */

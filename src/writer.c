@@ -438,6 +438,19 @@ writer_sync(struct writer *w)
 }
 
 int
+writer_room(const struct writer *w)
+{
+	return w->failed || (target_room(w->t) &&
+	    target_pending_bytes(w->t) < INFLIGHT_BYTES / 2);
+}
+
+int
+writer_idle(const struct writer *w)
+{
+	return !w->failed && target_pending(w->t) == 0;
+}
+
+int
 writer_abort(struct writer *w, struct target *fresh)
 {
 	struct error saved = w->err;

@@ -476,8 +476,9 @@ repl_dfly(struct client *c, size_t argc, char **argv, size_t *lens)
 int
 repl_throttled(void)
 {
+	static int64_t	 since;		/* wall ms throttling began, or 0 */
 	struct session	*s;
-	int		 i;
+	int		 i, on = 0;
 
 	TAILQ_FOREACH(s, &sessions, entry)
 		for (i = 0; i < s->nflows; i++)
@@ -485,8 +486,16 @@ repl_throttled(void)
 			    s->flows[i]->state == F_STABLE &&
 			    obuf_pending(&s->flows[i]->c->out) >
 			    options()->output_limit)
-				return 1;
-	return 0;
+				on = 1;
+	/* what a slow replica costs the writers (DFLYMASTER STATS) */
+	if (on && since == 0) {
+		since = wall_ms();
+		stat_inc(STAT_THROTTLES);
+	} else if (!on && since != 0) {
+		stat_add(STAT_THROTTLED_MS, (uint64_t)(wall_ms() - since));
+		since = 0;
+	}
+	return on;
 }
 
 /* replication.md 9: stalled flows; periodic takeover check */
@@ -572,14 +581,17 @@ repl_stats(struct client *c)
 		active++;
 	n = snprintf(buf, sizeof(buf), "sessions:%llu\r\nfull_syncs:%llu\r\n"
 	    "partial_syncs:%llu\r\ncancelled:%llu\r\nactive_sessions:%d\r\n"
-	    "journal_records:%llu\r\nfaults:%llu\r\njournal_blobs:%llu\r\n",
+	    "journal_records:%llu\r\nfaults:%llu\r\njournal_blobs:%llu\r\n"
+	    "throttles:%llu\r\nthrottled_ms:%llu\r\n",
 	    (unsigned long long)stat_get(STAT_SESSIONS),
 	    (unsigned long long)stat_get(STAT_FULL_SYNCS),
 	    (unsigned long long)stat_get(STAT_PARTIAL_SYNCS),
 	    (unsigned long long)stat_get(STAT_CANCELLED), active,
 	    (unsigned long long)stat_get(STAT_JOURNAL_RECORDS),
 	    (unsigned long long)stat_get(STAT_FAULTS),
-	    (unsigned long long)stat_get(STAT_JOURNAL_BLOBS));
+	    (unsigned long long)stat_get(STAT_JOURNAL_BLOBS),
+	    (unsigned long long)stat_get(STAT_THROTTLES),
+	    (unsigned long long)stat_get(STAT_THROTTLED_MS));
 	reply_bulk(c, buf, (size_t)n);
 }
 

@@ -17,3 +17,9 @@ stat_get(enum stat_id s)
 {
 	return stats[s];
 }
+
+void
+stat_add(enum stat_id s, uint64_t n)
+{
+	stats[s] += n;
+}

@@ -16,10 +16,13 @@ enum stat_id {
 	STAT_JOURNAL_BLOBS,	/* JOURNAL_BLOBs sent during full syncs */
 	STAT_BAD_ACKS,		/* REPLCONF ACK not of exactly 3 tokens */
 	STAT_ACKS_AHEAD,	/* ACKs past the shard's next LSN */
+	STAT_THROTTLES,		/* times writers were throttled */
+	STAT_THROTTLED_MS,	/* and for how long, in all */
 	STAT_COUNT
 };
 
 void		 stat_inc(enum stat_id);
+void		 stat_add(enum stat_id, uint64_t);
 uint64_t	 stat_get(enum stat_id);
 
 #endif
