@@ -71,6 +71,10 @@ static const char *plain_cmds[] = {
 	"JSON.DEL", "JSON.FORGET", "HPEXPIREAT", "HEXPIREAT", "HPERSIST",
 	"MSET", "MSETNX", "DEL", "UNLINK", "TOUCH", NULL,
 };
+/* Redis 7.4's field TTL commands */
+static const char *hfe_cmds[] = {
+	"HEXPIRE", "HPEXPIRE", "HEXPIREAT", "HPEXPIREAT", "HPERSIST", NULL,
+};
 /* Guarded commands that touch only the key at their key index. */
 static const char *guard_single[] = {
 	"INCR", "DECR", "INCRBY", "DECRBY", "INCRBYFLOAT", "APPEND",
@@ -447,7 +451,51 @@ junsupported(struct writer *w, const struct journal_rec *rec, int lossy,
 }
 
 
-/* FIELDEXPIRE k seconds field... (Dragonfly): HEXPIRE on a hash */
+/* Is the argument the number 0? */
+static int
+is_zero(const char *p, size_t n)
+{
+	return n == 1 && *p == '0';
+}
+
+/*
+ * The HEXPIRE family before 7.4, where no field has a TTL: a TTL of 0 or
+ * a time past deletes the fields (UpdateTTL: 2) and is HDEL; HPERSIST
+ * has nothing to undo.  Any other TTL, or a condition, is lost.
+ */
+static int
+jhfe_old(struct writer *w, const struct journal_rec *rec)
+{
+	const char *name = rec->argv[0];
+	size_t nlen = rec->argvlen[0], i, argc = 0;
+	int at, past = 0;
+	char num[24];
+
+	if (is(name, nlen, "HPERSIST"))
+		return 0;
+	at = is(name, nlen, "HEXPIREAT") || is(name, nlen, "HPEXPIREAT");
+	if (rec->argc >= 6 && is(rec->argv[3], rec->argvlen[3], "FIELDS")) {
+		snprintf(num, sizeof(num), "%.*s", (int)(rec->argvlen[2] < 20 ?
+		    rec->argvlen[2] : 20), rec->argv[2]);
+		if (is_zero(rec->argv[2], rec->argvlen[2]))
+			past = 1;
+		else if (at)
+			past = strtoll(num, NULL, 10) * (is(name, nlen,
+			    "HEXPIREAT") ? 1000 : 1) <= wall_ms();
+	}
+	if (!past)
+		return junsupported(w, rec, 1, "field TTLs need Redis 7.4");
+	av_str(w, argc++, "HDEL");
+	av_set(w, argc++, rec->argv[1], rec->argvlen[1]);
+	for (i = 5; i < rec->argc; i++)
+		av_set(w, argc++, rec->argv[i], rec->argvlen[i]);
+	return jsend(w, rec, C_JOURNAL, argc, 1);
+}
+
+/*
+ * FIELDEXPIRE k seconds field... (Dragonfly): HEXPIRE on a hash; 0
+ * deletes the fields or members (OpFieldExpire), on any target.
+ */
 static int
 jfieldexpire(struct writer *w, const struct journal_rec *rec)
 {
@@ -455,6 +503,15 @@ jfieldexpire(struct writer *w, const struct journal_rec *rec)
 
 	if (rec->argc < 4)
 		return junsupported(w, rec, 0, "too few arguments");
+	if (rec->argc + 3 <= LUA_MAXARGS &&
+	    is_zero(rec->argv[2], rec->argvlen[2])) {
+		av_eval(w, lua_fielddel, "1");
+		av_set(w, 3, rec->argv[1], rec->argvlen[1]);
+		for (i = 3; i < rec->argc; i++)
+			av_set(w, i + 1, rec->argv[i], rec->argvlen[i]);
+		w->jplain = 1;
+		return jsend(w, rec, C_JOURNAL, rec->argc + 1, 3);
+	}
 	if (w->version != 0 && w->version < 70400)
 		return junsupported(w, rec, 1, "field TTLs need Redis 7.4");
 	if (rec->argc + 3 > LUA_MAXARGS)
@@ -645,8 +702,6 @@ jmissing(struct writer *w, const char *name, size_t nlen, int *lossy)
 		{ "TOPK.", "bf" }, { "FT.", "search" },
 		{ "CL.THROTTLE", "redis-cell" },
 	};
-	static const char *hfe[] = { "HEXPIRE", "HPEXPIRE", "HEXPIREAT",
-	    "HPEXPIREAT", "HPERSIST", NULL };
 	size_t i, n;
 
 	*lossy = 0;
@@ -657,8 +712,6 @@ jmissing(struct writer *w, const char *name, size_t nlen, int *lossy)
 			    "the target lacks the module";
 	}
 	*lossy = 1;
-	if (w->version != 0 && w->version < 70400 && in_list(hfe, name, nlen))
-		return "field TTLs need Redis 7.4";
 	return NULL;
 }
 
@@ -927,6 +980,9 @@ writer_journal(struct writer *w, const struct journal_rec *rec)
 	if (is(name, nlen, "DFLYCLUSTER"))
 		return junsupported(w, rec, 0, "Dragonfly cluster "
 		    "management has no Redis equivalent");
+	if (w->version != 0 && w->version < 70400 && in_list(hfe_cmds, name,
+	    nlen))
+		return jhfe_old(w, rec);
 	if ((why = jmissing(w, name, nlen, &lossy)) != NULL)
 		return junsupported(w, rec, lossy, why);
 	if (is(name, nlen, "PREPEND") && rec->argc == 3) {

@@ -106,6 +106,13 @@ const char lua_fieldexpire[] =
     "'FIELDS',#ARGV-1,unpack(ARGV,2)) end "
     "if t=='none' then return 0 end return 'df2redis:lossy'";
 
+/* KEYS: key; ARGV: member...: FIELDEXPIRE 0 deletes them */
+const char lua_fielddel[] =
+    "local t=redis.call('TYPE',KEYS[1]).ok "
+    "if t=='hash' then return redis.call('HDEL',KEYS[1],unpack(ARGV)) end "
+    "if t=='set' then return redis.call('SREM',KEYS[1],unpack(ARGV)) end "
+    "return 0";
+
 /*
  * KEYS: key; ARGV: mode (0, NX, FNX or FXX), the HEXPIRE-family command
  * of the new TTL ("": none, or none on this target), its time, KEEPTTL

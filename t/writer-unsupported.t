@@ -217,11 +217,24 @@ def lossless(c, url, vname):
         '%s: DELEX IFEQ/IFNE deleted only on a match' % vname)
     is_((c.hgetall('hk'), c.get('d2')), ({b'a': b'1'}, b'xv'),
         "%s: Redis 8's HSETEX without an expiry is HSET, FNX refused it; PREPEND" % vname)
+    # a TTL of 0 or a time past deletes (UpdateTTL), on any version
+    c.flushall()
+    rc, out = apply(url, [('HSET', 'hz', 'a', '1', 'b', '1', 'c', '1', 'd', '1'),
+                          ('HEXPIRE', 'hz', '0', 'FIELDS', '1', 'a'),
+                          ('HPEXPIREAT', 'hz', '1000', 'FIELDS', '1', 'b'),
+                          ('HPERSIST', 'hz', 'FIELDS', '1', 'c'),
+                          ('SADD', 'sz', 'x', 'y'), ('FIELDEXPIRE', 'sz', '0', 'x'),
+                          ('HSET', 'hy', 'a', '1', 'b', '1'), ('FIELDEXPIRE', 'hy', '0', 'a')])
+    if not ok(rc == 0, '%s: HEXPIRE 0, HPEXPIREAT past, HPERSIST, FIELDEXPIRE 0: applied' % vname):
+        diag(out)
+    like(out, r'lossy 0 skipped 0', '%s: nothing lost' % vname)
+    is_((c.hgetall('hz'), c.smembers('sz'), c.hgetall('hy')),
+        ({b'c': b'1', b'd': b'1'}, {b'y'}, {b'b': b'1'}), '%s: the fields and members deleted' % vname)
 
 
 NREFUSED = 6        # tests per refused case
 NAPPLIED = 3        # tests per applied case
-NLOSSLESS = 4
+NLOSSLESS = 7
 for version in TARGET_VERSIONS:
     vname = 'Redis ' + version_name(version)
     old = version is None

@@ -404,7 +404,7 @@ def dump_stream(c, key, detail=False):
 def hash_field_times(c, key):
     """[[field, HPEXPIRETIME]] of a hash on Redis >= 7.4, by field (-1: no
     TTL): what dump_key leaves out."""
-    fields = sorted(c.hkeys(key))
+    fields = sorted(c.hgetall(key))
     if not fields:
         return []
     t = c.execute_command('HPEXPIRETIME', key, 'FIELDS', len(fields), *fields)
