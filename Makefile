@@ -53,7 +53,7 @@ $(shell rm -f bin/df2redis bin/df2redisctl t/dflymaster/dflymaster; rm -rf t/bin
 endif
 endif
 
-.PHONY: all test asan fuzz bench demo clean install
+.PHONY: all test asan fuzz bench demo clean install redis74
 all: $(PROGS) $(TOOLS)
 
 bin/df2redis: $(O)/src/df2redis.o $(LIB_OBJS)
@@ -81,10 +81,32 @@ SKIPS = $(CURDIR)/t/tmp/skips
 PROVE = rm -f $(SKIPS); DF2REDIS_SKIPS=$(SKIPS) prove -r t/; \
 	rc=$$?; python3 t/lib/skipsum.py $(SKIPS); exit $$rc
 
+# Redis 7.4 for the tests that target it (t/lib/dftest.py redis_server_bin),
+# built once from ../shared/vendor into t/redis-7.4 (ignored, kept by clean).
+# Without the tarball nothing is built and those tests skip, naming why.
+REDIS74_TGZ = ../shared/vendor/redis-7.4.1.tar.gz
+REDIS74 = t/redis-7.4
+redis74:
+	@if [ -x $(REDIS74)/bin/redis-server ]; then :; \
+	elif [ ! -f $(REDIS74_TGZ) ]; then \
+	    echo "redis74: no $(REDIS74_TGZ): the Redis 7.4 tests will skip"; \
+	else \
+	    echo "redis74: building Redis 7.4 into $(REDIS74) (MALLOC=libc)"; \
+	    rm -rf $(REDIS74)/build && mkdir -p $(REDIS74)/build && \
+	    tar -xzf $(REDIS74_TGZ) -C $(REDIS74)/build --strip-components=1 && \
+	    $(MAKE) -C $(REDIS74)/build MALLOC=libc BUILD_TLS=no >$(REDIS74)/build.log 2>&1 || \
+	        { echo "redis74: build failed, see $(REDIS74)/build.log"; exit 1; }; \
+	    mkdir -p $(REDIS74)/bin && \
+	    cp $(REDIS74)/build/src/redis-cli $(REDIS74)/bin/ && \
+	    cp $(REDIS74)/build/src/redis-server $(REDIS74)/bin/redis-server.new && \
+	    mv $(REDIS74)/bin/redis-server.new $(REDIS74)/bin/redis-server && \
+	    rm -rf $(REDIS74)/build; \
+	fi
+
 # the Debian packages first (.ci/packages; installed only as root)
 test:
 	@sh .ci/install-packages
-	$(MAKE) all
+	$(MAKE) all redis74
 	@$(PROVE)
 
 asan:

@@ -38,6 +38,7 @@ extern const char lua_json[];		/* JSON.SET of a whole value */
 extern const char lua_seq[];		/* run once per sequence number */
 extern const char lua_seqdel[];		/* delete a sequence marker */
 extern const char lua_fieldexpire[];	/* Dragonfly's FIELDEXPIRE */
+extern const char lua_fielddel[];	/* FIELDEXPIRE 0 */
 extern const char lua_hsetex[];		/* Dragonfly's HSETEX */
 extern const char lua_delex[];		/* DELEX IFEQ / IFNE */
 

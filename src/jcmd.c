@@ -10,7 +10,6 @@
  */
 #include <sys/types.h>
 
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +70,10 @@ static const char *plain_cmds[] = {
 	"XTRIM", "XCLAIM", "XSETID", "PFADD", "RESTORE", "JSON.SET",
 	"JSON.DEL", "JSON.FORGET", "HPEXPIREAT", "HEXPIREAT", "HPERSIST",
 	"MSET", "MSETNX", "DEL", "UNLINK", "TOUCH", NULL,
+};
+/* Redis 7.4's field TTL commands */
+static const char *hfe_cmds[] = {
+	"HEXPIRE", "HPEXPIRE", "HEXPIREAT", "HPEXPIREAT", "HPERSIST", NULL,
 };
 /* Guarded commands that touch only the key at their key index. */
 static const char *guard_single[] = {
@@ -448,7 +451,51 @@ junsupported(struct writer *w, const struct journal_rec *rec, int lossy,
 }
 
 
-/* FIELDEXPIRE k seconds field... (Dragonfly): HEXPIRE on a hash */
+/* Is the argument the number 0? */
+static int
+is_zero(const char *p, size_t n)
+{
+	return n == 1 && *p == '0';
+}
+
+/*
+ * The HEXPIRE family before 7.4, where no field has a TTL: a TTL of 0 or
+ * a time past deletes the fields (UpdateTTL: 2) and is HDEL; HPERSIST
+ * has nothing to undo.  Any other TTL, or a condition, is lost.
+ */
+static int
+jhfe_old(struct writer *w, const struct journal_rec *rec)
+{
+	const char *name = rec->argv[0];
+	size_t nlen = rec->argvlen[0], i, argc = 0;
+	int at, past = 0;
+	char num[24];
+
+	if (is(name, nlen, "HPERSIST"))
+		return 0;
+	at = is(name, nlen, "HEXPIREAT") || is(name, nlen, "HPEXPIREAT");
+	if (rec->argc >= 6 && is(rec->argv[3], rec->argvlen[3], "FIELDS")) {
+		snprintf(num, sizeof(num), "%.*s", (int)(rec->argvlen[2] < 20 ?
+		    rec->argvlen[2] : 20), rec->argv[2]);
+		if (is_zero(rec->argv[2], rec->argvlen[2]))
+			past = 1;
+		else if (at)
+			past = strtoll(num, NULL, 10) * (is(name, nlen,
+			    "HEXPIREAT") ? 1000 : 1) <= wall_ms();
+	}
+	if (!past)
+		return junsupported(w, rec, 1, "field TTLs need Redis 7.4");
+	av_str(w, argc++, "HDEL");
+	av_set(w, argc++, rec->argv[1], rec->argvlen[1]);
+	for (i = 5; i < rec->argc; i++)
+		av_set(w, argc++, rec->argv[i], rec->argvlen[i]);
+	return jsend(w, rec, C_JOURNAL, argc, 1);
+}
+
+/*
+ * FIELDEXPIRE k seconds field... (Dragonfly): HEXPIRE on a hash; 0
+ * deletes the fields or members (OpFieldExpire), on any target.
+ */
 static int
 jfieldexpire(struct writer *w, const struct journal_rec *rec)
 {
@@ -456,6 +503,15 @@ jfieldexpire(struct writer *w, const struct journal_rec *rec)
 
 	if (rec->argc < 4)
 		return junsupported(w, rec, 0, "too few arguments");
+	if (rec->argc + 3 <= LUA_MAXARGS &&
+	    is_zero(rec->argv[2], rec->argvlen[2])) {
+		av_eval(w, lua_fielddel, "1");
+		av_set(w, 3, rec->argv[1], rec->argvlen[1]);
+		for (i = 3; i < rec->argc; i++)
+			av_set(w, i + 1, rec->argv[i], rec->argvlen[i]);
+		w->jplain = 1;
+		return jsend(w, rec, C_JOURNAL, rec->argc + 1, 3);
+	}
 	if (w->version != 0 && w->version < 70400)
 		return junsupported(w, rec, 1, "field TTLs need Redis 7.4");
 	if (rec->argc + 3 > LUA_MAXARGS)
@@ -467,46 +523,146 @@ jfieldexpire(struct writer *w, const struct journal_rec *rec)
 	return jsend(w, rec, C_JOURNAL, rec->argc + 2, 3);
 }
 
-/* HSETEX k [NX|FNX|FXX] [KEEPTTL] seconds f v... (Dragonfly's form) */
+/*
+ * HSETEX, both forms Dragonfly takes (src/server/hset_family.cc
+ * ParseHSetEx) and journals verbatim:
+ *   Dragonfly's  HSETEX k [NX|FNX|FXX] [KEEPTTL] seconds f v...
+ *   Redis 8's    HSETEX k [FNX|FXX] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL]
+ *                       FIELDS n f v...
+ * NX skips the fields that exist, FNX/FXX set all fields or none (none
+ * exists / all exist).  KEEPTTL keeps the TTL of a field that has one
+ * and gives the others the new one (StringMap::ComputeTtl); the Redis
+ * form without an expiry drops the fields' TTLs, as HSET does.  Redis 8
+ * runs its form itself; before, lua_hsetex does it, with HEXPIRE and
+ * friends on 7.4 and without any field TTL (lossy) on older targets.
+ */
 static int
 jhsetex(struct writer *w, const struct journal_rec *rec)
 {
-	size_t i = 2, argc = 0;
-	int nx = 0, keep = 0, hexpire;
+	static const struct {
+		const char	*opt;
+		const char	*cmd;
+	} exp[] = {
+		{ "EX", "HEXPIRE" }, { "PX", "HPEXPIRE" },
+		{ "EXAT", "HEXPIREAT" }, { "PXAT", "HPEXPIREAT" },
+	};
+	const char *mode = "0", *ecmd = "", *tv = "";
+	size_t i = 2, j, tvlen = 0, argc, nf, first;
+	int keep = 0, hexpire, dup = 0;
+	char num[24];
 
 	for (; i < rec->argc; i++) {
-		if (is(rec->argv[i], rec->argvlen[i], "NX"))
-			nx = 1;
-		else if (is(rec->argv[i], rec->argvlen[i], "KEEPTTL"))
+		if (is(rec->argv[i], rec->argvlen[i], "NX") ||
+		    is(rec->argv[i], rec->argvlen[i], "FNX") ||
+		    is(rec->argv[i], rec->argvlen[i], "FXX")) {
+			dup |= *mode != '0';
+			mode = is(rec->argv[i], rec->argvlen[i], "NX") ? "NX" :
+			    is(rec->argv[i], rec->argvlen[i], "FNX") ? "FNX" :
+			    "FXX";
+			continue;
+		}
+		if (is(rec->argv[i], rec->argvlen[i], "KEEPTTL")) {
+			dup |= keep;
 			keep = 1;
-		else if (is(rec->argv[i], rec->argvlen[i], "FNX") ||
-		    is(rec->argv[i], rec->argvlen[i], "FXX"))
-			return junsupported(w, rec, 0, "FNX/FXX of the "
-			    "Dragonfly form have no Redis equivalent");
-		else
+			continue;
+		}
+		for (j = 0; j < sizeof(exp) / sizeof(exp[0]); j++)
+			if (is(rec->argv[i], rec->argvlen[i], exp[j].opt))
+				break;
+		if (j == sizeof(exp) / sizeof(exp[0]) || i + 1 >= rec->argc)
 			break;
+		dup |= *ecmd != '\0';
+		ecmd = exp[j].cmd;
+		tv = rec->argv[++i];
+		tvlen = rec->argvlen[i];
 	}
-	if (i >= rec->argc || (rec->argc - i - 1) % 2 != 0 ||
-	    rec->argc - i - 1 == 0)
-		return junsupported(w, rec, 0, "wrong number of arguments");
-	if (rec->argc + 3 > LUA_MAXARGS)
+	if (i < rec->argc && is(rec->argv[i], rec->argvlen[i], "FIELDS")) {
+		/* Redis 8's form: FIELDS n, then exactly n pairs */
+		nf = 0;
+		if (i + 1 < rec->argc) {
+			snprintf(num, sizeof(num), "%.*s",
+			    (int)(rec->argvlen[i + 1] < 20 ?
+			    rec->argvlen[i + 1] : 20), rec->argv[i + 1]);
+			nf = (size_t)strtonum(num, 1, LUA_MAXARGS, NULL);
+		}
+		first = i + 2;
+		if (dup || *mode == 'N' || (keep && *ecmd != '\0') ||
+		    nf == 0 || first > rec->argc ||
+		    rec->argc - first != 2 * nf)
+			return junsupported(w, rec, 0, "a malformed HSETEX");
+		if (w->version == 0 || w->version >= 80000)
+			return jverbatim(w, rec, 1);
+	} else {
+		/* Dragonfly's form: seconds, then pairs */
+		if (dup || *ecmd != '\0' || i >= rec->argc ||
+		    rec->argc - i - 1 == 0 || (rec->argc - i - 1) % 2 != 0)
+			return junsupported(w, rec, 0, "a malformed HSETEX");
+		ecmd = "HEXPIRE";
+		tv = rec->argv[i];
+		tvlen = rec->argvlen[i];
+		first = i + 1;
+	}
+	if (rec->argc - first + 8 > LUA_MAXARGS)
 		return junsupported(w, rec, 0, "too many fields");
 	hexpire = w->version == 0 || w->version >= 70400;
-	if (!hexpire && !keep && junsupported(w, rec, 1,
+	/* on a target without field TTLs only an expiry is lost */
+	if (!hexpire && *ecmd != '\0' && junsupported(w, rec, 1,
 	    "field TTLs need Redis 7.4") == -1)
 		return -1;
 	argc = av_eval(w, lua_hsetex, "1");
 	av_set(w, argc++, rec->argv[1], rec->argvlen[1]);
-	av_str(w, argc++, nx ? "1" : "0");
-	if (keep)
-		av_str(w, argc++, "-1");
-	else
-		av_set(w, argc++, rec->argv[i], rec->argvlen[i]);
-	av_str(w, argc++, hexpire ? "1" : "0");
-	for (i++; i < rec->argc; i++)
+	av_str(w, argc++, mode);
+	av_str(w, argc++, hexpire ? ecmd : "");
+	av_set(w, argc++, tv, tvlen);
+	av_str(w, argc++, keep && hexpire ? "1" : "0");
+	for (i = first; i < rec->argc; i++)
 		av_set(w, argc++, rec->argv[i], rec->argvlen[i]);
 	w->jplain = 1;
 	return jsend(w, rec, C_JOURNAL, argc, 3);
+}
+
+/*
+ * HGETEX k [EX s|PX ms|EXAT s|PXAT ms|PERSIST] FIELDS n f... (Redis 8,
+ * Dragonfly's CmdHGetEx): before Redis 8 its write is the HEXPIRE-family
+ * command of its option; without one it writes nothing.
+ */
+static int
+jhgetex(struct writer *w, const struct journal_rec *rec)
+{
+	static const struct {
+		const char	*opt;
+		const char	*cmd;
+		int		 arg;
+	} opts[] = {
+		{ "EX", "HEXPIRE", 1 }, { "PX", "HPEXPIRE", 1 },
+		{ "EXAT", "HEXPIREAT", 1 }, { "PXAT", "HPEXPIREAT", 1 },
+		{ "PERSIST", "HPERSIST", 0 },
+	};
+	size_t i = 2, j, argc = 0;
+
+	if (w->version == 0 || w->version >= 80000)
+		return jverbatim(w, rec, 1);
+	if (w->version < 70400)
+		return junsupported(w, rec, 1, "field TTLs need Redis 7.4");
+	if (rec->argc < 5)
+		return junsupported(w, rec, 0, "a malformed HGETEX");
+	if (is(rec->argv[2], rec->argvlen[2], "FIELDS"))
+		return 0;	/* a read */
+	for (j = 0; j < sizeof(opts) / sizeof(opts[0]); j++)
+		if (is(rec->argv[2], rec->argvlen[2], opts[j].opt))
+			break;
+	if (j == sizeof(opts) / sizeof(opts[0]))
+		return junsupported(w, rec, 0, "a malformed HGETEX");
+	i = 3 + (size_t)opts[j].arg;
+	if (i >= rec->argc || !is(rec->argv[i], rec->argvlen[i], "FIELDS"))
+		return junsupported(w, rec, 0, "a malformed HGETEX");
+	av_str(w, argc++, opts[j].cmd);
+	av_set(w, argc++, rec->argv[1], rec->argvlen[1]);
+	if (opts[j].arg)
+		av_set(w, argc++, rec->argv[3], rec->argvlen[3]);
+	for (; i < rec->argc; i++)
+		av_set(w, argc++, rec->argv[i], rec->argvlen[i]);
+	return jsend(w, rec, C_JOURNAL, argc, 1);
 }
 
 
@@ -546,8 +702,6 @@ jmissing(struct writer *w, const char *name, size_t nlen, int *lossy)
 		{ "TOPK.", "bf" }, { "FT.", "search" },
 		{ "CL.THROTTLE", "redis-cell" },
 	};
-	static const char *hfe[] = { "HEXPIRE", "HPEXPIRE", "HEXPIREAT",
-	    "HPEXPIREAT", "HPERSIST", NULL };
 	size_t i, n;
 
 	*lossy = 0;
@@ -558,10 +712,6 @@ jmissing(struct writer *w, const char *name, size_t nlen, int *lossy)
 			    "the target lacks the module";
 	}
 	*lossy = 1;
-	if (w->version != 0 && w->version < 70400 && in_list(hfe, name, nlen))
-		return "field TTLs need Redis 7.4";
-	if (w->version != 0 && w->version < 80000 && is(name, nlen, "HGETEX"))
-		return "HGETEX needs Redis 8.0";
 	return NULL;
 }
 
@@ -641,6 +791,10 @@ jsaddex(struct writer *w, const struct journal_rec *rec)
 		return -1;
 	}
 	w->counts[WC_LOSSY]++;
+	log_warnx("%s%sjournal record at byte %" PRIu64 ": key \"%s\": "
+	    "SADDEX applied without its member TTLs", w->opts.label ?
+	    w->opts.label : "", w->opts.label ? ": " : "", rec->offset,
+	    keytext(rec->argv[1], rec->argvlen[1], kt, sizeof(kt)));
 	av_str(w, argc++, "SADD");
 	av_set(w, argc++, rec->argv[1], rec->argvlen[1]);
 	for (; i < rec->argc; i++)
@@ -754,23 +908,6 @@ jrestore(struct writer *w, const struct journal_rec *rec)
 	return jrestore_native(w, rec, exp);
 }
 
-/*
- * Redis 8's HSETEX form: FIELDS n within the options (at most FNX|FXX and
- * EX s), where Dragonfly's form has its seconds and then fields.
- */
-static int
-jredis_hsetex(const struct journal_rec *rec)
-{
-	size_t i;
-
-	for (i = 2; i < rec->argc - 1 && i < 6; i++)
-		if (is(rec->argv[i], rec->argvlen[i], "FIELDS") &&
-		    rec->argvlen[i + 1] > 0 &&
-		    isdigit((unsigned char)rec->argv[i + 1][0]))
-			return 1;
-	return 0;
-}
-
 int
 writer_journal_lsn(struct writer *w, const struct journal_rec *rec,
     uint64_t lsn)
@@ -834,16 +971,18 @@ writer_journal(struct writer *w, const struct journal_rec *rec)
 		return jsaddex(w, rec);
 	if (is(name, nlen, "FIELDEXPIRE"))
 		return jfieldexpire(w, rec);
-	if (is(name, nlen, "HSETEX") && !jredis_hsetex(rec))
+	if (is(name, nlen, "HSETEX"))
 		return jhsetex(w, rec);
-	if (is(name, nlen, "HSETEX") && w->version != 0 && w->version < 80000)
-		return junsupported(w, rec, 0, "Redis 8's form of HSETEX "
-		    "needs Redis 8.0");
+	if (is(name, nlen, "HGETEX"))
+		return jhgetex(w, rec);
 	if (is(name, nlen, "DELEX"))
 		return jdelex(w, rec);
 	if (is(name, nlen, "DFLYCLUSTER"))
 		return junsupported(w, rec, 0, "Dragonfly cluster "
 		    "management has no Redis equivalent");
+	if (w->version != 0 && w->version < 70400 && in_list(hfe_cmds, name,
+	    nlen))
+		return jhfe_old(w, rec);
 	if ((why = jmissing(w, name, nlen, &lossy)) != NULL)
 		return junsupported(w, rec, lossy, why);
 	if (is(name, nlen, "PREPEND") && rec->argc == 3) {
@@ -912,6 +1051,8 @@ journal_refused(struct writer *w, struct keyref *ref, const char *msg)
 int
 jcmd_reply(struct writer *w, struct keyref *ref, const redisReply *r)
 {
+	char kt[900];
+
 	if (r->type == REDIS_REPLY_ERROR)
 		return journal_refused(w, ref, r->str);
 	if ((r->type == REDIS_REPLY_STATUS || r->type == REDIS_REPLY_STRING) &&
@@ -924,6 +1065,10 @@ jcmd_reply(struct writer *w, struct keyref *ref, const redisReply *r)
 			return -1;
 		}
 		w->counts[WC_LOSSY]++;
+		log_warnx("%s%skey \"%s\": %s: the set's members kept no "
+		    "TTL", w->opts.label ? w->opts.label : "",
+		    w->opts.label ? ": " : "", keytext(ref->key, ref->keylen,
+		    kt, sizeof(kt)), ref->cmd);
 	}
 	w->counts[WC_JOURNAL]++;
 	return 0;

@@ -760,6 +760,20 @@ on_str(void *arg, void *state, const struct rdb_event *ev)
 	return 0;
 }
 
+/* --unsupported skip: the key goes without what, logged by name once. */
+static void
+lossy(struct writer *w, struct kstate *st, const char *what)
+{
+	char kt[900];
+
+	if (st->lossy)
+		return;
+	st->lossy = 1;
+	log_warnx("%s%skey \"%s\" written without %s",
+	    w->opts.label ? w->opts.label : "", w->opts.label ? ": " : "",
+	    keytext(st->ref->key, st->ref->keylen, kt, sizeof(kt)), what);
+}
+
 static int
 field_ttl(struct writer *w, struct kstate *st, const struct rdb_event *ev)
 {
@@ -774,7 +788,7 @@ field_ttl(struct writer *w, struct kstate *st, const struct rdb_event *ev)
 			    "them)");
 			return -1;
 		}
-		st->lossy = 1;
+		lossy(w, st, "its hash field TTLs (they need Redis 7.4)");
 		return 0;
 	}
 	/* this field must be in tmp before its TTL */
@@ -847,7 +861,7 @@ on_item(void *arg, void *state, const struct rdb_event *ev)
 			    "without them)", rdb_vtype_name(st->vtype));
 			return -1;
 		}
-		st->lossy = 1;
+		lossy(w, st, "its member TTLs (no Redis equivalent)");
 	}
 	if (st->nitems >= w->opts.batch || st->arena.len >= SMALL_BYTES) {
 		if (go_big(w, st) == -1)

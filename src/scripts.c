@@ -106,17 +106,34 @@ const char lua_fieldexpire[] =
     "'FIELDS',#ARGV-1,unpack(ARGV,2)) end "
     "if t=='none' then return 0 end return 'df2redis:lossy'";
 
+/* KEYS: key; ARGV: member...: FIELDEXPIRE 0 deletes them */
+const char lua_fielddel[] =
+    "local t=redis.call('TYPE',KEYS[1]).ok "
+    "if t=='hash' then return redis.call('HDEL',KEYS[1],unpack(ARGV)) end "
+    "if t=='set' then return redis.call('SREM',KEYS[1],unpack(ARGV)) end "
+    "return 0";
+
 /*
- * KEYS: key; ARGV: NX (1|0), seconds (-1: keep the TTLs), HEXPIRE there
- * (1|0), field value...: Dragonfly's HSETEX, whose NX skips the fields
- * that exist.
+ * KEYS: key; ARGV: mode (0, NX, FNX or FXX), the HEXPIRE-family command
+ * of the new TTL ("": none, or none on this target), its time, KEEPTTL
+ * (1|0, only where fields have TTLs), field value...: HSETEX as Dragonfly
+ * runs it (jcmd.c jhsetex).  HSET drops a field's TTL; KEEPTTL puts it
+ * back and the other fields get the new one.
  */
 const char lua_hsetex[] =
-    "local fs={} for i=4,#ARGV,2 do "
-    "if ARGV[1]=='0' or redis.call('HEXISTS',KEYS[1],ARGV[i])==0 then "
-    "redis.call('HSET',KEYS[1],ARGV[i],ARGV[i+1]) fs[#fs+1]=ARGV[i] end end "
-    "if #fs>0 and ARGV[3]=='1' and ARGV[2]~='-1' then "
-    "redis.call('HEXPIRE',KEYS[1],ARGV[2],'FIELDS',#fs,unpack(fs)) end "
+    "local k=KEYS[1] local fs={} "
+    "if ARGV[1]=='FNX' or ARGV[1]=='FXX' then for i=5,#ARGV,2 do "
+    "if (redis.call('HEXISTS',k,ARGV[i])==1)==(ARGV[1]=='FNX') then "
+    "return 0 end end end "
+    "for i=5,#ARGV,2 do "
+    "if ARGV[1]~='NX' or redis.call('HEXISTS',k,ARGV[i])==0 then "
+    "local t=-1 if ARGV[4]=='1' then "
+    "t=redis.call('HPEXPIRETIME',k,'FIELDS',1,ARGV[i])[1] end "
+    "redis.call('HSET',k,ARGV[i],ARGV[i+1]) "
+    "if t>0 then redis.call('HPEXPIREAT',k,t,'FIELDS',1,ARGV[i]) "
+    "else fs[#fs+1]=ARGV[i] end end end "
+    "if #fs>0 and ARGV[2]~='' then "
+    "redis.call(ARGV[2],k,ARGV[3],'FIELDS',#fs,unpack(fs)) end "
     "return #fs";
 
 /* KEYS: key; ARGV: IFEQ|IFNE, value */

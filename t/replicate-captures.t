@@ -22,13 +22,13 @@ if not HAVE_MASTER:
 need_tool('mdb_dump', 'lmdb-utils')
 need_fixtures('dragonfly-captures')
 
-for name in ('types-lz4', 'types-none', 'big-lz4', 'journal-lz4', os.path.join('partial-lz4', 'first')):
+def do_capture(name, version, vname):
     cdir = os.path.join(CAPTURES, name)
     want = load_expected(os.path.join(cdir, 'expected-fullsync.json'))
     m = Master(1, ['--replay', cdir])
-    tgt = RedisServer()
+    tgt = RedisServer(version=version)
     r = migrate(m, tgt.url, ['--unsupported', 'skip'])
-    ran_ok(r, 'capture %s: exit 0' % name)
+    ran_ok(r, '%s: capture %s: exit 0' % (vname, name))
     w = redis_only(want)
     got = dump_server(tgt.client())
     # keys Redis cannot hold (JSON, bloom, member TTLs) are skipped and named
@@ -40,16 +40,53 @@ for name in ('types-lz4', 'types-none', 'big-lz4', 'journal-lz4', os.path.join('
     gotw = {db: {k: v for k, v in keys.items() if k in w.get(db, {}) or k not in skipped}
             for db, keys in got.items()}
     d = diff_keyspaces(gotw, w)
-    ok(not d, 'capture %s: target equals expected-fullsync.json (%d keys)' %
-       (name, sum(len(x) for x in w.values())))
+    ok(not d, '%s: capture %s: target equals expected-fullsync.json (%d keys)' %
+       (vname, name, sum(len(x) for x in w.values())))
     if d:
         diag('\n'.join(x[:300] for x in d))
     missing = [k for k in skipped if k not in r.stderr]
-    ok(not missing, 'capture %s: each skipped key named in the log (%d)' % (name, len(skipped)))
+    ok(not missing, '%s: capture %s: each skipped key named in the log (%d)' % (vname, name, len(skipped)))
     if missing:
         diag('not named: %r' % missing[:5])
+    ft = capture_field_times(cdir)
+    if version is not None:
+        is_(dump_field_times(tgt.client()), ft,
+            '%s: capture %s: each hash field\'s TTL as in the snapshot' % (vname, name))
+    else:
+        lost = sorted(k for keys in ft.values() for k in keys)
+        is_(sorted(set(re.findall(r'key "([^"]*)" written without its hash field TTLs', r.stderr))), lost,
+            '%s: capture %s: each hash written without its field TTLs named' % (vname, name))
     m.stop()
     tgt.stop()
+    return ft
+
+
+def capture_field_times(cdir):
+    """{db: {hash: [[field, expire_ms]]}} of the hashes with field TTLs in
+    a capture's snapshot, as df2redis inspect --flow decodes them."""
+    out = {}
+    for f in sorted(os.listdir(cdir)):
+        if not re.match(r'flow-\d+\.bin$', f):
+            continue
+        r = run([DF2REDIS, 'inspect', '--flow', os.path.join(cdir, f)], universal_newlines=True)
+        for line in r.stdout.splitlines():
+            k = json.loads(line)
+            if k.get('type') == 'hash' and any(len(x) == 3 for x in k['value']):
+                out.setdefault(str(k['db']), {})[k['key']] = sorted(
+                    [x[0], x[2] if len(x) == 3 and x[2] is not None else -1] for x in k['value'])
+    return out
+
+
+CAPS = ('types-lz4', 'types-none', 'big-lz4', 'journal-lz4', os.path.join('partial-lz4', 'first'))
+for version in TARGET_VERSIONS:
+    vname = 'Redis ' + version_name(version)
+    why = redis_missing(version)
+    if why is not None:
+        skip('%s: the captures\' full syncs' % vname, why, 4 * len(CAPS) + 1)
+        continue
+    fts = [do_capture(name, version, vname) for name in CAPS]
+    ok(fts[0].get('0', {}).get('hfttl'), '%s: a real Dragonfly hash with field TTLs was there' % vname)
+
 
 def unheld(want):
     """{db: keys} of want whose type Redis 7.0 cannot hold."""

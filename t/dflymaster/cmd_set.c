@@ -1,6 +1,6 @@
 /*
- * cmd_set.c - set commands: SADD, SREM, SPOP (journaled as SREM of the
- * popped members, journal.md 7), SMEMBERS, SCARD.
+ * cmd_set.c - set commands: SADD, SADDEX, SREM, SPOP (journaled as SREM of
+ * the popped members, journal.md 7), SMEMBERS, SCARD.
  */
 #include <stdlib.h>
 
@@ -23,6 +23,41 @@ cmd_sadd(struct client *c, size_t argc, char **argv, size_t *lens)
 	for (i = 2; i < argc; i++) {
 		dict_add(o->d, argv[i], lens[i], &created);
 		n += created;
+	}
+	obj_update_encoding(o);
+	jr_verbatim(c, argc, argv, lens);
+	reply_int(c, (long long)n);
+}
+
+/*
+ * SADDEX key [KEEPTTL] ttl_sec member... (set_family.cc SAddEx): members
+ * with a TTL; KEEPTTL keeps the TTL a member has.  Journaled verbatim.
+ */
+void
+cmd_saddex(struct client *c, size_t argc, char **argv, size_t *lens)
+{
+	struct obj	*o;
+	struct dent	*e;
+	long long	 ttl;
+	size_t		 i = 2, n = 0;
+	int		 keep = 0, created;
+
+	if (arg_is(argv[i], lens[i], "keepttl")) {
+		keep = 1;
+		i++;
+	}
+	if (i + 1 >= argc || parse_ll(argv[i], lens[i], &ttl) == -1 ||
+	    ttl < 1 || ttl > 4294967295LL / 2) {
+		reply_error(c, "ERR value is not an integer or out of range");
+		return;
+	}
+	if ((o = get_or_create(c, argv[1], lens[1], OBJ_SET)) == NULL)
+		return;
+	for (i++; i < argc; i++) {
+		e = dict_add(o->d, argv[i], lens[i], &created);
+		n += created;
+		if (!keep || e->mexp == 0)
+			obj_member_ttl(o, e, (uint32_t)ttl);
 	}
 	obj_update_encoding(o);
 	jr_verbatim(c, argc, argv, lens);

@@ -14,6 +14,8 @@ struct dent {
 	uint64_t	 hash;
 	void		*val;
 	double		 score;		/* zset members */
+	uint32_t	 mexp;		/* hash fields, set members: expiry in
+					   s since MEMBER_EXPIRY_BASE, 0 none */
 	uint64_t	 ver;		/* snapshot version (keyspace entries) */
 	size_t		 klen;
 	char		 key[];

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
 #include "text.h"
 #include "obj.h"
@@ -24,8 +25,29 @@ obj_new(enum otype t)
 	return o;
 }
 
-static void
-free_strval(void *p)
+uint32_t
+obj_member_now(void)
+{
+	return (uint32_t)(wall_ms() / 1000 - MEMBER_EXPIRY_BASE);
+}
+
+/*
+ * A TTL makes the container Dragonfly's StringMap/StringSet for good
+ * (HSetFamily::SetFieldsExpireTime converts a listpack; the expiry flag
+ * stays): the snapshot writes types 31/32 from then on.
+ */
+void
+obj_member_ttl(struct obj *o, struct dent *e, uint32_t ttl)
+{
+	e->mexp = ttl == 0 ? 0 : obj_member_now() + ttl;
+	if (ttl != 0) {
+		o->mttl = 1;
+		o->big = 1;
+	}
+}
+
+void
+obj_free_strval(void *p)
 {
 	struct str	*s = p;
 
@@ -75,7 +97,7 @@ obj_free(void *p)
 		dict_free(o->d, NULL);
 		break;
 	case OBJ_HASH:
-		dict_free(o->d, free_strval);
+		dict_free(o->d, obj_free_strval);
 		break;
 	case OBJ_STREAM:
 		stream_free(&o->x);
@@ -150,11 +172,11 @@ obj_rdb_type(const struct obj *o)
 	case OBJ_LIST:
 		return 18;
 	case OBJ_SET:
-		return o->big ? 2 : 11;
+		return o->mttl ? 32 : o->big ? 2 : 11;
 	case OBJ_ZSET:
 		return o->big ? 5 : 17;
 	case OBJ_HASH:
-		return o->big ? 4 : 16;
+		return o->mttl ? 31 : o->big ? 4 : 16;
 	case OBJ_STREAM:
 		return 21;
 	case OBJ_JSON:

@@ -70,6 +70,8 @@ struct list {
 struct obj {
 	enum otype	 type;
 	int		 big;		/* left the compact encoding (sticky) */
+	int		 mttl;		/* a member had a TTL (sticky): types
+					   31 and 32 */
 	int64_t		 expire_ms;	/* -1: none */
 	union {
 		struct str	 s;		/* string, json */
@@ -79,8 +81,19 @@ struct obj {
 	};
 };
 
+/*
+ * Dragonfly keeps hash-field and set-member TTLs in whole seconds since
+ * kMemberExpiryBase (src/server/common.h MemberTimeSeconds), and writes
+ * them so in types 31 and 32 (snapshot.md 6.4, 6.7).
+ */
+#define MEMBER_EXPIRY_BASE	1675209600LL
+
 struct obj	*obj_new(enum otype);
+uint32_t	 obj_member_now(void);
+/* a member's TTL: 0 drops it, else it expires in ttl seconds */
+void		 obj_member_ttl(struct obj *, struct dent *, uint32_t);
 void		 obj_free(void *);
+void		 obj_free_strval(void *);	/* a hash's values */
 int		 obj_rdb_type(const struct obj *);	/* snapshot.md 6.0 */
 void		 obj_update_encoding(struct obj *);
 

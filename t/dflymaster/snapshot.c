@@ -164,6 +164,8 @@ vser_init(struct vser *v, const struct obj *o)
 	switch (v->rtype) {
 	case ENC_T_SET:
 	case ENC_T_HASH:
+	case ENC_T_SET_WITH_EXPIRY:
+	case ENC_T_HASH_WITH_EXPIRY:
 	case ENC_T_HASH_LISTPACK:
 	case ENC_T_SET_INTSET:
 		collect(v, o->d, 0);
@@ -390,6 +392,8 @@ vser_step(struct vser *v, struct enc *e)
 		return 0;
 	case ENC_T_SET:
 	case ENC_T_HASH:
+	case ENC_T_SET_WITH_EXPIRY:
+	case ENC_T_HASH_WITH_EXPIRY:
 	case ENC_T_ZSET_2:
 		if (first)
 			enc_count(e, v->narr);
@@ -402,6 +406,15 @@ vser_step(struct vser *v, struct enc *e)
 			enc_hash_field(e, m->key, m->klen,
 			    ((struct str *)m->val)->p,
 			    ((struct str *)m->val)->len);
+		else if (v->rtype == ENC_T_SET_WITH_EXPIRY)
+			/* rdb_save.cc: -1, or the time since the base */
+			enc_set_member_ttl(e, m->key, m->klen,
+			    m->mexp ? (long long)m->mexp : -1);
+		else if (v->rtype == ENC_T_HASH_WITH_EXPIRY)
+			enc_hash_field_ttl(e, m->key, m->klen,
+			    ((struct str *)m->val)->p,
+			    ((struct str *)m->val)->len,
+			    m->mexp ? (long long)m->mexp : -1);
 		else
 			enc_zset_member(e, m->key, m->klen, m->score);
 		return v->pos < v->narr;

@@ -31,6 +31,8 @@ DF2REDIS = os.path.join(ROOT, 'bin', 'df2redis')
 DF2REDISCTL = os.path.join(ROOT, 'bin', 'df2redisctl')
 DFLYMASTER = os.path.join(ROOT, 't', 'dflymaster', 'dflymaster')
 TBIN = os.path.join(ROOT, 't', 'bin')
+REDIS74_TGZ = os.path.join(SHARED, 'vendor', 'redis-7.4.1.tar.gz')
+REDIS74_BIN = os.path.join(ROOT, 't', 'redis-7.4', 'bin')
 ASAN = bool(os.environ.get('DF2REDIS_ASAN'))
 
 # ---------------------------------------------------------------- TAP
@@ -100,6 +102,41 @@ def need_fixtures(*paths):
         plan(1)
         ok(False, 'fixtures present: missing %s' % ', '.join(missing))
         sys.exit(1)
+
+
+def redis_bin(version=None, prog='redis-server'):
+    """The redis-server (or redis-cli) of a target version: None is the one
+    on PATH (Debian's 7.0), '7.4' the one `make redis74` builds into
+    t/redis-7.4 from ../shared/vendor.  None when that one is not built."""
+    if version is None:
+        return prog
+    if version != '7.4':
+        raise ValueError('no Redis %r for the tests' % version)
+    path = os.path.join(REDIS74_BIN, prog)
+    return path if os.access(path, os.X_OK) else None
+
+
+def redis_server_bin(version=None):
+    return redis_bin(version, 'redis-server')
+
+
+def redis_missing(version=None):
+    """Why the tests cannot start that Redis here (a TAP skip reason), or
+    None when they can."""
+    if version is None or redis_server_bin(version) is not None:
+        return None
+    if not os.path.exists(REDIS74_TGZ):
+        return 'Redis %s not built: no ../shared/vendor/%s' % (
+            version, os.path.basename(REDIS74_TGZ))
+    return 'Redis %s not built (make redis74)' % version
+
+
+# the target versions the version-dependent suites run against
+TARGET_VERSIONS = (None, '7.4')
+
+
+def version_name(version):
+    return version or '7.0'
 
 
 def diag(msg):
@@ -203,11 +240,16 @@ def spawn(argv, **kw):
 class RedisServer:
     """A real redis-server on a loopback port, in its own directory."""
 
-    def __init__(self, rdb=None, args=(), port=None, cluster=False, password=None):
+    def __init__(self, rdb=None, args=(), port=None, cluster=False, password=None,
+                 version=None):
+        why = redis_missing(version)
+        if why is not None:
+            raise RuntimeError(why)
         self.port = port or free_port()
         self.dir = tmpdir('redis')
         self.password = password
-        argv = ['redis-server', '--port', str(self.port), '--bind', '127.0.0.1',
+        self.version = version
+        argv = [redis_server_bin(version), '--port', str(self.port), '--bind', '127.0.0.1',
                 '--dir', self.dir, '--save', '', '--appendonly', 'no',
                 '--protected-mode', 'no', '--logfile', os.path.join(self.dir, 'log')]
         if rdb is not None:
@@ -261,9 +303,9 @@ class RedisServer:
 class RedisCluster:
     """A real 3-master Redis Cluster on loopback ports."""
 
-    def __init__(self, masters=3):
-        self.nodes = [RedisServer(cluster=True) for _ in range(masters)]
-        argv = ['redis-cli', '--cluster', 'create'] + \
+    def __init__(self, masters=3, version=None):
+        self.nodes = [RedisServer(cluster=True, version=version) for _ in range(masters)]
+        argv = [redis_bin(version, 'redis-cli'), '--cluster', 'create'] + \
                ['127.0.0.1:%d' % n.port for n in self.nodes] + \
                ['--cluster-replicas', '0', '--cluster-yes']
         subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -357,6 +399,32 @@ def dump_stream(c, key, detail=False):
     info = dict(zip(info[::2], info[1::2]))
     return {'entries': entries, 'last_id': latin1(info[b'last-generated-id']),
             'groups': sorted(groups, key=lambda g: g['name'])}
+
+
+def hash_field_times(c, key):
+    """[[field, HPEXPIRETIME]] of a hash on Redis >= 7.4, by field (-1: no
+    TTL): what dump_key leaves out."""
+    fields = sorted(c.hgetall(key))
+    if not fields:
+        return []
+    t = c.execute_command('HPEXPIRETIME', key, 'FIELDS', len(fields), *fields)
+    return [[latin1(f), x] for f, x in zip(fields, t)]
+
+
+def dump_field_times(c, dbs=16):
+    """{db: {hash key: hash_field_times}} of every hash with a field TTL."""
+    out = {}
+    for db in range(dbs):
+        c.execute_command('SELECT', db)
+        d = {}
+        for k in c.scan_iter(count=1000, _type='hash'):
+            t = hash_field_times(c, k)
+            if any(x != -1 for _, x in t):
+                d[latin1(k)] = t
+        if d:
+            out[str(db)] = d
+    c.execute_command('SELECT', 0)
+    return out
 
 
 def dump_db(c, detail=False):
