@@ -561,7 +561,8 @@ sleep_ms(struct worker *w, struct stable *ss, int64_t now)
 
 	if (w->last_stats_ms + STATS_EVERY_MS - now < t)
 		t = w->last_stats_ms + STATS_EVERY_MS - now;
-	if (ss->committed != w->st.lsn &&
+	/* a checkpoint already waiting for the writer needs no timer */
+	if (ss->hold == H_NONE && ss->committed != w->st.lsn &&
 	    ss->commit_ms + w->cfg->checkpoint_ms - now < t)
 		t = ss->commit_ms + w->cfg->checkpoint_ms - now;
 	if (ss->hold == H_GLOBAL && t > 1)
