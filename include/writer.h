@@ -117,6 +117,12 @@ int		 writer_sync(struct writer *);
 int		 writer_room(const struct writer *);
 /* Everything fed so far is acknowledged: writer_sync() would not wait. */
 int		 writer_idle(const struct writer *);
+/*
+ * The target refused a journal command with an error reply while the
+ * commands pipelined behind it ran: what the target holds is no longer a
+ * prefix of the journal, so no LSN (nor its markers) says what it lacks.
+ */
+int		 writer_refused(const struct writer *);
 /* The first error (kind ERR_NONE while there is none). */
 const struct error *writer_error(const struct writer *);
 const uint64_t	*writer_counts(const struct writer *);

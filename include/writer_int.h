@@ -151,6 +151,8 @@ struct writer {
 	int			 in_cb;		/* inside the reply callback */
 	int			 jplain;	/* jsend(): a translation, plain */
 	int			 failed;
+	int			 refused;	/* a journal command got an
+						   error reply (writer_refused) */
 	struct error		 err;
 };
 

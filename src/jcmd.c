@@ -1025,6 +1025,7 @@ journal_refused(struct writer *w, struct keyref *ref, const char *msg)
 
 	if (strncmp(msg, "WRONGTYPE", 9) == 0 ||
 	    strncmp(msg, "ERR value is not", 16) == 0) {
+		w->refused = 1;
 		kerr(w, ERR_DIVERGED, ref, "%s: %s (the key has another type "
 		    "than on the master)", ref->cmd, msg);
 		return -1;
@@ -1033,6 +1034,7 @@ journal_refused(struct writer *w, struct keyref *ref, const char *msg)
 		if (strncasecmp(msg, never[i], strlen(never[i])) == 0)
 			break;
 	if (i == sizeof(never) / sizeof(never[0])) {
+		w->refused = 1;
 		kerr(w, ERR_TARGET, ref, "%s (%s)", msg, ref->cmd);
 		return -1;
 	}

@@ -143,6 +143,8 @@ worker_stats(struct worker *w, enum msg_type type)
 	w->last_stats_ms = mono_ms();
 }
 
+static void	forget_lsn(struct worker *);
+
 /*
  * The worker's last word: the kind tells the supervisor whether a new
  * full sync may succeed (err_retryable()).
@@ -161,6 +163,16 @@ wfail(struct worker *w, enum err_kind kind, const char *fmt, ...)
 	vsnprintf(e.text + n, sizeof(e.text) - n, fmt, ap);
 	va_end(ap);
 	log_warnx("%s", e.text + n);
+	/*
+	 * Commands behind a refused one ran: resuming from an LSN would skip
+	 * or repeat some of them, so the next session is a full resync.
+	 */
+	if (w->writer != NULL && writer_refused(w->writer) && w->lsn != NULL &&
+	    !w->forgot) {
+		log_warnx("the target refused a command while later ones ran: "
+		    "the LSN is dropped, the flow resumes by a full resync");
+		forget_lsn(w);
+	}
 	(void)msg_send(w->msgfd, MSG_ERROR, &e,
 	    sizeof(e.kind) + strlen(e.text) + 1, NULL);
 	_exit(1);

@@ -313,6 +313,7 @@ on_control(struct writer *w, struct keyref *ref, const redisReply *r)
 {
 	if (r->type != REDIS_REPLY_ERROR)
 		return 0;
+	w->refused = 1;
 	kerr(w, ERR_TARGET, ref, "%s (%s)", r->str, ref->cmd);
 	return -1;
 }
@@ -435,6 +436,12 @@ writer_sync(struct writer *w)
 	if (target_flush(w->t) == -1)
 		return werr_target(w);
 	return w->failed ? -1 : 0;
+}
+
+int
+writer_refused(const struct writer *w)
+{
+	return w->refused;
 }
 
 int

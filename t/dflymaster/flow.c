@@ -99,7 +99,20 @@ flow_journal(struct flow *f, uint64_t lsn, const uint8_t *p, size_t len)
 {
 	int64_t	 now = wall_ms();
 
-	flow_emit(f, p, len);
+	if (f->sess->faulty && options()->fault_bad_opcode == f->shard &&
+	    !f->opcode_faulted && len > 0) {
+		uint8_t	*bad;
+
+		if ((bad = malloc(len)) == NULL)
+			fatal("malloc");
+		memcpy(bad, p, len);
+		bad[0] = 0x21;	/* the record's opcode: none has this value */
+		stat_inc(STAT_FAULTS);
+		f->opcode_faulted = 1;
+		flow_emit(f, bad, len);
+		free(bad);
+	} else
+		flow_emit(f, p, len);
 	if (now - f->last_lsn_ms >= options()->lsn_interval_ms) {
 		struct enc	 e;
 

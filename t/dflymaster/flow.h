@@ -31,6 +31,7 @@ struct flow {
 	uint64_t	 last_rec_lsn;
 	int		 records_since_lsn;
 	int64_t		 blocked_since;
+	int		 opcode_faulted; /* --fault-bad-opcode done */
 	int		 stall_counted;	/* --fault-stall-flow reached */
 	struct snapshot	*snap;
 };

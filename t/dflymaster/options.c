@@ -59,6 +59,8 @@ usage(FILE *f)
 "  --fault-close-flow I:K    close flow I after K bytes\n"
 "  --fault-stall-flow I:K    stop writing flow I after K bytes, keep it open\n"
 "  --fault-flip-byte I:K     flip the low bit of byte K of flow I\n"
+"  --fault-bad-opcode I      the first stable-sync journal record of flow I\n"
+"                            goes out with opcode 0x21, which no journal has\n"
 "  --fault-bad-lsn I         LSN entries on flow I carry one more than the\n"
 "                            LSN of the record before them\n"
 "  --refuse-partial          always answer FULL to DFLY FLOW ... <lsn>\n"
@@ -117,7 +119,7 @@ options_parse(int argc, char **argv)
 	enum { O_PORT = 256, O_SHARDS, O_PASS, O_USER, O_CHUNK, O_COMP,
 	    O_BLMS, O_BLREC, O_OLIM, O_RTO, O_LSNI, O_DELAY, O_MID, O_NEWMID,
 	    O_REPLAY, O_FCLOSE, O_FSTALL, O_FFLIP, O_REFUSE, O_FSS, O_FONCE,
-	    O_FBADLSN, O_HELP };
+	    O_FBADLSN, O_FBADOP, O_HELP };
 	static const struct option longopts[] = {
 		{ "port", required_argument, NULL, O_PORT },
 		{ "shards", required_argument, NULL, O_SHARDS },
@@ -138,6 +140,7 @@ options_parse(int argc, char **argv)
 		{ "fault-stall-flow", required_argument, NULL, O_FSTALL },
 		{ "fault-flip-byte", required_argument, NULL, O_FFLIP },
 		{ "fault-bad-lsn", required_argument, NULL, O_FBADLSN },
+		{ "fault-bad-opcode", required_argument, NULL, O_FBADOP },
 		{ "refuse-partial", no_argument, NULL, O_REFUSE },
 		{ "fault-startstable-error", no_argument, NULL, O_FSS },
 		{ "fault-once", no_argument, NULL, O_FONCE },
@@ -156,7 +159,7 @@ options_parse(int argc, char **argv)
 	opt.repl_timeout_ms = 30000;
 	opt.lsn_interval_ms = 3000;
 	opt.fault_close.flow = opt.fault_stall.flow = opt.fault_flip.flow = -1;
-	opt.fault_bad_lsn = -1;
+	opt.fault_bad_lsn = opt.fault_bad_opcode = -1;
 	random_hex(opt.master_id, 40);
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -237,6 +240,10 @@ options_parse(int argc, char **argv)
 			break;
 		case O_FBADLSN:
 			opt.fault_bad_lsn = (int)num_arg("--fault-bad-lsn",
+			    optarg, 0, MAX_SHARDS - 1);
+			break;
+		case O_FBADOP:
+			opt.fault_bad_opcode = (int)num_arg("--fault-bad-opcode",
 			    optarg, 0, MAX_SHARDS - 1);
 			break;
 		case O_REFUSE:

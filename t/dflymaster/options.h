@@ -33,6 +33,7 @@ struct options {
 	struct fault	 fault_flip;
 	int		 fault_once;	/* faults hit the first full sync only */
 	int		 fault_bad_lsn;	/* flow whose LSN entries lie, -1 */
+	int		 fault_bad_opcode; /* flow whose first record lies */
 	int		 refuse_partial;
 	int		 startstable_error;	/* one -ERR invalid state */
 	int		 snapshot_slow_us;	/* pause between snapshot steps */
