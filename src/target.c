@@ -203,9 +203,9 @@ enum match { MATCH_ALL, MATCH_SLOT, MATCH_KEY };
  * The head of src goes to dst, and with it every later live command among
  * the first n of src that must stay behind it; those left in src become
  * tombstones.  fresh (a retry) clears the copies' redirection counts:
- * TRYAGAIN after an ASK sends the command back to the migrating node,
- * which answers ASK again until the migration ends; retry_ms bounds that
- * loop, not the redirection limit.
+ * TRYAGAIN after an ASK retries the command on the importing node until
+ * the migration ends (retry()); retry_ms bounds that loop, not the
+ * redirection limit.
  */
 static int
 requeue(struct target *t, struct node *src, size_t n, struct node *dst,
@@ -421,6 +421,7 @@ retry(struct target *t, struct node *nd, const redisReply *r)
 	struct node	*dst = nd;
 	uint64_t	 now = node_now(), hold;
 	size_t		 n;
+	int		 asking;
 	char		 key[300];
 
 	if (!is_retryable(r))
@@ -439,7 +440,19 @@ retry(struct target *t, struct node *nd, const redisReply *r)
 		    sizeof(key)), r->str, t->opts.retry_ms);
 	if (c->tries < UINT8_MAX)
 		c->tries++;
-	if (t->cluster && !(c->flags & CMD_KEYLESS)) {
+	/*
+	 * An ASKING copy the importing node answered TRYAGAIN is retried
+	 * there, ASKING again, not sent back to the migrating node the map
+	 * still names: a later command of its key may already wait on that
+	 * node, sent there through the stale map, and its ASK would then
+	 * take the retried copy along behind it to the importing node, which
+	 * would run the later command first.  Kept here, the copy is a probe
+	 * that such a later command, redirected here, queues behind.  Once
+	 * the slot is moved the importing node runs it; a migration given
+	 * up answers MOVED.
+	 */
+	asking = (c->flags & CMD_ASKING) != 0;
+	if (t->cluster && !(c->flags & CMD_KEYLESS) && !asking) {
 		if (strncmp(r->str, "CLUSTERDOWN", 11) == 0)
 			cluster_refresh(t, NULL, 0);
 		if (t->map.slots[c->slot] != NULL)
@@ -455,8 +468,8 @@ retry(struct target *t, struct node *nd, const redisReply *r)
 	n = nd->n;
 	if (!t->cluster && select_again(t, nd) == -1)
 		return -1;
-	return requeue(t, nd, n, dst, 0, t->cluster ? MATCH_SLOT : MATCH_ALL,
-	    1, 1) == -1 ? -1 : 1;
+	return requeue(t, nd, n, dst, asking, t->cluster ? MATCH_SLOT :
+	    MATCH_ALL, 1, 1) == -1 ? -1 : 1;
 }
 
 static int
