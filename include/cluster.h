@@ -22,6 +22,7 @@ struct cluster_range {
 	unsigned int	 last;
 	char		 host[CLUSTER_HOSTLEN];
 	int		 port;
+	int		 nreplicas;	/* replicas listed after the master */
 };
 
 enum cluster_redirect {
@@ -57,8 +58,10 @@ struct node;
 
 /*
  * Which node serves each slot.  Every node's nslots is kept equal to the
- * number of slots it serves; changed is set whenever a slot changes
- * hands, and cleared by the owner once its queued commands followed.
+ * number of slots it serves, and nreplicas to the replicas the last
+ * CLUSTER SLOTS listed for it (Redis leaves out those it marked failed);
+ * changed is set whenever a slot changes hands, and cleared by the owner
+ * once its queued commands followed.
  */
 struct cluster_map {
 	struct node	*slots[CLUSTER_NSLOTS];

@@ -42,6 +42,8 @@
 #define CMD_NORESEND	0x40	/* TARGET_NORESEND: never run twice */
 #define CMD_PROBE	0x80	/* a retried command: nothing after it is
 				   written before its reply */
+#define CMD_DURABLE	0x100	/* ours: WAIT, or the write before it
+				   (target_durable()); never redirected */
 
 struct tgroup;
 
@@ -55,7 +57,7 @@ struct node_cmd {
 	uint32_t	 keylen;
 	int32_t		 selectdb;
 	uint16_t	 slot;
-	uint8_t		 flags;
+	uint16_t	 flags;
 	uint8_t		 tries;
 	uint8_t		 redirects;
 };
@@ -87,6 +89,19 @@ struct node {
 	size_t			 head, n;
 	size_t			 live;		/* n minus tombstones */
 	size_t			 nslots;	/* slots it serves (cluster.c) */
+	int			 nreplicas;	/* its replicas (CLUSTER SLOTS) */
+	/*
+	 * Durability (target_durable()): dirty, a command ran here since
+	 * the replicas last acknowledged everything; lost_dirty, the
+	 * connection was lost meanwhile, so a WAIT on the next one must
+	 * first be given a write of its own to count from.
+	 */
+	int			 dirty;
+	int			 lost_dirty;
+	int			 wait_asked;	/* a WAIT is queued */
+	int			 wait_need;	/* for this many replicas */
+	long long		 wait_acked;	/* its answer, -1 none yet */
+	char			 wait_err[160];	/* or its refusal */
 	int			 db;		/* as of the last acknowledged SELECT */
 	uint64_t		 hold_until;	/* ms: no write before */
 	uint64_t		 probe_end;	/* no write past it; 0 none */

@@ -92,6 +92,19 @@ int		 target_send_all(struct target *, int argc, const char **argv,
 /* Block until every queued command was acknowledged; -1 on failure. */
 int		 target_flush(struct target *);
 /*
+ * target_flush(), and on a cluster until what was acknowledged would
+ * survive a failover: every master a command ran on since the last call
+ * is sent WAIT for the replicas CLUSTER SLOTS lists for it (none: no
+ * WAIT), after a write of ours if its connection was lost meanwhile.
+ * Replicas short are waited for (the map refreshed, as one marked failed
+ * drops out) up to retry_ms, then the channel fails.  A master lost with
+ * such writes whose slots another master serves now (a failover) fails
+ * the channel at once, here or as soon as a reconnect finds it: the
+ * caller must resume from a point its last target_durable() covered.  A
+ * checkpoint is stored only after this returned 0.
+ */
+int		 target_durable(struct target *);
+/*
  * One round of I/O without queueing anything: write what is queued, read
  * replies, reconnect what is due; waits up to timeout_ms for any of it.
  * For callers that go idle with commands queued (a quiet journal).

@@ -208,6 +208,7 @@ cluster_parse_slots(const redisReply *r, const char *defhost,
 			memcpy(ranges[i].host, m->element[0]->str,
 			    m->element[0]->len);
 		ranges[i].port = (int)m->element[1]->integer;
+		ranges[i].nreplicas = (int)(e->elements - 3);
 	}
 	*rangesp = ranges;
 	return (int)r->elements;
@@ -238,8 +239,10 @@ apply_slots(struct cluster_map *m, const redisReply *r, const char *defhost,
 	}
 	memcpy(old, m->slots, sizeof(m->slots));
 	for (s = 0; s < CLUSTER_NSLOTS; s++)
-		if (m->slots[s] != NULL)
+		if (m->slots[s] != NULL) {
 			m->slots[s]->nslots = 0;
+			m->slots[s]->nreplicas = 0;
+		}
 	memset(m->slots, 0, sizeof(m->slots));
 	for (i = 0; i < n; i++) {
 		if ((nd = m->node(m->arg, ranges[i].host, ranges[i].port)) ==
@@ -251,6 +254,8 @@ apply_slots(struct cluster_map *m, const redisReply *r, const char *defhost,
 		for (s = ranges[i].first; s <= ranges[i].last; s++)
 			m->slots[s] = nd;
 		nd->nslots += ranges[i].last - ranges[i].first + 1;
+		if (nd->nreplicas < ranges[i].nreplicas)
+			nd->nreplicas = ranges[i].nreplicas;
 	}
 	free(ranges);
 	if (memcmp(old, m->slots, sizeof(m->slots)) != 0)

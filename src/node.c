@@ -375,8 +375,8 @@ node_copy(struct node *src, size_t i, struct node *dst,
 	c->len = (uint32_t)total;
 	if (fresh)
 		c->redirects = 0;
-	c->flags = (uint8_t)((old.flags & (CMD_KEYLESS | CMD_SELECT |
-	    CMD_INTERNAL | CMD_NORESEND)) |
+	c->flags = (uint16_t)((old.flags & (CMD_KEYLESS | CMD_SELECT |
+	    CMD_INTERNAL | CMD_NORESEND | CMD_DURABLE)) |
 	    (asking ? CMD_ASKING : 0));
 	dst->end += total;
 	dst->live++;
@@ -549,9 +549,12 @@ node_reset(struct node *nd, const char *why, uint64_t now)
 
 	err_set(&nd->err, ERR_IO, "target %s: %s", nd->name, why);
 	net_close(&nd->conn);
+	/* what ran here may not have reached the replicas yet */
+	if (nd->dirty)
+		nd->lost_dirty = 1;
 	nd->wpos = nd->start;
 	for (i = 0; i < nd->n; i++)
-		NODE_CMD(nd, i)->flags &= (uint8_t)~CMD_ASKED;
+		NODE_CMD(nd, i)->flags &= (uint16_t)~CMD_ASKED;
 	if (nd->down_since == 0)
 		nd->down_since = now;
 	nd->next_try = now;

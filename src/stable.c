@@ -116,6 +116,10 @@ commit(struct worker *w, struct stable *ss)
 	ss->commit_ms = mono_ms();
 	if (ss->committed == ss->acked)
 		return;
+	/* held by the target's replicas too: a failover keeps it */
+	if (target_durable(w->target) == -1)
+		wfail(w, ERR_TARGET, "LSN %" PRIu64 ": %s", ss->acked,
+		    target_error(w->target));
 	memset(&rec, 0, sizeof(rec));
 	strlcpy(rec.replid, w->m->replid, sizeof(rec.replid));
 	rec.nflows = w->m->nflows;

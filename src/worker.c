@@ -649,6 +649,9 @@ checkpoint(struct worker *w)
 	rec.state = LSN_FULLSYNC_DONE;
 	rec.keys = w->st.keys;
 	rec.bytes = w->st.bytes;
+	/* held by the target's replicas too: a failover keeps it */
+	if (target_durable(w->target) == -1)
+		wfail(w, ERR_TARGET, "target: %s", target_error(w->target));
 	if (lsnstore_put(w->lsn, w->flow, &rec, &e) == -1)
 		wfail(w, e.kind, "%s", e.msg);
 }

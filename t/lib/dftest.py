@@ -301,21 +301,76 @@ class RedisServer:
 
 
 class RedisCluster:
-    """A real 3-master Redis Cluster on loopback ports."""
+    """A real Redis Cluster on loopback ports: 3 masters, and with
+    replicas=1 one replica each (6 servers, the replicas last in nodes),
+    ready once every replica is in sync and listed by every node.
+    node_timeout (cluster-node-timeout, ms) bounds how long a failover
+    takes."""
 
-    def __init__(self, masters=3, version=None):
-        self.nodes = [RedisServer(cluster=True, version=version) for _ in range(masters)]
+    def __init__(self, masters=3, replicas=0, node_timeout=2000, version=None):
+        args = ['--cluster-node-timeout', str(node_timeout)]
+        self.nodes = [RedisServer(cluster=True, args=args, version=version)
+                      for _ in range(masters * (1 + replicas))]
         argv = [redis_bin(version, 'redis-cli'), '--cluster', 'create'] + \
                ['127.0.0.1:%d' % n.port for n in self.nodes] + \
-               ['--cluster-replicas', '0', '--cluster-yes']
+               ['--cluster-replicas', str(replicas), '--cluster-yes']
         subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        end = time.time() + 30
+        end = time.time() + 60
         while time.time() < end:
             if all(n.client().execute_command('CLUSTER', 'INFO').decode().find('cluster_state:ok') >= 0
-                   for n in self.nodes):
+                   for n in self.nodes) and self.in_sync(masters * replicas):
                 return
             time.sleep(0.1)
         raise RuntimeError('cluster did not become ok')
+
+    def alive(self):
+        return [n for n in self.nodes if n.proc.poll() is None]
+
+    def role(self, n):
+        return n.client().execute_command('ROLE')[0].decode()
+
+    def masters(self):
+        """The live servers that are masters and serve slots."""
+        out = []
+        for n in self.alive():
+            try:
+                if self.role(n) == 'master' and self.slots_of(n):
+                    out.append(n)
+            except redis.exceptions.ConnectionError:
+                pass
+        return out
+
+    def slots_of(self, n):
+        """The slot ranges n serves, as n itself sees them."""
+        return [(r[0], r[1]) for r in n.client().execute_command('CLUSTER', 'SLOTS')
+                if r[2][1] == n.port]
+
+    def node_id(self, n):
+        return n.client().execute_command('CLUSTER', 'MYID').decode()
+
+    def replica_of(self, m):
+        """The live replica of master m."""
+        mid = self.node_id(m)
+        for n in self.alive():
+            if n is m:
+                continue
+            line = [x for x in n.client().execute_command('CLUSTER', 'NODES').decode().splitlines()
+                    if 'myself' in x][0].split()
+            if 'slave' in line[2] and line[3] == mid:
+                return n
+        return None
+
+    def in_sync(self, nreplicas):
+        """Every live replica's link is up, and every live node's CLUSTER
+        SLOTS lists nreplicas replicas in all."""
+        for n in self.alive():
+            info = n.client().info('replication')
+            if info['role'] == 'slave' and (info.get('master_link_status') != 'up' or
+                                           info.get('master_sync_in_progress')):
+                return False
+            if sum(len(r) - 3 for r in n.client().execute_command('CLUSTER', 'SLOTS')) != nreplicas:
+                return False
+        return True
 
     @property
     def url(self):

@@ -86,7 +86,7 @@ def redis_only(ks):
 
 def dump_cluster(cl):
     out = {}
-    for n in cl.nodes:
+    for n in cl.masters():
         out.update(dump_db(n.client()))
     return {'0': out} if out else {}
 
