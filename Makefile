@@ -53,7 +53,7 @@ $(shell rm -f bin/df2redis bin/df2redisctl t/dflymaster/dflymaster; rm -rf t/bin
 endif
 endif
 
-.PHONY: all test asan fuzz bench demo clean install redis74
+.PHONY: all test asan fuzz bench soak demo clean install redis74
 all: $(PROGS) $(TOOLS)
 
 bin/df2redis: $(O)/src/df2redis.o $(LIB_OBJS)
@@ -136,6 +136,10 @@ t/bin/fuzz-%: $(O)/t/fuzz/%.o $(LIB_OBJS)
 
 bench: all
 	t/bench/run
+
+# long fault runs, not in make test: SOAK_MINUTES (20), SOAK_EVERY (30 s)
+soak: all
+	/usr/bin/python3 t/soak/soak.py
 
 demo:
 	@sh t/demo/run
