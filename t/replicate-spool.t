@@ -166,6 +166,8 @@ is_(replicate_stop(p), 0, 'SIGTERM: exit 0')
 m.stop()
 
 # (3) a spool that fills up: the session is dropped, named, and resumed
+# (a new master: the target starts empty, a full sync does not flush it)
+tgt.client().flushall()
 m = Master(NFLOWS)
 p = replicate_start(m, tgt.url, ['-v', '--spool-memory', '1M', '--spool-max', '2M'])
 st = wait_status(p.sock, all_stable, timeout=30, proc=p)
