@@ -90,7 +90,8 @@ struct msg_stats {
 					   for the target (spool.h) */
 	int64_t		 drain_ms;	/* the spool at the current apply
 					   rate; -1 while nothing applies */
-	uint32_t	 spool_full;	/* sessions dropped on a full spool */
+	uint32_t	 spool_full;	/* MSG_FLOW_LOST: the spool filled up
+					   (the supervisor counts them) */
 };
 
 /* The master was flushed during the full sync: the target must be too. */

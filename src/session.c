@@ -123,7 +123,7 @@ session_worker_msg(struct sup *s, int i, const struct msg *msg)
 		f->st.phase = PHASE_WAIT_SYNC;
 		break;
 	case MSG_FLOW_LOST:
-		if (msg->u.stats.spool_full > f->st.spool_full) {
+		if (msg->u.stats.spool_full) {
 			snprintf(f->last_error, sizeof(f->last_error), "flow "
 			    "%d: spool full at LSN %" PRIu64 ": the target "
 			    "fell too far behind; session dropped", i,

@@ -419,13 +419,14 @@ static void	lost(struct worker *, struct stable *, const char *);
 static void
 spool_full(struct worker *w, struct stable *ss)
 {
-	w->st.spool_full++;
 	log_warnx("byte %" PRIu64 ": LSN %" PRIu64 ": spool full (%" PRIu64
 	    " bytes, %" PRIu64 " on disk): the target is too far behind; "
 	    "dropping the session to resume from LSN %" PRIu64, w->st.bytes,
 	    w->st.lsn, spool_bytes(w->spool), spool_file_bytes(w->spool),
 	    ss->committed);
+	w->st.spool_full = 1;	/* for this MSG_FLOW_LOST only */
 	lost(w, ss, "spool full");
+	w->st.spool_full = 0;
 }
 
 static void
