@@ -280,7 +280,13 @@ class RedisServer:
     def stop(self):
         if self.proc.poll() is None:
             self.proc.terminate()
-            self.proc.wait(10)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                # a master whose replica is gone waits shutdown-timeout
+                # for it, and longer while a lagging replica reconnects
+                self.proc.kill()
+                self.proc.wait(10)
 
     def kill(self):
         if self.proc.poll() is None:
