@@ -66,6 +66,7 @@ struct config {
 	uint64_t spool_max_total;		/* all flows, on disk (8G) */
 	int	 full_sync_only;
 	int	 flush_on_resync;		/* flush the target on a restart */
+	int	 sweep_on_resync;		/* or delete what it did not write */
 	int	 foreground;			/* -d */
 	int	 verbose;			/* -v, repeatable */
 	int	 check_only;			/* -n */

@@ -42,6 +42,8 @@ enum msg_type {
 	MSG_FLUSHED,		/* struct msg_flushed, before its MSG_ERROR */
 	MSG_FLOW_LOST,		/* struct msg_stats: flow closed, LSN stored */
 	MSG_REFLOW,		/* supervisor to worker, struct msg_reflow */
+	MSG_SWEPT,		/* struct msg_swept: the sweeper's result;
+				   supervisor to worker: apply the journal */
 };
 
 enum flow_phase {
@@ -52,6 +54,8 @@ enum flow_phase {
 	PHASE_TRAILER,		/* after JOURNAL_OFFSET, reading the trailer */
 	PHASE_DONE,		/* everything up to the trailer applied */
 	PHASE_STABLE,		/* replaying the journal (replicate) */
+	PHASE_SWEEP,		/* stable sync, the journal held while the
+				   full resync's sweep runs (sweep.h) */
 	PHASE_FAILED,
 };
 
@@ -94,6 +98,16 @@ struct msg_stats {
 					   (the supervisor counts them) */
 };
 
+/* A full resync's sweep (sweep.h): what it found; kind ERR_NONE ok. */
+struct msg_swept {
+	int32_t		 kind;
+	uint64_t	 marks;		/* distinct marks of every flow */
+	uint64_t	 scanned;	/* target keys looked at */
+	uint64_t	 swept;		/* deleted: no flow wrote them */
+	int64_t		 ms;		/* how long it took */
+	char		 text[ERR_MSGLEN];
+};
+
 /* The master was flushed during the full sync: the target must be too. */
 struct msg_flushed {
 	int32_t		 db;		/* FLUSHDB's source db, -1 FLUSHALL */
@@ -108,7 +122,7 @@ struct msg_error {
 	char		 text[ERR_MSGLEN];
 };
 
-#define MSG_MAXPAYLOAD	sizeof(struct msg_error)
+#define MSG_MAXPAYLOAD	sizeof(struct msg_swept)
 
 struct msg {
 	struct msg_hdr	 hdr;
@@ -117,6 +131,7 @@ struct msg {
 		struct msg_reflow	 reflow;
 		struct msg_stats	 stats;
 		struct msg_flushed	 flushed;
+		struct msg_swept	 swept;
 		struct msg_error	 error;
 		char			 raw[MSG_MAXPAYLOAD];
 	} u;

@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "error.h"
+#include "url.h"
 
 /* What the next session must flush first, in source dbs. */
 struct resync {
@@ -28,6 +29,17 @@ struct resync {
 void	resync_master_flushed(struct resync *, int db);
 /* flush-on-resync: the next session starts on emptied dbs. */
 void	resync_flush_all(struct resync *);
+/* The target's URL, with the password config.c found for it. */
+int	resync_target_opts(const struct config *, struct target_opts *,
+	    struct error *);
+/*
+ * dst[d] set for every target db d that a source db marked in src (every
+ * one when src is NULL) is written to, mapped as the workers map them:
+ * --db-map, else the URL's /DB, else the same number; a cluster has only
+ * db 0.  Returns whether every db maps to itself.
+ */
+int	resync_dest_dbs(const struct config *, const struct target_opts *,
+	    int cluster, const uint8_t *src, uint8_t *dst);
 /*
  * Flush what was asked for, then delete the temporary keys of killed
  * writers.  0 ok; -1 with e set, its kind saying whether a later attempt

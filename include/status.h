@@ -22,6 +22,7 @@
 #include <stdio.h>
 
 #include "error.h"
+#include "imsg.h"
 
 struct sup;
 
@@ -36,12 +37,17 @@ struct flow_hist {
 struct status_hist {
 	struct flow_hist	*flows;
 	int			 nflows;
+	uint64_t		 sweeps;	/* full resyncs swept */
+	uint64_t		 swept;		/* keys they deleted */
+	struct msg_swept	 last_sweep;
 };
 
 void	status_worker_started(struct sup *, int flow);
 void	status_fullsync_done(struct sup *, int flow);
 void	status_resumed(struct sup *, int flow);
 void	status_flow_error(struct sup *, int flow, const char *);
+/* A full resync's sweep ended well (sweep.h). */
+void	status_swept(struct sup *, const struct msg_swept *);
 /* The flow's spool filled up and its session was dropped. */
 void	status_spool_full(struct sup *, int flow, const char *);
 /* session_fail() for a flow, whose last error it becomes. */

@@ -43,6 +43,7 @@ enum sess_state {
 	SESS_FULL_SYNC,		/* DFLY SYNC sent: snapshots stream */
 	SESS_BARRIER,		/* a flow passed FULLSYNC_END, not all */
 	SESS_STABLE_SWITCH,	/* DFLY STARTSTABLE sent: trailers drain */
+	SESS_SWEEP,		/* a full resync's sweep (sweep.h) runs */
 	SESS_STABLE,		/* replicate: every flow replays its journal */
 	SESS_DONE,		/* migrate: every trailer applied */
 	SESS_BACKOFF,		/* waiting to start the next session */
@@ -105,6 +106,11 @@ struct sup {
 	int			 broken_flow;	/* whose death broke it, or -1 */
 	int			 ctl_wait_fd;	/* restart-flow waiting, or -1 */
 	int			 ctl_wait_flow;
+	int			 sweeping;	/* a full resync: mark, sweep */
+	pid_t			 sweep_pid;	/* the sweeper, 0 none */
+	int			 sweep_fd;	/* its socket, -1 closed */
+	int			 sweep_done;	/* its result is in `swept` */
+	struct msg_swept	 swept;
 	int			 startstable_sent;
 	int			 startstable_pending; /* +OK not read yet */
 	enum outcome		 failure;	/* set by session_fail() */
@@ -137,6 +143,10 @@ void	sup_end_workers(struct sup *, int sig);
 int	sup_all_reaped(struct sup *);
 /* Close flow i's message socket and wait for its worker to end. */
 void	sup_reap(struct sup *, int i);
+/* Fork the sweeper (sweep.h); its MSG_SWEPT sets sweep_done. */
+int	sup_spawn_sweeper(struct sup *);
+/* Kill the sweeper if it runs, and reap it. */
+void	sup_end_sweeper(struct sup *);
 
 /* session.c */
 enum outcome	 session_run(struct sup *);

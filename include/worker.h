@@ -31,10 +31,11 @@ struct session_shm {
 
 /*
  * Run flow `flow` of session `m`, reporting on msgfd (imsg.h), asking for
- * a partial sync from lsn (0: a full sync); never returns.
+ * a partial sync from lsn (0: a full sync); with mark, a full resync
+ * whose keys are marked and swept (sweep.h); never returns.
  */
 void	worker_main(const struct config *, const struct dfly_master *,
-	    int flow, int msgfd, struct session_shm *, uint64_t lsn)
+	    int flow, int msgfd, struct session_shm *, uint64_t lsn, int mark)
 	    __attribute__((noreturn));
 
 #endif

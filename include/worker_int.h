@@ -20,6 +20,7 @@
 #include "imsg.h"
 #include "journal.h"
 #include "lsnstore.h"
+#include "marks.h"
 #include "net.h"
 #include "rdb.h"
 #include "spool.h"
@@ -57,6 +58,8 @@ struct worker {
 						   was acknowledged */
 	struct spool		*spool;		/* stable sync: read, not
 						   yet applied */
+	int			 mark;		/* a full sync marks its keys */
+	struct marks		*marks;		/* until the sweep (sweep.h) */
 	uint64_t		 applied;	/* journal bytes applied */
 	uint64_t		 rate_applied;	/* at rate_ms */
 	int64_t			 rate_ms;

@@ -58,6 +58,13 @@ struct writer_opts {
 	int			 flow;		/* stable sync: the flow whose
 						   LSNs mark guarded commands;
 						   -1 none */
+	/*
+	 * A full resync's marks (marks.h): called with the target db and
+	 * name of every snapshot key written and with every argument of
+	 * every journal command applied.  NULL: none.
+	 */
+	void			(*mark)(void *, int db, const char *, size_t);
+	void			*mark_arg;
 };
 
 enum writer_count {

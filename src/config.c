@@ -62,6 +62,9 @@ static const struct option_desc {
 	    "stop once the snapshot is applied"),
 	F("flush-on-resync",	flush_on_resync,
 	    "flush the target's dbs before a restarted full sync (no)"),
+	F("sweep-on-resync",	sweep_on_resync,
+	    "after a restarted full sync, delete the keys it did not write "
+	    "(yes)"),
 	I("verbose",		verbose, 0, 3, "log level 0-3"),
 #undef S
 #undef I
@@ -84,6 +87,7 @@ config_init(struct config *cfg)
 	cfg->retry_delay_ms = 250;
 	cfg->timeout_ms = 30000;
 	cfg->checkpoint_ms = 100;
+	cfg->sweep_on_resync = 1;
 	cfg->spool_memory = 16ULL << 20;
 	cfg->spool_max = 1ULL << 30;
 	cfg->spool_max_total = 8ULL << 30;

@@ -27,6 +27,7 @@ static const struct {
 	[MSG_FLOW_LOST] = { sizeof(struct msg_stats),
 	    sizeof(struct msg_stats) },
 	[MSG_REFLOW] = { sizeof(struct msg_reflow), sizeof(struct msg_reflow) },
+	[MSG_SWEPT] = { sizeof(struct msg_swept), sizeof(struct msg_swept) },
 };
 #define MSG_NTYPES	(sizeof(msg_sizes) / sizeof(msg_sizes[0]))
 
@@ -90,8 +91,13 @@ msg_recv(int fd, struct msg *m, struct error *e)
 	if (m->hdr.type == MSG_ERROR && (m->u.error.kind <= ERR_NONE ||
 	    m->u.error.kind >= ERR_MAX))
 		return err_set(e, ERR_PROTO, "malformed message");
+	if (m->hdr.type == MSG_SWEPT && (m->u.swept.kind < ERR_NONE ||
+	    m->u.swept.kind >= ERR_MAX))
+		return err_set(e, ERR_PROTO, "malformed message");
 	if (m->hdr.type == MSG_ERROR)
 		m->u.error.text[sizeof(m->u.error.text) - 1] = '\0';
+	if (m->hdr.type == MSG_SWEPT)
+		m->u.swept.text[sizeof(m->u.swept.text) - 1] = '\0';
 	if (m->hdr.type == MSG_FLOW_REPLY)
 		m->u.reply.token[DFLY_ID_LEN] = '\0';
 	if (m->hdr.type == MSG_REFLOW) {
@@ -113,6 +119,7 @@ msg_phase_name(enum flow_phase p)
 	case PHASE_TRAILER:	return "trailer";
 	case PHASE_DONE:	return "done";
 	case PHASE_STABLE:	return "stable";
+	case PHASE_SWEEP:	return "sweep";
 	case PHASE_FAILED:	return "failed";
 	}
 	return "unknown";

@@ -686,6 +686,15 @@ unsupported(struct writer *w, struct kstate *st, const char *why)
 	return KEYEV_SKIP;
 }
 
+/* A key about to be written, for a full resync's sweep (writer.h). */
+static void
+mark(struct writer *w, const struct kstate *st)
+{
+	if (w->opts.mark != NULL)
+		w->opts.mark(w->opts.mark_arg, st->ref->db, st->ref->key,
+		    st->ref->keylen);
+}
+
 /* A key begins; an expired or unsupported one is skipped (KEYEV_SKIP). */
 static int
 key_begin(void *arg, void *state, const struct rdb_event *ev)
@@ -714,12 +723,16 @@ key_begin(void *arg, void *state, const struct rdb_event *ev)
 	case RDB_VT_SET:
 	case RDB_VT_ZSET:
 	case RDB_VT_HASH:
+		mark(w, st);
 		return 0;
 	case RDB_VT_STREAM:
+		mark(w, st);
 		return go_big(w, st);
 	case RDB_VT_JSON:
-		if (w->has_json)
+		if (w->has_json) {
+			mark(w, st);
 			return 0;
+		}
 		return unsupported(w, st, "a JSON value and the target has "
 		    "no JSON module");
 	default:

@@ -35,9 +35,8 @@ resync_flush_all(struct resync *rs)
 	rs->flush_all = 1;
 }
 
-/* The target's URL, with the password config.c found for it. */
-static int
-target_opts(const struct config *cfg, struct target_opts *topts,
+int
+resync_target_opts(const struct config *cfg, struct target_opts *topts,
     struct error *e)
 {
 	if (target_parse(cfg->target_url, topts, e) == -1)
@@ -99,18 +98,10 @@ flush_dbs(const struct resync *rs, const struct config *cfg, struct target *t,
 	const char *select[2];
 	uint8_t dst[CONFIG_MAXDB];
 	char num[16];
-	int i, d, identity = 1, cluster = target_is_cluster(t);
+	int d, identity, cluster = target_is_cluster(t);
 
-	memset(dst, 0, sizeof(dst));
-	for (i = 0; i < CONFIG_MAXDB; i++) {
-		d = cfg->db_map[i];
-		if (d < 0)
-			d = cluster ? 0 : topts->have_db ? topts->db : i;
-		if (d != i)
-			identity = 0;
-		if (rs->flush_all || rs->flush_db[i])
-			dst[d] = 1;
-	}
+	identity = resync_dest_dbs(cfg, topts, cluster, rs->flush_all ? NULL :
+	    rs->flush_db, dst);
 	if (cluster || (identity && rs->flush_all)) {
 		strlcpy(what, "FLUSHALL", whatlen);
 		return flush_command(t, fc, 1, 1, flushall, TAG_FLUSH);
@@ -135,6 +126,25 @@ flush_dbs(const struct resync *rs, const struct config *cfg, struct target *t,
 	if (what[0] == '\0')
 		strlcpy(what, "nothing to flush", whatlen);
 	return 0;
+}
+
+int
+resync_dest_dbs(const struct config *cfg, const struct target_opts *topts,
+    int cluster, const uint8_t *src, uint8_t *dst)
+{
+	int i, d, identity = 1;
+
+	memset(dst, 0, CONFIG_MAXDB);
+	for (i = 0; i < CONFIG_MAXDB; i++) {
+		d = cfg->db_map[i];
+		if (d < 0)
+			d = cluster ? 0 : topts->have_db ? topts->db : i;
+		if (d != i)
+			identity = 0;
+		if (src == NULL || src[i])
+			dst[d] = 1;
+	}
+	return identity;
 }
 
 static int
@@ -167,7 +177,7 @@ flush_target(struct resync *rs, const struct config *cfg, struct error *e)
 
 	if (!flush_wanted(rs))
 		return 0;
-	if (target_opts(cfg, &topts, e) == -1)
+	if (resync_target_opts(cfg, &topts, e) == -1)
 		return -1;
 	if ((t = target_open(&topts, &te)) == NULL) {
 		explicit_bzero(&topts, sizeof(topts));
@@ -199,7 +209,7 @@ cleanup_target(const struct config *cfg, struct error *e)
 	struct target_opts topts;
 	long n;
 
-	if (target_opts(cfg, &topts, e) == -1)
+	if (resync_target_opts(cfg, &topts, e) == -1)
 		return -1;
 	n = tmpkeys_cleanup(&topts, e);
 	explicit_bzero(&topts, sizeof(topts));

@@ -42,6 +42,7 @@
 #include "clock.h"
 #include "log.h"
 #include "lsnstore.h"
+#include "marks.h"
 #include "supervisor.h"
 
 /* time for every flow to answer FULL, on top of the source timeout */
@@ -81,6 +82,7 @@ session_state_name(enum sess_state st)
 	switch (st) {
 	case SESS_CONNECTING:		return "connecting";
 	case SESS_FULL_SYNC:		return "full-sync";
+	case SESS_SWEEP:		return "sweep";
 	case SESS_BARRIER:		return "barrier";
 	case SESS_STABLE_SWITCH:	return "stable-switch";
 	case SESS_STABLE:		return "stable";
@@ -400,6 +402,72 @@ start_stable(struct sup *s)
 	s->state = SESS_STABLE_SWITCH;
 }
 
+/* Every worker holds its journal, its marks flushed (sweep.h). */
+static int
+all_holding(struct sup *s)
+{
+	int i;
+
+	for (i = 0; i < s->nflows; i++)
+		if (s->flows[i].st.phase != PHASE_SWEEP)
+			return 0;
+	return 1;
+}
+
+static int
+sweep_ended(struct sup *s)
+{
+	return s->sweep_done;
+}
+
+/*
+ * SESS_SWEEP, after a full resync: once every worker holds its journal,
+ * the sweeper deletes what no flow wrote; then the marks go (no sweep is
+ * owed any more) and the workers apply their journal.  0 done, -1 the
+ * session failed.
+ */
+static int
+sweep(struct sup *s)
+{
+	struct msg_swept *r = &s->swept;
+	struct error e;
+	int i;
+
+	s->state = SESS_SWEEP;
+	if (!sup_pump(s, all_holding, -1, 1) || sup_spawn_sweeper(s) == -1)
+		return -1;
+	log_info("every flow holds its journal: sweeping the keys the full "
+	    "resync did not write");
+	if (!sup_pump(s, sweep_ended, -1, 1)) {
+		sup_end_sweeper(s);
+		return -1;
+	}
+	if (r->kind != ERR_NONE) {
+		session_fail(s, r->kind, "sweep after the full resync: %s",
+		    r->text);
+		return -1;
+	}
+	if (marks_remove(s->cfg.state_dir, &e) == -1) {
+		session_fail(s, e.kind, "sweep after the full resync: %s",
+		    e.msg);
+		return -1;
+	}
+	status_swept(s, r);
+	log_info("full resync: %" PRIu64 " keys swept (not in the new "
+	    "snapshot, not written since), %" PRIu64 " looked at, %" PRIu64
+	    " keys marked, in %.2f s", r->swept, r->scanned, r->marks,
+	    r->ms / 1000.0);
+	s->sweeping = 0;
+	for (i = 0; i < s->nflows; i++)
+		if (msg_send(s->flows[i].fd, MSG_SWEPT, r, sizeof(*r), &e) ==
+		    -1) {
+			session_fail(s, e.kind, "flow %d: message to the "
+			    "worker: %s", i, e.msg);
+			return -1;
+		}
+	return 0;
+}
+
 /*
  * SESS_STABLE_SWITCH -> SESS_DONE (migrate) or SESS_STABLE (replicate):
  * every trailer and the +OK read.
@@ -421,6 +489,8 @@ wait_trailers(struct sup *s)
 		s->state = SESS_DONE;
 		return;
 	}
+	if (s->sweeping && sweep(s) == -1)
+		return;
 	log_info("full sync complete in %.2f s: %d flows in stable sync",
 	    (mono_ms() - s->t0) / 1000.0, s->nflows);
 	session_ctl_answer(s, "ok flow %d back in stable sync after a full "
@@ -432,6 +502,7 @@ wait_trailers(struct sup *s)
 static enum outcome
 finish(struct sup *s)
 {
+	sup_end_sweeper(s);
 	if (s->state == SESS_DONE) {
 		sup_release_workers(s);
 		sup_end_workers(s, 0);
@@ -682,7 +753,7 @@ run(struct sup *s)
 {
 	struct error e;
 	char why[sizeof(s->full_why)];
-	int partial, had, rc = 1;
+	int partial, had, owed, resync, rc = 1;
 
 	s->sessions++;
 	if (s->resume) {
@@ -704,8 +775,31 @@ run(struct sup *s)
 		s->force_full = 0;
 		partial = 0;
 	}
+	if ((owed = marks_pending(s->cfg.state_dir, &e)) == -1) {
+		session_fail(s, e.kind, "%s", e.msg);
+		return finish(s);
+	}
+	if (owed && partial) {
+		/* what was applied since the resync may not be resumed */
+		strlcpy(why, "the sweep after the last full resync did not "
+		    "run", sizeof(why));
+		partial = 0;
+	}
+	/*
+	 * A restarted full sync overwrites key by key: keys deleted on the
+	 * master meanwhile go before it (flush-on-resync) or after it.  The
+	 * workers mark what they write should their flow answer FULL.
+	 */
+	resync = s->sessions > 1 || had || owed;
+	s->sweeping = resync && !s->cfg.full_sync_only &&
+	    !s->cfg.flush_on_resync && s->cfg.sweep_on_resync;
+	if (!s->sweeping && owed && marks_remove(s->cfg.state_dir, &e) == -1) {
+		session_fail(s, e.kind, "%s", e.msg);
+		return finish(s);
+	}
 	if (partial) {
 		if ((rc = resume_partial(s)) == 0) {
+			s->sweeping = 0;
 			resumed(s);
 			run_stable(s);
 			return finish(s);
@@ -722,8 +816,7 @@ run(struct sup *s)
 			log_info("full resync: %s", why);
 		end_live(s);
 	}
-	/* a restarted full sync overwrites key by key; deleted keys stay */
-	if (s->cfg.flush_on_resync && (s->sessions > 1 || had))
+	if (resync && s->cfg.flush_on_resync)
 		resync_flush_all(&s->resync);
 	if (resync_prepare(&s->resync, &s->cfg, &e) == -1) {
 		session_fail(s, e.kind, "%s", e.msg);

@@ -52,7 +52,7 @@
 #define HELD_ARGS	8
 
 /* Why records are held back, and what runs once the writer is idle. */
-enum hold { H_NONE, H_DRAIN, H_GLOBAL };
+enum hold { H_NONE, H_DRAIN, H_GLOBAL, H_SWEEP };
 enum after {
 	A_COMMIT,	/* a checkpoint */
 	A_ACK,		/* a checkpoint, then REPLCONF ACK */
@@ -414,6 +414,8 @@ replay(struct worker *w, struct stable *ss)
 }
 
 static void	lost(struct worker *, struct stable *, const char *);
+static void	swept(struct worker *, struct stable *,
+		    const struct msg_swept *);
 
 /* The spool is full: the session goes, the LSN store resumes it. */
 static void
@@ -481,6 +483,7 @@ static void
 settle(struct worker *w, struct stable *ss, const char *why)
 {
 	struct pollfd pfd[2 + MAX_TARGET_FDS];
+	struct error e;
 
 	if (w->conn.fd == -1)
 		return;
@@ -489,6 +492,12 @@ settle(struct worker *w, struct stable *ss, const char *why)
 	for (;;) {
 		if (worker_stop)
 			stop(w, ss, "SIGTERM");
+		/* unswept, the journal held comes again from the master */
+		if (ss->hold == H_SWEEP) {
+			if (spool_clear(w->spool, &e) == -1)
+				wfail(w, e.kind, "%s", e.msg);
+			break;
+		}
 		progress(w, ss);
 		if (replay(w, ss))
 			continue;
@@ -540,6 +549,10 @@ read_supervisor(struct worker *w, struct stable *ss)
 	n = msg_recv(w->msgfd, &msg, NULL);
 	if (n == 1 && msg.hdr.type == MSG_REFLOW) {
 		reflow(w, ss, &msg.u.reflow);
+		return;
+	}
+	if (n == 1 && msg.hdr.type == MSG_SWEPT) {
+		swept(w, ss, &msg.u.swept);
 		return;
 	}
 	if (n == 1) {
@@ -618,6 +631,42 @@ open_spool(struct worker *w)
 		wfail(w, e.kind, "%s", e.msg);
 }
 
+/*
+ * A full resync: every key written is acknowledged and marked; the
+ * journal waits in the spool until the supervisor's sweeper is done
+ * (sweep.h), which PHASE_SWEEP in the next stats asks for.
+ */
+static void
+hold_for_sweep(struct worker *w, struct stable *ss)
+{
+	struct error e;
+
+	if (marks_flush(w->marks, &e) == -1)
+		wfail(w, e.kind, "the full resync's marks: %s", e.msg);
+	log_info("%" PRIu64 " keys marked: holding the journal for the "
+	    "sweep", marks_count(w->marks));
+	marks_close(w->marks);
+	w->marks = NULL;
+	ss->hold = H_SWEEP;
+	worker_phase(w, PHASE_SWEEP);
+}
+
+/* The sweep is done: the journal held since is applied. */
+static void
+swept(struct worker *w, struct stable *ss, const struct msg_swept *r)
+{
+	if (ss->hold != H_SWEEP) {
+		log_warnx("MSG_SWEPT while not holding for a sweep");
+		return;
+	}
+	ss->hold = H_NONE;
+	worker_phase(w, PHASE_STABLE);
+	log_info("the sweep deleted %" PRIu64 " keys: applying the journal "
+	    "(%" PRIu64 " bytes spooled meanwhile)", r->swept,
+	    spool_bytes(w->spool));
+	worker_stats(w, MSG_STATS);
+}
+
 void
 stable_run(struct worker *w)
 {
@@ -634,6 +683,8 @@ stable_run(struct worker *w)
 	log_info("stable sync from LSN %" PRIu64 " at byte %" PRIu64,
 	    w->st.lsn, w->jstart);
 	drain_target(w, &ss);
+	if (w->marks != NULL)
+		hold_for_sweep(w, &ss);
 	commit(w, &ss);
 	send_ack(w, &ss);
 	worker_stats(w, MSG_STATS);

@@ -77,6 +77,14 @@ status_spool_full(struct sup *s, int flow, const char *text)
 }
 
 void
+status_swept(struct sup *s, const struct msg_swept *r)
+{
+	s->hist.sweeps++;
+	s->hist.swept += r->swept;
+	s->hist.last_sweep = *r;
+}
+
+void
 status_flow_fail(struct sup *s, int flow, enum err_kind kind,
     const char *fmt, ...)
 {
@@ -180,6 +188,12 @@ status_text(const struct sup *s, FILE *fp)
 	for (i = 0; i < s->nflows; i++)
 		if ((h = hist_get(s, i))->last_error != NULL)
 			fprintf(fp, "last_error %d %s\n", i, h->last_error);
+	if (s->hist.sweeps > 0)
+		fprintf(fp, "sweeps %" PRIu64 " swept %" PRIu64 " last_swept %"
+		    PRIu64 " last_scanned %" PRIu64 " last_marks %" PRIu64
+		    " last_ms %" PRId64 "\n", s->hist.sweeps, s->hist.swept,
+		    s->hist.last_sweep.swept, s->hist.last_sweep.scanned,
+		    s->hist.last_sweep.marks, s->hist.last_sweep.ms);
 }
 
 /* ------------------------------------------------------------ JSON */
@@ -196,6 +210,15 @@ json_session(const struct sup *s, FILE *fp)
 	fprintf(fp, ",\"attempt\":%d,\"sessions\":%d,\"nflows\":%d,"
 	    "\"takeover\":", s->attempt, s->sessions, s->nflows);
 	json_fputstr(fp, takeover_name(s));
+	fprintf(fp, ",\"sweeps\":%" PRIu64 ",\"swept\":%" PRIu64 ","
+	    "\"last_sweep\":", s->hist.sweeps, s->hist.swept);
+	if (s->hist.sweeps == 0)
+		fputs("null", fp);
+	else
+		fprintf(fp, "{\"swept\":%" PRIu64 ",\"scanned\":%" PRIu64
+		    ",\"marks\":%" PRIu64 ",\"ms\":%" PRId64 "}",
+		    s->hist.last_sweep.swept, s->hist.last_sweep.scanned,
+		    s->hist.last_sweep.marks, s->hist.last_sweep.ms);
 	putc('}', fp);
 }
 

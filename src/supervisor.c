@@ -26,6 +26,7 @@
 #include "cmd.h"
 #include "log.h"
 #include "supervisor.h"
+#include "sweep.h"
 #include "target.h"
 #include "version.h"
 
@@ -137,10 +138,12 @@ sup_all_reaped(struct sup *s)
 	return 1;
 }
 
+static void	close_inherited(struct sup *);
+
 int
 sup_spawn_worker(struct sup *s, int i, uint64_t lsn)
 {
-	int j, sv[2];
+	int sv[2];
 	pid_t pid;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
@@ -155,18 +158,9 @@ sup_spawn_worker(struct sup *s, int i, uint64_t lsn)
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		for (j = 0; j < s->nflows; j++)
-			if (s->flows[j].fd != -1)
-				close(s->flows[j].fd);
-		if (s->ctl_wait_fd != -1)
-			close(s->ctl_wait_fd);
-		close(s->ctlfd);
-		close(s->sigfd[0]);
-		close(s->sigfd[1]);
-		net_close(&s->master);
-		signal(SIGCHLD, SIG_DFL);
-		signal(SIGHUP, SIG_IGN);
-		worker_main(&s->cfg, &s->m, i, sv[1], s->shm, lsn);
+		close_inherited(s);
+		worker_main(&s->cfg, &s->m, i, sv[1], s->shm, lsn,
+		    s->sweeping);
 	}
 	close(sv[1]);
 	status_worker_started(s, i);
@@ -175,6 +169,105 @@ sup_spawn_worker(struct sup *s, int i, uint64_t lsn)
 	s->flows[i].lsn = lsn;
 	s->flows[i].started_ms = mono_ms();
 	return 0;
+}
+
+/* The children's copy of the supervisor's descriptors goes. */
+static void
+close_inherited(struct sup *s)
+{
+	int j;
+
+	for (j = 0; j < s->nflows; j++)
+		if (s->flows[j].fd != -1)
+			close(s->flows[j].fd);
+	if (s->sweep_fd != -1)
+		close(s->sweep_fd);
+	if (s->ctl_wait_fd != -1)
+		close(s->ctl_wait_fd);
+	close(s->ctlfd);
+	close(s->sigfd[0]);
+	close(s->sigfd[1]);
+	net_close(&s->master);
+	signal(SIGCHLD, SIG_DFL);
+	signal(SIGHUP, SIG_IGN);
+}
+
+int
+sup_spawn_sweeper(struct sup *s)
+{
+	int sv[2];
+	pid_t pid;
+
+	s->sweep_done = 0;
+	memset(&s->swept, 0, sizeof(s->swept));
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
+		session_fail(s, ERR_SYS, "socketpair: %s", strerror(errno));
+		return -1;
+	}
+	if ((pid = fork()) == -1) {
+		session_fail(s, ERR_SYS, "fork: %s", strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		close_inherited(s);
+		sweep_main(&s->cfg, s->nflows, sv[1]);
+	}
+	close(sv[1]);
+	s->sweep_pid = pid;
+	s->sweep_fd = sv[0];
+	return 0;
+}
+
+static void
+reap_sweeper(struct sup *s)
+{
+	int status;
+
+	if (s->sweep_fd != -1) {
+		close(s->sweep_fd);
+		s->sweep_fd = -1;
+	}
+	if (s->sweep_pid <= 0)
+		return;
+	while (waitpid(s->sweep_pid, &status, 0) == -1 && errno == EINTR)
+		;
+	s->sweep_pid = 0;
+}
+
+void
+sup_end_sweeper(struct sup *s)
+{
+	if (s->sweep_pid > 0)
+		kill(s->sweep_pid, SIGKILL);
+	reap_sweeper(s);
+}
+
+/* The sweeper's one message, or its end without one. */
+static void
+read_sweeper(struct sup *s)
+{
+	struct error e;
+	struct msg msg;
+	int n;
+
+	n = msg_recv(s->sweep_fd, &msg, &e);
+	if (n == 1 && msg.hdr.type == MSG_SWEPT)
+		s->swept = msg.u.swept;
+	else {
+		memset(&s->swept, 0, sizeof(s->swept));
+		s->swept.kind = ERR_SYS;
+		strlcpy(s->swept.text, "the sweeper ended without a result",
+		    sizeof(s->swept.text));
+		if (n == -1)
+			log_warnx("sweeper: %s", e.msg);
+	}
+	s->sweep_done = 1;
+	if (n == 1 && msg.hdr.type != MSG_SWEPT)
+		kill(s->sweep_pid, SIGKILL);
+	reap_sweeper(s);
 }
 
 void
@@ -269,6 +362,7 @@ serve_ctl(struct sup *s)
 #define SLOT_SIGNAL	(-1)
 #define SLOT_CTL	(-2)
 #define SLOT_MASTER	(-3)
+#define SLOT_SWEEP	(-4)
 
 /*
  * The poll set: only descriptors that are open and can still say
@@ -299,6 +393,11 @@ poll_set(struct sup *s, struct pollfd *pfd, int *slot, int *wait_ms)
 		pfd[np].events = POLLIN;
 		slot[np++] = SLOT_MASTER;
 	}
+	if (s->sweep_fd != -1) {
+		pfd[np].fd = s->sweep_fd;
+		pfd[np].events = POLLIN;
+		slot[np++] = SLOT_SWEEP;
+	}
 	for (i = 0; i < s->nflows; i++) {
 		if (s->flows[i].fd == -1)
 			continue;
@@ -322,6 +421,9 @@ dispatch(struct sup *s, int slot)
 	case SLOT_MASTER:
 		session_master_event(s);
 		break;
+	case SLOT_SWEEP:
+		read_sweeper(s);
+		break;
 	default:
 		read_worker(s, slot);
 		break;
@@ -335,8 +437,8 @@ sup_pump(struct sup *s, int (*cond)(struct sup *), int timeout_ms, int intr)
 	int64_t t0, waited;
 	int i, n, np, *slot, wait_ms;
 
-	pfd = reallocarray(NULL, s->nflows + 3, sizeof(*pfd));
-	slot = reallocarray(NULL, s->nflows + 3, sizeof(*slot));
+	pfd = reallocarray(NULL, s->nflows + 4, sizeof(*pfd));
+	slot = reallocarray(NULL, s->nflows + 4, sizeof(*slot));
 	if (pfd == NULL || slot == NULL)
 		fatal("pump");
 	t0 = mono_ms();
@@ -535,6 +637,7 @@ run(int argc, char **argv, int migrate)
 	s.cmd = argv[0];
 	s.ctlfd = -1;
 	s.ctl_wait_fd = -1;
+	s.sweep_fd = -1;
 	s.broken_flow = -1;
 	s.sigfd[0] = s.sigfd[1] = -1;
 	net_init(&s.master);

@@ -13,9 +13,8 @@
 
 #include "cluster.h"
 #include "net.h"
+#include "scan.h"
 #include "tmpkeys.h"
-
-#define SCAN_TIMEOUT_MS	60000	/* a SCAN or UNLINK of a big db */
 
 #define CLEANUP_MATCH	"{*}df2redis:*"
 
@@ -107,31 +106,11 @@ is_tmp_name(const char *p, size_t len)
 	return p == end;
 }
 
-static int
-open_node(const struct target_opts *o, struct net_conn *c, const char *host,
-    int port, struct error *e)
-{
-	int	ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms :
-		    TARGET_DEFAULT_CONNECT_MS;
-
-	if (net_connect(c, "target", host, port, ms, o->user, o->password,
-	    e) == -1)
-		return -1;
-	c->timeout_ms = SCAN_TIMEOUT_MS;
-	return 0;
-}
-
-/*
- * What one pass over the masters does in each db: UNLINK every leftover
- * (flow -1), or read the LSN markers of one flow for found().
- */
+/* The LSN markers of one flow, for found(). */
 struct scan {
 	int		  flow;
 	tmpkeys_found_cb *found;
 	void		 *arg;
-	int		  db;
-	int		  cluster;
-	unsigned int	  first, last;	/* slots of the master (cluster) */
 };
 
 static int
@@ -158,44 +137,32 @@ unlink_key(struct net_conn *c, const redisReply *k, struct error *e)
 	return n;
 }
 
-/* SCAN the current db of one master for leftovers and UNLINK them. */
+/* One SCAN batch: UNLINK the leftovers in it. */
 static long
-cleanup_db(struct net_conn *c, struct error *e)
+cleanup_batch(void *arg, const struct scan_db *sd, const redisReply *keys,
+    struct error *e)
 {
-	const char	*argv[6] = { "SCAN", NULL, "MATCH", CLEANUP_MATCH,
-			    "COUNT", "1000" };
-	char		 cursor[32] = "0";
-	redisReply	*r, *keys, *k;
+	const redisReply *k;
 	long		 n = 0, got;
 	size_t		 i;
 
-	do {
-		argv[1] = cursor;
-		if ((r = net_command_ok(c, 6, argv, NULL, e)) == NULL)
+	(void)arg;
+	for (i = 0; i < keys->elements; i++) {
+		k = keys->element[i];
+		if (k->type != REDIS_REPLY_STRING ||
+		    !is_leftover(k->str, k->len))
+			continue;
+		if ((got = unlink_key(sd->c, k, e)) == -1)
 			return -1;
-		if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-		    r->element[0]->type != REDIS_REPLY_STRING ||
-		    r->element[1]->type != REDIS_REPLY_ARRAY) {
-			freeReplyObject(r);
-			return err_set(e, ERR_PROTO, "%s: SCAN: unexpected "
-			    "reply", c->name);
-		}
-		strlcpy(cursor, r->element[0]->str, sizeof(cursor));
-		keys = r->element[1];
-		for (i = 0; i < keys->elements; i++) {
-			k = keys->element[i];
-			if (k->type != REDIS_REPLY_STRING ||
-			    !is_leftover(k->str, k->len))
-				continue;
-			if ((got = unlink_key(c, k, e)) == -1) {
-				freeReplyObject(r);
-				return -1;
-			}
-			n += got;
-		}
-		freeReplyObject(r);
-	} while (strcmp(cursor, "0") != 0);
+		n += got;
+	}
 	return n;
+}
+
+static long
+cleanup_db(void *arg, const struct scan_db *sd, struct error *e)
+{
+	return scan_keys(sd, CLEANUP_MATCH, cleanup_batch, arg, e);
 }
 
 /* A marker's value: the LSN it holds; -1 on anything else. */
@@ -216,20 +183,20 @@ marker_value(const redisReply *r, uint64_t *lsn)
 
 /* One reply to a marker read: nil, or a marker for found(); -1 error. */
 static int
-marker_take(struct net_conn *c, const struct scan *sc, const redisReply *r,
-    const char *name, size_t len, struct error *e)
+marker_take(const struct scan_db *sd, const struct scan *sc,
+    const redisReply *r, const char *name, size_t len, struct error *e)
 {
 	uint64_t	 lsn;
 
 	if (r->type == REDIS_REPLY_NIL)
 		return 0;
 	if (r->type == REDIS_REPLY_ERROR)
-		return err_set(e, ERR_TARGET, "%s: GET %s: %s", c->name, name,
-		    r->str);
+		return err_set(e, ERR_TARGET, "%s: GET %s: %s", sd->c->name,
+		    name, r->str);
 	if (marker_value(r, &lsn) == -1)
 		return err_set(e, ERR_DATA, "%s: db %d, key %s: not an LSN "
-		    "marker of ours (a number)", c->name, sc->db, name);
-	if (sc->found(sc->arg, sc->db, name, len, lsn) == -1)
+		    "marker of ours (a number)", sd->c->name, sd->db, name);
+	if (sc->found(sc->arg, sd->db, name, len, lsn) == -1)
 		return err_set(e, ERR_SYS, "out of memory");
 	return 1;
 }
@@ -241,8 +208,10 @@ marker_take(struct net_conn *c, const struct scan *sc, const redisReply *r,
  * not with the keys the target holds.
  */
 static long
-markers_db(struct net_conn *c, const struct scan *sc, struct error *e)
+markers_db(void *arg, const struct scan_db *sd, struct error *e)
 {
+	const struct scan *sc = arg;
+	struct net_conn	*c = sd->c;
 	static char	 names[MARKER_BATCH][MARKER_NAMELEN];
 	const char	*argv[MARKER_BATCH + 1], *get[2];
 	size_t		 len[MARKER_BATCH + 1], glen[2];
@@ -251,15 +220,15 @@ markers_db(struct net_conn *c, const struct scan *sc, struct error *e)
 	long		 found = 0;
 	int		 rc;
 
-	for (slot = sc->first; slot <= sc->last; slot += n) {
-		n = sc->last - slot + 1 < MARKER_BATCH ?
-		    sc->last - slot + 1 : MARKER_BATCH;
+	for (slot = sd->first; slot <= sd->last; slot += n) {
+		n = sd->last - slot + 1 < MARKER_BATCH ?
+		    sd->last - slot + 1 : MARKER_BATCH;
 		for (i = 0; i < n; i++) {
 			len[i + 1] = tmpkeys_lsn_name(names[i],
 			    sizeof(names[i]), slot + i, sc->flow);
 			argv[i + 1] = names[i];
 		}
-		if (!sc->cluster) {
+		if (!sd->cluster) {
 			argv[0] = "MGET";
 			len[0] = 4;
 			if ((r = net_command_ok(c, (int)n + 1, argv, len,
@@ -271,7 +240,7 @@ markers_db(struct net_conn *c, const struct scan *sc, struct error *e)
 				    "unexpected reply", c->name);
 			}
 			for (i = 0; i < n; i++) {
-				rc = marker_take(c, sc, r->element[i],
+				rc = marker_take(sd, sc, r->element[i],
 				    names[i], len[i + 1], e);
 				if (rc == -1) {
 					freeReplyObject(r);
@@ -293,7 +262,7 @@ markers_db(struct net_conn *c, const struct scan *sc, struct error *e)
 		for (i = 0; i < n; i++) {
 			if ((r = net_read(c, e)) == NULL)
 				return -1;
-			rc = marker_take(c, sc, r, names[i], len[i + 1], e);
+			rc = marker_take(sd, sc, r, names[i], len[i + 1], e);
 			freeReplyObject(r);
 			if (rc == -1)
 				return -1;
@@ -301,124 +270,6 @@ markers_db(struct net_conn *c, const struct scan *sc, struct error *e)
 		}
 	}
 	return found;
-}
-
-/* What sc does in the current db of one master. */
-static long
-pass_db(struct net_conn *c, const struct scan *sc, struct error *e)
-{
-	return sc->flow < 0 ? cleanup_db(c, e) : markers_db(c, sc, e);
-}
-
-/* Every db of a standalone server that holds keys (INFO keyspace). */
-static long
-cleanup_dbs(struct net_conn *c, struct scan *sc, struct error *e)
-{
-	const char	*argv[2] = { "INFO", "keyspace" };
-	const char	*sel[2] = { "SELECT", NULL };
-	redisReply	*r, *s;
-	long		 n, total = 0;
-	char		*p, num[16];
-	int		 db;
-
-	if ((r = net_command_ok(c, 2, argv, NULL, e)) == NULL)
-		return -1;
-	for (p = r->type == REDIS_REPLY_STRING ? r->str : "";
-	    (p = strstr(p, "db")) != NULL; p += 2) {
-		if ((p != r->str && p[-1] != '\n') ||
-		    sscanf(p, "db%d:", &db) != 1)
-			continue;
-		snprintf(num, sizeof(num), "%d", db);
-		sel[1] = num;
-		sc->db = db;
-		if ((s = net_command_ok(c, 2, sel, NULL, e)) == NULL ||
-		    (n = pass_db(c, sc, e)) == -1) {
-			if (s != NULL)
-				freeReplyObject(s);
-			freeReplyObject(r);
-			return -1;
-		}
-		freeReplyObject(s);
-		total += n;
-	}
-	freeReplyObject(r);
-	return total;
-}
-
-/* Whether the seed is a cluster node (INFO cluster); -1 on error. */
-static int
-is_cluster(struct net_conn *c, struct error *e)
-{
-	const char	*argv[2] = { "INFO", "cluster" };
-	redisReply	*r;
-	int		 cluster;
-
-	if ((r = net_command_ok(c, 2, argv, NULL, e)) == NULL)
-		return -1;
-	cluster = r->type == REDIS_REPLY_STRING &&
-	    strstr(r->str, "cluster_enabled:1") != NULL;
-	freeReplyObject(r);
-	return cluster;
-}
-
-/* Each master of the seed's CLUSTER SLOTS once. */
-static long
-cleanup_masters(const struct target_opts *o, struct net_conn *seed,
-    struct scan *sc, struct error *e)
-{
-	const char		*argv[2] = { "CLUSTER", "SLOTS" };
-	struct cluster_range	*ranges = NULL;
-	struct net_conn		 c;
-	redisReply		*r;
-	char			 why[256];
-	long			 n, total = 0;
-	int			 nr, i, j;
-
-	if ((r = net_command_ok(seed, 2, argv, NULL, e)) == NULL)
-		return -1;
-	nr = cluster_parse_slots(r, o->host, &ranges, why, sizeof(why));
-	freeReplyObject(r);
-	if (nr == -1)
-		return err_set(e, ERR_PROTO, "%s: %s", seed->name, why);
-	for (i = 0; i < nr && total != -1; i++) {
-		for (j = 0; j < i; j++)
-			if (ranges[j].port == ranges[i].port &&
-			    strcmp(ranges[j].host, ranges[i].host) == 0)
-				break;
-		if (j < i)
-			continue;
-		if (open_node(o, &c, ranges[i].host, ranges[i].port, e) == -1) {
-			total = -1;
-			break;
-		}
-		sc->db = 0;
-		sc->first = ranges[i].first;
-		sc->last = ranges[i].last;
-		n = pass_db(&c, sc, e);
-		net_close(&c);
-		total = n == -1 ? -1 : total + n;
-	}
-	free(ranges);
-	return total;
-}
-
-static long
-scan_target(const struct target_opts *o, struct scan *sc, struct error *e)
-{
-	struct net_conn	 seed;
-	long		 n;
-	int		 cluster;
-
-	if (open_node(o, &seed, o->host, o->port, e) == -1)
-		return -1;
-	if ((cluster = is_cluster(&seed, e)) == -1)
-		n = -1;
-	else if ((sc->cluster = cluster))
-		n = cleanup_masters(o, &seed, sc, e);
-	else
-		n = cleanup_dbs(&seed, sc, e);
-	net_close(&seed);
-	return n;
 }
 
 size_t
@@ -434,11 +285,7 @@ tmpkeys_lsn_name(char *out, size_t len, unsigned int slot, int flow)
 long
 tmpkeys_cleanup(const struct target_opts *o, struct error *e)
 {
-	struct scan sc;
-
-	memset(&sc, 0, sizeof(sc));
-	sc.flow = -1;
-	return scan_target(o, &sc, e);
+	return scan_target(o, cleanup_db, NULL, e);
 }
 
 long
@@ -449,9 +296,7 @@ tmpkeys_markers(const struct target_opts *o, int flow, tmpkeys_found_cb *cb,
 
 	memset(&sc, 0, sizeof(sc));
 	sc.flow = flow;
-	sc.first = 0;
-	sc.last = CLUSTER_NSLOTS - 1;
 	sc.found = cb;
 	sc.arg = arg;
-	return scan_target(o, &sc, e);
+	return scan_target(o, markers_db, &sc, e);
 }

@@ -206,6 +206,16 @@ load_markers(struct worker *w, const struct target_opts *topts, uint64_t lsn)
 		    "the target", lsn, n);
 }
 
+/* The writer wrote it: a full resync's sweep keeps it (marks.h). */
+static void
+mark_key(void *arg, int db, const char *p, size_t len)
+{
+	struct worker *w = arg;
+
+	if (w->marks != NULL)
+		marks_add(w->marks, db, p, len);
+}
+
 static void
 open_target(struct worker *w, uint64_t lsn)
 {
@@ -245,6 +255,10 @@ open_target(struct worker *w, uint64_t lsn)
 	wopts.target_db = topts.have_db ? topts.db : 0;
 	if (w->stable)
 		wopts.flow = w->flow;
+	if (w->mark) {
+		wopts.mark = mark_key;
+		wopts.mark_arg = w;
+	}
 	snprintf(w->label, sizeof(w->label), "flow %d", w->flow);
 	wopts.label = w->label;
 	/* an old Redis (or no memory): the same on every attempt */
@@ -712,7 +726,7 @@ linger(struct worker *w)
 
 void
 worker_main(const struct config *cfg, const struct dfly_master *m, int flow,
-    int msgfd, struct session_shm *shm, uint64_t lsn)
+    int msgfd, struct session_shm *shm, uint64_t lsn, int mark)
 {
 	struct worker w;
 	struct sigaction sa;
@@ -726,6 +740,7 @@ worker_main(const struct config *cfg, const struct dfly_master *m, int flow,
 	w.msgfd = msgfd;
 	w.shm = shm;
 	w.stable = !cfg->full_sync_only;
+	w.mark = mark;
 	net_init(&w.conn);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term;
@@ -751,6 +766,9 @@ worker_main(const struct config *cfg, const struct dfly_master *m, int flow,
 	}
 	/* a full sync: the markers are deleted before it (resync.c) */
 	writer_markers_forget(w.writer);
+	if (w.mark && (w.marks = marks_create(cfg->state_dir, flow, &e)) ==
+	    NULL)
+		wfail(&w, e.kind, "%s", e.msg);
 	worker_phase(&w, PHASE_FULL_SYNC);
 	worker_stats(&w, MSG_STATS);
 	full_sync(&w);
