@@ -121,10 +121,12 @@ FUZZ_SECONDS ?= 60
 FUZZ_SEEDS = $(wildcard ../shared/fixtures/redis-assets ../shared/fixtures/dragonfly-testdata)
 fuzz:
 	$(MAKE) V=fuzz fuzzers
+	python3 t/fuzz/captureseeds.py ../shared/fixtures/dragonfly-captures obj/fuzz/seeds-journal
 	for f in $(FUZZERS); do \
 	    n=$${f#t/bin/fuzz-}; mkdir -p obj/fuzz/corpus-$$n; \
+	    x=obj/fuzz/seeds-$$n; [ -d $$x ] || x=; \
 	    $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
-	        -artifact_prefix=obj/fuzz/ obj/fuzz/corpus-$$n t/fuzz/corpus/$$n \
+	        -artifact_prefix=obj/fuzz/ obj/fuzz/corpus-$$n t/fuzz/corpus/$$n $$x \
 	        $(FUZZ_SEEDS) || exit 1; \
 	done
 
