@@ -13,14 +13,21 @@ fault every SOAK_EVERY seconds (default 30), in rotation:
   stall       the proxy between df2redis and the master stops forwarding
               for 10 s
   restart     df2redisctl restart-flow N
+  resync      kill -9 of the supervisor and its workers after 200 keys of
+              their own reached the target; the master deletes them and
+              drops its backlog, so the restart is a full resync whose
+              sweep must delete them (the swept count is reported)
 
 The load: SET, INCR, APPEND, LPUSH, XADD, EXPIRE, MULTI/EXEC and, once,
 FLUSHDB.  At the end the load stops and the target must equal the master
 key by key.  Reported: RSS and open descriptors of every df2redis process
-in the first and the last minute, and partial versus full resyncs.
+in the first and the last minute, partial versus full resyncs and the keys
+the full resyncs swept.
 Exit 0 when the target equals the master, 1 otherwise."""
+import json
 import os
 import random
+import re
 import select
 import signal
 import socket
@@ -154,6 +161,7 @@ class Soak:
         self.proxy = Proxy(self.m.port)
         self.sd = tmpdir('soak-state')
         self.p = None
+        self.gone = self.swept = 0
         self.start()
 
     def start(self):
@@ -172,20 +180,48 @@ class Soak:
                            proc=self.p) is not None
 
     # ---- faults
+    def resync(self):
+        c = self.m.client()
+        self.gone += 1
+        names = ['soak:gone:%d:%d' % (self.gone, i) for i in range(200)]
+        for n in names:
+            c.set(n, 'x')
+        end = time.time() + 60
+        last = self.cl.client()
+        while time.time() < end and last.exists(names[-1]) == 0:
+            time.sleep(0.2)
+        self.kill_all()
+        c.delete(*names)
+        c.execute_command('DFLYMASTER', 'evict-next-partial')
+        self.start()
+
+        def swept(text):
+            return flows_stable(text, NFLOWS) and re.search(r'^sweeps [1-9]', text, re.M)
+        # the partial attempt is stable a moment before the master cancels it
+        if wait_status(self.p.sock, swept, timeout=180, proc=self.p) is None:
+            return 'resync: no sweep after the restart'
+        r = ctl(self.p.sock, 'status json')
+        sj = json.loads(r[r.index('{'):r.rindex('}') + 1])['session']
+        self.swept += sj['swept']
+        return 'full resync after the backlog passed: %d keys swept (200 deleted meanwhile)' % \
+            sj['swept']
+
     def worker(self):
         fl = status_flows(ctl(self.p.sock, 'status'))
         i = random.randrange(NFLOWS)
         os.kill(fl[i][2], signal.SIGKILL)
         return 'kill -9 of flow %d' % i
 
-    def supervisor(self):
-        pids = self.pids()
-        for pid in pids:
+    def kill_all(self):
+        for pid in self.pids():
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
         self.p.wait()
+
+    def supervisor(self):
+        self.kill_all()
         self.start()
         return 'kill -9 of the supervisor and its workers, started again'
 
@@ -223,7 +259,7 @@ def main():
     load = Load(s.m)
     load.flush_at = time.time() + MINUTES * 30
     s0 = mstats(s.m)
-    faults = ['worker', 'supervisor', 'failover', 'pause', 'stall', 'restart']
+    faults = ['worker', 'supervisor', 'failover', 'pause', 'stall', 'restart', 'resync']
     t0 = time.time()
     first = last = None
     k = 0
@@ -239,7 +275,7 @@ def main():
         except Exception as e:  # noqa: BLE001 - report, go on
             say('fault %s failed: %s' % (name, e))
         st = proc_stats(s.pids())
-        if first is None and time.time() - t0 >= 60:
+        if first is None and st and time.time() - t0 >= 60:
             first = st
         last = st
     load.stop()
@@ -256,8 +292,9 @@ def main():
             break
         time.sleep(1)
     s1 = mstats(s.m)
-    say('faults: %d; master sessions: partial %d, full %d' % (
-        k, s1['partial_syncs'] - s0['partial_syncs'], s1['full_syncs'] - s0['full_syncs']))
+    say('faults: %d; master sessions: partial %d, full %d; keys swept by full resyncs %d' % (
+        k, s1['partial_syncs'] - s0['partial_syncs'], s1['full_syncs'] - s0['full_syncs'],
+        s.swept))
     for label, st in (('first minute', first), ('last minute', last)):
         if st:
             say('%s: RSS kB %s, fds %s' % (label, sorted(v[0] for v in st.values()),
