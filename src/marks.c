@@ -35,10 +35,19 @@ struct marks {
 	int		 err;		/* errno of the first failed write */
 };
 
+/*
+ * The hashes are uniform: where each value of their top `bits` bits
+ * starts narrows a lookup to a few marks, one or two cache misses
+ * instead of a binary search's twenty over a large file.
+ */
+#define INDEX_MAXBITS	20
+
 struct markset {
 	const struct mark *m;
 	size_t		 n;
 	size_t		 maplen;
+	uint32_t	*start;		/* 2^bits + 1 entries */
+	int		 bits;
 };
 
 /* (db, name): two independent 64-bit hashes. */
@@ -355,6 +364,8 @@ merge_runs(struct runs *rs, int out, size_t *count, struct error *e)
 	return 0;
 }
 
+static int	make_index(struct markset *);
+
 struct markset *
 markset_build(const char *dir, int nflows, size_t mem, struct error *e)
 {
@@ -408,6 +419,11 @@ markset_build(const char *dir, int nflows, size_t mem, struct error *e)
 			goto fail;
 		}
 		ms->m = map;
+		if (make_index(ms) == -1) {
+			err_set(e, ERR_SYS, "out of memory");
+			munmap(map, ms->maplen);
+			goto fail;
+		}
 	}
 	close(out);
 	close(rs.fd);
@@ -427,13 +443,46 @@ fail:
 	return NULL;
 }
 
+/* Index the sorted marks by their top bits; -1 out of memory. */
+static int
+make_index(struct markset *ms)
+{
+	size_t i, b, nb;
+
+	for (ms->bits = 1; ms->bits < INDEX_MAXBITS &&
+	    ((size_t)1 << ms->bits) < ms->n / 4; ms->bits++)
+		;
+	nb = (size_t)1 << ms->bits;
+	/* a uint32_t position: past 2^32 marks the search covers the rest */
+	if (ms->n > UINT32_MAX)
+		return 0;
+	if ((ms->start = reallocarray(NULL, nb + 1, sizeof(*ms->start))) ==
+	    NULL)
+		return -1;
+	for (i = 0, b = 0; b < nb; b++) {
+		while (i < ms->n && (ms->m[i].hi >> (64 - ms->bits)) < b)
+			i++;
+		ms->start[b] = (uint32_t)i;
+	}
+	ms->start[nb] = (uint32_t)ms->n;
+	return 0;
+}
+
 int
 markset_has(const struct markset *ms, int db, const char *p, size_t len)
 {
 	struct mark m = mark_of(db, p, len);
+	size_t lo = 0, hi = ms->n, b;
 
-	return ms->n > 0 &&
-	    bsearch(&m, ms->m, ms->n, sizeof(m), mark_cmp) != NULL;
+	if (ms->n == 0)
+		return 0;
+	if (ms->start != NULL) {
+		b = m.hi >> (64 - ms->bits);
+		lo = ms->start[b];
+		hi = ms->start[b + 1];
+	}
+	return hi > lo && bsearch(&m, ms->m + lo, hi - lo, sizeof(m),
+	    mark_cmp) != NULL;
 }
 
 uint64_t
@@ -449,6 +498,7 @@ markset_close(struct markset *ms)
 		return;
 	if (ms->n > 0)
 		munmap((void *)ms->m, ms->maplen);
+	free(ms->start);
 	free(ms);
 }
 

@@ -147,7 +147,7 @@ long
 scan_keys(const struct scan_db *sd, const char *match, scan_keys_fn *fn,
     void *arg, struct error *e)
 {
-	const char	*argv[6] = { "SCAN", NULL, "COUNT", "1000", "MATCH",
+	const char	*argv[6] = { "SCAN", NULL, "COUNT", "10000", "MATCH",
 			    match };
 	char		 cursor[32] = "0";
 	redisReply	*r;

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -27,6 +28,9 @@ struct sweep {
 	struct markset	*ms;
 	uint8_t		 dst[CONFIG_MAXDB];
 	uint64_t	 scanned, swept, refused;
+	const char	**argv;		/* an UNLINK of a batch */
+	size_t		*len;
+	size_t		 cap;
 };
 
 /* "{N}df2redis:...": the writer's own keys, which tmpkeys.h handles. */
@@ -59,37 +63,20 @@ check_supervisor(int fd)
 	}
 }
 
-/* UNLINK, in one round trip, the keys of a SCAN batch no flow marked. */
+/* The replies to n UNLINKs: how many keys went, -1 on error. */
 static long
-sweep_batch(void *arg, const struct scan_db *sd, const redisReply *keys,
+unlink_replies(struct sweep *sw, const struct scan_db *sd, size_t n,
     struct error *e)
 {
-	struct sweep *sw = arg;
-	const char *argv[2] = { "UNLINK", NULL };
-	size_t len[2] = { 6, 0 }, i, sent = 0;
-	const redisReply *k;
 	redisReply *r;
-	long n = 0;
+	long got = 0;
+	size_t i;
 
-	check_supervisor(sw->fd);
-	for (i = 0; i < keys->elements; i++) {
-		k = keys->element[i];
-		if (k->type != REDIS_REPLY_STRING || ours(k->str, k->len))
-			continue;
-		sw->scanned++;
-		if (markset_has(sw->ms, sd->db, k->str, k->len))
-			continue;
-		argv[1] = k->str;
-		len[1] = k->len;
-		if (net_send(sd->c, 2, argv, len, e) == -1)
-			return -1;
-		sent++;
-	}
-	for (i = 0; i < sent; i++) {
+	for (i = 0; i < n; i++) {
 		if ((r = net_read(sd->c, e)) == NULL)
 			return -1;
 		if (r->type == REDIS_REPLY_INTEGER)
-			n += r->integer;
+			got += r->integer;
 		else if (r->type == REDIS_REPLY_ERROR) {
 			/* a slot that moved meanwhile: its key stays */
 			log_warnx("%s: db %d: UNLINK refused: %s", sd->c->name,
@@ -98,8 +85,66 @@ sweep_batch(void *arg, const struct scan_db *sd, const redisReply *keys,
 		}
 		freeReplyObject(r);
 	}
-	sw->swept += n;
-	return n;
+	return got;
+}
+
+/*
+ * UNLINK, in one round trip, the keys of a SCAN batch no flow marked: in
+ * one command on a standalone server, one command a key on a cluster
+ * master (the keys of a batch are in many slots).
+ */
+static long
+sweep_batch(void *arg, const struct scan_db *sd, const redisReply *keys,
+    struct error *e)
+{
+	struct sweep *sw = arg;
+	const redisReply *k;
+	size_t i, n = 0, sent;
+	long got;
+
+	check_supervisor(sw->fd);
+	if (keys->elements + 1 > sw->cap) {
+		free(sw->argv);
+		free(sw->len);
+		sw->cap = keys->elements + 1;
+		sw->argv = reallocarray(NULL, sw->cap, sizeof(*sw->argv));
+		sw->len = reallocarray(NULL, sw->cap, sizeof(*sw->len));
+		if (sw->argv == NULL || sw->len == NULL)
+			return err_set(e, ERR_SYS, "out of memory");
+	}
+	for (i = 0; i < keys->elements; i++) {
+		k = keys->element[i];
+		if (k->type != REDIS_REPLY_STRING || ours(k->str, k->len))
+			continue;
+		sw->scanned++;
+		if (markset_has(sw->ms, sd->db, k->str, k->len))
+			continue;
+		sw->argv[n + 1] = k->str;
+		sw->len[n + 1] = k->len;
+		n++;
+	}
+	if (n == 0)
+		return 0;
+	sw->argv[0] = "UNLINK";
+	sw->len[0] = 6;
+	if (!sd->cluster) {
+		if (net_send(sd->c, (int)n + 1, sw->argv, sw->len, e) == -1)
+			return -1;
+		sent = 1;
+	} else {
+		for (i = 1; i <= n; i++) {
+			const char *one[2] = { "UNLINK", sw->argv[i] };
+			size_t olen[2] = { 6, sw->len[i] };
+
+			if (net_send(sd->c, 2, one, olen, e) == -1)
+				return -1;
+		}
+		sent = n;
+	}
+	if ((got = unlink_replies(sw, sd, sent, e)) == -1)
+		return -1;
+	sw->swept += got;
+	return got;
 }
 
 static long
@@ -128,6 +173,7 @@ run(const struct config *cfg, int nflows, int fd, struct msg_swept *out,
 {
 	struct target_opts topts;
 	struct sweep sw;
+	int64_t t0 = mono_ms();
 	int rc;
 
 	memset(&sw, 0, sizeof(sw));
@@ -140,6 +186,8 @@ run(const struct config *cfg, int nflows, int fd, struct msg_swept *out,
 		return -1;
 	}
 	out->marks = markset_count(sw.ms);
+	log_info("%" PRIu64 " distinct keys marked by %d flows, sorted in "
+	    "%" PRId64 " ms", out->marks, nflows, mono_ms() - t0);
 	/* standalone; every db of a cluster goes to its db 0 */
 	(void)resync_dest_dbs(cfg, &topts, 0, NULL, sw.dst);
 	rc = scan_target(&topts, sweep_db, &sw, e) == -1 ? -1 : 0;
@@ -147,6 +195,8 @@ run(const struct config *cfg, int nflows, int fd, struct msg_swept *out,
 	out->scanned = sw.scanned;
 	out->swept = sw.swept;
 	markset_close(sw.ms);
+	free(sw.argv);
+	free(sw.len);
 	if (rc == 0 && sw.refused > 0)
 		rc = err_set(e, ERR_TARGET, "%" PRIu64 " UNLINKs refused",
 		    sw.refused);
