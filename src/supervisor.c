@@ -140,8 +140,13 @@ sup_all_reaped(struct sup *s)
 
 static void	close_inherited(struct sup *);
 
-int
-sup_spawn_worker(struct sup *s, int i, uint64_t lsn)
+/*
+ * Fork a child with a message socket to it: in the child (0 returned) *fd
+ * is its end and the supervisor's descriptors are closed; in the
+ * supervisor the pid, *fd the other end; -1 and the session failed.
+ */
+static pid_t
+fork_child(struct sup *s, int *fd)
 {
 	int sv[2];
 	pid_t pid;
@@ -159,13 +164,27 @@ sup_spawn_worker(struct sup *s, int i, uint64_t lsn)
 	if (pid == 0) {
 		close(sv[0]);
 		close_inherited(s);
-		worker_main(&s->cfg, &s->m, i, sv[1], s->shm, lsn,
-		    s->sweeping);
+		*fd = sv[1];
+		return 0;
 	}
 	close(sv[1]);
+	*fd = sv[0];
+	return pid;
+}
+
+int
+sup_spawn_worker(struct sup *s, int i, uint64_t lsn)
+{
+	pid_t pid;
+	int fd;
+
+	if ((pid = fork_child(s, &fd)) == -1)
+		return -1;
+	if (pid == 0)
+		worker_main(&s->cfg, &s->m, i, fd, s->shm, lsn, s->sweeping);
 	status_worker_started(s, i);
 	s->flows[i].pid = pid;
-	s->flows[i].fd = sv[0];
+	s->flows[i].fd = fd;
 	s->flows[i].lsn = lsn;
 	s->flows[i].started_ms = mono_ms();
 	return 0;
@@ -195,29 +214,17 @@ close_inherited(struct sup *s)
 int
 sup_spawn_sweeper(struct sup *s)
 {
-	int sv[2];
 	pid_t pid;
+	int fd;
 
 	s->sweep_done = 0;
 	memset(&s->swept, 0, sizeof(s->swept));
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
-		session_fail(s, ERR_SYS, "socketpair: %s", strerror(errno));
+	if ((pid = fork_child(s, &fd)) == -1)
 		return -1;
-	}
-	if ((pid = fork()) == -1) {
-		session_fail(s, ERR_SYS, "fork: %s", strerror(errno));
-		close(sv[0]);
-		close(sv[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		close(sv[0]);
-		close_inherited(s);
-		sweep_main(&s->cfg, s->nflows, sv[1]);
-	}
-	close(sv[1]);
+	if (pid == 0)
+		sweep_main(&s->cfg, s->nflows, fd);
 	s->sweep_pid = pid;
-	s->sweep_fd = sv[0];
+	s->sweep_fd = fd;
 	return 0;
 }
 

@@ -93,14 +93,13 @@ fail(const char *fmt, ...)
 static uint64_t
 num(const char *s)
 {
-	char *end;
-	unsigned long long v;
+	const char *errstr;
+	long long v;
 
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || *s == '-')
-		errx(2, "%s: not a number", s);
-	return v;
+	v = strtonum(s, 0, LLONG_MAX, &errstr);
+	if (errstr != NULL)
+		errx(2, "%s: %s", s, errstr);
+	return (uint64_t)v;
 }
 
 static void *
