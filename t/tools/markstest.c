@@ -39,7 +39,6 @@
 #include <sys/stat.h>
 
 #include <err.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
