@@ -17,7 +17,6 @@ import random
 import re
 import signal
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'lib'))
@@ -31,39 +30,31 @@ NFLOWS = 4
 NK = 24
 
 
-class Load:
+class Load(LoadThread):
     """Non-idempotent writes on NK keys of each kind, in pipelines."""
+    pause = 0.002
 
     def __init__(self, m, seed):
-        self.c, self.go, self.rnd, self.n = m.client(), True, random.Random(seed), 0
-        self.t = threading.Thread(target=self.run)
-        self.t.start()
+        self.rnd = random.Random(seed)
+        super().__init__(m)
 
-    def run(self):
-        while self.go:
-            pl = self.c.pipeline(transaction=False)
-            for _ in range(25):
-                i, n = self.rnd.randrange(NK), self.n
-                op = self.rnd.randrange(6)
-                if op == 0:
-                    pl.set('ctr:%d' % i, n)
-                elif op == 1:
-                    pl.incr('ctr:%d' % i)
-                elif op == 2:
-                    pl.append('str:%d' % i, 'x%d' % (n % 10))
-                elif op == 3:
-                    pl.lpush('list:%d' % i, n)
-                elif op == 4:
-                    pl.hincrby('hash:%d' % i, 'f%d' % (n % 3), 1)
-                else:
-                    pl.incr('cnt:%d' % i)
-                self.n += 1
-            pl.execute()
-            time.sleep(0.002)
-
-    def stop(self):
-        self.go = False
-        self.t.join()
+    def batch(self, pl):
+        for _ in range(25):
+            i, n = self.rnd.randrange(NK), self.n
+            op = self.rnd.randrange(6)
+            if op == 0:
+                pl.set('ctr:%d' % i, n)
+            elif op == 1:
+                pl.incr('ctr:%d' % i)
+            elif op == 2:
+                pl.append('str:%d' % i, 'x%d' % (n % 10))
+            elif op == 3:
+                pl.lpush('list:%d' % i, n)
+            elif op == 4:
+                pl.hincrby('hash:%d' % i, 'f%d' % (n % 3), 1)
+            else:
+                pl.incr('cnt:%d' % i)
+            self.n += 1
 
 
 def ours(ks):

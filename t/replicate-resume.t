@@ -14,7 +14,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'lib'))
@@ -50,27 +49,19 @@ def pids(st):
     return {i: pid for i, (_, _, pid) in status_flows(st).items()}
 
 
-class Load:
+class Load(LoadThread):
     """SET on distinct keys and INCR on a few counters, until stopped."""
+    pause = 0.003
 
     def __init__(self, m, tag):
-        self.c, self.tag, self.n, self.go = m.client(), tag, 0, True
-        self.t = threading.Thread(target=self.run)
-        self.t.start()
+        self.tag = tag
+        super().__init__(m)
 
-    def run(self):
-        while self.go:
-            pl = self.c.pipeline(transaction=False)
-            for _ in range(20):
-                pl.set('%s:k:%d' % (self.tag, self.n), self.n)
-                pl.incr('%s:ctr:%d' % (self.tag, self.n % NCTR))
-                self.n += 1
-            pl.execute()
-            time.sleep(0.003)
-
-    def stop(self):
-        self.go = False
-        self.t.join()
+    def batch(self, pl):
+        for _ in range(20):
+            pl.set('%s:k:%d' % (self.tag, self.n), self.n)
+            pl.incr('%s:ctr:%d' % (self.tag, self.n % NCTR))
+            self.n += 1
 
 
 def settle(m, tgt, name, timeout=20):

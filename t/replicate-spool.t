@@ -13,7 +13,6 @@ import os
 import re
 import signal
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'lib'))
@@ -28,31 +27,19 @@ VALUE = 'v' * 1000
 logtext = proc_log
 
 
-class Load:
+class Load(LoadThread):
     """Writes on the master until stopped: big SETs (bytes for the spool)
     and INCR/APPEND/LPUSH on a few keys (a replay or a loss shows)."""
 
-    def __init__(self, m):
-        self.c, self.go, self.n = m.client(), True, 0
-        self.t = threading.Thread(target=self.run)
-        self.t.start()
-
-    def run(self):
-        while self.go:
-            pl = self.c.pipeline(transaction=False)
-            for _ in range(100):
-                n = self.n
-                pl.set('big:%d' % (n % 20000), VALUE + str(n))
-                pl.incr('ctr:%d' % (n % 16))
-                if n % 10 == 0:
-                    pl.append('app:%d' % (n % 4), '%d,' % n)
-                    pl.lpush('list:%d' % (n % 4), n)
-                self.n += 1
-            pl.execute()
-
-    def stop(self):
-        self.go = False
-        self.t.join()
+    def batch(self, pl):
+        for _ in range(100):
+            n = self.n
+            pl.set('big:%d' % (n % 20000), VALUE + str(n))
+            pl.incr('ctr:%d' % (n % 16))
+            if n % 10 == 0:
+                pl.append('app:%d' % (n % 4), '%d,' % n)
+                pl.lpush('list:%d' % (n % 4), n)
+            self.n += 1
 
 
 def flows_json(p):

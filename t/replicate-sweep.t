@@ -28,31 +28,19 @@ NFLOWS = 4
 MASTER_ARGS = ['--refuse-partial', '--snapshot-delay-us', '300']
 
 
-class Load:
+class Load(LoadThread):
     """Writes on the master until stopped, in keys of its own: SETs of new
     keys, INCRs (a replay or a loss shows) and DELs of keys it made."""
+    pause = 0.002
 
-    def __init__(self, m, db=0):
-        self.c, self.go, self.n = m.client(db), True, 0
-        self.t = threading.Thread(target=self.run)
-        self.t.start()
-
-    def run(self):
-        while self.go:
-            pl = self.c.pipeline(transaction=False)
-            for _ in range(50):
-                n = self.n
-                pl.set('L:new:%d' % n, n)
-                pl.incr('L:ctr:%d' % (n % 8))
-                if n % 5 == 0:
-                    pl.delete('L:new:%d' % (n - 3))
-                self.n += 1
-            pl.execute()
-            time.sleep(0.002)
-
-    def stop(self):
-        self.go = False
-        self.t.join()
+    def batch(self, pl):
+        for _ in range(50):
+            n = self.n
+            pl.set('L:new:%d' % n, n)
+            pl.incr('L:ctr:%d' % (n % 8))
+            if n % 5 == 0:
+                pl.delete('L:new:%d' % (n - 3))
+            self.n += 1
 
 
 def fill(c, prefix, n):

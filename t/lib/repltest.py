@@ -494,6 +494,33 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+class LoadThread:
+    """Writes on the master from a thread until stop(): batch(pl) fills
+    each pipeline and counts its writes in self.n; `pause` seconds
+    between pipelines."""
+    pause = 0
+
+    def __init__(self, m, db=0):
+        self.c, self.go, self.n = m.client(db), True, 0
+        self.t = threading.Thread(target=self.run)
+        self.t.start()
+
+    def batch(self, pl):
+        raise NotImplementedError
+
+    def run(self):
+        while self.go:
+            pl = self.c.pipeline(transaction=False)
+            self.batch(pl)
+            pl.execute()
+            if self.pause:
+                time.sleep(self.pause)
+
+    def stop(self):
+        self.go = False
+        self.t.join()
+
+
 def mstats(m):
     """The test master's counters (DFLYMASTER STATS): partial_syncs, ..."""
     text = m.client().execute_command('DFLYMASTER', 'STATS').decode()
@@ -505,5 +532,5 @@ __all__ = ['ASAN', 'HAVE_MASTER', 'REDIS_TYPES', 'Master', 'skip', 'df2redis', '
            'status_flows', 'wait_status', 'cpu_seconds', 'raw_command', 'replica_session',
            'capture_fullsync', 'first_tagged_chunk', 'FakeMaster', 'FULLSYNC_END', 'trailer',
            'replicate_start', 'replicate_stop', 'proc_log', 'flows_stable', 'lsn_fields', 'wait_equal',
-           'mstats']
+           'mstats', 'LoadThread']
 
