@@ -115,6 +115,8 @@ void		 writer_markers_forget(struct writer *);
  * lower LSNs are deleted (sent; writer_sync() waits for them).
  */
 int		 writer_markers_trim(struct writer *, uint64_t next_lsn);
+/* No more opts.mark calls: a full resync's marks are complete. */
+void		 writer_marks_off(struct writer *);
 /* Block until everything fed so far is acknowledged by the target. */
 int		 writer_sync(struct writer *);
 /*

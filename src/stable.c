@@ -685,6 +685,8 @@ stable_run(struct worker *w)
 	drain_target(w, &ss);
 	if (w->marks != NULL)
 		hold_for_sweep(w, &ss);
+	/* the journal from here on is applied after the sweep, if any */
+	writer_marks_off(w->writer);
 	commit(w, &ss);
 	send_ack(w, &ss);
 	worker_stats(w, MSG_STATS);
