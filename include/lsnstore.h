@@ -4,9 +4,9 @@
  * One record per flow: the master's replication id, the flow count of the
  * session and the next LSN to ask for with `DFLY FLOW ... <lsn>` (partial
  * sync).  A record is written only after the target acknowledged every
- * write up to that LSN, so resuming from it never loses a write; it is
- * deleted when a full sync of that flow begins, because from then on the
- * target no longer matches any earlier LSN.
+ * write up to that LSN, so resuming from it never loses a write; its LSN
+ * is cleared (LSN_FULLSYNC) when a full sync of that flow begins, because
+ * from then on the target no longer matches any earlier LSN.
  *
  * Each process opens its own handle, after fork() (LMDB handles must not
  * cross it); any number of processes may write at once, LMDB serializes
@@ -28,6 +28,7 @@
 #define LSN_REPLID_LEN	40
 
 enum lsn_state {
+	LSN_FULLSYNC = 0,	/* a full sync began: next_lsn is 0 */
 	LSN_FULLSYNC_DONE = 1,	/* snapshot applied up to the trailer */
 	LSN_STABLE = 2,		/* journal applied up to next_lsn - 1 */
 };

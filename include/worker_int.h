@@ -47,7 +47,7 @@ struct worker {
 	struct journal		*jr;		/* blobs, then the stream */
 	struct msg_stats	 st;
 	int			 have_offset;
-	int			 forgot;	/* LSN record deleted */
+	int			 forgot;	/* LSN record cleared */
 	char			 token[DFLY_ID_LEN];
 	size_t			 ntoken;
 	int			 stable;	/* replay the journal */
@@ -60,6 +60,10 @@ struct worker {
 						   yet applied */
 	int			 mark;		/* a full sync marks its keys */
 	struct marks		*marks;		/* until the sweep (sweep.h) */
+	struct spool		*held;		/* a full resync's journal,
+						   applied after the sweep */
+	struct journal		*hjr;		/* its decoder then */
+	uint64_t		 held_recs;
 	uint64_t		 applied;	/* journal bytes applied */
 	uint64_t		 rate_applied;	/* at rate_ms */
 	int64_t			 rate_ms;
@@ -91,6 +95,11 @@ enum err_kind worker_write_kind(struct worker *);
 void	worker_register(struct worker *, uint64_t lsn);
 /* A PARTIAL flow: a new journal decoder fed what came with the reply. */
 void	worker_journal_start(struct worker *);
+/*
+ * STATE_DIR/NAME-FLOW, opened empty, with the spool's limits (its share
+ * of spool-max-total, at most spool-max).
+ */
+struct spool *worker_spool(struct worker *, const char *name);
 /* Journal arguments are counted bytes, not NUL-terminated strings. */
 int	worker_is_command(const struct journal_rec *, const char *);
 

@@ -60,8 +60,7 @@ struct writer_opts {
 						   -1 none */
 	/*
 	 * A full resync's marks (marks.h): called with the target db and
-	 * name of every snapshot key written and with every argument of
-	 * every journal command applied.  NULL: none.
+	 * name of every snapshot key written.  NULL: none.
 	 */
 	void			(*mark)(void *, int db, const char *, size_t);
 	void			*mark_arg;
@@ -115,8 +114,6 @@ void		 writer_markers_forget(struct writer *);
  * lower LSNs are deleted (sent; writer_sync() waits for them).
  */
 int		 writer_markers_trim(struct writer *, uint64_t next_lsn);
-/* No more opts.mark calls: a full resync's marks are complete. */
-void		 writer_marks_off(struct writer *);
 /* Block until everything fed so far is acknowledged by the target. */
 int		 writer_sync(struct writer *);
 /*

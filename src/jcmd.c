@@ -934,7 +934,7 @@ writer_journal(struct writer *w, const struct journal_rec *rec)
 {
 	const char *name, *why;
 	int lossy;
-	size_t nlen, i;
+	size_t nlen;
 	int db;
 
 	if (w->failed)
@@ -959,10 +959,6 @@ writer_journal(struct writer *w, const struct journal_rec *rec)
 	if (map_db(w, (int)rec->db, &db) == -1)
 		return -1;
 	w->jdb = db;
-	/* which arguments are keys does not matter: a mark only keeps */
-	for (i = 1; w->opts.mark != NULL && i < rec->argc; i++)
-		w->opts.mark(w->opts.mark_arg, db, rec->argv[i],
-		    rec->argvlen[i]);
 	if (is(name, nlen, "FLUSHDB") || is(name, nlen, "SCRIPT"))
 		return jverbatim(w, rec, -2);
 	if (rec->argc < 2)

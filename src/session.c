@@ -580,7 +580,8 @@ plan(struct sup *s, char *why, size_t len, int *had)
 			snprintf(why, len, "the master has %d shards, the "
 			    "stored LSNs are of %u", s->nflows, rec.nflows);
 		else if (rec.next_lsn == 0)
-			snprintf(why, len, "flow %d: stored LSN 0", i);
+			snprintf(why, len, "flow %d: its last full sync did "
+			    "not complete", i);
 		else {
 			f->lsn = rec.next_lsn;
 			continue;
@@ -779,7 +780,7 @@ run(struct sup *s)
 		session_fail(s, e.kind, "%s", e.msg);
 		return finish(s);
 	}
-	if (owed && partial) {
+	if (owed) {
 		/* what was applied since the resync may not be resumed */
 		strlcpy(why, "the sweep after the last full resync did not "
 		    "run", sizeof(why));

@@ -114,7 +114,8 @@ commit(struct worker *w, struct stable *ss)
 	struct error e;
 
 	ss->commit_ms = mono_ms();
-	if (ss->committed == ss->acked)
+	/* the journal of a full resync is not applied yet: nothing to resume */
+	if (ss->committed == ss->acked || w->held != NULL)
 		return;
 	/* held by the target's replicas too: a failover keeps it */
 	if (target_durable(w->target) == -1)
@@ -380,6 +381,74 @@ refill(struct worker *w)
 	return (size_t)n;
 }
 
+/* The held journal is applied: the next checkpoint stores an LSN again. */
+static void
+held_done(struct worker *w, struct stable *ss)
+{
+	log_info("the full resync's journal is applied (%" PRIu64 " records "
+	    "held for the sweep)", w->held_recs);
+	spool_close(w->held);
+	w->held = NULL;
+	journal_free(w->hjr);
+	w->hjr = NULL;
+	ss->committed = UINT64_MAX;
+	hold(ss, A_ACK);
+}
+
+/*
+ * The snapshot's journal, held while the sweep ran, as the full sync
+ * would have applied it (no LSN: it precedes JOURNAL_OFFSET): 1 when
+ * more could be applied now, 0 otherwise.
+ */
+static int
+replay_held(struct worker *w, struct stable *ss)
+{
+	struct journal_rec rec;
+	struct error e;
+	uint64_t before = journal_offset(w->hjr);
+	ssize_t got;
+	int rc = JOURNAL_OK, n;
+
+	for (n = 0; n < SLICE_RECORDS; n++) {
+		if (worker_stop || !writer_room(w->writer))
+			break;
+		while ((rc = journal_next(w->hjr, &rec)) == JOURNAL_AGAIN) {
+			if ((got = spool_get(w->held, w->rbuf, FEED_CHUNK,
+			    &e)) == -1)
+				wfail(w, e.kind, "the full resync's journal: "
+				    "%s", e.msg);
+			if (got == 0)
+				break;
+			if (journal_feed(w->hjr, w->rbuf, got) == -1)
+				wfail(w, journal_err(w->hjr)->kind, "the full "
+				    "resync's journal: %s",
+				    journal_error(w->hjr));
+		}
+		if (rc == JOURNAL_ERR)
+			wfail(w, ERR_DATA, "the full resync's journal, byte "
+			    "%" PRIu64 " of what %s/held-%d held: %s",
+			    journal_offset(w->hjr), w->cfg->state_dir, w->flow,
+			    journal_error(w->hjr));
+		if (rc == JOURNAL_AGAIN)
+			break;
+		if (rec.op == JOURNAL_COMMAND && writer_journal(w->writer,
+		    &rec) == -1)
+			wfail(w, worker_write_kind(w), "the full resync's "
+			    "journal: %.*s: %s", rec.argc > 0 ?
+			    (int)rec.argvlen[0] : 0, rec.argc > 0 ?
+			    rec.argv[0] : "", writer_error(w->writer)->msg);
+	}
+	w->applied += journal_offset(w->hjr) - before;
+	if (rc == JOURNAL_AGAIN && spool_bytes(w->held) == 0) {
+		if (journal_pending(w->hjr) != 0)
+			wfail(w, ERR_DATA, "the full resync's journal ends "
+			    "inside a record");
+		held_done(w, ss);
+		return 0;
+	}
+	return n == SLICE_RECORDS;
+}
+
 /*
  * Apply records while the writer has room and nothing holds them, at
  * most a slice: 1 when more could be applied now, 0 otherwise.
@@ -391,6 +460,8 @@ replay(struct worker *w, struct stable *ss)
 	uint64_t before = journal_offset(w->jr);
 	int rc, n;
 
+	if (ss->hold == H_NONE && w->held != NULL)
+		return replay_held(w, ss);
 	for (n = 0; n < SLICE_RECORDS; n++) {
 		if (worker_stop || ss->hold != H_NONE ||
 		    !writer_room(w->writer))
@@ -501,11 +572,11 @@ settle(struct worker *w, struct stable *ss, const char *why)
 		progress(w, ss);
 		if (replay(w, ss))
 			continue;
-		if (ss->hold == H_NONE && spool_bytes(w->spool) == 0 &&
-		    journal_pending(w->jr) == 0)
+		if (ss->hold == H_NONE && w->held == NULL &&
+		    spool_bytes(w->spool) == 0 && journal_pending(w->jr) == 0)
 			break;
-		if (ss->hold == H_NONE && writer_room(w->writer) &&
-		    spool_bytes(w->spool) == 0)
+		if (ss->hold == H_NONE && w->held == NULL &&
+		    writer_room(w->writer) && spool_bytes(w->spool) == 0)
 			break;	/* a partial record: it comes again */
 		pfd[0].fd = pfd[1].fd = -1;
 		(void)wait_events(w, pfd, ss->hold == H_GLOBAL ? 1 :
@@ -608,33 +679,11 @@ timers(struct worker *w, struct stable *ss)
 		worker_stats(w, MSG_STATS);
 }
 
-static void
-open_spool(struct worker *w)
-{
-	struct spool_opts o;
-	struct error e;
-	char path[PATH_MAX];
-	uint64_t share;
-
-	if ((size_t)snprintf(path, sizeof(path), "%s/spool-%d",
-	    w->cfg->state_dir, w->flow) >= sizeof(path))
-		wfail(w, ERR_CONFIG, "state-dir %s: too long for the spool",
-		    w->cfg->state_dir);
-	o.path = path;
-	o.mem_max = w->cfg->spool_memory;
-	o.file_max = w->cfg->spool_max;
-	share = w->cfg->spool_max_total / (w->m->nflows > 0 ?
-	    w->m->nflows : 1);
-	if (share < o.file_max)
-		o.file_max = share;
-	if ((w->spool = spool_open(&o, &e)) == NULL)
-		wfail(w, e.kind, "%s", e.msg);
-}
-
 /*
  * A full resync: every key written is acknowledged and marked; the
- * journal waits in the spool until the supervisor's sweeper is done
- * (sweep.h), which PHASE_SWEEP in the next stats asks for.
+ * snapshot's journal (held) and what follows it (the spool) wait until
+ * the supervisor's sweeper is done (sweep.h), which PHASE_SWEEP in the
+ * next stats asks for.
  */
 static void
 hold_for_sweep(struct worker *w, struct stable *ss)
@@ -662,8 +711,11 @@ swept(struct worker *w, struct stable *ss, const struct msg_swept *r)
 	ss->hold = H_NONE;
 	worker_phase(w, PHASE_STABLE);
 	log_info("the sweep deleted %" PRIu64 " keys: applying the journal "
-	    "(%" PRIu64 " bytes spooled meanwhile)", r->swept,
+	    "(%" PRIu64 " records held from the snapshot, %" PRIu64 " bytes "
+	    "spooled meanwhile)", r->swept, w->held_recs,
 	    spool_bytes(w->spool));
+	if (w->held != NULL && (w->hjr = journal_new(NULL)) == NULL)
+		wfail(w, ERR_SYS, "out of memory");
 	worker_stats(w, MSG_STATS);
 }
 
@@ -676,7 +728,7 @@ stable_run(struct worker *w)
 
 	rdb_free(w->rdb);	/* the snapshot's decoder is done */
 	w->rdb = NULL;
-	open_spool(w);
+	w->spool = worker_spool(w, "spool");
 	memset(&ss, 0, sizeof(ss));
 	ss.committed = UINT64_MAX;	/* the first ACK stores LSN_STABLE */
 	worker_phase(w, PHASE_STABLE);
@@ -685,8 +737,8 @@ stable_run(struct worker *w)
 	drain_target(w, &ss);
 	if (w->marks != NULL)
 		hold_for_sweep(w, &ss);
-	/* the journal from here on is applied after the sweep, if any */
-	writer_marks_off(w->writer);
+	if (w->held != NULL)
+		ss.committed = ss.acked;	/* for the ACKs; not stored */
 	commit(w, &ss);
 	send_ack(w, &ss);
 	worker_stats(w, MSG_STATS);

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -26,6 +27,7 @@
 #include "log.h"
 #include "lsnstore.h"
 #include "rdb.h"
+#include "spool.h"
 #include "target.h"
 #include "tmpkeys.h"
 #include "worker_int.h"
@@ -91,7 +93,8 @@ spool_stats(struct worker *w)
 		w->rate_applied = w->applied;
 		w->rate_ms = now;
 	}
-	w->st.spool = w->spool != NULL ? spool_bytes(w->spool) : 0;
+	w->st.spool = (w->spool != NULL ? spool_bytes(w->spool) : 0) +
+	    (w->held != NULL ? spool_bytes(w->held) : 0);
 	if (w->st.spool == 0)
 		w->st.drain_ms = 0;
 	else
@@ -332,17 +335,49 @@ worker_journal_start(struct worker *w)
  * The first byte of a snapshot: from now on the target no longer matches
  * any earlier LSN of this flow.  Not sooner: a FULL answer alone may end
  * in a mixed session that is retried, and a full sync may never start.
+ * The record stays, without an LSN: it says the target holds an earlier
+ * replication, so the next full sync is a resync (session.c).
  */
 static void
 forget_lsn(struct worker *w)
 {
+	struct lsn_rec rec;
 	struct error e;
 
 	if (w->forgot)
 		return;
 	w->forgot = 1;
-	if (lsnstore_del(w->lsn, w->flow, &e) == -1)
+	memset(&rec, 0, sizeof(rec));
+	strlcpy(rec.replid, w->m->replid, sizeof(rec.replid));
+	rec.nflows = w->m->nflows;
+	rec.state = LSN_FULLSYNC;
+	if (lsnstore_put(w->lsn, w->flow, &rec, &e) == -1)
 		wfail(w, e.kind, "%s", e.msg);
+}
+
+struct spool *
+worker_spool(struct worker *w, const char *name)
+{
+	struct spool_opts o;
+	struct spool *sp;
+	struct error e;
+	char path[PATH_MAX];
+	uint64_t share;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s-%d",
+	    w->cfg->state_dir, name, w->flow) >= sizeof(path))
+		wfail(w, ERR_CONFIG, "state-dir %s: too long for the spool",
+		    w->cfg->state_dir);
+	o.path = path;
+	o.mem_max = w->cfg->spool_memory;
+	o.file_max = w->cfg->spool_max;
+	share = w->cfg->spool_max_total / (w->m->nflows > 0 ?
+	    w->m->nflows : 1);
+	if (share < o.file_max)
+		o.file_max = share;
+	if ((sp = spool_open(&o, &e)) == NULL)
+		wfail(w, e.kind, "%s", e.msg);
+	return sp;
 }
 
 /*
@@ -401,6 +436,32 @@ flushed(struct worker *w, const struct journal_rec *rec)
 	    rdb_offset(w->rdb), rec->db);
 }
 
+/*
+ * A full resync holds the snapshot's journal until the sweep ran: a key
+ * the master deleted while we were away and writes again in place
+ * (APPEND, LPUSH, INCR) must not be applied to the stale value the
+ * target still has.  Dragonfly sends a key's bucket before any journal
+ * record that changes it, so applying the whole journal after every
+ * snapshot gives the same result as applying it as it came.
+ */
+static void
+hold_journal_blob(struct worker *w, const struct rdb_event *ev)
+{
+	struct error e;
+	int rc;
+
+	if ((rc = spool_put(w->held, ev->u.journal.p, ev->u.journal.len,
+	    &e)) == -1)
+		wfail(w, e.kind, "byte %" PRIu64 ": %s", rdb_offset(w->rdb),
+		    e.msg);
+	if (rc == SPOOL_FULL)
+		wfail(w, ERR_SYS, "byte %" PRIu64 ": the journal of the full "
+		    "resync, held for the sweep, outgrew the spool's limits "
+		    "(%" PRIu64 " bytes): starting over; raise spool-max or "
+		    "set flush-on-resync", rdb_offset(w->rdb),
+		    spool_bytes(w->held));
+}
+
 /* A JOURNAL_BLOB inside the snapshot: apply its records in order. */
 static void
 apply_journal_blob(struct worker *w, const struct rdb_event *ev)
@@ -422,6 +483,10 @@ apply_journal_blob(struct worker *w, const struct rdb_event *ev)
 		if (worker_is_command(&rec, "FLUSHALL") ||
 		    worker_is_command(&rec, "FLUSHDB"))
 			flushed(w, &rec);
+		if (w->held != NULL) {
+			w->held_recs++;
+			continue;
+		}
 		if (writer_journal(w->writer, &rec) == -1)
 			wfail(w, ERR_TARGET, "byte %" PRIu64 ": journal %.*s: "
 			    "%s", rdb_offset(w->rdb), rec.argc > 0 ?
@@ -438,6 +503,8 @@ apply_journal_blob(struct worker *w, const struct rdb_event *ev)
 		wfail(w, ERR_PROTO, "byte %" PRIu64 ": journal blob announced "
 		    "%" PRIu64 " records, held %" PRIu64, rdb_offset(w->rdb),
 		    ev->u.journal.nrec, n);
+	if (w->held != NULL)
+		hold_journal_blob(w, ev);
 }
 
 static void
@@ -650,12 +717,19 @@ full_sync(struct worker *w)
 		    "reply's \"%s\"", w->token, w->reply.token);
 }
 
+/*
+ * The snapshot is applied: JOURNAL_OFFSET may be resumed from, unless
+ * its journal is held for the sweep (stable.c stores the LSN once it is
+ * applied).
+ */
 static void
 checkpoint(struct worker *w)
 {
 	struct lsn_rec rec;
 	struct error e;
 
+	if (w->held != NULL)
+		return;
 	memset(&rec, 0, sizeof(rec));
 	strlcpy(rec.replid, w->m->replid, sizeof(rec.replid));
 	rec.nflows = w->m->nflows;
@@ -769,6 +843,8 @@ worker_main(const struct config *cfg, const struct dfly_master *m, int flow,
 	if (w.mark && (w.marks = marks_create(cfg->state_dir, flow, &e)) ==
 	    NULL)
 		wfail(&w, e.kind, "%s", e.msg);
+	if (w.mark)
+		w.held = worker_spool(&w, "held");
 	worker_phase(&w, PHASE_FULL_SYNC);
 	worker_stats(&w, MSG_STATS);
 	full_sync(&w);
@@ -786,8 +862,10 @@ worker_main(const struct config *cfg, const struct dfly_master *m, int flow,
 	fill_stats(&w);
 	log_info("snapshot applied: journal offset %" PRIu64 ", %" PRIu64
 	    " keys (%" PRIu64 " written, %" PRIu64 " skipped), %" PRIu64
-	    " journal commands, %" PRIu64 " bytes", w.st.lsn, w.st.keys,
-	    w.st.written, w.st.skipped, w.st.journal, w.st.bytes);
+	    " journal commands%s, %" PRIu64 " bytes", w.st.lsn, w.st.keys,
+	    w.st.written, w.st.skipped, w.held != NULL ? w.held_recs :
+	    w.st.journal, w.held != NULL ? " held for the sweep" : "",
+	    w.st.bytes);
 	if (w.stable)
 		stable_run(&w);
 	linger(&w);

@@ -346,13 +346,6 @@ reply_cb(void *arg, uint64_t tag, const redisReply *r)
 /* ------------------------------------------------------------ life */
 
 void
-writer_marks_off(struct writer *w)
-{
-	w->opts.mark = NULL;
-	w->opts.mark_arg = NULL;
-}
-
-void
 writer_opts_init(struct writer_opts *o)
 {
 	int i;

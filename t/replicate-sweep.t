@@ -165,6 +165,68 @@ st = ctl(p.sock, 'status')
 ok(re.search(r'^sweeps 1 swept %d last_swept %d last_scanned \d+ last_marks \d+ last_ms \d+$'
              % (STALE, STALE), st, re.M), 'status text: the sweep line')
 
+# ------------------------------------------------------------ (1b) re-created in place
+# Keys the master deleted while df2redis was away and writes again, in
+# place, during the full resync: LPUSH, APPEND, INCR, SADD on the stale
+# target value would keep old elements.  The snapshot's journal waits for
+# the sweep, which deletes the stale values first.
+class Recreate(LoadThread):
+    pause = 0.001
+
+    def batch(self, pl):
+        for _ in range(20):
+            n = self.n
+            i = n % RE_KEYS        # first writes all through the full sync
+            pl.lpush('re:list:%d' % i, n)
+            pl.append('re:str:%d' % i, '.%d' % n)
+            pl.incr('re:ctr:%d' % i)
+            pl.sadd('re:set:%d' % i, n)
+            self.n += 1
+
+
+RE_KEYS = 20000
+mc = m.client(0)
+fill(mc, 'bulk:', 20000)                   # a full sync of a second or more
+pl = mc.pipeline(transaction=False)
+for i in range(RE_KEYS):
+    pl.rpush('re:list:%d' % i, 'old1', 'old2')
+    pl.set('re:str:%d' % i, 'old')
+    pl.set('re:ctr:%d' % i, 1000000)
+    pl.sadd('re:set:%d' % i, 'old')
+pl.execute()
+equal('re-created keys: replicated with their old values', lambda: target_dbs(tgt), master_dbs(m), p)
+is_(replicate_stop(p), 0, 'SIGTERM: exit 0')
+for i in range(RE_KEYS):
+    pl.delete('re:list:%d' % i, 're:str:%d' % i, 're:ctr:%d' % i, 're:set:%d' % i)
+pl.execute()
+p = replicate_start(m, url, args, state_dir=p.state_dir)
+before = len(proc_log(p))
+ok(wait_status(p.sock, lambda t: 'state full-sync' in t, timeout=60, proc=p) is not None,
+   're-created keys: the full resync runs')
+load = Recreate(m)
+ok(stable(p, timeout=90) is not None, 're-created keys: resync in stable sync')
+time.sleep(0.5)
+load.stop()
+log = proc_log(p)[before:]
+during = sum(int(x) for x in re.findall(r'skipped\), (\d+) journal commands', log))
+diag('%d writes; %d journal commands came inside the snapshots' % (load.n, during))
+ok(during > 0, 'writes in place came inside the snapshot (%d journal commands)' % during)
+equal('re-created keys: the target equals the master, no old element or count left',
+      lambda: target_dbs(tgt), master_dbs(m), p)
+tc.execute_command('SELECT', 0)
+pl = tc.pipeline(transaction=False)
+for i in range(RE_KEYS):
+    pl.lrange('re:list:%d' % i, -1, -1)
+    pl.sismember('re:set:%d' % i, 'old')
+old = sum(1 for r in pl.execute() if r == [b'old2'] or r is True or r == 1)
+is_(old, 0, 'no re-created list or set holds an old element')
+ok(re.search(r'the full resync\'s journal is applied \(\d+ records held for the sweep\)', log),
+   'the held journal was applied after the sweep')
+is_([f for f in os.listdir(p.state_dir) if f.startswith('held-')], [], 'no held journal file is left')
+recs = lsn_flows(p.state_dir)
+ok(len(recs) == NFLOWS and all(int(r.split()[3]) > 0 and r.split()[4] == '2' for r in recs.values()),
+   'then every flow stored its LSN in stable sync') or diag(recs)
+
 # ------------------------------------------------------------ (2) killed during the sweep
 # 300,000 stale keys on the target make the sweep take a while
 is_(replicate_stop(p), 0, 'SIGTERM: exit 0')
@@ -178,6 +240,9 @@ p.wait()
 time.sleep(0.5)
 left = marks_files(p.state_dir)
 ok(any(f.startswith('marks-') for f in left), 'killed mid-sweep, the marks stay (%s)' % left)
+recs = lsn_flows(p.state_dir, cleared=True)
+ok(len(recs) == NFLOWS and all(r.split()[3] == '0' for r in recs.values()),
+   'killed before the held journal was applied, no flow stored an LSN to resume from') or diag(recs)
 sd = p.state_dir
 # a new daemon must find no old worker or sweeper still at work
 time.sleep(1)
@@ -210,6 +275,36 @@ is_(sj['sweeps'], 0, 'flush-on-resync: no sweep')
 equal('flush-on-resync: the target equals the master', lambda: target_dbs(tgt), master_dbs(m), p)
 tc.execute_command('SELECT', 5)
 is_(tc.get('foreign'), b'not ours', 'db 5 still untouched')
+is_(replicate_stop(p), 0, 'SIGTERM: exit 0')
+
+# ------------------------------------------------------------ (3b) held journal too big
+# 1 MiB in memory, no file: a journal of a few MiB during the snapshot
+# cannot be held; the full resync starts over, and passes once it fits.
+class Big(LoadThread):
+    def batch(self, pl):
+        for _ in range(20):
+            pl.set('big:%d' % (self.n % 500), 'x' * 2000)
+            self.n += 1
+
+
+tc.execute_command('SELECT', 0)
+tc.set('stale:2', 'x')
+p = replicate_start(m, url, args + ['--spool-memory', '1M', '--spool-max', '0'], state_dir=sd)
+before = len(proc_log(p))
+ok(wait_status(p.sock, lambda t: 'state full-sync' in t, timeout=60, proc=p) is not None,
+   'small spool: the full resync runs')
+load = Big(m)
+t0 = time.time()
+while time.time() - t0 < 60 and "outgrew the spool's limits" not in proc_log(p)[before:]:
+    time.sleep(0.1)
+load.stop()
+log = proc_log(p)[before:]
+ok(re.search(r"flow \d+ full-sync: byte \d+: the journal of the full resync, held for the sweep, "
+             r"outgrew the spool's limits \(\d+ bytes\): starting over", log),
+   'a held journal over the limits: the error names flow, byte and limit') or diag(log[-2000:])
+ok(stable(p, timeout=120) is not None, 'small spool: without the load, the full resync passes')
+equal('small spool: the target equals the master', lambda: target_dbs(tgt), master_dbs(m), p)
+is_(tc.get('stale:2'), None, 'small spool: the stale key was swept')
 is_(replicate_stop(p), 0, 'SIGTERM: exit 0')
 m.stop()
 tgt.stop()

@@ -115,15 +115,17 @@ def lsn_records(state_dir):
                           stderr=subprocess.DEVNULL).stdout.decode()
 
 
-def lsn_flows(state_dir):
-    """{flow: 'v1 ...' record} of STATE_DIR/lsn.mdb."""
+def lsn_flows(state_dir, cleared=False):
+    """{flow: 'v1 ...' record} of STATE_DIR/lsn.mdb: the checkpoints, and
+    with cleared=True also the records a full sync cleared (LSN 0)."""
     out, key = {}, None
     for line in lsn_records(state_dir).splitlines():
         m = re.match(r' flow:(\d+)$', line)
         if m:
             key = int(m.group(1))
         elif key is not None and line.startswith(' v1 '):
-            out[key] = line[1:]
+            if cleared or line.split()[3] != '0':
+                out[key] = line[1:]
             key = None
     return out
 
