@@ -55,7 +55,8 @@ enum flow_phase {
 	PHASE_DONE,		/* everything up to the trailer applied */
 	PHASE_STABLE,		/* replaying the journal (replicate) */
 	PHASE_SWEEP,		/* stable sync, the journal held while the
-				   full resync's sweep runs (sweep.h) */
+				   full resync's sweep runs (sweep.h), then
+				   the snapshot's part of it applied */
 	PHASE_FAILED,
 };
 

@@ -59,6 +59,8 @@ enum after {
 	A_PING,		/* the same, at once, then the stats (TAKEOVER) */
 	A_ARRIVE,	/* at a FLUSHALL/FLUSHDB: join the barrier */
 	A_GLOBAL_RAN,	/* the last to arrive ran it: store, release */
+	A_HELD,		/* a full resync's journal applied: store, ACK,
+			   and stable sync at last */
 };
 
 /* A FLUSHALL or FLUSHDB kept while the flows meet at its barrier. */
@@ -310,6 +312,13 @@ release(struct worker *w, struct stable *ss)
 	case A_GLOBAL_RAN:
 		global_ran(w, ss);
 		break;
+	case A_HELD:
+		commit(w, ss);
+		send_ack(w, ss);
+		if (w->conn.fd != -1)	/* not settling */
+			worker_phase(w, PHASE_STABLE);
+		worker_stats(w, MSG_STATS);
+		break;
 	}
 }
 
@@ -392,7 +401,7 @@ held_done(struct worker *w, struct stable *ss)
 	journal_free(w->hjr);
 	w->hjr = NULL;
 	ss->committed = UINT64_MAX;
-	hold(ss, A_ACK);
+	hold(ss, A_HELD);
 }
 
 /*
@@ -709,7 +718,9 @@ swept(struct worker *w, struct stable *ss, const struct msg_swept *r)
 		return;
 	}
 	ss->hold = H_NONE;
-	worker_phase(w, PHASE_STABLE);
+	/* PHASE_SWEEP until the snapshot's journal is applied and stored */
+	if (w->held == NULL)
+		worker_phase(w, PHASE_STABLE);
 	log_info("the sweep deleted %" PRIu64 " keys: applying the journal "
 	    "(%" PRIu64 " records held from the snapshot, %" PRIu64 " bytes "
 	    "spooled meanwhile)", r->swept, w->held_recs,
