@@ -184,9 +184,9 @@ class Recreate(LoadThread):
             self.n += 1
 
 
-RE_KEYS = 20000
+RE_KEYS = 3000
 mc = m.client(0)
-fill(mc, 'bulk:', 20000)                   # a full sync of a second or more
+fill(mc, 'bulk:', 6000)                    # a longer full sync
 pl = mc.pipeline(transaction=False)
 for i in range(RE_KEYS):
     pl.rpush('re:list:%d' % i, 'old1', 'old2')
@@ -226,6 +226,11 @@ is_([f for f in os.listdir(p.state_dir) if f.startswith('held-')], [], 'no held 
 recs = lsn_flows(p.state_dir)
 ok(len(recs) == NFLOWS and all(int(r.split()[3]) > 0 and r.split()[4] == '2' for r in recs.values()),
    'then every flow stored its LSN in stable sync') or diag(recs)
+for i in range(6000):                      # the later comparisons stay short
+    pl.delete('bulk:%d' % i)
+for i in range(RE_KEYS):
+    pl.delete('re:list:%d' % i, 're:str:%d' % i, 're:ctr:%d' % i, 're:set:%d' % i)
+pl.execute()
 
 # ------------------------------------------------------------ (2) killed during the sweep
 # 300,000 stale keys on the target make the sweep take a while
@@ -283,7 +288,7 @@ is_(replicate_stop(p), 0, 'SIGTERM: exit 0')
 class Big(LoadThread):
     def batch(self, pl):
         for _ in range(20):
-            pl.set('big:%d' % (self.n % 500), 'x' * 2000)
+            pl.set('big:%d' % (self.n % 500), 'x' * 20000)
             self.n += 1
 
 
