@@ -279,6 +279,15 @@ import_file(const char *path, struct importer *im, struct progress *pg)
 	for (;;) {
 		while ((st = rdb_next(r, &ev)) == RDB_OK) {
 			note_key(im, &ev);
+			if (ev.type == RDB_EV_MODULE_AUX) {
+				/* no key holds it: the target's module must */
+				log_warnx("%s: byte %" PRIu64 ": module \"%.*s\": "
+				    "its auxiliary data (no key) is not written",
+				    path, rdb_offset(r),
+				    (int)ev.u.module_name.len,
+				    ev.u.module_name.p);
+				continue;
+			}
 			if (ev.type == RDB_EV_KEY &&
 			    (im->cur = writer_for(im, ev.db)) == NULL)
 				goto out;

@@ -437,6 +437,21 @@ dispatch(struct sup *s, int slot)
 	}
 }
 
+/* What ps shows: the session's state and size, set when they change. */
+static void
+sup_title(struct sup *s)
+{
+	static enum sess_state last = (enum sess_state)-1;
+	static int last_n = -1;
+
+	if (s->state == last && s->nflows == last_n)
+		return;
+	last = s->state;
+	last_n = s->nflows;
+	setproctitle("supervisor %s %d flows", session_state_name(s->state),
+	    s->nflows);
+}
+
 int
 sup_pump(struct sup *s, int (*cond)(struct sup *), int timeout_ms, int intr)
 {
@@ -459,6 +474,7 @@ sup_pump(struct sup *s, int (*cond)(struct sup *), int timeout_ms, int intr)
 		if (timeout_ms >= 0 && waited >= timeout_ms)
 			break;
 		wait_ms = timeout_ms >= 0 ? timeout_ms - waited : -1;
+		sup_title(s);
 		np = poll_set(s, pfd, slot, &wait_ms);
 		n = poll(pfd, np, wait_ms);
 		if (n == -1 && errno != EINTR)

@@ -74,12 +74,36 @@ worker_stop_pending(void)
 	return worker_stop;
 }
 
+/* What ps shows: the phase, and how far the flow is in it. */
+static void
+title(struct worker *w)
+{
+	int64_t lag = 0;
+
+	switch (w->st.phase) {
+	case PHASE_STABLE:
+		if (w->st.behind_since != 0)
+			lag = mono_ms() - w->st.behind_since;
+		setproctitle("flow %d stable lsn %" PRIu64 " lag %" PRId64
+		    "ms", w->flow, w->st.lsn, lag > 0 ? lag : 0);
+		break;
+	case PHASE_FULL_SYNC:
+		setproctitle("flow %d full-sync %" PRIu64 " keys", w->flow,
+		    w->st.keys);
+		break;
+	default:
+		setproctitle("flow %d %s", w->flow,
+		    msg_phase_name(w->st.phase));
+		break;
+	}
+}
+
 void
 worker_phase(struct worker *w, enum flow_phase p)
 {
 	w->st.phase = p;
 	log_setprefix("flow %d %s", w->flow, msg_phase_name(p));
-	setproctitle("flow %d %s", w->flow, msg_phase_name(p));
+	title(w);
 }
 
 /* The spool and the time to drain it at the last second's apply rate. */
@@ -142,6 +166,7 @@ void
 worker_stats(struct worker *w, enum msg_type type)
 {
 	fill_stats(w);
+	title(w);
 	worker_report(w, type, &w->st, sizeof(w->st));
 	w->last_stats_ms = mono_ms();
 }
@@ -556,6 +581,13 @@ drain(struct worker *w)
 		case RDB_EV_KEY_END:
 			w->st.keys++;
 			break;
+		case RDB_EV_MODULE_AUX:
+			/* no key holds it: the target's module must */
+			log_warnx("byte %" PRIu64 ": module \"%.*s\": its "
+			    "auxiliary data (no key) is not written",
+			    rdb_offset(w->rdb), (int)ev.u.module_name.len,
+			    ev.u.module_name.p);
+			continue;
 		default:
 			break;
 		}

@@ -489,6 +489,19 @@ r = run([JA, standalone.url, jfile], universal_newlines=True)
 ok(r.returncode != 0 and 'key "w"' in r.stderr and 'WRONGTYPE' in r.stderr and 'LPUSH' in r.stderr,
    'journal: WRONGTYPE stops with the key and the command') or diag(r.stderr)
 
+# MODULE_AUX (a module's data outside any key): said, naming the module
+L = rdb_len
+aux = (b'\xf7' + L(rdb_module_id('graphdata', 5)) + L(2) + L(2) + L(2) + L(7) + L(5) + L(1) + b'x' + L(0) +
+       b'\xfe\x00' + b'\x00' + L(5) + b'after' + L(1) + b'x')
+apath = os.path.join(tmpdir('aux'), 'aux.rdb')
+with open(apath, 'wb') as f:
+    f.write(b'REDIS0009' + aux + b'\xff' + b'\0' * 8)
+c.flushall()
+r = imp(standalone.url, [apath])
+ok(r.returncode == 0 and re.search(r'aux.rdb: byte \d+: module "graphdata": its auxiliary data \(no key\) is not written',
+                                   r.stderr), 'MODULE_AUX: a warning names the module') or diag(r.stderr)
+is_(c.get('after'), b'x', 'MODULE_AUX: the keys after it are written')
+
 cl.stop()
 standalone.stop()
 done_testing()

@@ -53,14 +53,7 @@ def _crctable():
 crc64.table = _crctable()
 
 
-def L(n):
-    if n < 64:
-        return bytes([n])
-    if n < 16384:
-        return bytes([0x40 | n >> 8, n & 0xff])
-    if n < 2 ** 32:
-        return b'\x80' + struct.pack('>I', n)
-    return b'\x81' + struct.pack('>Q', n)
+L = rdb_len
 
 
 def S(b):
@@ -80,12 +73,7 @@ def flow(body):
     return b'REDIS0009' + body + b'\xff' + b'\0' * 8 + b'T' * 40
 
 
-def module_id(name, encver):
-    chars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
-    v = 0
-    for c in name:
-        v = v << 6 | chars.index(c)
-    return v << 10 | encver
+module_id = rdb_module_id
 
 
 def listpack(elems):

@@ -525,3 +525,23 @@ def diff_keyspaces(got, want, limit=10):
                 if len(out) >= limit:
                     return out
     return out
+
+
+def rdb_len(n):
+    """An RDB length encoding."""
+    if n < 64:
+        return bytes([n])
+    if n < 16384:
+        return bytes([0x40 | n >> 8, n & 0xff])
+    if n < 2 ** 32:
+        return b'\x80' + n.to_bytes(4, 'big')
+    return b'\x81' + n.to_bytes(8, 'big')
+
+
+def rdb_module_id(name, encver):
+    """A module type id: its 9-character name and encoding version."""
+    chars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+    v = 0
+    for ch in name:
+        v = v << 6 | chars.index(ch)
+    return v << 10 | encver
