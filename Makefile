@@ -53,7 +53,7 @@ $(shell rm -f bin/df2redis bin/df2redisctl t/dflymaster/dflymaster; rm -rf t/bin
 endif
 endif
 
-.PHONY: all test asan fuzz bench soak demo clean install redis74
+.PHONY: all test asan fuzz bench soak demo clean install uninstall redis74
 all: $(PROGS) $(TOOLS)
 
 bin/df2redis: $(O)/src/df2redis.o $(LIB_OBJS)
@@ -147,11 +147,44 @@ demo:
 	@sh t/demo/run
 
 PREFIX ?= /usr/local
+MANDIR ?= $(PREFIX)/share/man
+UNAME := $(shell uname)
+SYSCONFDIR ?= $(if $(filter FreeBSD,$(UNAME)),$(PREFIX)/etc,/etc)
+# the host's init system: systemd, openrc, bsdrc or none
+INIT ?= $(shell if [ -d /run/systemd/system ]; then echo systemd; \
+	elif [ -x /sbin/openrc-run ]; then echo openrc; \
+	elif [ "$(UNAME)" = FreeBSD ]; then echo bsdrc; else echo none; fi)
+RC_systemd = rc/df2redis.service /etc/systemd/system/df2redis.service 644
+RC_openrc = rc/df2redis.openrc /etc/init.d/df2redis 755
+RC_bsdrc = rc/df2redis.rc $(PREFIX)/etc/rc.d/df2redis 755
+RC = $(RC_$(INIT))
+# the rc files name the default paths: point them at these
+RC_SED = -e 's|\(/usr/local\)\{0,1\}/etc/df2redis.conf|$(SYSCONFDIR)/df2redis.conf|g' \
+	-e 's|/usr/local/bin/|$(PREFIX)/bin/|g'
+
+# the configuration is installed once: never over an operator's
 install: bin/df2redis bin/df2redisctl
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/man/man5
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(SYSCONFDIR)
 	install -m 755 bin/df2redis bin/df2redisctl $(DESTDIR)$(PREFIX)/bin/
-	for m in src/*.8; do [ -e "$$m" ] && install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man8/; done; true
-	for m in src/*.5; do [ -e "$$m" ] && install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man5/; done; true
+	install -m 644 src/df2redis.8 src/df2redisctl.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 644 src/df2redis.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/df2redis.conf ]; then \
+	    echo "kept $(DESTDIR)$(SYSCONFDIR)/df2redis.conf (etc/df2redis.conf is the sample)"; \
+	else install -m 644 etc/df2redis.conf $(DESTDIR)$(SYSCONFDIR)/; fi
+	@set -- $(RC); if [ $$# -eq 3 ]; then \
+	    install -d $(DESTDIR)$$(dirname $$2) && \
+	    sed $(RC_SED) $$1 > $(DESTDIR)$$2.new && chmod $$3 $(DESTDIR)$$2.new && \
+	    mv $(DESTDIR)$$2.new $(DESTDIR)$$2 && echo "installed $(DESTDIR)$$2 ($(INIT))"; \
+	else echo "no init system found (INIT=systemd|openrc|bsdrc installs its script)"; fi
+
+# the configuration stays: it is the operator's
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/df2redis $(DESTDIR)$(PREFIX)/bin/df2redisctl \
+	    $(DESTDIR)$(MANDIR)/man8/df2redis.8 $(DESTDIR)$(MANDIR)/man8/df2redisctl.8 \
+	    $(DESTDIR)$(MANDIR)/man5/df2redis.conf.5
+	@set -- $(RC); if [ $$# -eq 3 ]; then rm -f $(DESTDIR)$$2; fi
+	@echo "kept $(DESTDIR)$(SYSCONFDIR)/df2redis.conf"
 
 clean:
 	rm -rf obj t/bin bin/df2redis bin/df2redisctl t/dflymaster/dflymaster
