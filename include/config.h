@@ -101,6 +101,9 @@ int	config_read_secret(const char *path, char *buf, size_t buflen,
 	    struct error *);
 /* The usage of `df2redis CMD` (replicate or migrate), every option. */
 void	config_usage(FILE *, const char *cmd);
+/* Calls fn with the name of every option whose value differs in a and b. */
+void	config_changed(const struct config *a, const struct config *b,
+	    void (*fn)(void *, const char *), void *arg);
 /* Only the options, one per line: for the usage of `df2redis` itself. */
 void	config_options(FILE *);
 

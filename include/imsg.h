@@ -44,6 +44,8 @@ enum msg_type {
 	MSG_REFLOW,		/* supervisor to worker, struct msg_reflow */
 	MSG_SWEPT,		/* struct msg_swept: the sweeper's result;
 				   supervisor to worker: apply the journal */
+	MSG_VERBOSE,		/* supervisor to worker, struct msg_verbose:
+				   the log level after a SIGHUP */
 };
 
 enum flow_phase {
@@ -125,6 +127,10 @@ struct msg_error {
 
 #define MSG_MAXPAYLOAD	sizeof(struct msg_swept)
 
+struct msg_verbose {
+	int32_t		 verbose;
+};
+
 struct msg {
 	struct msg_hdr	 hdr;
 	union {
@@ -133,6 +139,7 @@ struct msg {
 		struct msg_stats	 stats;
 		struct msg_flushed	 flushed;
 		struct msg_swept	 swept;
+		struct msg_verbose	 verbose;
 		struct msg_error	 error;
 		char			 raw[MSG_MAXPAYLOAD];
 	} u;

@@ -17,6 +17,8 @@ void	log_init(const char *ident, int dest, int verbose);
 void	log_setprefix(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2)));
 void	log_setverbose(int verbose);
+/* SIGHUP: a new connection to syslog (stderr needs none). */
+void	log_reopen(void);
 void	log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

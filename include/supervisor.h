@@ -81,6 +81,9 @@ struct sup {
 	/* the process */
 	struct config		 cfg;
 	const char		*cmd;
+	int			 argc;		/* the command line, copied: */
+	char			**argv;		/* a SIGHUP reads it again */
+	int			 migrate;
 	int			 ctlfd;
 	int			 sigfd[2];
 	struct pidfh		*pfh;

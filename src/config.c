@@ -74,6 +74,56 @@ static const struct option_desc {
 };
 #define NOPTIONS	(sizeof(options) / sizeof(options[0]))
 
+/* The options config_set() parses itself (set_special()). */
+static int
+special_changed(const struct config *a, const struct config *b,
+    const char *name)
+{
+	if (strcmp(name, "source") == 0)
+		return strcmp(a->source_host, b->source_host) != 0 ||
+		    a->source_port != b->source_port;
+	if (strcmp(name, "db-map") == 0)
+		return memcmp(a->db_map, b->db_map, sizeof(a->db_map)) != 0;
+	if (strcmp(name, "unsupported") == 0)
+		return a->unsupported != b->unsupported;
+	if (strcmp(name, "batch") == 0)
+		return a->batch != b->batch;
+	return 0;
+}
+
+void
+config_changed(const struct config *a, const struct config *b,
+    void (*fn)(void *, const char *), void *arg)
+{
+	const struct option_desc *o;
+	const char *pa, *pb;
+	int diff;
+	size_t i;
+
+	for (i = 0; i < NOPTIONS; i++) {
+		o = &options[i];
+		pa = (const char *)a + o->off;
+		pb = (const char *)b + o->off;
+		switch (o->kind) {
+		case OPT_STR:
+			diff = strcmp(pa, pb) != 0;
+			break;
+		case OPT_INT:
+		case OPT_FLAG:
+			diff = *(const int *)pa != *(const int *)pb;
+			break;
+		case OPT_SIZE:
+			diff = *(const uint64_t *)pa != *(const uint64_t *)pb;
+			break;
+		default:
+			diff = special_changed(a, b, o->name);
+			break;
+		}
+		if (diff)
+			fn(arg, o->name);
+	}
+}
+
 void
 config_init(struct config *cfg)
 {

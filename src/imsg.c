@@ -28,6 +28,8 @@ static const struct {
 	    sizeof(struct msg_stats) },
 	[MSG_REFLOW] = { sizeof(struct msg_reflow), sizeof(struct msg_reflow) },
 	[MSG_SWEPT] = { sizeof(struct msg_swept), sizeof(struct msg_swept) },
+	[MSG_VERBOSE] = { sizeof(struct msg_verbose),
+	    sizeof(struct msg_verbose) },
 };
 #define MSG_NTYPES	(sizeof(msg_sizes) / sizeof(msg_sizes[0]))
 

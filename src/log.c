@@ -33,6 +33,15 @@ log_setverbose(int verbose)
 }
 
 void
+log_reopen(void)
+{
+	if (log_dest != LOG_TO_SYSLOG)
+		return;
+	closelog();
+	openlog(log_ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+void
 log_setprefix(const char *fmt, ...)
 {
 	va_list ap;

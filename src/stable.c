@@ -635,6 +635,10 @@ read_supervisor(struct worker *w, struct stable *ss)
 		swept(w, ss, &msg.u.swept);
 		return;
 	}
+	if (n == 1 && msg.hdr.type == MSG_VERBOSE) {
+		log_setverbose(msg.u.verbose.verbose);
+		return;
+	}
 	if (n == 1) {
 		log_warnx("unexpected message %u from the supervisor",
 		    msg.hdr.type);

@@ -339,6 +339,57 @@ sup_end_workers(struct sup *s, int sig)
 /* ------------------------------------------------------------ poll loop */
 
 static void
+not_applied(void *arg, const char *name)
+{
+	(void)arg;
+	if (strcmp(name, "verbose") != 0)
+		log_warnx("SIGHUP: %s changed: it takes a restart, not "
+		    "applied", name);
+}
+
+/*
+ * SIGHUP: the log is reopened and the command line and configuration
+ * file read again; the log level changes at once (every worker is told),
+ * any other option only with a restart, which the log says.
+ */
+static void
+reload(struct sup *s)
+{
+	struct config n;
+	struct msg_verbose v;
+	struct error e;
+	char *av[s->argc + 1];
+	int i;
+
+	log_reopen();
+	/* getopt_long permutes what it parses */
+	memcpy(av, s->argv, sizeof(av));
+	config_init(&n);
+	if (config_parse_args(&n, s->argc, av, &e) != 0) {
+		log_warnx("SIGHUP: %s: nothing reloaded", e.msg);
+		goto out;
+	}
+	if (s->migrate)
+		n.full_sync_only = 1;
+	config_changed(&s->cfg, &n, not_applied, NULL);
+	if (n.verbose == s->cfg.verbose) {
+		log_info("SIGHUP: log reopened, configuration read again");
+		goto out;
+	}
+	log_info("SIGHUP: log level %d, was %d", n.verbose, s->cfg.verbose);
+	s->cfg.verbose = n.verbose;
+	log_setverbose(n.verbose);
+	v.verbose = n.verbose;
+	for (i = 0; i < s->nflows; i++)
+		if (s->flows[i].pid > 0 && s->flows[i].fd != -1 &&
+		    msg_send(s->flows[i].fd, MSG_VERBOSE, &v, sizeof(v),
+		    &e) == -1)
+			log_warnx("flow %d: %s", i, e.msg);
+out:
+	explicit_bzero(&n, sizeof(n));
+}
+
+static void
 handle_signals(struct sup *s)
 {
 	unsigned char b[16];
@@ -350,7 +401,8 @@ handle_signals(struct sup *s)
 				if (!s->stop)
 					log_info("signal %d: stopping", b[i]);
 				s->stop = 1;
-			}
+			} else if (b[i] == SIGHUP)
+				reload(s);
 }
 
 static void
@@ -517,9 +569,9 @@ setup_signals(struct sup *s)
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
 }
 
 static int
@@ -649,6 +701,19 @@ main_loop(struct sup *s)
 	return 0;
 }
 
+/* The copy may hold a password (a target URL): wiped. */
+static void
+free_argv(struct sup *s)
+{
+	int i;
+
+	for (i = 0; i < s->argc; i++) {
+		explicit_bzero(s->argv[i], strlen(s->argv[i]));
+		free(s->argv[i]);
+	}
+	free(s->argv);
+}
+
 static int
 run(int argc, char **argv, int migrate)
 {
@@ -658,6 +723,13 @@ run(int argc, char **argv, int migrate)
 
 	memset(&s, 0, sizeof(s));
 	s.cmd = argv[0];
+	s.migrate = migrate;
+	if ((s.argv = calloc(argc + 1, sizeof(*s.argv))) == NULL)
+		fatal("argv");
+	/* setproctitle() reuses the space of the original */
+	for (s.argc = 0; s.argc < argc; s.argc++)
+		if ((s.argv[s.argc] = strdup(argv[s.argc])) == NULL)
+			fatal("argv");
 	s.ctlfd = -1;
 	s.ctl_wait_fd = -1;
 	s.sweep_fd = -1;
@@ -668,6 +740,7 @@ run(int argc, char **argv, int migrate)
 	if ((rc = configure(&s, argc, argv, migrate, where, sizeof(where))) !=
 	    -1) {
 		explicit_bzero(&s.cfg, sizeof(s.cfg));
+		free_argv(&s);
 		return rc;
 	}
 	rc = 1;
@@ -694,6 +767,7 @@ out:
 	free(s.flows);
 	status_free(&s);
 	explicit_bzero(&s.cfg, sizeof(s.cfg));
+	free_argv(&s);
 	return rc;
 }
 

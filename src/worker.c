@@ -822,6 +822,10 @@ linger(struct worker *w)
 			log_debug("every flow is done: closing the flow");
 			return;
 		}
+		if (n == 1 && msg.hdr.type == MSG_VERBOSE) {
+			log_setverbose(msg.u.verbose.verbose);
+			continue;
+		}
 		if (n == 1)
 			log_warnx("unexpected message %u from the supervisor",
 			    msg.hdr.type);

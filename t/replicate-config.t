@@ -3,6 +3,8 @@
 # the password rule shared with import (file, URL, environment), a /DB in
 # the target URL, handshake errors with a Redis as the source.
 import os
+import re
+import signal
 import sys
 import time
 
@@ -186,5 +188,50 @@ for db in ('0', '1', '2'):
 compare(dump_cluster(cl), {'0': union}, 'on a cluster every db goes to db 0, as import does')
 cl.stop()
 m.stop()
+
+# ------------------------------------------------------------ SIGHUP
+def wait_for(cond, secs):
+    end = time.time() + secs
+    while time.time() < end:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+# The log level changes at once, in the supervisor and in every worker;
+# any other option changed is named as taking a restart, never applied.
+m = Master(2)
+tgt = RedisServer()
+hd = tmpdir('hup')
+hconf = os.path.join(hd, 'df2redis.conf')
+with open(hconf, 'w') as f:
+    f.write('verbose 0\nbatch 512\n')
+p = replicate_start(m, tgt.url, ['-f', hconf])
+ok(wait_status(p.sock, lambda t: flows_stable(t, 2), timeout=60, proc=p) is not None, 'SIGHUP: stable sync')
+before = len(proc_log(p))
+with open(hconf, 'w') as f:
+    f.write('verbose 2\nbatch 64\n')
+p.send_signal(signal.SIGHUP)
+ok(wait_for(lambda: 'SIGHUP: log level 2, was 0' in proc_log(p)[before:], 10),
+   'SIGHUP: the new log level is logged')
+m.client().flushdb()       # each worker logs the FLUSHDB run once, at debug level
+ok(wait_for(lambda: len(re.findall(r'flow \d stable: LSN \d+: FLUSHDB run once',
+                                   proc_log(p)[before:])) >= 1, 10),
+   'SIGHUP: a worker logs at the new level') or diag(proc_log(p)[before:][-1500:])
+log = proc_log(p)[before:]
+ok('SIGHUP: batch changed: it takes a restart, not applied' in log,
+   'SIGHUP: an option that needs a restart is named, not applied')
+ok('verbose changed' not in log and 'target changed' not in log, 'SIGHUP: only what changed is named')
+with open(hconf, 'w') as f:
+    f.write('verbose 2\nbogus 1\n')
+before = len(proc_log(p))
+p.send_signal(signal.SIGHUP)
+ok(wait_for(lambda: re.search(r'SIGHUP: .*unknown option "bogus".*: nothing reloaded',
+                              proc_log(p)[before:]), 10), 'SIGHUP: a broken file is reported, nothing reloaded')
+ok(p.poll() is None, 'SIGHUP: still running')
+is_(replicate_stop(p), 0, 'SIGHUP: SIGTERM after, exit 0')
+m.stop()
+tgt.stop()
 
 done_testing()
