@@ -51,6 +51,8 @@ int	dfly_connect(struct net_conn *, const char *host, int port,
 int	dfly_handshake(struct net_conn *, struct dfly_master *,
 	    struct error *);
 /* DFLY FLOW replid syncid flow [lsn]; lsn 0 asks for a full sync. */
+/* The keys of every database (INFO keyspace), for progress. */
+int	dfly_keys(struct net_conn *, uint64_t *keys, struct error *);
 int	dfly_flow(struct net_conn *, const struct dfly_master *, int flow,
 	    uint64_t lsn, struct dfly_flow_reply *, struct error *);
 int	dfly_sync(struct net_conn *, const struct dfly_master *,

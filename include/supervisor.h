@@ -81,6 +81,8 @@ struct sup {
 	/* the process */
 	struct config		 cfg;
 	const char		*cmd;
+	uint64_t		 sync_keys;	/* the master's, at DFLY SYNC */
+	int64_t			 sync_ms;	/* mono ms of DFLY SYNC */
 	int			 argc;		/* the command line, copied: */
 	char			**argv;		/* a SIGHUP reads it again */
 	int			 migrate;

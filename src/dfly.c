@@ -157,6 +157,30 @@ dfly_handshake(struct net_conn *c, struct dfly_master *m, struct error *e)
 	return command_ok(c, 3, ver, e);
 }
 
+int
+dfly_keys(struct net_conn *c, uint64_t *keys, struct error *e)
+{
+	static const char *info[] = { "INFO", "keyspace" };
+	redisReply	*r;
+	const char	*p;
+	unsigned long long n;
+
+	*keys = 0;
+	if ((r = command(c, 2, info, e)) == NULL)
+		return -1;
+	if (r->type != REDIS_REPLY_STRING) {
+		freeReplyObject(r);
+		return err_set(e, ERR_PROTO, "%s: INFO keyspace: not a bulk "
+		    "string", c->name);
+	}
+	/* "db0:keys=N,expires=E,avg_ttl=T" per database */
+	for (p = r->str; (p = strstr(p, ":keys=")) != NULL; p += 6)
+		if (sscanf(p + 6, "%llu", &n) == 1)
+			*keys += n;
+	freeReplyObject(r);
+	return 0;
+}
+
 static int
 parse_flow(struct net_conn *c, const redisReply *r, int flow,
     struct dfly_flow_reply *fr, struct error *e)

@@ -363,7 +363,12 @@ start_full_sync(struct sup *s)
 	if (!going(s))
 		return;
 	s->state = SESS_FULL_SYNC;
-	log_info("all %d flows answered FULL: DFLY SYNC", s->nflows);
+	/* what the snapshot is about to hold, for progress: not required */
+	if (dfly_keys(&s->master, &s->sync_keys, &e) == -1)
+		log_debug("no key count for progress: %s", e.msg);
+	s->sync_ms = mono_ms();
+	log_info("all %d flows answered FULL: DFLY SYNC (%" PRIu64 " keys "
+	    "on the master)", s->nflows, s->sync_keys);
 	if (dfly_sync(&s->master, &s->m, &e) == -1)
 		session_fail(s, e.kind, "%s", e.msg);
 	else if (net_leftover(&s->master, &extra) > 0)

@@ -148,6 +148,84 @@ takeover_name(const struct sup *s)
 
 /* ------------------------------------------------------------ text */
 
+/* A full sync's progress against the master's key count at DFLY SYNC. */
+struct progress {
+	uint64_t	 done, total;	/* total 0: unknown */
+	uint64_t	 rate;		/* keys per second, on average */
+	int		 percent;	/* -1 unknown */
+	int64_t		 eta_s;		/* -1 unknown */
+};
+
+/* 0 outside a full sync. */
+static int
+progress(const struct sup *s, struct progress *p)
+{
+	int64_t ms = mono_ms() - s->sync_ms;
+	int i;
+
+	if (s->state != SESS_FULL_SYNC && s->state != SESS_BARRIER &&
+	    s->state != SESS_STABLE_SWITCH)
+		return 0;
+	memset(p, 0, sizeof(*p));
+	for (i = 0; i < s->nflows; i++)
+		p->done += s->flows[i].st.keys;
+	p->total = s->sync_keys;
+	p->rate = ms > 0 ? p->done * 1000 / (uint64_t)ms : 0;
+	p->percent = p->total == 0 ? -1 : p->done >= p->total ? 100 :
+	    (int)(p->done * 100 / p->total);
+	if (p->total == 0 || (p->done < p->total && p->rate == 0))
+		p->eta_s = -1;
+	else
+		p->eta_s = p->done >= p->total ? 0 :
+		    (int64_t)((p->total - p->done) / p->rate);
+	return 1;
+}
+
+static void
+progress_text(const struct sup *s, FILE *fp)
+{
+	struct progress p;
+	char total[24] = "-", pct[16] = "-", eta[24] = "-";
+
+	if (!progress(s, &p))
+		return;
+	if (p.total > 0)
+		snprintf(total, sizeof(total), "%" PRIu64, p.total);
+	if (p.percent >= 0)
+		snprintf(pct, sizeof(pct), "%d", p.percent);
+	if (p.eta_s >= 0)
+		snprintf(eta, sizeof(eta), "%" PRId64, p.eta_s);
+	fprintf(fp, "progress keys %" PRIu64 " of %s percent %s keys_per_s %"
+	    PRIu64 " eta_s %s\n", p.done, total, pct, p.rate, eta);
+}
+
+static void
+progress_json(const struct sup *s, FILE *fp)
+{
+	struct progress p;
+
+	fputs(",\"progress\":", fp);
+	if (!progress(s, &p)) {
+		fputs("null", fp);
+		return;
+	}
+	fprintf(fp, "{\"keys\":%" PRIu64 ",\"keys_total\":", p.done);
+	if (p.total > 0)
+		fprintf(fp, "%" PRIu64, p.total);
+	else
+		fputs("null", fp);
+	fputs(",\"percent\":", fp);
+	if (p.percent >= 0)
+		fprintf(fp, "%d", p.percent);
+	else
+		fputs("null", fp);
+	fprintf(fp, ",\"keys_per_s\":%" PRIu64 ",\"eta_s\":", p.rate);
+	if (p.eta_s >= 0)
+		fprintf(fp, "%" PRId64 "}", p.eta_s);
+	else
+		fputs("null}", fp);
+}
+
 void
 status_text(const struct sup *s, FILE *fp)
 {
@@ -160,6 +238,7 @@ status_text(const struct sup *s, FILE *fp)
 	    "sessions %d takeover %s\n", s->m.syncid[0] ? s->m.syncid : "-",
 	    session_state_name(s->state), s->attempt, s->nflows,
 	    s->m.replid[0] ? s->m.replid : "-", s->sessions, takeover_name(s));
+	progress_text(s, fp);
 	for (i = 0; i < s->nflows; i++) {
 		st = &s->flows[i].st;
 		h = hist_get(s, i);
@@ -219,6 +298,7 @@ json_session(const struct sup *s, FILE *fp)
 		    ",\"marks\":%" PRIu64 ",\"ms\":%" PRId64 "}",
 		    s->hist.last_sweep.swept, s->hist.last_sweep.scanned,
 		    s->hist.last_sweep.marks, s->hist.last_sweep.ms);
+	progress_json(s, fp);
 	putc('}', fp);
 }
 

@@ -50,6 +50,11 @@ ok(re.match(r'df2redis: supervisor', sup_title) and m.addr not in sup_title,
 st = ctl(sock, 'status')
 ok(st.startswith('ok\nsession SYNC') and st.endswith('\n.\n') and len(status_flows(st)) == 4,
    'control socket: status lists the session and 4 flows')
+pr = re.search(r'^progress keys (\d+) of (\d+) percent (\d+) keys_per_s \d+ eta_s (\d+|-)$', st, re.M)
+total = sum(m.client(db).dbsize() for db in range(16))
+ok(pr and int(pr.group(2)) == total and 0 <= int(pr.group(3)) <= 100 and
+   int(pr.group(1)) == sum(k for _, k, _ in status_flows(st).values()),
+   'full sync: a progress line, the keys applied of the master\'s %d, percent, rate, ETA' % total) or diag(st)
 ok(ctl(sock, 'bogus').startswith('error: unknown request'), 'control socket: unknown request')
 ok(ctl(sock, 'restart-flow 9').startswith('error: no such flow'), 'control socket: restart-flow checks the flow')
 try:
@@ -178,6 +183,7 @@ ok(isinstance(se.get('master_replid'), str) and len(se['master_replid']) == 40 a
 KEYS = {'id', 'pid', 'phase', 'lsn', 'acked_lsn', 'lag_ms', 'restarts', 'resyncs_partial',
         'resyncs_full', 'last_error'}
 ok(all(KEYS <= set(f) for f in st['flows']), 'every flow has the fields')
+is_(se.get('progress', 'missing'), None, 'status --json in stable sync: progress null')
 ok([f['id'] for f in st['flows']] == [0, 1, 2, 3], 'ids in order')
 ok(all(isinstance(f[k], int) and not isinstance(f[k], bool) for f in st['flows']
        for k in ('pid', 'lsn', 'acked_lsn', 'lag_ms', 'restarts', 'resyncs_partial', 'resyncs_full')),
