@@ -67,7 +67,7 @@ d3 = tmpdir('install')
 r = make('install', 'DESTDIR=' + d3, 'INIT=bsdrc', 'PREFIX=/usr/local', 'SYSCONFDIR=/usr/local/etc')
 script = os.path.join(d3, 'usr/local/etc/rc.d/df2redis')
 text = open(script).read() if os.path.exists(script) else ''
-ok(r.returncode == 0 and '${df2redis_config:="/usr/local/etc/df2redis.conf"}' in text and
+ok(r.returncode == 0 and '${df2redis_config:=/usr/local/etc/df2redis.conf}' in text and
    os.path.exists(os.path.join(d3, 'usr/local/etc/df2redis.conf')),
    'INIT=bsdrc: the rc.d script and the configuration under /usr/local/etc')
 d4 = tmpdir('install')

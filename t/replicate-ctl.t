@@ -191,10 +191,11 @@ ok(all(isinstance(f[k], int) and not isinstance(f[k], bool) for f in st['flows']
 ok(all(ppid(f['pid']) == p.pid for f in st['flows']), 'pid: each is a worker process of the daemon')
 ok(all('flow %d' % f['id'] in open('/proc/%d/cmdline' % f['pid']).read() for f in st['flows']),
    'pid: the worker of that flow (process title)')
-titles = [open('/proc/%d/cmdline' % f['pid']).read().replace('\0', ' ').strip() for f in st['flows']]
+# the title is the first string: what follows it is the old command line's space
+titles = [open('/proc/%d/cmdline' % f['pid']).read().split('\0')[0] for f in st['flows']]
 ok(all(re.match(r'df2redis: flow %d stable lsn \d+ lag \d+ms$' % i, t) for i, t in enumerate(titles)),
    'worker titles: flow, phase, LSN and lag: %r' % titles[0])
-sup_title = open('/proc/%d/cmdline' % p.pid).read().replace('\0', ' ').strip()
+sup_title = open('/proc/%d/cmdline' % p.pid).read().split('\0')[0]
 is_(sup_title, 'df2redis: supervisor stable 4 flows', 'supervisor title: state and flow count')
 ok(all(0 < f['acked_lsn'] <= f['lsn'] for f in st['flows']), 'acked_lsn <= lsn')
 ok(all(f['lag_ms'] >= 0 for f in st['flows']), 'lag_ms is a number of ms in stable sync')
