@@ -245,15 +245,6 @@ def journal(d):
     return out
 
 
-def wait_for(pred, timeout=5):
-    end = time.time() + timeout
-    while time.time() < end:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return False
-
-
 def stats(c):
     r = c.cmd('DFLYMASTER', 'STATS').decode()
     return dict(x.split(':') for x in r.split('\r\n')[1:] if ':' in x)

@@ -190,15 +190,6 @@ cl.stop()
 m.stop()
 
 # ------------------------------------------------------------ SIGHUP
-def wait_for(cond, secs):
-    end = time.time() + secs
-    while time.time() < end:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 # The log level changes at once, in the supervisor and in every worker;
 # any other option changed is named as taking a restart, never applied.
 m = Master(2)

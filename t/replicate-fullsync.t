@@ -57,10 +57,7 @@ d, _ = wait_equal(lambda: dump_server(tgt.client()), redis_only(dump_server(m.cl
 ok(not d, '2 shards: target correct') or diag('\n'.join(d))
 m.stop()
 # the control connection's end, or the flows' if the workers told first
-t0 = time.time()
-while time.time() - t0 < 10 and not re.search(r'master closed the (control connection|flow)',
-                                               proc_log(p)):
-    time.sleep(0.05)
+wait_for(lambda: re.search(r'master closed the (control connection|flow)', proc_log(p)), 10)
 time.sleep(0.3)
 cpu0 = cpu_seconds(p.pid)
 time.sleep(1.0)

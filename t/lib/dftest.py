@@ -545,3 +545,13 @@ def rdb_module_id(name, encver):
     for ch in name:
         v = v << 6 | chars.index(ch)
     return v << 10 | encver
+
+
+def wait_for(pred, timeout=5):
+    """Poll pred until it holds (True) or timeout seconds pass (False)."""
+    end = time.time() + timeout
+    while time.time() < end:
+        if pred():
+            return True
+        time.sleep(0.02)
+    return False
