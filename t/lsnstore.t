@@ -37,7 +37,7 @@ def refused(r, path, kind, what):
 if not os.access(TOOL, os.X_OK):
     skip_all('t/bin/lsnstoretest not built')
 
-plan(24)
+plan(23)
 d = tmpdir('lsn')
 state = os.path.join(d, 'state')
 
