@@ -4,7 +4,9 @@
  * it.  Every socket is non-blocking; at most HTTPD_CLIENTS connections
  * are served at once (more are told 503 and closed), each gets one
  * request head of at most HTTP_MAXHEAD bytes (http.h) and HTTPD_TIMEOUT_MS
- * for the whole exchange, and is closed after the answer.  What a
+ * for the whole exchange, and is closed after the answer (once the
+ * client closed its side, or after HTTPD_LINGER_MS: closing with unread
+ * bytes would reset the connection and could lose the answer).  What a
  * request gets is the handler's business (metrics.h).
  */
 #ifndef DF2REDIS_HTTPD_H
@@ -19,6 +21,7 @@
 
 #define HTTPD_CLIENTS		8
 #define HTTPD_TIMEOUT_MS	5000
+#define HTTPD_LINGER_MS		1000
 #define HTTPD_NFDS		(1 + HTTPD_CLIENTS)
 
 /*
@@ -34,6 +37,9 @@ struct httpd_client {
 	struct http_parser	*in;		/* NULL once answered */
 	char			*out;
 	size_t			 outlen, outoff;
+	int			 lingering;	/* answered: what the client
+						   still sends is read and
+						   dropped until it closes */
 };
 
 struct httpd {

@@ -117,7 +117,8 @@ httpd_pollfds(struct httpd *h, struct pollfd *pfd, int *wait_ms)
 		if (h->c[i].fd == -1)
 			continue;
 		pfd[n].fd = h->c[i].fd;
-		pfd[n++].events = h->c[i].in != NULL ? POLLIN : POLLOUT;
+		pfd[n++].events = h->c[i].in != NULL || h->c[i].lingering ?
+		    POLLIN : POLLOUT;
 		left = h->c[i].deadline - now;
 		if (left < 0)
 			left = 0;
@@ -209,7 +210,30 @@ client_write(struct httpd_client *c)
 		}
 		c->outoff += n;
 	}
-	client_close(c);
+	free(c->out);
+	c->out = NULL;
+	if (shutdown(c->fd, SHUT_WR) == -1) {
+		client_close(c);
+		return;
+	}
+	c->lingering = 1;
+	if (c->deadline > mono_ms() + HTTPD_LINGER_MS)
+		c->deadline = mono_ms() + HTTPD_LINGER_MS;
+}
+
+/* Answered: drop what comes until the client closes. */
+static void
+client_drain(struct httpd_client *c)
+{
+	char buf[4096];
+	ssize_t n;
+
+	n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+	if (n == -1 && (errno == EINTR || errno == EAGAIN ||
+	    errno == EWOULDBLOCK))
+		return;
+	if (n <= 0)
+		client_close(c);
 }
 
 static void
@@ -249,8 +273,12 @@ refuse(int fd)
 {
 	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
 	    "Content-Length: 0\r\nConnection: close\r\n\r\n";
+	char buf[HTTP_MAXHEAD];
 
+	/* what came already, read: closing over it would reset the answer */
+	(void)recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
 	(void)send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	(void)shutdown(fd, SHUT_WR);
 	close(fd);
 }
 
@@ -312,6 +340,8 @@ httpd_serve(struct httpd *h, const struct pollfd *pfd, int n,
 			continue;
 		if (h->c[i].in != NULL)
 			client_read(&h->c[i], fn, arg);
+		else if (h->c[i].lingering)
+			client_drain(&h->c[i]);
 		else
 			client_write(&h->c[i]);
 	}
