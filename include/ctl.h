@@ -17,7 +17,8 @@
  *		    takeover <none|pending|done>
  *		flow <i> phase <phase> keys <n> written <n> skipped <n>
  *		    journal <n> bytes <n> offset <n> lsn <n> acked <n>
- *		    pid <pid> lag_ms <n|-> restarts <n> resyncs_partial <n>
+ *		    pid <pid> lag_ms <n|-> lag_records <n|-> restarts <n>
+ *		    resyncs_partial <n>
  *		    resyncs_full <n>
  *		    (one line per flow; phase as in imsg.h msg_phase_name())
  *		last_error <i> <text>	(flows that failed, status.h)

@@ -64,7 +64,7 @@ struct lag {
 };
 
 void		 jscan_init(struct jscan *);
-/* The number of records the bytes completed; 0 once broken. */
+/* The records the bytes completed (none past a break of the framing). */
 uint64_t	 jscan_feed(struct jscan *, const void *, size_t);
 
 /* A new journal stream whose first record is LSN lsn (history kept). */

@@ -141,7 +141,7 @@ jscan_feed(struct jscan *s, const void *buf, size_t len)
 		}
 		recs += jscan_value(s);
 	}
-	return s->broken ? 0 : recs;
+	return recs;
 }
 
 void
