@@ -322,15 +322,15 @@ status_text(const struct sup *s, FILE *fp)
 		fprintf(fp, "flow %d phase %s keys %" PRIu64 " written %"
 		    PRIu64 " skipped %" PRIu64 " journal %" PRIu64 " bytes %"
 		    PRIu64 " offset %" PRIu64 " lsn %" PRIu64 " acked %" PRIu64
-		    " pid %d lag_ms %s lag_records %s restarts %" PRIu64
+		    " pid %d lag_ms %s restarts %" PRIu64
 		    " resyncs_partial %" PRIu64 " resyncs_full %" PRIu64
-		    " spool_bytes %" PRIu64 " spool_drain_ms %s spool_full %u\n",
+		    " spool_bytes %" PRIu64 " spool_drain_ms %s spool_full %u"
+		    " lag_records %s\n",
 		    i, msg_phase_name(st->phase), st->keys, st->written,
 		    st->skipped, st->journal, st->bytes, st->offset, st->lsn,
-		    st->acked, (int)s->flows[i].pid, lag, recs,
-		    status_restarts(h),
+		    st->acked, (int)s->flows[i].pid, lag, status_restarts(h),
 		    h->resyncs_partial, h->resyncs_full, st->spool, drain,
-		    (unsigned int)h->spool_full);
+		    (unsigned int)h->spool_full, recs);
 	}
 	for (i = 0; i < s->nflows; i++)
 		if ((h = hist_get(s, i))->last_error != NULL)

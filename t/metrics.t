@@ -198,7 +198,7 @@ while time.time() < end and not all(seen.values()):
     js = json.loads(ctl(sock, 'status json').split('\n')[1])
     seen['json'] = max(seen['json'], sum(f['lag_records'] or 0 for f in js['flows']))
     txt = ctl(sock, 'status')
-    seen['text'] = max(seen['text'], sum(int(x) for x in re.findall(r' lag_records (\d+) ', txt)))
+    seen['text'] = max(seen['text'], sum(int(x) for x in re.findall(r' lag_records (\d+)$', txt, re.M)))
     time.sleep(0.05)
 ok(seen['metrics'] > 0, 'target paused: df2redis_flow_lag_records > 0 (%d)' % seen['metrics'])
 ok(seen['json'] > 0, 'target paused: status --json lag_records > 0 (%d)' % seen['json'])
