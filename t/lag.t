@@ -5,7 +5,10 @@
 # no records) in every packed-uint form, however the bytes are cut; a byte
 # that is no journal framing stops the count; acknowledgements take the
 # lag in records down and fill the latency histogram with each record's
-# wait since its arrival.
+# wait since its arrival.  On every journal of the fuzz corpus that the
+# real decoder (t/bin/journalevents) takes, the scanner counts the records
+# it decodes.
+import glob
 import os
 import sys
 
@@ -74,4 +77,22 @@ h = out[4].split()
 is_(h[1], str(RECS), 'the histogram counted every record once')
 ok(int(h[2]) == RECS * 1000000 and h[3 + 9] == str(RECS),
    'each waited 1 s from its arrival: in the 1 s bucket, sum %d s' % RECS) or diag(out[4])
+
+EVENTS = os.path.join(TBIN, 'journalevents')
+here = os.path.dirname(os.path.abspath(__file__))
+files = sorted(glob.glob(os.path.join(here, 'fuzz', 'regress', 'journal-*')) +
+               glob.glob(os.path.join(here, 'fuzz', 'corpus', 'journal', '*')))
+agree, checked = [], 0
+for f in files:
+    data = open(f, 'rb').read()
+    r = run([EVENTS, f], timeout=60)
+    if r.returncode != 0:
+        continue
+    checked += 1
+    want = sum(1 for ln in r.stdout.split(b'\n') if ln.split(b' ')[0] in (b'cmd', b'exec', b'ping'))
+    got = lag(data, 13)[0].split()[1]
+    if got != str(want):
+        agree.append('%s: %s, decoder %d' % (os.path.basename(f), got, want))
+ok(checked > 5 and not agree, 'the scanner counts what the decoder decodes on %d corpus journals' % checked) or \
+    diag(repr(agree))
 done_testing()
