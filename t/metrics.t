@@ -382,4 +382,37 @@ is_(p.returncode, 0, 'SIGTERM: exit 0')
 ok('metrics on http://127.0.0.1:%d/metrics' % port2 in err and 'takes a restart' not in err,
    'the log names the new listener, no "takes a restart"') or diag(err[-2000:])
 m.stop()
+
+# ------------------------------------------------------------ a cluster: MOVED per node
+
+m = Master(2, [])
+cl = RedisCluster()
+sd = tmpdir('state')
+sock = os.path.join(sd, 'df2redis.sock')
+port = free_port()
+p = spawn([DF2REDIS, 'replicate', '-d', '--source', m.addr, '--target', cl.url, '--state-dir', sd,
+           '--metrics-listen', '127.0.0.1:%d' % port], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+ok(wait_status(sock, lambda t: flows_stable(t, 2), proc=p) is not None, 'cluster target: stable sync')
+m.client().set('warm', '1')
+mx = scrape_until(port, lambda x: len([k for k in x if k[0] == 'df2redis_target_commands_in_flight']) == 2 * 3)
+ok(mx is not None, 'cluster target: one series per flow and master node (2 x 3)')
+ms = cl.masters()
+src, dst = ms[0], ms[1]
+sc, dc = src.client(), dst.client()
+sl = min(s for a, b in cl.slots_of(src) for s in range(a, b + 1))
+key = next('mv%d' % i for i in range(100000)
+           if sc.execute_command('CLUSTER', 'KEYSLOT', 'mv%d' % i) == sl)
+dc.execute_command('CLUSTER', 'SETSLOT', sl, 'IMPORTING', cl.node_id(src))
+sc.execute_command('CLUSTER', 'SETSLOT', sl, 'MIGRATING', cl.node_id(dst))
+for n in cl.masters():
+    n.client().execute_command('CLUSTER', 'SETSLOT', sl, 'NODE', cl.node_id(dst))
+m.client().set(key, 'moved')
+mx = scrape_until(port, lambda x: sum(v for k, v in x.items() if k[0] == 'df2redis_target_moved_total' and
+                                      dict(k[1])['node'] == src.url) >= 1, timeout=30)
+ok(mx is not None, 'a slot moved to another master: MOVED counted for %s, the node that answered it' % src.url)
+ok(wait_for(lambda: dc.get(key) == b'moved', 30), 'and the write reached the new owner')
+p.send_signal(signal.SIGTERM)
+is_(p.wait(60), 0, 'cluster target: SIGTERM, exit 0')
+m.stop()
+cl.stop()
 done_testing()
