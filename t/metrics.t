@@ -291,6 +291,10 @@ missing = sorted(n for n in used if n not in names)
 ok(len(exprs) >= 6 and not missing, 'grafana: %d queries, every metric they name is scraped' % len(exprs)) or \
     diag('missing: %r' % missing)
 
+man = open(os.path.join(ROOTDIR, 'src', 'df2redis.8')).read()
+undoc = sorted(n for n in re.findall(r'^# TYPE (\S+) ', text, re.M) if n not in man)
+ok(not undoc, 'df2redis(8) METRICS names every metric') or diag(repr(undoc))
+
 # ------------------------------------------------------------ the page
 
 st, hdrs, body = get(port, '/')
