@@ -155,14 +155,14 @@ respond(struct httpd_client *c, int status, const char *ctype,
 }
 
 static void
-respond_error(struct httpd_client *c, int status)
+respond_error(struct httpd_client *c, int status, int head_only)
 {
 	char body[64];
 	int len;
 
 	len = snprintf(body, sizeof(body), "%d %s\n", status,
 	    http_reason(status));
-	respond(c, status, "text/plain; charset=utf-8", body, len, 0);
+	respond(c, status, "text/plain; charset=utf-8", body, len, head_only);
 }
 
 static void
@@ -176,7 +176,7 @@ answer(struct httpd_client *c, const struct http_request *r,
 	int status, head = strcmp(r->method, "HEAD") == 0;
 
 	if (strcmp(r->method, "GET") != 0 && !head) {
-		respond_error(c, 405);
+		respond_error(c, 405, 0);
 		return;
 	}
 	if ((fp = open_memstream(&body, &len)) == NULL)
@@ -185,7 +185,7 @@ answer(struct httpd_client *c, const struct http_request *r,
 	if (fclose(fp) != 0)
 		fatal("metrics");
 	if (status != 200)
-		respond_error(c, status);
+		respond_error(c, status, head);
 	else
 		respond(c, status, ctype, body, len, head);
 	free(body);
@@ -258,10 +258,10 @@ client_read(struct httpd_client *c, httpd_handler fn, void *arg)
 		answer(c, &r, fn, arg);
 		break;
 	case HTTP_BAD:
-		respond_error(c, 400);
+		respond_error(c, 400, 0);
 		break;
 	case HTTP_TOOBIG:
-		respond_error(c, 431);
+		respond_error(c, 431, 0);
 		break;
 	}
 	client_write(c);

@@ -233,38 +233,40 @@ latency_metrics(const struct sup *s, FILE *fp)
 	}
 }
 
+enum node_value { NV_INFLIGHT, NV_RECONNECTS, NV_MOVED, NV_ASK };
+
+static uint64_t
+node_value(const struct node_hist *n, enum node_value which)
+{
+	switch (which) {
+	case NV_INFLIGHT:
+		return n->inflight;
+	case NV_RECONNECTS:
+		return n->base.reconnects + n->last.reconnects;
+	case NV_MOVED:
+		return n->base.moved + n->last.moved;
+	case NV_ASK:
+		return n->base.ask + n->last.ask;
+	}
+	return 0;
+}
+
 /* One target node's value for every flow that reported it. */
 static void
 node_metric(const struct sup *s, FILE *fp, const char *name,
-    const char *type, const char *help, int which)
+    const char *type, const char *help, enum node_value which)
 {
 	const struct flow_hist *h;
-	const struct node_hist *n;
-	uint64_t v;
 	int i, k;
 
 	head(fp, name, type, help);
 	for (i = 0; i < s->nflows; i++) {
 		h = status_hist(s, i);
 		for (k = 0; k < h->nnodes; k++) {
-			n = &h->nodes[k];
-			switch (which) {
-			case 0:
-				v = n->inflight;
-				break;
-			case 1:
-				v = n->base.reconnects + n->last.reconnects;
-				break;
-			case 2:
-				v = n->base.moved + n->last.moved;
-				break;
-			default:
-				v = n->base.ask + n->last.ask;
-				break;
-			}
 			fprintf(fp, "%s{flow=\"%d\",node=\"", name, i);
-			label_value(fp, n->name);
-			fprintf(fp, "\"} %" PRIu64 "\n", v);
+			label_value(fp, h->nodes[k].name);
+			fprintf(fp, "\"} %" PRIu64 "\n",
+			    node_value(&h->nodes[k], which));
 		}
 	}
 }
@@ -274,13 +276,14 @@ node_metrics(const struct sup *s, FILE *fp)
 {
 	node_metric(s, fp, "df2redis_target_commands_in_flight", "gauge",
 	    "Commands the flow's worker sent or queued to the target node "
-	    "and that it has not acknowledged.", 0);
+	    "and that it has not acknowledged.", NV_INFLIGHT);
 	node_metric(s, fp, "df2redis_target_reconnects_total", "counter",
-	    "Connections to the target node reopened after a loss.", 1);
+	    "Connections to the target node reopened after a loss.",
+	    NV_RECONNECTS);
 	node_metric(s, fp, "df2redis_target_moved_total", "counter",
-	    "MOVED redirections the target node answered.", 2);
+	    "MOVED redirections the target node answered.", NV_MOVED);
 	node_metric(s, fp, "df2redis_target_ask_total", "counter",
-	    "ASK redirections the target node answered.", 3);
+	    "ASK redirections the target node answered.", NV_ASK);
 }
 
 void

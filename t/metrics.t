@@ -222,6 +222,8 @@ st, _, _ = http(port, b'GET /metrics HTTP/1.1\r\nX-Big: ' + b'a' * 8000 + b'\r\n
 is_(st, 431, 'a request head over the limit: 431')
 st, hdrs, body = http(port, b'HEAD /metrics HTTP/1.0\r\n\r\n')
 ok(st == 200 and body == b'' and int(hdrs.get('Content-Length', 0)) > 0, 'HEAD: the length, no body')
+st, hdrs, body = http(port, b'HEAD /nope HTTP/1.0\r\n\r\n')
+ok(st == 404 and body == b'', 'HEAD of a wrong path: 404, no body')
 st, hdrs, body = get(port, '/metrics?x=1')
 ok(st == 200 and hdrs.get('Content-Type', '').startswith('text/plain; version=0.0.4'),
    'GET /metrics?query: Prometheus text 0.0.4')
