@@ -124,6 +124,14 @@ ok(r.returncode == 2 and b'metrics-listen "localhost:9121"' in r.stderr and b'IP
 r = run([DF2REDIS, 'replicate', '-n', '--source', m.addr, '--target', tgt.url, '--state-dir', sd,
          '--metrics-listen', '[::1]:9121'])
 is_(r.returncode, 0, 'metrics-listen [::1]:9121 is accepted')
+occupied = socket.socket()
+occupied.bind(('127.0.0.1', 0))
+occupied.listen(1)
+bport = occupied.getsockname()[1]
+r = run([DF2REDIS, 'replicate', '-d', '--source', m.addr, '--target', tgt.url, '--state-dir', tmpdir('busy'),
+         '--metrics-listen', '127.0.0.1:%d' % bport], timeout=60)
+ok(r.returncode == 1 and b'metrics-listen 127.0.0.1:%d: Address already in use' % bport in r.stderr,
+   'a metrics-listen port in use: exit 1 naming it') or diag(r.stderr.decode())
 r = run([DF2REDIS, 'replicate', '--help'])
 ok(b'--metrics-listen' in r.stdout, '--help lists --metrics-listen')
 
@@ -365,6 +373,11 @@ ok('killed by signal 9' in body.decode(), 'the page shows the flow\'s last error
 
 # ------------------------------------------------------------ SIGHUP moves the listener
 
+with open(conf, 'w') as f:
+    f.write('metrics-listen 127.0.0.1:%d\n' % bport)
+p.send_signal(signal.SIGHUP)
+time.sleep(0.5)
+is_(get_or_none(port), 200, 'SIGHUP to a port in use: the old listener stays')
 port2 = free_port()
 with open(conf, 'w') as f:
     f.write('metrics-listen 127.0.0.1:%d\n' % port2)
@@ -387,6 +400,9 @@ err = err.decode()
 is_(p.returncode, 0, 'SIGTERM: exit 0')
 ok('metrics on http://127.0.0.1:%d/metrics' % port2 in err and 'takes a restart' not in err,
    'the log names the new listener, no "takes a restart"') or diag(err[-2000:])
+ok('SIGHUP: metrics-listen 127.0.0.1:%d not applied, keeping 127.0.0.1:%d' % (bport, port) in err,
+   'the port in use was logged, the old address kept') or diag(err[-2000:])
+occupied.close()
 m.stop()
 
 # ------------------------------------------------------------ a cluster: MOVED per node
