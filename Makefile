@@ -170,6 +170,8 @@ install: bin/df2redis bin/df2redisctl
 	install -m 755 bin/df2redis bin/df2redisctl $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 src/df2redis.8 src/df2redisctl.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 644 src/df2redis.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -d $(DESTDIR)$(PREFIX)/share/df2redis
+	install -m 644 etc/df2redis-grafana.json $(DESTDIR)$(PREFIX)/share/df2redis/
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/df2redis.conf ]; then \
 	    echo "kept $(DESTDIR)$(SYSCONFDIR)/df2redis.conf (etc/df2redis.conf is the sample)"; \
 	else install -m 644 etc/df2redis.conf $(DESTDIR)$(SYSCONFDIR)/; fi
@@ -201,7 +203,9 @@ install-user:
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/df2redis $(DESTDIR)$(PREFIX)/bin/df2redisctl \
 	    $(DESTDIR)$(MANDIR)/man8/df2redis.8 $(DESTDIR)$(MANDIR)/man8/df2redisctl.8 \
-	    $(DESTDIR)$(MANDIR)/man5/df2redis.conf.5
+	    $(DESTDIR)$(MANDIR)/man5/df2redis.conf.5 \
+	    $(DESTDIR)$(PREFIX)/share/df2redis/df2redis-grafana.json
+	@rmdir $(DESTDIR)$(PREFIX)/share/df2redis 2>/dev/null || :
 	@set -- $(RC); if [ $$# -eq 3 ]; then rm -f $(DESTDIR)$$2; fi
 	@if [ "$(INIT)" = systemd ]; then rm -f $(DESTDIR)$(SYSUSERSDIR)/df2redis.conf; fi
 	@echo "kept $(DESTDIR)$(SYSCONFDIR)/df2redis.conf"

@@ -37,9 +37,10 @@ r = make('install', 'DESTDIR=' + dest, 'INIT=systemd', 'PREFIX=/usr/local', 'SYS
 is_(r.returncode, 0, 'make install: exit 0') or diag(r.stderr)
 is_(files(dest), ['etc/df2redis.conf', 'etc/systemd/system/df2redis.service',
                   'usr/lib/sysusers.d/df2redis.conf', 'usr/local/bin/df2redis', 'usr/local/bin/df2redisctl',
+                  'usr/local/share/df2redis/df2redis-grafana.json',
                   'usr/local/share/man/man5/df2redis.conf.5', 'usr/local/share/man/man8/df2redis.8',
                   'usr/local/share/man/man8/df2redisctl.8'],
-    'binaries, man pages, the configuration, the systemd unit and its sysusers.d user')
+    'binaries, man pages, the configuration, the systemd unit and its sysusers.d user, the Grafana dashboard')
 ok(os.access(os.path.join(dest, 'usr/local/bin/df2redis'), os.X_OK), 'the binary is executable')
 unit = open(os.path.join(dest, 'etc/systemd/system/df2redis.service')).read()
 ok('ExecStart=/usr/local/bin/df2redis replicate -d -f /etc/df2redis.conf' in unit,

@@ -104,7 +104,8 @@ def syscall_set(spec):
 
 
 # the unit's system call filter holds every call the daemon makes: run it
-# under strace through a full sync, stable sync, SIGHUP, status, a worker
+# under strace through a full sync, stable sync, a metrics scrape, SIGHUP,
+# status, a worker
 # restarted by partial sync and a clean stop
 def filter_allows():
     allow, deny = set(), set()
@@ -131,10 +132,15 @@ else:
     sd = tmpdir('state')
     sock = os.path.join(sd, 'df2redis.sock')
     trace = os.path.join(sd, 'strace')
+    mport = free_port()
     p = spawn(['strace', '-f', '-qq', '-o', trace, binary, 'replicate', '-d', '--source', m.addr,
-               '--target', tgt.url, '--state-dir', sd, '--retry-delay-ms', '50'],
+               '--target', tgt.url, '--state-dir', sd, '--retry-delay-ms', '50',
+               '--metrics-listen', '127.0.0.1:%d' % mport],
               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     st = wait_status(sock, lambda t: flows_stable(t, 2), proc=p)
+    import urllib.request
+    with urllib.request.urlopen('http://127.0.0.1:%d/metrics' % mport, timeout=10) as resp:
+        scraped = resp.read().decode()
     for i in range(200):
         m.client().incr('s:%d' % i)
     os.kill(p.pid, signal.SIGHUP)
@@ -151,8 +157,10 @@ else:
     allowed = filter_allows()
     # execve of the traced binary is strace's; the rest is the daemon's
     extra = sorted(used - allowed - {'execve'})
-    ok(st is not None and st2 is not None and p.returncode == 0 and len(used) > 30,
-       'under strace: stable sync, a flow restarted by partial sync, a clean stop (%d distinct calls)'
+    ok(st is not None and st2 is not None and p.returncode == 0 and len(used) > 30 and
+       'df2redis_flow_lsn' in scraped,
+       'under strace: stable sync, a metrics scrape, a flow restarted by partial sync, a clean stop '
+       '(%d distinct calls)'
        % len(used)) or diag('%s %s %s' % (st, st2, p.returncode))
     is_(extra, [], 'every system call df2redis made is allowed by the unit\'s SystemCallFilter')
     m.stop()
