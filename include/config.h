@@ -22,6 +22,7 @@
 #include <stdio.h>
 
 #include "error.h"
+#include "filter.h"
 
 /*
  * Source dbs --db-map can name: the writer's WRITER_MAXDB, which the
@@ -33,7 +34,8 @@
 /* Values the target cannot hold: --unsupported. */
 enum config_unsupported {
 	CONFIG_UNSUPPORTED_FAIL,	/* stop with an error */
-	CONFIG_UNSUPPORTED_SKIP,	/* count, log and go on */
+	CONFIG_UNSUPPORTED_SKIP,	/* the whole key left out, logged */
+	CONFIG_UNSUPPORTED_LOSSY,	/* what Redis holds written, logged */
 };
 
 /* config_parse_args() besides 0 and -1; it prints nothing, the caller does. */
@@ -52,6 +54,8 @@ struct config {
 	char	 target_password[512];	/* "" when the URL's applies */
 	char	 target_password_file[PATH_MAX];
 	int	 db_map[CONFIG_MAXDB];		/* -1: same db */
+	struct filter_spec filter;		/* --db-filter, --key-prefix..
+						   (filter.h) */
 	enum config_unsupported unsupported;
 	size_t	 batch;				/* 0: the writer's default */
 	char	 state_dir[PATH_MAX];

@@ -30,6 +30,7 @@
 
 #include "error.h"
 #include "journal.h"
+#include "filter.h"
 #include "rdb.h"
 #include "target.h"
 
@@ -41,7 +42,10 @@ enum writer_conflict {
 
 enum writer_unsupported {
 	UNSUPPORTED_FAIL,	/* a value the target cannot store: error */
-	UNSUPPORTED_SKIP,	/* count it, log it by name, go on */
+	UNSUPPORTED_SKIP,	/* the whole key left off the target,
+				   counted and logged by name (skipset.h) */
+	UNSUPPORTED_LOSSY,	/* what Redis can hold written: member or
+				   field TTLs dropped, counted and logged */
 };
 
 #define WRITER_MAXDB	1024
@@ -64,6 +68,8 @@ struct writer_opts {
 	 */
 	void			(*mark)(void *, int db, const char *, size_t);
 	void			*mark_arg;
+	/* Keys to copy (filter.h), by source db; NULL: every key. */
+	const struct filter	*filter;
 };
 
 enum writer_count {
@@ -71,13 +77,15 @@ enum writer_count {
 	WC_WRITTEN,		/* keys written, all types */
 	WC_EXPIRED,		/* already expired, not written */
 	WC_SKIPPED_EXISTING,	/* CONFLICT_SKIP */
-	WC_SKIPPED_UNSUPPORTED,	/* UNSUPPORTED_SKIP */
+	WC_SKIPPED_UNSUPPORTED,	/* keys (records) skipped: unsupported */
 	WC_JOURNAL,		/* journal commands applied */
 	WC_COMMANDS,		/* commands sent */
 	WC_BYTES,		/* payload bytes sent */
 	WC_LOSSY,		/* written without their member TTLs */
 	WC_APPLIED,		/* journal records skipped on resume: the
 				   target had applied them */
+	WC_FILTERED,		/* snapshot keys and journal records left
+				   out (or cut) by opts.filter */
 	WC_MAX
 };
 

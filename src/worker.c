@@ -134,7 +134,8 @@ fill_stats(struct worker *w)
 	if (w->writer != NULL) {
 		c = writer_counts(w->writer);
 		w->st.written = c[WC_WRITTEN];
-		w->st.skipped = c[WC_SKIPPED_UNSUPPORTED] + c[WC_EXPIRED];
+		w->st.skipped = c[WC_SKIPPED_UNSUPPORTED] + c[WC_LOSSY] +
+		    c[WC_EXPIRED];
 		w->st.journal = c[WC_JOURNAL];
 	}
 	if (w->rdb != NULL)
@@ -264,7 +265,12 @@ open_target(struct worker *w, uint64_t lsn)
 	writer_opts_init(&wopts);
 	wopts.conflict = CONFLICT_OVERWRITE;	/* the snapshot replaces */
 	wopts.unsupported = w->cfg->unsupported == CONFIG_UNSUPPORTED_SKIP ?
-	    UNSUPPORTED_SKIP : UNSUPPORTED_FAIL;
+	    UNSUPPORTED_SKIP : w->cfg->unsupported == CONFIG_UNSUPPORTED_LOSSY ?
+	    UNSUPPORTED_LOSSY : UNSUPPORTED_FAIL;
+	if (w->filter == NULL && filter_spec_active(&w->cfg->filter) &&
+	    (w->filter = filter_new(&w->cfg->filter, &e)) == NULL)
+		wfail(w, e.kind, "filter: %s", e.msg);
+	wopts.filter = w->filter;
 	if (w->cfg->batch > 0)
 		wopts.batch = w->cfg->batch;
 	/*
@@ -448,6 +454,11 @@ flushed(struct worker *w, const struct journal_rec *rec)
 {
 	struct msg_flushed f;
 
+	if (filter_spec_keyed(&w->cfg->filter) && !w->cfg->filter.flush_all)
+		wfail(w, ERR_DATA, "byte %" PRIu64 ": %.*s during the full "
+		    "sync would delete on the target the keys --key-prefix/"
+		    "--key-regex leave out (--filter-flush all to allow it)",
+		    rdb_offset(w->rdb), (int)rec->argvlen[0], rec->argv[0]);
 	memset(&f, 0, sizeof(f));
 	f.db = worker_is_command(rec, "FLUSHALL") ? -1 : (int32_t)rec->db;
 	worker_report(w, MSG_FLUSHED, &f, sizeof(f));
@@ -506,8 +517,12 @@ apply_journal_blob(struct worker *w, const struct rdb_event *ev)
 		}
 		n++;
 		if (worker_is_command(&rec, "FLUSHALL") ||
-		    worker_is_command(&rec, "FLUSHDB"))
+		    worker_is_command(&rec, "FLUSHDB")) {
+			if (worker_is_command(&rec, "FLUSHDB") &&
+			    !filter_spec_db(&w->cfg->filter, (int)rec.db))
+				continue;	/* a db left out */
 			flushed(w, &rec);
+		}
 		if (w->held != NULL) {
 			w->held_recs++;
 			continue;
