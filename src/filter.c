@@ -394,12 +394,13 @@ filter_key(const struct filter *f, int db, const char *key, size_t len)
 
 /* ------------------------------------------------------------ commands */
 
-enum { K_FIXED, K_NUMKEYS, K_NONE };
+enum { K_FIXED, K_NUMKEYS, K_STORE, K_NONE };
 
 /*
  * Where the keys of a journal command are: argv[first] to argv[last]
  * (negative: from the end, -1 the last) every step; K_NUMKEYS: argv[first]
- * is a key when first > 0, then argv[nk] holds how many keys follow it.
+ * is a key when first > 0, then argv[nk] holds how many keys follow it;
+ * K_STORE: argv[1], and the argument after each STORE or STOREDIST.
  */
 static const struct keyspec {
 	const char	*name;
@@ -436,6 +437,13 @@ static const struct keyspec {
 	{ "EVALSHA", K_NUMKEYS, 0, 0, 1, 2, 0 },
 	{ "EVAL_RO", K_NUMKEYS, 0, 0, 1, 2, 0 },
 	{ "FCALL", K_NUMKEYS, 0, 0, 1, 2, 0 },
+	{ "LMPOP", K_NUMKEYS, 0, 0, 1, 1, 0 },
+	{ "ZMPOP", K_NUMKEYS, 0, 0, 1, 1, 0 },
+	{ "BLMPOP", K_NUMKEYS, 0, 0, 1, 2, 0 },
+	{ "BZMPOP", K_NUMKEYS, 0, 0, 1, 2, 0 },
+	{ "SORT", K_STORE, 1, 0, 1, 0, 0 },
+	{ "GEORADIUS", K_STORE, 1, 0, 1, 0, 0 },
+	{ "GEORADIUSBYMEMBER", K_STORE, 1, 0, 1, 0, 0 },
 	{ "XGROUP", K_FIXED, 2, 2, 1, 0, 0 },
 	{ "FLUSHDB", K_NONE, 0, 0, 0, 0, 0 },
 	{ "FLUSHALL", K_NONE, 0, 0, 0, 0, 0 },
@@ -496,6 +504,16 @@ filter_cmd_keys(size_t argc, const char *const *argv, const size_t *argvlen,
 	switch (ks->how) {
 	case K_NONE:
 		return 0;
+	case K_STORE:
+		if (argc < 2)
+			return 0;
+		idx[n++] = 1;
+		for (i = 2; i + 1 < argc; i++)
+			if ((argvlen[i] == 5 && strncasecmp(argv[i], "STORE",
+			    5) == 0) || (argvlen[i] == 9 &&
+			    strncasecmp(argv[i], "STOREDIST", 9) == 0))
+				idx[n++] = ++i;
+		return n;
 	case K_NUMKEYS:
 		if (ks->first > 0 && (size_t)ks->first < argc)
 			idx[n++] = ks->first;

@@ -912,11 +912,12 @@ worker_main(const struct config *cfg, const struct dfly_master *m, int flow,
 	worker_stats(&w, MSG_DONE);
 	fill_stats(&w);
 	log_info("snapshot applied: journal offset %" PRIu64 ", %" PRIu64
-	    " keys (%" PRIu64 " written, %" PRIu64 " skipped), %" PRIu64
-	    " journal commands%s, %" PRIu64 " bytes", w.st.lsn, w.st.keys,
-	    w.st.written, w.st.skipped, w.held != NULL ? w.held_recs :
-	    w.st.journal, w.held != NULL ? " held for the sweep" : "",
-	    w.st.bytes);
+	    " keys (%" PRIu64 " written, %" PRIu64 " skipped, %" PRIu64
+	    " filtered), %" PRIu64 " journal commands%s, %" PRIu64 " bytes",
+	    w.st.lsn, w.st.keys, w.st.written, w.st.skipped,
+	    writer_counts(w.writer)[WC_FILTERED], w.held != NULL ?
+	    w.held_recs : w.st.journal, w.held != NULL ?
+	    " held for the sweep" : "", w.st.bytes);
 	if (w.stable)
 		stable_run(&w);
 	linger(&w);

@@ -78,9 +78,9 @@ answers(F, ['cmd 0 DEL t:1 u:1 t:2 u:2', 'cmd 0 UNLINK u:1 t:1', 'cmd 0 TOUCH t:
 answers(F, ['cmd 0 MSETNX u:1 a t:1 b', 'cmd 0 RENAME u:1 t:1', 'cmd 0 RENAMENX t:1 u:1',
             'cmd 0 SMOVE u:s t:s m', 'cmd 0 LMOVE u:l t:l LEFT RIGHT', 'cmd 0 COPY t:a u:b',
             'cmd 0 SUNIONSTORE u:d u:a t:b', 'cmd 0 BITOP AND u:d t:a', 'cmd 0 PFMERGE t:d u:a',
-            'cmd 0 RPOPLPUSH u:a t:b'],
+            'cmd 0 RPOPLPUSH u:a t:b', 'cmd 0 SORT u:l STORE t:d'],
         ['mixed u:1 t:1', 'mixed u:1 t:1', 'mixed u:1 t:1', 'mixed u:s t:s', 'mixed u:l t:l', 'mixed u:b t:a',
-         'mixed u:a t:b', 'mixed u:d t:a', 'mixed u:a t:d', 'mixed u:a t:b'],
+         'mixed u:a t:b', 'mixed u:d t:a', 'mixed u:a t:d', 'mixed u:a t:b', 'mixed u:l t:d'],
         'commands that cannot be cut: mixed, naming a key of each side')
 answers(F, ['cmd 0 RENAME u:1 u:2', 'cmd 0 RENAME t:1 t:2', 'cmd 0 MSETNX t:1 a t:2 b'],
         ['keep', 'drop', 'drop'], 'the same on one side: kept or dropped')
@@ -96,8 +96,10 @@ answers(F, ['cmd 0 FLUSHDB', 'cmd 3 FLUSHDB', 'cmd 3 SCRIPT FLUSH', 'cmd 0 DFLYF
         'keyless commands by their db; an unknown command has its key at argv[1]')
 answers([], ['keys MSET a 1 b 2', 'keys DEL a b c', 'keys RENAME a b', 'keys ZUNIONSTORE d 2 a b WEIGHTS 1 2',
              'keys XGROUP CREATE s g $', 'keys FLUSHALL', 'keys GET k', 'keys PING', 'keys BITOP OR d a b',
-             'keys EVAL s 0 x'],
-        ['2 1 3', '1 1 2 3', '0 1 2', '0 1 3 4', '0 2', '0', '0 1', '0', '0 2 3 4', '0'],
+             'keys EVAL s 0 x', 'keys SORT a BY w:* STORE d', 'keys GEORADIUS g 1 2 3 m STOREDIST d',
+             'keys LMPOP 2 a b LEFT', 'keys BLMPOP 0 1 a RIGHT'],
+        ['2 1 3', '1 1 2 3', '0 1 2', '0 1 3 4', '0 2', '0', '0 1', '0', '0 2 3 4', '0', '0 1 5', '0 1 7',
+         '0 2 3', '0 3'],
         'the keys of commands: step (0: cannot be cut) and argv indexes')
 
 # ---------------------------------------------------------------- options

@@ -148,6 +148,8 @@ def got():
 d, g = wait_equal(got, want(), timeout=30, proc=p)
 if not ok(not d, 'snapshot: the copied keys written, the target\'s other keys untouched, db 1 not written'):
     diag('\n'.join(d[:10]))
+n = sum(int(x) for x in re.findall(r'snapshot applied: .* skipped, (\d+) filtered\)', proc_log(p)))
+is_(n, 202, 'snapshot: the 202 keys left out counted by the flows')
 # the journal, filtered the same way
 mc.set('u:j', '1')
 mc.set('t:j', '1')
