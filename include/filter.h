@@ -29,7 +29,7 @@
 #include "error.h"
 
 #define FILTER_MAXDB	1024		/* CONFIG_MAXDB */
-#define FILTER_SPECLEN	8192		/* bytes of all patterns together */
+#define FILTER_SPECLEN	8192		/* all the patterns' bytes */
 
 struct filter_spec {
 	uint8_t	 db_in[FILTER_MAXDB];	/* --db-filter: named */
@@ -95,8 +95,8 @@ size_t		 filter_cmd_keys(size_t argc, const char *const *argv,
 		    const size_t *argvlen, size_t *idx, size_t *step);
 
 enum filter_verdict {
-	FILTER_KEEP,		/* every key copied (or keyless, db copied) */
-	FILTER_DROP,		/* no key copied: the record is not written */
+	FILTER_KEEP,		/* every key copied (keyless: the db) */
+	FILTER_DROP,		/* no key copied: not written */
 	FILTER_SPLIT,		/* keep[] says which argvs to write */
 	FILTER_MIXED,		/* keys on both sides and no split: *in and
 				   *out are the argv indexes of one of each */

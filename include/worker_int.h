@@ -42,7 +42,7 @@ struct worker {
 	struct dfly_flow_reply	 reply;
 	struct target		*target;
 	struct writer		*writer;
-	struct filter		*filter;	/* cfg's, compiled; NULL none */
+	struct filter		*filter;	/* cfg's compiled, or NULL */
 	struct lsnstore		*lsn;
 	struct rdb		*rdb;
 	struct journal		*jr;		/* blobs, then the stream */

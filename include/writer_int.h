@@ -152,7 +152,7 @@ struct writer {
 	uint64_t		 plain_all;	/* all of them */
 	int			 in_cb;		/* inside the reply callback */
 	int			 jplain;	/* jsend(): a translation, plain */
-	struct skipset		*skipped;	/* UNSUPPORTED_SKIP's keys */
+	struct skipset		*skipped;	/* keys skipped (skipset.h) */
 	/* a journal record cut by the filter (jfilter.c) */
 	struct journal_rec	 frec;
 	const char		**fargv;

@@ -38,18 +38,21 @@ static const struct option_desc {
 	S("target-password-file", target_password_file,
 	    "file holding the target's password"),
 	X("db-map",		"SRC:DST[,SRC:DST...] database renumbering"),
-	X("db-filter",		"DB[-DB][,...] copy only these source dbs "
-	    "(repeatable)"),
-	X("db-exclude",		"DB[-DB][,...] never copy these source dbs "
-	    "(repeatable)"),
-	X("key-prefix",		"copy only keys starting with it (repeatable)"),
-	X("key-exclude-prefix",	"never copy keys starting with it "
-	    "(repeatable)"),
-	X("key-regex",		"copy only keys matching this POSIX extended "
-	    "regex (repeatable)"),
-	X("key-exclude-regex",	"never copy keys matching it (repeatable)"),
-	X("filter-flush",	"fail|all: a FLUSHDB/FLUSHALL with a key filter "
-	    "stops (fail) or flushes the target's db, excluded keys too"),
+	X("db-filter",
+	    "DB[-DB][,...] copy only these source dbs (repeatable)"),
+	X("db-exclude",
+	    "DB[-DB][,...] never copy these source dbs (repeatable)"),
+	X("key-prefix",
+	    "copy only keys starting with it (repeatable)"),
+	X("key-exclude-prefix",
+	    "never copy keys starting with it (repeatable)"),
+	X("key-regex",
+	    "copy only keys matching this POSIX extended regex (repeatable)"),
+	X("key-exclude-regex",
+	    "never copy keys matching it (repeatable)"),
+	X("filter-flush",
+	    "fail|all: FLUSHDB/FLUSHALL under a key filter stops, or flushes "
+	    "the target db whole"),
 	X("unsupported",	"fail|skip|lossy values Redis cannot hold"),
 	X("batch",		"members per write command, 1-100000 (default 512)"),
 	S("state-dir",		state_dir, "directory of the LSN checkpoints"),

@@ -30,8 +30,8 @@ struct sweep {
 	const struct config *cfg;
 	struct target_opts *topts;
 	struct filter	*filter;	/* NULL: every key is ours */
-	int		 src;		/* a copied source db writing to the
-					   db being swept, -1 none */
+	int		 src;		/* a copied source db of the db
+					   being swept, -1 none */
 	uint64_t	 scanned, swept, refused;
 	const char	**argv;		/* an UNLINK of a batch */
 	size_t		*len;

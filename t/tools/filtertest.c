@@ -50,8 +50,9 @@ words(char *line, char **w, size_t *wl)
 			return n;
 		w[n] = o = p;
 		while (*p != ' ' && *p != '\0' && *p != '\n') {
-			if (p[0] == '\\' && p[1] == 'x' && isxdigit(
-			    (unsigned char)p[2]) && isxdigit((unsigned char)p[3]) &&
+			if (p[0] == '\\' && p[1] == 'x' &&
+			    isxdigit((unsigned char)p[2]) &&
+			    isxdigit((unsigned char)p[3]) &&
 			    sscanf(p + 2, "%2x", &b) == 1) {
 				*o++ = (char)b;
 				p += 4;
