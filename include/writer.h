@@ -122,6 +122,12 @@ void		 writer_markers_forget(struct writer *);
  * lower LSNs are deleted (sent; writer_sync() waits for them).
  */
 int		 writer_markers_trim(struct writer *, uint64_t next_lsn);
+/*
+ * A FLUSHALL or FLUSHDB record every flow reached, run by one of them
+ * (stable sync's barrier): the keys --unsupported skip left out of what
+ * it empties are forgotten by this writer too.
+ */
+void		 writer_flushed(struct writer *, const struct journal_rec *);
 /* Block until everything fed so far is acknowledged by the target. */
 int		 writer_sync(struct writer *);
 /*

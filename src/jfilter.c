@@ -218,6 +218,23 @@ jfilter(struct writer *w, const struct journal_rec **recp)
 	return 0;
 }
 
+void
+writer_flushed(struct writer *w, const struct journal_rec *rec)
+{
+	int db;
+
+	if (rec->argc == 0)
+		return;
+	if (is(rec->argv[0], rec->argvlen[0], "FLUSHALL")) {
+		skipset_clear(w->skipped, -1);
+		return;
+	}
+	db = rec->db < WRITER_MAXDB ? w->opts.db_map[rec->db] : -1;
+	if (db < 0)
+		db = w->cluster ? 0 : (int)rec->db;
+	skipset_clear(w->skipped, db);
+}
+
 /*
  * FLUSHALL or FLUSHDB: 0 go on (verbatim), 1 done or dropped, -1.  The
  * skipped keys of what it empties are forgotten.
