@@ -5,7 +5,9 @@
  * The file holds `key value` lines, `#` starts a comment; every key is the
  * name of a long option (without the dashes), flags take yes|no.  The file
  * is read first and the command line applied over it, so the command line
- * wins; there a flag is --NAME, --NAME=yes|no or --no-NAME.  Errors
+ * wins; there a flag is --NAME, --NAME=yes|no or --no-NAME.  The filter
+ * options (filter.h) take several values: given again they add up, and
+ * on the command line they replace the file's values.  Errors
  * (ERR_CONFIG) name the file and line ("df2redis.conf:7: ...") or the
  * option.  Secrets (passwords) come only from files, the target URL or
  * the environment, in that order, as for `df2redis import`: the source's
