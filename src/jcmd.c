@@ -656,9 +656,6 @@ jhgetex(struct writer *w, const struct journal_rec *rec)
 
 	if (w->version == 0 || w->version >= 80000)
 		return jverbatim(w, rec, 1);
-	if (w->version < 70400)
-		return junsupported(w, rec, 1, "field TTLs need Redis 7.4") ==
-		    -1 ? -1 : 0;
 	if (rec->argc < 5)
 		return junsupported(w, rec, 0, "a malformed HGETEX");
 	if (is(rec->argv[2], rec->argvlen[2], "FIELDS"))
@@ -668,6 +665,12 @@ jhgetex(struct writer *w, const struct journal_rec *rec)
 			break;
 	if (j == sizeof(opts) / sizeof(opts[0]))
 		return junsupported(w, rec, 0, "a malformed HGETEX");
+	/* before 7.4 no field has a TTL: PERSIST has nothing to undo */
+	if (w->version < 70400 && !opts[j].arg)
+		return 0;
+	if (w->version < 70400)
+		return junsupported(w, rec, 1, "field TTLs need Redis 7.4") ==
+		    -1 ? -1 : 0;
 	i = 3 + (size_t)opts[j].arg;
 	if (i >= rec->argc || !is(rec->argv[i], rec->argvlen[i], "FIELDS"))
 		return junsupported(w, rec, 0, "a malformed HGETEX");

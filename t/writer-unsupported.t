@@ -117,7 +117,7 @@ OLD = [
      r'key "h5": HSETEX: field TTLs need Redis 7.4', 1, 0, lambda c: not c.exists('h5')),
     ('HEXPIRE before 7.4', [('HSET', 'h3', 'a', '1'), ('HEXPIRE', 'h3', '10', 'FIELDS', '1', 'a')],
      r'key "h3": HEXPIRE: field TTLs need Redis 7.4', 1, 0, lambda c: c.hgetall('h3') == {b'a': b'1'}),
-    ('HGETEX before 7.4', [('HSET', 'h4', 'a', '1'), ('HGETEX', 'h4', 'PERSIST', 'FIELDS', '1', 'a')],
+    ('HGETEX before 7.4', [('HSET', 'h4', 'a', '1'), ('HGETEX', 'h4', 'EX', '100', 'FIELDS', '1', 'a')],
      r'key "h4": HGETEX: field TTLs need Redis 7.4', 1, 0, lambda c: c.hgetall('h4') == {b'a': b'1'}),
 ]
 
@@ -210,6 +210,16 @@ def refused_cases(c, url, cases, vname):
             ok(check(c), '%s: skip: the target holds the rest' % name)
 
 
+def reads_old(c, url, vname):
+    """before 7.4 an HGETEX that reads or PERSISTs loses nothing"""
+    c.flushall()
+    for mode in ('fail', 'skip', 'lossy'):
+        rc, out = apply(url, [('HSET', 'hr', 'a', '1'), ('HGETEX', 'hr', 'FIELDS', '1', 'a'),
+                              ('HGETEX', 'hr', 'PERSIST', 'FIELDS', '1', 'a')], mode)
+        ok(rc == 0 and 'lossy 0 skipped 0' in out and c.hgetall('hr') == {b'a': b'1'},
+           '%s: %s: HGETEX reading or PERSIST: nothing lost, the key kept' % (vname, mode)) or diag(out)
+
+
 def skip_stays(c, url, vname):
     """under skip a skipped key stays skipped until the master deletes it"""
     c.flushall()
@@ -277,7 +287,7 @@ NLOSSLESS = 7
 for version in TARGET_VERSIONS:
     vname = 'Redis ' + version_name(version)
     old = version is None
-    count = (len(COMMON) + (len(OLD) if old else 0)) * NREFUSED + \
+    count = (len(COMMON) + (len(OLD) if old else 0)) * NREFUSED + (3 if old else 0) + \
         (0 if old else len(NEW) * NAPPLIED) + NLOSSLESS + NSTAYS
     why = redis_missing(version)
     if why is not None:
@@ -290,6 +300,7 @@ for version in TARGET_VERSIONS:
     refused_cases(c, srv.url, COMMON, vname)
     if old:
         refused_cases(c, srv.url, OLD, vname)
+        reads_old(c, srv.url, vname)
     else:
         applied_cases(c, srv.url, NEW, vname)
     lossless(c, srv.url, vname)
