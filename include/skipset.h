@@ -7,9 +7,15 @@
  * snapshot or when a journal record gives it such a value; the records
  * that follow on it are dropped while it is in the set, until the master
  * deletes it (DEL, UNLINK, FLUSHDB, FLUSHALL).  Keys are held as a 128-bit
- * hash of (source db, name), 24 bytes each: memory grows with the skipped
+ * hash of (target db, name), 24 bytes each: memory grows with the skipped
  * keys only.  A hash collision would drop a kept key's records, at odds
  * of about 2^-128 a pair.
+ *
+ * A set kept in a file (skipset_persist(), STATE_DIR/skipped-FLOW) is
+ * there for the worker that resumes the flow: every change is appended
+ * (24 bytes), and loading rewrites it compact.  A write that fails is
+ * logged, and the file removed: a worker started again then knows no
+ * skipped key, as without a file.
  */
 #ifndef DF2REDIS_SKIPSET_H
 #define DF2REDIS_SKIPSET_H
@@ -29,5 +35,10 @@ int		 skipset_has(const struct skipset *, int db, const char *,
 /* Forget every key of db, or of every db when db is -1. */
 void		 skipset_clear(struct skipset *, int db);
 size_t		 skipset_count(const struct skipset *);
+/*
+ * Load path into the set (a missing file is empty) and keep it up to date
+ * from now on; 0, or -1 when the file cannot be read or written (errno).
+ */
+int		 skipset_persist(struct skipset *, const char *path);
 
 #endif

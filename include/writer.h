@@ -70,6 +70,11 @@ struct writer_opts {
 	void			*mark_arg;
 	/* Keys to copy (filter.h), by source db; NULL: every key. */
 	const struct filter	*filter;
+	/*
+	 * UNSUPPORTED_SKIP: the file that keeps the skipped keys for the
+	 * next writer of the flow (skipset.h), loaded now; NULL: none.
+	 */
+	const char		*skip_file;
 };
 
 enum writer_count {
@@ -115,7 +120,10 @@ int		 writer_journal_lsn(struct writer *, const struct journal_rec *,
  */
 int		 writer_marker_loaded(struct writer *, int db, const char *name,
 		    size_t len, uint64_t lsn);
-/* The target matches no stored LSN any more (a full sync): forget them. */
+/*
+ * The target matches no stored LSN any more (a full sync): forget them,
+ * and the keys --unsupported skip left out.
+ */
 void		 writer_markers_forget(struct writer *);
 /*
  * Every record below next_lsn is stored in the checkpoint: markers at

@@ -336,6 +336,8 @@ writer_markers_forget(struct writer *w)
 	w->nmslots = 0;
 	w->have_applied = 0;
 	w->applied_max = 0;
+	/* the snapshot says again which keys are skipped */
+	skipset_clear(w->skipped, -1);
 }
 
 int

@@ -1,15 +1,22 @@
 /*
  * skipset.c - the keys --unsupported skip left off the target
- * (skipset.h): an open-addressing table of 128-bit hashes.
+ * (skipset.h): an open-addressing table of 128-bit hashes, and its file.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "crc64.h"
+#include "log.h"
 #include "skipset.h"
 
 enum { EMPTY, USED, GONE };
+enum { OP_ADD = 1, OP_DEL, OP_CLEAR };	/* the file's records */
 
 struct sent {
 	uint64_t	 hi, lo;
@@ -21,7 +28,34 @@ struct skipset {
 	struct sent	*t;
 	size_t		 cap;		/* a power of 2, or 0 */
 	size_t		 used, gone;
+	int		 fd;		/* the file, appended to; -1 none */
+	char		 path[PATH_MAX];
 };
+
+/* A change, to the file: its record has the layout of struct sent. */
+static void
+note(struct skipset *s, int op, int db, uint64_t hi, uint64_t lo)
+{
+	struct sent r;
+
+	if (s->fd == -1)
+		return;
+	memset(&r, 0, sizeof(r));
+	r.hi = hi;
+	r.lo = lo;
+	r.db = db;
+	r.state = op;
+	if (op == OP_CLEAR && db < 0) {
+		if (ftruncate(s->fd, 0) == 0)
+			return;
+	} else if (write(s->fd, &r, sizeof(r)) == (ssize_t)sizeof(r))
+		return;
+	log_warnx("%s: %s: removed, the skipped keys are kept in memory only",
+	    s->path, strerror(errno));
+	close(s->fd);
+	s->fd = -1;
+	unlink(s->path);
+}
 
 static void
 hash(int db, const char *p, size_t len, uint64_t *hi, uint64_t *lo)
@@ -41,7 +75,11 @@ hash(int db, const char *p, size_t len, uint64_t *hi, uint64_t *lo)
 struct skipset *
 skipset_new(void)
 {
-	return calloc(1, sizeof(struct skipset));
+	struct skipset *s;
+
+	if ((s = calloc(1, sizeof(*s))) != NULL)
+		s->fd = -1;
+	return s;
 }
 
 void
@@ -49,6 +87,8 @@ skipset_free(struct skipset *s)
 {
 	if (s == NULL)
 		return;
+	if (s->fd != -1)
+		close(s->fd);
 	free(s->t);
 	free(s);
 }
@@ -119,7 +159,53 @@ skipset_add(struct skipset *s, int db, const char *p, size_t len)
 	e->db = db;
 	e->state = USED;
 	s->used++;
+	note(s, OP_ADD, db, hi, lo);
 	return 0;
+}
+
+/* The add of an already hashed key (loading). */
+static int
+add_hashed(struct skipset *s, int db, uint64_t hi, uint64_t lo)
+{
+	struct sent *e;
+
+	if ((s->used + s->gone + 1) * 10 > s->cap * 7 && grow(s) == -1)
+		return -1;
+	if ((e = find(s, db, hi, lo))->state == USED)
+		return 0;
+	if (e->state == GONE)
+		s->gone--;
+	e->hi = hi;
+	e->lo = lo;
+	e->db = db;
+	e->state = USED;
+	s->used++;
+	return 0;
+}
+
+static void
+del_hashed(struct skipset *s, int db, uint64_t hi, uint64_t lo)
+{
+	struct sent *e;
+
+	if (s->used == 0 || (e = find(s, db, hi, lo))->state != USED)
+		return;
+	e->state = GONE;
+	s->used--;
+	s->gone++;
+}
+
+static void
+clear_db(struct skipset *s, int db)
+{
+	size_t i;
+
+	for (i = 0; i < s->cap; i++)
+		if (s->t[i].state == USED && (db < 0 || s->t[i].db == db)) {
+			s->t[i].state = GONE;
+			s->used--;
+			s->gone++;
+		}
 }
 
 int
@@ -147,22 +233,81 @@ skipset_del(struct skipset *s, int db, const char *p, size_t len)
 	e->state = GONE;
 	s->used--;
 	s->gone++;
+	note(s, OP_DEL, db, hi, lo);
 	return 1;
 }
 
 void
 skipset_clear(struct skipset *s, int db)
 {
-	size_t i;
-
 	if (s == NULL)
 		return;
-	for (i = 0; i < s->cap; i++)
-		if (s->t[i].state == USED && (db < 0 || s->t[i].db == db)) {
-			s->t[i].state = GONE;
-			s->used--;
-			s->gone++;
+	clear_db(s, db);
+	note(s, OP_CLEAR, db, 0, 0);
+}
+
+/* Replay the records of fd into the set; a record cut short ends it. */
+static int
+load(struct skipset *s, int fd)
+{
+	struct sent r;
+	ssize_t n;
+
+	while ((n = read(fd, &r, sizeof(r))) == (ssize_t)sizeof(r)) {
+		switch (r.state) {
+		case OP_ADD:
+			if (add_hashed(s, r.db, r.hi, r.lo) == -1)
+				return -1;
+			break;
+		case OP_DEL:
+			del_hashed(s, r.db, r.hi, r.lo);
+			break;
+		case OP_CLEAR:
+			clear_db(s, r.db);
+			break;
 		}
+	}
+	return n == -1 ? -1 : 0;
+}
+
+int
+skipset_persist(struct skipset *s, const char *path)
+{
+	char tmp[PATH_MAX];
+	size_t i;
+	int fd, err;
+
+	if (strlcpy(s->path, path, sizeof(s->path)) >= sizeof(s->path) ||
+	    snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = open(path, O_RDONLY)) != -1) {
+		err = load(s, fd);
+		close(fd);
+		if (err == -1)
+			return -1;
+	} else if (errno != ENOENT)
+		return -1;
+	/* compact: what the set holds, one record a key */
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600)) == -1)
+		return -1;
+	s->fd = fd;
+	for (i = 0; i < s->cap && s->fd != -1; i++)
+		if (s->t[i].state == USED)
+			note(s, OP_ADD, s->t[i].db, s->t[i].hi, s->t[i].lo);
+	if (s->fd == -1 || fsync(fd) == -1 || rename(tmp, path) == -1) {
+		err = errno;
+		if (s->fd != -1)
+			close(s->fd);
+		s->fd = -1;
+		unlink(tmp);
+		errno = err;
+		return -1;
+	}
+	if (fcntl(fd, F_SETFL, O_APPEND) == -1)
+		return -1;
+	return 0;
 }
 
 size_t

@@ -251,6 +251,7 @@ open_target(struct worker *w, uint64_t lsn)
 	struct target_opts topts;
 	struct writer_opts wopts;
 	struct error e;
+	char skipfile[PATH_MAX];
 	size_t i;
 	int cluster;
 
@@ -295,6 +296,13 @@ open_target(struct worker *w, uint64_t lsn)
 	}
 	snprintf(w->label, sizeof(w->label), "flow %d", w->flow);
 	wopts.label = w->label;
+	if ((size_t)snprintf(skipfile, sizeof(skipfile), "%s/skipped-%d",
+	    w->cfg->state_dir, w->flow) >= sizeof(skipfile))
+		wfail(w, ERR_CONFIG, "state-dir too long");
+	if (wopts.unsupported == UNSUPPORTED_SKIP)
+		wopts.skip_file = skipfile;
+	else if (unlink(skipfile) == -1 && errno != ENOENT)
+		log_warnx("%s: %s", skipfile, strerror(errno));
 	/* an old Redis (or no memory): the same on every attempt */
 	if ((w->writer = writer_open(w->target, &wopts, &e)) == NULL) {
 		explicit_bzero(&topts, sizeof(topts));

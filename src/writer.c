@@ -15,6 +15,7 @@
 #include <sys/queue.h>
 
 #include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -404,6 +405,12 @@ writer_open(struct target *t, const struct writer_opts *o, struct error *err)
 	    (w->skipped = skipset_new()) == NULL ||
 	    (w->plain = calloc(NSLOTS, sizeof(*w->plain))) == NULL) {
 		err_set(err, ERR_SYS, "out of memory");
+		writer_close(w);
+		return NULL;
+	}
+	if (o->unsupported == UNSUPPORTED_SKIP && o->skip_file != NULL &&
+	    skipset_persist(w->skipped, o->skip_file) == -1) {
+		err_set(err, ERR_SYS, "%s: %s", o->skip_file, strerror(errno));
 		writer_close(w);
 		return NULL;
 	}

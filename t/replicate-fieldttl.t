@@ -231,6 +231,19 @@ def journal_skip(version, vname):
     if not ok(re.search(r'flow \d+ stable: flow \d+: key "ss" skipped: SADDEX: member TTLs have no Redis equivalent', log),
               '%s: skip: logged by name with flow and phase' % vname):
         diag(log[-2000:])
+    # a worker started again (partial sync) knows what its flow skipped
+    for f in range(NFLOWS):
+        r = ctl(p.sock, 'restart-flow %d' % f)
+        if not r.startswith('ok'):
+            diag(r)
+    ok(wait_status(p.sock, lambda t: flows_stable(t, NFLOWS), timeout=60, proc=p) is not None and
+       mstats(m)['partial_syncs'] >= NFLOWS, '%s: skip: both workers restarted, resumed by partial sync' % vname)
+    for k in ['ss'] + MS:
+        mc.sadd(k, 'late')
+    mc.set('last2', 'x')
+    wait_for(lambda: c.get('last2') == b'x', timeout=30)
+    is_([k for k in ['ss'] + MS if c.exists(k)], [],
+        '%s: skip: a restarted worker still leaves its flow\'s skipped keys out (STATE_DIR/skipped-N)' % vname)
     # FLUSHALL runs once for all flows: every flow forgets its skipped keys
     mc.flushall()
     for k in MS:
@@ -244,7 +257,7 @@ def journal_skip(version, vname):
 
 
 NSNAP = {None: 15, '7.4': 11}
-NJOUR = {None: 10, '7.4': 9}
+NJOUR = {None: 12, '7.4': 11}
 for version in TARGET_VERSIONS:
     vname = 'Redis ' + version_name(version)
     why = redis_missing(version)
