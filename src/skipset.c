@@ -28,7 +28,7 @@ struct skipset {
 	struct sent	*t;
 	size_t		 cap;		/* a power of 2, or 0 */
 	size_t		 used, gone;
-	int		 fd;		/* the file, appended to; -1 none */
+	int		 fd;		/* the file appended to, or -1 */
 	char		 path[PATH_MAX];
 };
 

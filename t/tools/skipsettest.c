@@ -39,9 +39,10 @@ decode(char *p)
 	unsigned int b;
 
 	while (*s != '\0') {
-		if (s[0] == '\\' && s[1] == 'x' && isxdigit((unsigned char)s[2]) &&
-		    isxdigit((unsigned char)s[3]) && sscanf(s + 2, "%2x",
-		    &b) == 1) {
+		if (s[0] == '\\' && s[1] == 'x' &&
+		    isxdigit((unsigned char)s[2]) &&
+		    isxdigit((unsigned char)s[3]) &&
+		    sscanf(s + 2, "%2x", &b) == 1) {
 			*o++ = (char)b;
 			s += 4;
 		} else
