@@ -60,7 +60,7 @@ bin/df2redis: $(O)/src/df2redis.o $(LIB_OBJS)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS)
 
 # the control tool reads a config file and speaks ctl.h: none of the daemon
-CTL_OBJS = $(addprefix $(O)/src/,df2redisctl.o config.o clock.o error.o version.o)
+CTL_OBJS = $(addprefix $(O)/src/,df2redisctl.o config.o filter.o clock.o error.o version.o)
 CTL_LIBS := $(shell pkg-config --libs libbsd-overlay 2>/dev/null)
 bin/df2redisctl: $(CTL_OBJS)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CTL_LIBS)

@@ -5,7 +5,9 @@
  * The file holds `key value` lines, `#` starts a comment; every key is the
  * name of a long option (without the dashes), flags take yes|no.  The file
  * is read first and the command line applied over it, so the command line
- * wins; there a flag is --NAME, --NAME=yes|no or --no-NAME.  Errors
+ * wins; there a flag is --NAME, --NAME=yes|no or --no-NAME.  The filter
+ * options (filter.h) take several values: given again they add up, and
+ * on the command line they replace the file's values.  Errors
  * (ERR_CONFIG) name the file and line ("df2redis.conf:7: ...") or the
  * option.  Secrets (passwords) come only from files, the target URL or
  * the environment, in that order, as for `df2redis import`: the source's
@@ -22,6 +24,7 @@
 #include <stdio.h>
 
 #include "error.h"
+#include "filter.h"
 
 /*
  * Source dbs --db-map can name: the writer's WRITER_MAXDB, which the
@@ -33,7 +36,8 @@
 /* Values the target cannot hold: --unsupported. */
 enum config_unsupported {
 	CONFIG_UNSUPPORTED_FAIL,	/* stop with an error */
-	CONFIG_UNSUPPORTED_SKIP,	/* count, log and go on */
+	CONFIG_UNSUPPORTED_SKIP,	/* the whole key left out, logged */
+	CONFIG_UNSUPPORTED_LOSSY,	/* what Redis holds written, logged */
 };
 
 /* config_parse_args() besides 0 and -1; it prints nothing, the caller does. */
@@ -52,6 +56,8 @@ struct config {
 	char	 target_password[512];	/* "" when the URL's applies */
 	char	 target_password_file[PATH_MAX];
 	int	 db_map[CONFIG_MAXDB];		/* -1: same db */
+	struct filter_spec filter;		/* --db-filter, --key-prefix..
+						   (filter.h) */
 	enum config_unsupported unsupported;
 	size_t	 batch;				/* 0: the writer's default */
 	char	 state_dir[PATH_MAX];

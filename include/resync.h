@@ -36,7 +36,8 @@ int	resync_target_opts(const struct config *, struct target_opts *,
  * dst[d] set for every target db d that a source db marked in src (every
  * one when src is NULL) is written to, mapped as the workers map them:
  * --db-map, else the URL's /DB, else the same number; a cluster has only
- * db 0.  Returns whether every db maps to itself.
+ * db 0.  A source db the db filter leaves out (filter.h) is written
+ * nowhere.  Returns whether every db maps to itself.
  */
 int	resync_dest_dbs(const struct config *, const struct target_opts *,
 	    int cluster, const uint8_t *src, uint8_t *dst);

@@ -10,7 +10,8 @@
  * it runs, and the master never waits, the workers spool.  It sorts the
  * marks, SCANs each db the workers write to (each master of a cluster),
  * and UNLINKs every key without a mark, except df2redis's own
- * ("{N}df2redis:..."); dbs no source db maps to are never touched.  Its
+ * ("{N}df2redis:...") and those the key filter leaves out (filter.h): they
+ * are not df2redis's; dbs no copied source db maps to are never touched.  Its
  * result is one MSG_SWEPT (imsg.h); then it exits.
  */
 #ifndef DF2REDIS_SWEEP_H

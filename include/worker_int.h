@@ -43,6 +43,7 @@ struct worker {
 	struct dfly_flow_reply	 reply;
 	struct target		*target;
 	struct writer		*writer;
+	struct filter		*filter;	/* cfg's compiled, or NULL */
 	struct lsnstore		*lsn;
 	struct rdb		*rdb;
 	struct journal		*jr;		/* blobs, then the stream */

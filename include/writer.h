@@ -30,6 +30,7 @@
 
 #include "error.h"
 #include "journal.h"
+#include "filter.h"
 #include "rdb.h"
 #include "target.h"
 
@@ -41,7 +42,10 @@ enum writer_conflict {
 
 enum writer_unsupported {
 	UNSUPPORTED_FAIL,	/* a value the target cannot store: error */
-	UNSUPPORTED_SKIP,	/* count it, log it by name, go on */
+	UNSUPPORTED_SKIP,	/* the whole key left off the target,
+				   counted and logged by name (skipset.h) */
+	UNSUPPORTED_LOSSY,	/* what Redis can hold written: member or
+				   field TTLs dropped, counted and logged */
 };
 
 #define WRITER_MAXDB	1024
@@ -64,6 +68,13 @@ struct writer_opts {
 	 */
 	void			(*mark)(void *, int db, const char *, size_t);
 	void			*mark_arg;
+	/* Keys to copy (filter.h), by source db; NULL: every key. */
+	const struct filter	*filter;
+	/*
+	 * UNSUPPORTED_SKIP: the file that keeps the skipped keys for the
+	 * next writer of the flow (skipset.h), loaded now; NULL: none.
+	 */
+	const char		*skip_file;
 };
 
 enum writer_count {
@@ -71,13 +82,15 @@ enum writer_count {
 	WC_WRITTEN,		/* keys written, all types */
 	WC_EXPIRED,		/* already expired, not written */
 	WC_SKIPPED_EXISTING,	/* CONFLICT_SKIP */
-	WC_SKIPPED_UNSUPPORTED,	/* UNSUPPORTED_SKIP */
+	WC_SKIPPED_UNSUPPORTED,	/* keys (records) skipped: unsupported */
 	WC_JOURNAL,		/* journal commands applied */
 	WC_COMMANDS,		/* commands sent */
 	WC_BYTES,		/* payload bytes sent */
 	WC_LOSSY,		/* written without their member TTLs */
 	WC_APPLIED,		/* journal records skipped on resume: the
 				   target had applied them */
+	WC_FILTERED,		/* snapshot keys and journal records left
+				   out (or cut) by opts.filter */
 	WC_MAX
 };
 
@@ -107,13 +120,22 @@ int		 writer_journal_lsn(struct writer *, const struct journal_rec *,
  */
 int		 writer_marker_loaded(struct writer *, int db, const char *name,
 		    size_t len, uint64_t lsn);
-/* The target matches no stored LSN any more (a full sync): forget them. */
+/*
+ * The target matches no stored LSN any more (a full sync): forget them,
+ * and the keys --unsupported skip left out.
+ */
 void		 writer_markers_forget(struct writer *);
 /*
  * Every record below next_lsn is stored in the checkpoint: markers at
  * lower LSNs are deleted (sent; writer_sync() waits for them).
  */
 int		 writer_markers_trim(struct writer *, uint64_t next_lsn);
+/*
+ * A FLUSHALL or FLUSHDB record every flow reached, run by one of them
+ * (stable sync's barrier): the keys --unsupported skip left out of what
+ * it empties are forgotten by this writer too.
+ */
+void		 writer_flushed(struct writer *, const struct journal_rec *);
 /* Block until everything fed so far is acknowledged by the target. */
 int		 writer_sync(struct writer *);
 /*

@@ -9,6 +9,8 @@
  *   keystream.c a stream key's entries, metadata, groups and PELs
  *   jcmd.c	 journal records become commands: translations, plain or
  *		 guarded by a sequence marker
+ *   jfilter.c	 journal records against the filter and the keys
+ *		 --unsupported skip left out
  *
  * It lives in include/ with the other headers; the _int says it is not a
  * module's interface.
@@ -150,6 +152,13 @@ struct writer {
 	uint64_t		 plain_all;	/* all of them */
 	int			 in_cb;		/* inside the reply callback */
 	int			 jplain;	/* jsend(): a translation, plain */
+	struct skipset		*skipped;	/* keys skipped (skipset.h) */
+	/* a journal record cut by the filter (jfilter.c) */
+	struct journal_rec	 frec;
+	const char		**fargv;
+	size_t			*fargvlen;
+	unsigned char		*fkeep;
+	size_t			 fcap;
 	int			 failed;
 	int			 refused;	/* a journal command got an
 						   error reply (writer_refused) */
@@ -212,6 +221,27 @@ av_eval(struct writer *w, const char *script, const char *nkeys)
 	av_str(w, 2, nkeys);
 	return 3;
 }
+
+/*
+ * jcmd.c: --unsupported skip: the key (target db, name) leaves the
+ * target: DEL sent, its later records dropped (skipset.h); why is logged
+ * with it.  0 ok, -1 error.
+ */
+int		 jskip_key(struct writer *, int db, const char *, size_t,
+		    const char *why);
+/* "flow 3: " or "" */
+const char	*wlabel(const struct writer *, char *, size_t);
+/* "journal record at byte N (LSN M)" */
+const char	*jwhere(const struct writer *, const struct journal_rec *,
+		    char *, size_t);
+/*
+ * jfilter.c: the record against the filter and the skipped keys: 0 go on
+ * with *rec (a cut copy when the filter split it), 1 dropped, -1 error.
+ */
+int		 jfilter(struct writer *, const struct journal_rec **rec);
+/* FLUSHALL (all) or FLUSHDB: 0 send it verbatim, 1 done or dropped, -1 */
+int		 jfilter_flush(struct writer *, const struct journal_rec *,
+		    int all);
 
 /* keybuild.c */
 int		 kb_open(struct writer *);

@@ -42,7 +42,22 @@ static const struct option_desc {
 	S("target-password-file", target_password_file,
 	    "file holding the target's password"),
 	X("db-map",		"SRC:DST[,SRC:DST...] database renumbering"),
-	X("unsupported",	"fail|skip values Redis cannot hold"),
+	X("db-filter",
+	    "DB[-DB][,...] copy only these source dbs (repeatable)"),
+	X("db-exclude",
+	    "DB[-DB][,...] never copy these source dbs (repeatable)"),
+	X("key-prefix",
+	    "copy only keys starting with it (repeatable)"),
+	X("key-exclude-prefix",
+	    "never copy keys starting with it (repeatable)"),
+	X("key-regex",
+	    "copy only keys matching this POSIX extended regex (repeatable)"),
+	X("key-exclude-regex",
+	    "never copy keys matching it (repeatable)"),
+	X("filter-flush",
+	    "fail|all: FLUSHDB/FLUSHALL under a key filter stops, or flushes "
+	    "the target db whole"),
+	X("unsupported",	"fail|skip|lossy values Redis cannot hold"),
 	X("batch",		"members per write command, 1-100000 (default 512)"),
 	S("state-dir",		state_dir, "directory of the LSN checkpoints"),
 	S("ctl-socket",		ctl_socket, "control socket (STATE_DIR/df2redis.sock)"),
@@ -92,6 +107,8 @@ special_changed(const struct config *a, const struct config *b,
 		return memcmp(a->db_map, b->db_map, sizeof(a->db_map)) != 0;
 	if (strcmp(name, "unsupported") == 0)
 		return a->unsupported != b->unsupported;
+	if (filter_option(name))
+		return filter_spec_changed(&a->filter, &b->filter, name);
 	if (strcmp(name, "batch") == 0)
 		return a->batch != b->batch;
 	if (strcmp(name, "metrics-listen") == 0)
@@ -302,9 +319,11 @@ set_special(struct config *cfg, const char *key, const char *value,
 			cfg->unsupported = CONFIG_UNSUPPORTED_FAIL;
 		else if (strcmp(value, "skip") == 0)
 			cfg->unsupported = CONFIG_UNSUPPORTED_SKIP;
+		else if (strcmp(value, "lossy") == 0)
+			cfg->unsupported = CONFIG_UNSUPPORTED_LOSSY;
 		else
-			return err_set(e, ERR_CONFIG,
-			    "unsupported: \"%s\" is not fail or skip", value);
+			return err_set(e, ERR_CONFIG, "unsupported: \"%s\" "
+			    "is not fail, skip or lossy", value);
 		return 0;
 	}
 	if (strcmp(key, "metrics-listen") == 0) {
@@ -317,6 +336,8 @@ set_special(struct config *cfg, const char *key, const char *value,
 			    "too long");
 		return 0;
 	}
+	if (filter_option(key))
+		return filter_spec_set(&cfg->filter, key, value, e);
 	if (strcmp(key, "batch") == 0) {
 		cfg->batch = strtonum(value, 1, 100000, &errstr);
 		if (errstr != NULL)
@@ -492,6 +513,11 @@ config_finish(struct config *cfg, struct error *e)
 		return err_set(e, ERR_CONFIG, "--target URL is required");
 	if (cfg->state_dir[0] == '\0')
 		return err_set(e, ERR_CONFIG, "--state-dir DIR is required");
+	if (cfg->flush_on_resync && filter_spec_keyed(&cfg->filter) &&
+	    !cfg->filter.flush_all)
+		return err_set(e, ERR_CONFIG, "flush-on-resync empties whole "
+		    "target dbs, the keys --key-prefix/--key-regex leave out "
+		    "too (--filter-flush all to allow it)");
 	if (cfg->ctl_socket[0] == '\0') {
 		n = snprintf(cfg->ctl_socket, sizeof(cfg->ctl_socket),
 		    "%s/df2redis.sock", cfg->state_dir);
@@ -541,6 +567,18 @@ config_usage(FILE *out, const char *cmd)
 	    "else $DF2REDIS_SOURCE_PASSWORD;\n  the target's from "
 	    "--target-password-file, else the URL, else "
 	    "$DF2REDIS_TARGET_PASSWORD\n");
+}
+
+/* Is keys[i] the first of its name? */
+static int
+first_of(const char **keys, size_t i)
+{
+	size_t j;
+
+	for (j = 0; j < i; j++)
+		if (strcmp(keys[j], keys[i]) == 0)
+			return 0;
+	return 1;
 }
 
 int
@@ -641,6 +679,10 @@ config_parse_args(struct config *cfg, int argc, char **argv,
 	if (cfg->config_file[0] != '\0' &&
 	    config_load(cfg, cfg->config_file, e) == -1)
 		goto out;
+	/* a list given on the command line replaces the file's */
+	for (i = 0; i < n; i++)
+		if (filter_option(keys[i]) && first_of(keys, i))
+			filter_spec_reset(&cfg->filter, keys[i]);
 	for (i = 0; i < n; i++)
 		if (config_set(cfg, keys[i], values[i], e) == -1) {
 			/* the option as it was typed: "--batch: ..." */

@@ -21,7 +21,7 @@ static const struct subcommand {
 	    "inspect [--summary] [--flow [--journal]] FILE" },
 	{ "import",	cmd_import,
 	    "import [-v] [--conflict overwrite|skip|panic] [--db-map SRC:DST,...]\n"
-	    "      [--unsupported fail|skip] [--batch N] "
+	    "      [--unsupported fail|skip|lossy] [--batch N] "
 	    "[--target-password-file FILE]\n"
 	    "      --target URL FILE..." },
 	{ "replicate",	cmd_replicate,

@@ -85,9 +85,11 @@ usage(FILE *out)
 "                          alone, or stop at the first one\n"
 "  --db-map SRC:DST,...    write source db SRC into DST; on a cluster every\n"
 "                          db goes to db 0 unless mapped otherwise\n"
-"  --unsupported fail|skip values the target cannot store (JSON without\n"
+"  --unsupported fail|skip|lossy\n"
+"                          values the target cannot store (JSON without\n"
 "                          the module, Bloom/CMS/TOPK/cuckoo, module values,\n"
-"                          member TTLs): stop (default) or count and skip\n"
+"                          member or field TTLs): stop (default), skip the\n"
+"                          key, or (lossy) write it without the TTLs\n"
 "  --batch N               members per command, 1-100000 (default 512)\n"
 "  -v                      more logging\n"
 "  -h, --help              this text\n"
@@ -464,9 +466,11 @@ cmd_import(int argc, char **argv)
 				wopts->unsupported = UNSUPPORTED_FAIL;
 			else if (strcmp(optarg, "skip") == 0)
 				wopts->unsupported = UNSUPPORTED_SKIP;
+			else if (strcmp(optarg, "lossy") == 0)
+				wopts->unsupported = UNSUPPORTED_LOSSY;
 			else {
-				log_warnx("--unsupported %s: expected fail or "
-				    "skip", optarg);
+				log_warnx("--unsupported %s: expected fail, "
+				    "skip or lossy", optarg);
 				return 2;
 			}
 			break;

@@ -21,6 +21,7 @@
 #include "dump.h"
 #include "log.h"
 #include "scripts.h"
+#include "skipset.h"
 #include "tmpkeys.h"
 #include "writer_int.h"
 
@@ -335,6 +336,8 @@ writer_markers_forget(struct writer *w)
 	w->nmslots = 0;
 	w->have_applied = 0;
 	w->applied_max = 0;
+	/* the snapshot says again which keys are skipped */
+	skipset_clear(w->skipped, -1);
 }
 
 int
@@ -423,30 +426,40 @@ jverbatim(struct writer *w, const struct journal_rec *rec, int keyidx)
 }
 
 /*
- * A journal command the target cannot run: an error (ERR_DATA), or under
- * --unsupported skip counted (lossy: only TTLs were lost) and logged.
+ * A journal command the target cannot run: an error (ERR_DATA), or
+ * counted and logged.  ttls: only member or field TTLs are lost; then
+ * --unsupported skip leaves the whole key out (its copy on the target is
+ * deleted, jskip_key()) and returns 1, lossy applies the rest.  Other
+ * commands are skipped, under both.  0: apply what can be, -1 error.
  */
 static int
-junsupported(struct writer *w, const struct journal_rec *rec, int lossy,
+junsupported(struct writer *w, const struct journal_rec *rec, int ttls,
     const char *why)
 {
-	char kt[900];
+	char kt[900], lb[64], wh[96], what[160];
 
 	keytext(rec->argc > 1 ? rec->argv[1] : "", rec->argc > 1 ?
 	    rec->argvlen[1] : 0, kt, sizeof(kt));
 	if (w->opts.unsupported == UNSUPPORTED_FAIL) {
-		werr(w, ERR_DATA, "journal record at byte %" PRIu64 ": key "
-		    "\"%s\": %.*s: %s (--unsupported skip to %s)", rec->offset,
-		    kt, (int)rec->argvlen[0], rec->argv[0], why,
-		    lossy ? "apply it without the TTLs" : "skip it");
+		werr(w, ERR_DATA, "%s: key \"%s\": %.*s: %s (--unsupported "
+		    "%s)", jwhere(w, rec, wh, sizeof(wh)), kt,
+		    (int)rec->argvlen[0], rec->argv[0], why, ttls ?
+		    "skip leaves the key out, lossy applies it without the "
+		    "TTLs" : "skip or lossy to skip it");
 		return -1;
 	}
-	w->counts[lossy ? WC_LOSSY : WC_SKIPPED_UNSUPPORTED]++;
-	log_warnx("%s%sjournal record at byte %" PRIu64 ": key \"%s\": %.*s "
-	    "%s: %s", w->opts.label ? w->opts.label : "",
-	    w->opts.label ? ": " : "", rec->offset, kt,
-	    (int)rec->argvlen[0], rec->argv[0],
-	    lossy ? "applied without its TTLs" : "skipped", why);
+	if (ttls && w->opts.unsupported == UNSUPPORTED_SKIP && rec->argc > 1 &&
+	    w->jdb >= 0) {
+		snprintf(what, sizeof(what), "%.*s: %s",
+		    (int)(rec->argvlen[0] < 40 ? rec->argvlen[0] : 40),
+		    rec->argv[0], why);
+		return jskip_key(w, w->jdb, rec->argv[1], rec->argvlen[1],
+		    what) == -1 ? -1 : 1;
+	}
+	w->counts[ttls ? WC_LOSSY : WC_SKIPPED_UNSUPPORTED]++;
+	log_warnx("%s%s: key \"%s\": %.*s %s: %s", wlabel(w, lb, sizeof(lb)),
+	    jwhere(w, rec, wh, sizeof(wh)), kt, (int)rec->argvlen[0],
+	    rec->argv[0], ttls ? "applied without its TTLs" : "skipped", why);
 	return 0;
 }
 
@@ -484,7 +497,8 @@ jhfe_old(struct writer *w, const struct journal_rec *rec)
 			    "HEXPIREAT") ? 1000 : 1) <= wall_ms();
 	}
 	if (!past)
-		return junsupported(w, rec, 1, "field TTLs need Redis 7.4");
+		return junsupported(w, rec, 1, "field TTLs need Redis 7.4") ==
+		    -1 ? -1 : 0;
 	av_str(w, argc++, "HDEL");
 	av_set(w, argc++, rec->argv[1], rec->argvlen[1]);
 	for (i = 5; i < rec->argc; i++)
@@ -513,9 +527,11 @@ jfieldexpire(struct writer *w, const struct journal_rec *rec)
 		return jsend(w, rec, C_JOURNAL, rec->argc + 1, 3);
 	}
 	if (w->version != 0 && w->version < 70400)
-		return junsupported(w, rec, 1, "field TTLs need Redis 7.4");
+		return junsupported(w, rec, 1, "field TTLs need Redis 7.4") ==
+		    -1 ? -1 : 0;
 	if (rec->argc + 3 > LUA_MAXARGS)
-		return junsupported(w, rec, 1, "too many fields");
+		return junsupported(w, rec, 1, "too many fields") == -1 ? -1 :
+		    0;
 	av_eval(w, lua_fieldexpire, "1");
 	for (i = 1; i < rec->argc; i++)
 		av_set(w, i + 2, rec->argv[i], rec->argvlen[i]);
@@ -548,7 +564,7 @@ jhsetex(struct writer *w, const struct journal_rec *rec)
 	};
 	const char *mode = "0", *ecmd = "", *tv = "";
 	size_t i = 2, j, tvlen = 0, argc, nf, first;
-	int keep = 0, hexpire, dup = 0;
+	int keep = 0, hexpire, dup = 0, rv;
 	char num[24];
 
 	for (; i < rec->argc; i++) {
@@ -606,9 +622,9 @@ jhsetex(struct writer *w, const struct journal_rec *rec)
 		return junsupported(w, rec, 0, "too many fields");
 	hexpire = w->version == 0 || w->version >= 70400;
 	/* on a target without field TTLs only an expiry is lost */
-	if (!hexpire && *ecmd != '\0' && junsupported(w, rec, 1,
-	    "field TTLs need Redis 7.4") == -1)
-		return -1;
+	if (!hexpire && *ecmd != '\0' && (rv = junsupported(w, rec, 1,
+	    "field TTLs need Redis 7.4")) != 0)
+		return rv == -1 ? -1 : 0;
 	argc = av_eval(w, lua_hsetex, "1");
 	av_set(w, argc++, rec->argv[1], rec->argvlen[1]);
 	av_str(w, argc++, mode);
@@ -642,8 +658,6 @@ jhgetex(struct writer *w, const struct journal_rec *rec)
 
 	if (w->version == 0 || w->version >= 80000)
 		return jverbatim(w, rec, 1);
-	if (w->version < 70400)
-		return junsupported(w, rec, 1, "field TTLs need Redis 7.4");
 	if (rec->argc < 5)
 		return junsupported(w, rec, 0, "a malformed HGETEX");
 	if (is(rec->argv[2], rec->argvlen[2], "FIELDS"))
@@ -653,6 +667,12 @@ jhgetex(struct writer *w, const struct journal_rec *rec)
 			break;
 	if (j == sizeof(opts) / sizeof(opts[0]))
 		return junsupported(w, rec, 0, "a malformed HGETEX");
+	/* before 7.4 no field has a TTL: PERSIST has nothing to undo */
+	if (w->version < 70400 && !opts[j].arg)
+		return 0;
+	if (w->version < 70400)
+		return junsupported(w, rec, 1, "field TTLs need Redis 7.4") ==
+		    -1 ? -1 : 0;
 	i = 3 + (size_t)opts[j].arg;
 	if (i >= rec->argc || !is(rec->argv[i], rec->argvlen[i], "FIELDS"))
 		return junsupported(w, rec, 0, "a malformed HGETEX");
@@ -771,30 +791,20 @@ static int
 jsaddex(struct writer *w, const struct journal_rec *rec)
 {
 	size_t i = 2, argc = 0;
-	char kt[900];
+	char wh[96];
+	int rv;
 
 	if (i < rec->argc && is(rec->argv[i], rec->argvlen[i], "KEEPTTL"))
 		i++;
 	i++;
 	if (rec->argc < 3 || i >= rec->argc) {
-		werr(w, ERR_DATA,
-		    "journal record at byte %" PRIu64 ": SADDEX with too "
-		    "few arguments", rec->offset);
+		werr(w, ERR_DATA, "%s: SADDEX with too few arguments",
+		    jwhere(w, rec, wh, sizeof(wh)));
 		return -1;
 	}
-	if (w->opts.unsupported == UNSUPPORTED_FAIL) {
-		werr(w, ERR_DATA,
-		    "key \"%s\": SADDEX member TTLs have no Redis "
-		    "equivalent (--unsupported skip writes the members without "
-		    "them)", keytext(rec->argv[1], rec->argvlen[1], kt,
-		    sizeof(kt)));
-		return -1;
-	}
-	w->counts[WC_LOSSY]++;
-	log_warnx("%s%sjournal record at byte %" PRIu64 ": key \"%s\": "
-	    "SADDEX applied without its member TTLs", w->opts.label ?
-	    w->opts.label : "", w->opts.label ? ": " : "", rec->offset,
-	    keytext(rec->argv[1], rec->argvlen[1], kt, sizeof(kt)));
+	if ((rv = junsupported(w, rec, 1, "member TTLs have no Redis "
+	    "equivalent")) != 0)
+		return rv == -1 ? -1 : 0;
 	av_str(w, argc++, "SADD");
 	av_set(w, argc++, rec->argv[1], rec->argvlen[1]);
 	for (; i < rec->argc; i++)
@@ -933,7 +943,7 @@ int
 writer_journal(struct writer *w, const struct journal_rec *rec)
 {
 	const char *name, *why;
-	int lossy;
+	int lossy, rv;
 	size_t nlen;
 	int db;
 
@@ -954,13 +964,25 @@ writer_journal(struct writer *w, const struct journal_rec *rec)
 		return -1;
 	}
 	w->jdb = -1;
-	if (is(name, nlen, "FLUSHALL"))
+	if (is(name, nlen, "FLUSHALL")) {
+		if ((rv = jfilter_flush(w, rec, 1)) != 0)
+			return rv == -1 ? -1 : 0;
 		return jverbatim(w, rec, -2);
+	}
 	if (map_db(w, (int)rec->db, &db) == -1)
 		return -1;
 	w->jdb = db;
-	if (is(name, nlen, "FLUSHDB") || is(name, nlen, "SCRIPT"))
+	if (is(name, nlen, "FLUSHDB")) {
+		if ((rv = jfilter_flush(w, rec, 0)) != 0)
+			return rv == -1 ? -1 : 0;
 		return jverbatim(w, rec, -2);
+	}
+	if (is(name, nlen, "SCRIPT"))
+		return jverbatim(w, rec, -2);
+	if ((rv = jfilter(w, &rec)) != 0)
+		return rv == -1 ? -1 : 0;
+	name = rec->argv[0];
+	nlen = rec->argvlen[0];
 	if (rec->argc < 2)
 		return jverbatim(w, rec, -1);
 	if (is(name, nlen, "SET"))
@@ -984,7 +1006,7 @@ writer_journal(struct writer *w, const struct journal_rec *rec)
 	    nlen))
 		return jhfe_old(w, rec);
 	if ((why = jmissing(w, name, nlen, &lossy)) != NULL)
-		return junsupported(w, rec, lossy, why);
+		return junsupported(w, rec, lossy, why) == -1 ? -1 : 0;
 	if (is(name, nlen, "PREPEND") && rec->argc == 3) {
 		/* lua_seq emulates it */
 		av_str(w, 0, "PREPEND");
@@ -1062,9 +1084,16 @@ jcmd_reply(struct writer *w, struct keyref *ref, const redisReply *r)
 		/* lua_fieldexpire: field TTLs on a set */
 		if (w->opts.unsupported == UNSUPPORTED_FAIL) {
 			kerr(w, ERR_DATA, ref, "%s: member TTLs of a set have "
-			    "no Redis equivalent (--unsupported skip drops "
-			    "them)", ref->cmd);
+			    "no Redis equivalent (--unsupported skip leaves "
+			    "the key out, lossy drops them)", ref->cmd);
 			return -1;
+		}
+		if (w->opts.unsupported == UNSUPPORTED_SKIP) {
+			w->counts[WC_JOURNAL]++;
+			return skipset_has(w->skipped, ref->db, ref->key,
+			    ref->keylen) ? 0 : jskip_key(w, ref->db, ref->key,
+			    ref->keylen, "member TTLs of a set have no Redis "
+			    "equivalent");
 		}
 		w->counts[WC_LOSSY]++;
 		log_warnx("%s%skey \"%s\": %s: the set's members kept no "

@@ -26,6 +26,7 @@
 #include "keyevents.h"
 #include "log.h"
 #include "scripts.h"
+#include "skipset.h"
 #include "writer_int.h"
 
 #define CHUNK_BYTES	(1024 * 1024)	/* string bytes per APPEND */
@@ -625,6 +626,15 @@ finish_big(struct writer *w, struct kstate *st)
 	return wsend_av(w, st->ref, C_FINISH, 9, 3);
 }
 
+/* A key being written, for a full resync's sweep (writer.h). */
+static void
+mark(struct writer *w, const struct kstate *st)
+{
+	if (w->opts.mark != NULL)
+		w->opts.mark(w->opts.mark_arg, st->ref->db, st->ref->key,
+		    st->ref->keylen);
+}
+
 static int
 key_end(void *arg, void *state, const struct rdb_event *ev)
 {
@@ -635,6 +645,8 @@ key_end(void *arg, void *state, const struct rdb_event *ev)
 	(void)ev;
 	if (st->dropped)
 		goto out;
+	/* only now: a key skipped half-way is not the sweep's to keep */
+	mark(w, st);
 	if (st->vtype == RDB_VT_JSON)
 		rv = finish_json(w, st);
 	else if (!st->big)
@@ -667,11 +679,15 @@ out:
  * key's struct kstate.
  */
 
-/* An error, or the key skipped (KEYEV_SKIP) with --unsupported skip. */
+/*
+ * A value the target cannot hold: an error, or the whole key skipped,
+ * counted and logged (what was already built under tmp is deleted).
+ * Under --unsupported skip the journal leaves it out too (skipset.h).
+ */
 static int
 unsupported(struct writer *w, struct kstate *st, const char *why)
 {
-	char kt[900];
+	char kt[900], lb[64];
 
 	if (w->opts.unsupported == UNSUPPORTED_FAIL) {
 		kerr(w, ERR_DATA, st->ref,
@@ -679,20 +695,18 @@ unsupported(struct writer *w, struct kstate *st, const char *why)
 		return -1;
 	}
 	w->counts[WC_SKIPPED_UNSUPPORTED]++;
-	log_warnx("%s%skey \"%s\" skipped: %s",
-	    w->opts.label ? w->opts.label : "", w->opts.label ? ": " : "",
+	log_warnx("%skey \"%s\" skipped: %s", wlabel(w, lb, sizeof(lb)),
 	    keytext(st->ref->key, st->ref->keylen, kt, sizeof(kt)), why);
 	st->dropped = 1;
-	return KEYEV_SKIP;
-}
-
-/* A key about to be written, for a full resync's sweep (writer.h). */
-static void
-mark(struct writer *w, const struct kstate *st)
-{
-	if (w->opts.mark != NULL)
-		w->opts.mark(w->opts.mark_arg, st->ref->db, st->ref->key,
-		    st->ref->keylen);
+	if (w->opts.unsupported == UNSUPPORTED_SKIP &&
+	    skipset_add(w->skipped, st->ref->db, st->ref->key,
+	    st->ref->keylen) == -1) {
+		werr(w, ERR_SYS, "out of memory");
+		return -1;
+	}
+	if (st->big && st->ref->tmpno != 0)
+		return kb_del_tmp(w, st->ref);
+	return 0;
 }
 
 /* A key begins; an expired or unsupported one is skipped (KEYEV_SKIP). */
@@ -709,6 +723,11 @@ key_begin(void *arg, void *state, const struct rdb_event *ev)
 	if ((st->ref = keyref_new(w, ev->key.p, ev->key.len, ev->vtype,
 	    NULL)) == NULL)
 		return -1;
+	if (!filter_key(w->opts.filter, ev->db, ev->key.p, ev->key.len)) {
+		w->counts[WC_FILTERED]++;
+		st->dropped = 1;
+		return KEYEV_SKIP;
+	}
 	if (map_db(w, ev->db, &db) == -1)
 		return -1;
 	st->ref->db = db;
@@ -723,25 +742,21 @@ key_begin(void *arg, void *state, const struct rdb_event *ev)
 	case RDB_VT_SET:
 	case RDB_VT_ZSET:
 	case RDB_VT_HASH:
-		mark(w, st);
 		return 0;
 	case RDB_VT_STREAM:
-		mark(w, st);
 		return go_big(w, st);
 	case RDB_VT_JSON:
-		if (w->has_json) {
-			mark(w, st);
+		if (w->has_json)
 			return 0;
-		}
 		return unsupported(w, st, "a JSON value and the target has "
-		    "no JSON module");
+		    "no JSON module") == -1 ? -1 : KEYEV_SKIP;
 	default:
 		snprintf(why, sizeof(why), "%s value%s%s%s cannot be stored "
 		    "on the target", rdb_vtype_name(ev->vtype),
 		    ev->u.k.type_name ? " (" : "",
 		    ev->u.k.type_name ? ev->u.k.type_name : "",
 		    ev->u.k.type_name ? ")" : "");
-		return unsupported(w, st, why);
+		return unsupported(w, st, why) == -1 ? -1 : KEYEV_SKIP;
 	}
 }
 
@@ -752,6 +767,8 @@ on_str(void *arg, void *state, const struct rdb_event *ev)
 	struct kstate *st = state;
 	int part = ev->u.str.part ? 1 : 0;
 
+	if (st->dropped)
+		return 0;
 	if (ev->u.str.off == 0)
 		st->part_start[part] = st->arena.len;
 	if (st->vtype != RDB_VT_STRING &&
@@ -773,18 +790,37 @@ on_str(void *arg, void *state, const struct rdb_event *ev)
 	return 0;
 }
 
-/* --unsupported skip: the key goes without what, logged by name once. */
+/* --unsupported lossy: the key goes without what, logged by name once. */
 static void
 lossy(struct writer *w, struct kstate *st, const char *what)
 {
-	char kt[900];
+	char kt[900], lb[64];
 
 	if (st->lossy)
 		return;
 	st->lossy = 1;
-	log_warnx("%s%skey \"%s\" written without %s",
-	    w->opts.label ? w->opts.label : "", w->opts.label ? ": " : "",
-	    keytext(st->ref->key, st->ref->keylen, kt, sizeof(kt)), what);
+	log_warnx("%skey \"%s\" written without %s", wlabel(w, lb,
+	    sizeof(lb)), keytext(st->ref->key, st->ref->keylen, kt,
+	    sizeof(kt)), what);
+}
+
+/*
+ * TTLs inside a value the target cannot hold: an error, the key skipped,
+ * or (lossy) written without them.
+ */
+static int
+ttls_lost(struct writer *w, struct kstate *st, const char *why,
+    const char *what)
+{
+	if (w->opts.unsupported == UNSUPPORTED_FAIL) {
+		kerr(w, ERR_DATA, st->ref, "%s (--unsupported skip leaves "
+		    "the key out, lossy writes it without them)", why);
+		return -1;
+	}
+	if (w->opts.unsupported == UNSUPPORTED_SKIP)
+		return unsupported(w, st, why);
+	lossy(w, st, what);
+	return 0;
 }
 
 static int
@@ -793,17 +829,9 @@ field_ttl(struct writer *w, struct kstate *st, const struct rdb_event *ev)
 	struct buf *f = &w->scratch;
 	size_t off;
 
-	if (w->version != 0 && w->version < 70400) {
-		if (w->opts.unsupported == UNSUPPORTED_FAIL) {
-			kerr(w, ERR_DATA, st->ref,
-			    "hash field TTLs need Redis 7.4 "
-			    "(--unsupported skip writes the fields without "
-			    "them)");
-			return -1;
-		}
-		lossy(w, st, "its hash field TTLs (they need Redis 7.4)");
-		return 0;
-	}
+	if (w->version != 0 && w->version < 70400)
+		return ttls_lost(w, st, "hash field TTLs need Redis 7.4",
+		    "its hash field TTLs (they need Redis 7.4)");
 	/* this field must be in tmp before its TTL */
 	f->len = 0;
 	if (buf_add(f, st->arena.p + st->args[st->nargs - 2].off,
@@ -835,9 +863,11 @@ on_item(void *arg, void *state, const struct rdb_event *ev)
 	struct writer *w = arg;
 	struct kstate *st = state;
 	int64_t ttl = ev->u.item.expire_ms;
+	char why[80];
 	size_t start;
 
-	if (st->vtype == RDB_VT_STRING || st->vtype == RDB_VT_JSON)
+	if (st->dropped || st->vtype == RDB_VT_STRING ||
+	    st->vtype == RDB_VT_JSON)
 		return 0;
 	start = st->part_start[0];
 	if (ttl >= 0 && ttl <= wall_ms()) {
@@ -867,15 +897,14 @@ on_item(void *arg, void *state, const struct rdb_event *ev)
 		if (field_ttl(w, st, ev) == -1)
 			return -1;
 	} else if (ttl >= 0) {
-		if (w->opts.unsupported == UNSUPPORTED_FAIL) {
-			kerr(w, ERR_DATA, st->ref,
-			    "%s member TTLs have no Redis "
-			    "equivalent (--unsupported skip writes the members "
-			    "without them)", rdb_vtype_name(st->vtype));
+		snprintf(why, sizeof(why), "%s member TTLs have no Redis "
+		    "equivalent", rdb_vtype_name(st->vtype));
+		if (ttls_lost(w, st, why, "its member TTLs (no Redis "
+		    "equivalent)") == -1)
 			return -1;
-		}
-		lossy(w, st, "its member TTLs (no Redis equivalent)");
 	}
+	if (st->dropped)
+		return 0;
 	if (st->nitems >= w->opts.batch || st->arena.len >= SMALL_BYTES) {
 		if (go_big(w, st) == -1)
 			return -1;

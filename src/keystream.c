@@ -72,7 +72,8 @@ ks_pel_missing(struct writer *w, struct keyref *ref, const redisReply *r)
 	if (w->opts.unsupported == UNSUPPORTED_FAIL) {
 		kerr(w, ERR_DATA, ref, "pending entry %s of group \"%s\" "
 		    "(consumer \"%s\") refers to a deleted message, which "
-		    "Redis cannot hold in a PEL (--unsupported skip drops it)",
+		    "Redis cannot hold in a PEL (--unsupported skip or lossy "
+		    "drops it)",
 		    r->element[3]->str, r->element[1]->str,
 		    r->element[2]->str);
 		return -1;

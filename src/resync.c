@@ -136,6 +136,10 @@ resync_dest_dbs(const struct config *cfg, const struct target_opts *topts,
 
 	memset(dst, 0, CONFIG_MAXDB);
 	for (i = 0; i < CONFIG_MAXDB; i++) {
+		if (!filter_spec_db(&cfg->filter, i)) {
+			identity = 0;	/* a db left out: not FLUSHALL */
+			continue;
+		}
 		d = cfg->db_map[i];
 		if (d < 0)
 			d = cluster ? 0 : topts->have_db ? topts->db : i;

@@ -260,6 +260,8 @@ arrive(struct worker *w, struct stable *ss)
 	const struct journal_rec *rec = &ss->held.rec;
 
 	ss->gen = atomic_load(&shm->generation);
+	/* the flow that runs it clears its own in the writer */
+	writer_flushed(w->writer, rec);
 	if (atomic_fetch_add(&shm->arrived, 1) + 1 == (unsigned)w->m->nflows) {
 		/* its LSN is w->st.lsn - 1: apply() counted it */
 		w->st.lsn--;

@@ -27,6 +27,11 @@ struct sweep {
 	int		 fd;		/* to the supervisor */
 	struct markset	*ms;
 	uint8_t		 dst[CONFIG_MAXDB];
+	const struct config *cfg;
+	struct target_opts *topts;
+	struct filter	*filter;	/* NULL: every key is ours */
+	int		 src;		/* a copied source db of the db
+					   being swept, -1 none */
 	uint64_t	 scanned, swept, refused;
 	const char	**argv;		/* an UNLINK of a batch */
 	size_t		*len;
@@ -119,6 +124,10 @@ sweep_batch(void *arg, const struct scan_db *sd, const redisReply *keys,
 		sw->scanned++;
 		if (markset_has(sw->ms, sd->db, k->str, k->len))
 			continue;
+		/* a key the filter leaves out is not ours to delete */
+		if (sw->filter != NULL && (sw->src < 0 ||
+		    !filter_key(sw->filter, sw->src, k->str, k->len)))
+			continue;
 		sw->argv[n + 1] = k->str;
 		sw->len[n + 1] = k->len;
 		n++;
@@ -147,6 +156,28 @@ sweep_batch(void *arg, const struct scan_db *sd, const redisReply *keys,
 	return got;
 }
 
+/*
+ * A copied source db whose keys go to the target db being swept: the
+ * name filters are the same for every db, so one stands for them all.
+ */
+static int
+source_of(const struct sweep *sw, const struct scan_db *sd)
+{
+	int i, d;
+
+	for (i = 0; i < CONFIG_MAXDB; i++) {
+		if (!filter_spec_db(&sw->cfg->filter, i))
+			continue;
+		d = sw->cfg->db_map[i];
+		if (d < 0)
+			d = sd->cluster ? 0 : sw->topts->have_db ?
+			    sw->topts->db : i;
+		if (d == sd->db)
+			return i;
+	}
+	return -1;
+}
+
 static long
 sweep_db(void *arg, const struct scan_db *sd, struct error *e)
 {
@@ -154,6 +185,7 @@ sweep_db(void *arg, const struct scan_db *sd, struct error *e)
 	uint64_t before = sw->swept;
 	long n;
 
+	sw->src = source_of(sw, sd);
 	if (!sd->cluster && (sd->db < 0 || sd->db >= CONFIG_MAXDB ||
 	    !sw->dst[sd->db])) {
 		log_debug("%s: db %d: no source db maps to it: not swept",
@@ -178,11 +210,19 @@ run(const struct config *cfg, int nflows, int fd, struct msg_swept *out,
 
 	memset(&sw, 0, sizeof(sw));
 	sw.fd = fd;
+	sw.cfg = cfg;
+	sw.topts = &topts;
 	if (resync_target_opts(cfg, &topts, e) == -1)
 		return -1;
+	if (filter_spec_active(&cfg->filter) &&
+	    (sw.filter = filter_new(&cfg->filter, e)) == NULL) {
+		explicit_bzero(&topts, sizeof(topts));
+		return -1;
+	}
 	if ((sw.ms = markset_build(cfg->state_dir, nflows, SWEEP_SORT_MEM,
 	    e)) == NULL) {
 		explicit_bzero(&topts, sizeof(topts));
+		filter_free(sw.filter);
 		return -1;
 	}
 	out->marks = markset_count(sw.ms);
@@ -195,6 +235,7 @@ run(const struct config *cfg, int nflows, int fd, struct msg_swept *out,
 	out->scanned = sw.scanned;
 	out->swept = sw.swept;
 	markset_close(sw.ms);
+	filter_free(sw.filter);
 	free(sw.argv);
 	free(sw.len);
 	if (rc == 0 && sw.refused > 0)

@@ -134,7 +134,8 @@ fill_stats(struct worker *w)
 	if (w->writer != NULL) {
 		c = writer_counts(w->writer);
 		w->st.written = c[WC_WRITTEN];
-		w->st.skipped = c[WC_SKIPPED_UNSUPPORTED] + c[WC_EXPIRED];
+		w->st.skipped = c[WC_SKIPPED_UNSUPPORTED] + c[WC_LOSSY] +
+		    c[WC_EXPIRED];
 		w->st.journal = c[WC_JOURNAL];
 		w->st.commands = c[WC_COMMANDS];
 		w->st.sent_bytes = c[WC_BYTES];
@@ -276,6 +277,7 @@ open_target(struct worker *w, uint64_t lsn)
 	struct target_opts topts;
 	struct writer_opts wopts;
 	struct error e;
+	char skipfile[PATH_MAX];
 	size_t i;
 	int cluster;
 
@@ -290,7 +292,12 @@ open_target(struct worker *w, uint64_t lsn)
 	writer_opts_init(&wopts);
 	wopts.conflict = CONFLICT_OVERWRITE;	/* the snapshot replaces */
 	wopts.unsupported = w->cfg->unsupported == CONFIG_UNSUPPORTED_SKIP ?
-	    UNSUPPORTED_SKIP : UNSUPPORTED_FAIL;
+	    UNSUPPORTED_SKIP : w->cfg->unsupported == CONFIG_UNSUPPORTED_LOSSY ?
+	    UNSUPPORTED_LOSSY : UNSUPPORTED_FAIL;
+	if (w->filter == NULL && filter_spec_active(&w->cfg->filter) &&
+	    (w->filter = filter_new(&w->cfg->filter, &e)) == NULL)
+		wfail(w, e.kind, "filter: %s", e.msg);
+	wopts.filter = w->filter;
 	if (w->cfg->batch > 0)
 		wopts.batch = w->cfg->batch;
 	/*
@@ -315,6 +322,13 @@ open_target(struct worker *w, uint64_t lsn)
 	}
 	snprintf(w->label, sizeof(w->label), "flow %d", w->flow);
 	wopts.label = w->label;
+	if ((size_t)snprintf(skipfile, sizeof(skipfile), "%s/skipped-%d",
+	    w->cfg->state_dir, w->flow) >= sizeof(skipfile))
+		wfail(w, ERR_CONFIG, "state-dir too long");
+	if (wopts.unsupported == UNSUPPORTED_SKIP)
+		wopts.skip_file = skipfile;
+	else if (unlink(skipfile) == -1 && errno != ENOENT)
+		log_warnx("%s: %s", skipfile, strerror(errno));
 	/* an old Redis (or no memory): the same on every attempt */
 	if ((w->writer = writer_open(w->target, &wopts, &e)) == NULL) {
 		explicit_bzero(&topts, sizeof(topts));
@@ -476,6 +490,11 @@ flushed(struct worker *w, const struct journal_rec *rec)
 {
 	struct msg_flushed f;
 
+	if (filter_spec_keyed(&w->cfg->filter) && !w->cfg->filter.flush_all)
+		wfail(w, ERR_DATA, "byte %" PRIu64 ": %.*s during the full "
+		    "sync would delete on the target the keys --key-prefix/"
+		    "--key-regex leave out (--filter-flush all to allow it)",
+		    rdb_offset(w->rdb), (int)rec->argvlen[0], rec->argv[0]);
 	memset(&f, 0, sizeof(f));
 	f.db = worker_is_command(rec, "FLUSHALL") ? -1 : (int32_t)rec->db;
 	worker_report(w, MSG_FLUSHED, &f, sizeof(f));
@@ -534,8 +553,12 @@ apply_journal_blob(struct worker *w, const struct rdb_event *ev)
 		}
 		n++;
 		if (worker_is_command(&rec, "FLUSHALL") ||
-		    worker_is_command(&rec, "FLUSHDB"))
+		    worker_is_command(&rec, "FLUSHDB")) {
+			if (worker_is_command(&rec, "FLUSHDB") &&
+			    !filter_spec_db(&w->cfg->filter, (int)rec.db))
+				continue;	/* a db left out */
 			flushed(w, &rec);
+		}
 		if (w->held != NULL) {
 			w->held_recs++;
 			continue;
@@ -928,11 +951,12 @@ worker_main(const struct config *cfg, const struct dfly_master *m, int flow,
 	worker_stats(&w, MSG_DONE);
 	fill_stats(&w);
 	log_info("snapshot applied: journal offset %" PRIu64 ", %" PRIu64
-	    " keys (%" PRIu64 " written, %" PRIu64 " skipped), %" PRIu64
-	    " journal commands%s, %" PRIu64 " bytes", w.st.lsn, w.st.keys,
-	    w.st.written, w.st.skipped, w.held != NULL ? w.held_recs :
-	    w.st.journal, w.held != NULL ? " held for the sweep" : "",
-	    w.st.bytes);
+	    " keys (%" PRIu64 " written, %" PRIu64 " skipped, %" PRIu64
+	    " filtered), %" PRIu64 " journal commands%s, %" PRIu64 " bytes",
+	    w.st.lsn, w.st.keys, w.st.written, w.st.skipped,
+	    writer_counts(w.writer)[WC_FILTERED], w.held != NULL ?
+	    w.held_recs : w.st.journal, w.held != NULL ?
+	    " held for the sweep" : "", w.st.bytes);
 	if (w.stable)
 		stable_run(&w);
 	linger(&w);

@@ -15,6 +15,7 @@
 #include <sys/queue.h>
 
 #include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "skipset.h"
 #include "writer_int.h"
 
 #define INFLIGHT_BYTES	(8 * 1024 * 1024) /* sent, then wait for acks */
@@ -50,6 +52,15 @@ keytext(const char *k, size_t n, char *out, size_t outlen)
 			o += snprintf(out + o, outlen - o, "\\x%02x", c);
 	}
 	out[o] = '\0';
+	return out;
+}
+
+const char *
+wlabel(const struct writer *w, char *out, size_t len)
+{
+	if (w->opts.label == NULL)
+		return "";
+	snprintf(out, len, "%s: ", w->opts.label);
 	return out;
 }
 
@@ -391,8 +402,15 @@ writer_open(struct target *t, const struct writer_opts *o, struct error *err)
 	}
 	if (av_reserve(w, 64) == -1 ||
 	    kb_open(w) == -1 ||
+	    (w->skipped = skipset_new()) == NULL ||
 	    (w->plain = calloc(NSLOTS, sizeof(*w->plain))) == NULL) {
 		err_set(err, ERR_SYS, "out of memory");
+		writer_close(w);
+		return NULL;
+	}
+	if (o->unsupported == UNSUPPORTED_SKIP && o->skip_file != NULL &&
+	    skipset_persist(w->skipped, o->skip_file) == -1) {
+		err_set(err, ERR_SYS, "%s: %s", o->skip_file, strerror(errno));
 		writer_close(w);
 		return NULL;
 	}
@@ -421,6 +439,10 @@ writer_close(struct writer *w)
 	}
 	free(w->mslots);
 	free(w->plain);
+	skipset_free(w->skipped);
+	free(w->fargv);
+	free(w->fargvlen);
+	free(w->fkeep);
 	free(w->argv);
 	free(w->argvlen);
 	buf_free(&w->scratch);

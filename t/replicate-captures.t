@@ -27,7 +27,7 @@ def do_capture(name, version, vname):
     want = load_expected(os.path.join(cdir, 'expected-fullsync.json'))
     m = Master(1, ['--replay', cdir])
     tgt = RedisServer(version=version)
-    r = migrate(m, tgt.url, ['--unsupported', 'skip'])
+    r = migrate(m, tgt.url, ['--unsupported', 'lossy'])
     ran_ok(r, '%s: capture %s: exit 0' % (vname, name))
     w = redis_only(want)
     got = dump_server(tgt.client())
@@ -109,7 +109,7 @@ def replicate_capture(name, state_dir=None, want_file='expected.json'):
         man = json.load(f)
     m = Master(1, ['--replay', cdir])
     tgt = replicate_capture.target or RedisServer()
-    p = replicate_start(m, tgt.url, ['--unsupported', 'skip', '--max-retries', '1'], state_dir)
+    p = replicate_start(m, tgt.url, ['--unsupported', 'lossy', '--max-retries', '1'], state_dir)
     d, got = wait_equal(lambda: held(dump_server(tgt.client()), nope), w, timeout=60, proc=p)
     ok(not d, 'replicate %s: target equals %s (%d keys)' %
        (name, want_file, sum(len(x) for x in w.values())))
@@ -193,7 +193,7 @@ for fn in os.listdir(cdir):
         os.symlink(os.path.join(cdir, fn), os.path.join(d, fn))
 m = Master(1, ['--replay', d])
 tgt = RedisServer()
-r = migrate(m, tgt.url, ['--unsupported', 'skip', '--max-retries', '1'])
+r = migrate(m, tgt.url, ['--unsupported', 'lossy', '--max-retries', '1'])
 ok(r.returncode == 1 and re.search(r'flow 0 \S+: EOF token "%s" differs' % tok, r.stderr),
    'bad EOF token: protocol error, retried, never reported done')
 ok('total:' not in r.stdout and 0 not in lsn_flows(r.state_dir),

@@ -2,12 +2,14 @@
 # Hash-field and set-member TTLs end to end, from the Dragonfly test master
 # through df2redis into Redis 7.0 and 7.4.  In the snapshot (types 31/32):
 # on 7.4 every field's TTL arrives as HPEXPIREAT, HPEXPIRETIME equal to the
-# master's; on 7.0 the hash is refused naming the key, or written without
-# its field TTLs under --unsupported skip.  In the journal (HSETEX in both
+# master's; on 7.0 the hash is refused naming the key, left out whole
+# under --unsupported skip, or written without its field TTLs under lossy.  In the journal (HSETEX in both
 # forms, HEXPIRE, FIELDEXPIRE, as Dragonfly journals them: verbatim, TTLs
 # relative): on 7.4 the target equals the master, field TTLs within the
-# replay's delay; on 7.0 refused or applied without them.  Set-member TTLs
-# are refused or dropped by policy on both.
+# replay's delay; on 7.0 refused, the key left out (skip) or applied
+# without them (lossy).  Set-member TTLs are refused, their set left out
+# (skip: snapshot and journal, later records on it too) or written without
+# them (lossy) on both.
 import os
 import re
 import sys
@@ -22,6 +24,14 @@ if not HAVE_MASTER:
 
 NFLOWS = 2
 SLACK_MS = 3000     # a relative TTL replayed later, and the master's whole seconds
+
+
+def without(dump, keys):
+    """dump_server() without keys of db 0"""
+    out = {db: dict(d) for db, d in dump.items()}
+    for k in keys:
+        out.get('0', {}).pop(k, None)
+    return out
 
 
 def field_times(c, keys):
@@ -64,11 +74,18 @@ def snapshot_cases(version, vname):
                   '%s: naming the key' % vname):
             diag(r.stderr[-2000:])
         c.flushall()
-        r = migrate(m, tgt.url, ['--unsupported', 'skip'])
-        ran_ok(r, '%s: migrate --unsupported skip' % vname)
+        r = migrate(m, tgt.url, ['--unsupported', 'lossy'])
+        ran_ok(r, '%s: migrate --unsupported lossy' % vname)
         compare(dump_server(c), want, '%s: every key, field and value, without field TTLs' % vname)
         is_(sorted(re.findall(r'key "([^"]*)" written without its hash field TTLs', r.stderr)),
             ['hb', 'hs'], '%s: each hash that lost its field TTLs logged by name' % vname)
+        c.flushall()
+        r = migrate(m, tgt.url, ['--unsupported', 'skip'])
+        ran_ok(r, '%s: migrate --unsupported skip' % vname)
+        compare(dump_server(c), without(want, ['hs', 'hb']),
+                '%s: skip: the hashes with field TTLs left out whole, every other key written' % vname)
+        is_(sorted(re.findall(r'flow \d+ full-sync: flow \d+: key "([^"]*)" skipped: hash field TTLs need Redis 7.4',
+                              r.stderr)), ['hb', 'hs'], '%s: skip: each logged by name with its flow and phase' % vname)
     # set-member TTLs: never on any version
     mc.flushall()
     mc.execute_command('SADDEX', 'sx', '1000', 'a', 'b')
@@ -78,11 +95,18 @@ def snapshot_cases(version, vname):
     ok(r.returncode != 0 and re.search(r'key "sx".*member TTLs have no Redis equivalent', r.stderr),
        '%s: set-member TTLs refused by default, naming the key' % vname)
     c.flushall()
+    r = migrate(m, tgt.url, ['--unsupported', 'lossy'])
+    ran_ok(r, '%s: set-member TTLs: --unsupported lossy' % vname)
+    is_((sorted(c.smembers('sx')), c.ttl('sx'), sorted(c.smembers('sp'))), ([b'a', b'b'], -1, [b'c']),
+        '%s: lossy: the members without their TTLs' % vname)
+    ok(re.search(r'key "sx" written without its member TTLs', r.stderr), '%s: lossy: logged by name' % vname)
+    c.flushall()
     r = migrate(m, tgt.url, ['--unsupported', 'skip'])
     ran_ok(r, '%s: set-member TTLs: --unsupported skip' % vname)
-    is_((sorted(c.smembers('sx')), c.ttl('sx'), sorted(c.smembers('sp'))), ([b'a', b'b'], -1, [b'c']),
-        '%s: the members without their TTLs' % vname)
-    ok(re.search(r'key "sx" written without its member TTLs', r.stderr), '%s: logged by name' % vname)
+    is_((c.exists('sx'), sorted(c.smembers('sp'))), (0, [b'c']),
+        '%s: skip: the set with member TTLs is not on the target, the other one is' % vname)
+    ok(re.search(r'key "sx" skipped: set member TTLs have no Redis equivalent', r.stderr),
+       '%s: skip: logged by name' % vname)
     m.stop()
     tgt.stop()
 
@@ -131,7 +155,7 @@ def journal_cases(version, vname):
     mc = m.client()
     tgt = RedisServer(version=version)
     c = tgt.client()
-    extra = [] if version is not None else ['--unsupported', 'skip']
+    extra = [] if version is not None else ['--unsupported', 'lossy']
     p = replicate_start(m, tgt.url, extra)
     wait_status(p.sock, lambda t: flows_stable(t, NFLOWS), timeout=60, proc=p)
     journal_mix(mc)
@@ -153,7 +177,7 @@ def journal_cases(version, vname):
     else:
         log = proc_log(p)
         ok(re.search(r'key "j1": HSETEX applied without its TTLs', log),
-           '%s: --unsupported skip applies them without the TTLs, naming the key' % vname)
+           '%s: --unsupported lossy applies them without the TTLs, naming the key' % vname)
     is_(replicate_stop(p), 0, '%s: SIGTERM: exit 0' % vname)
     if version is None:
         # and refused by default: the worker stops naming the key
@@ -174,8 +198,66 @@ def journal_cases(version, vname):
     tgt.stop()
 
 
-NSNAP = {None: 9, '7.4': 9}
-NJOUR = {None: 5, '7.4': 4}
+def journal_skip(version, vname):
+    """--unsupported skip in the journal: a key given member or field TTLs
+    the target cannot hold is deleted there, and later records on it are
+    dropped until the master deletes it"""
+    m = Master(shards=NFLOWS)
+    mc = m.client()
+    tgt = RedisServer(version=version)
+    c = tgt.client()
+    mc.sadd('ss', 'a')          # in the snapshot, then member TTLs in the journal
+    MS = ['m%d' % i for i in range(8)]     # skipped in the snapshot, on both flows
+    for k in MS:
+        mc.execute_command('SADDEX', k, '1000', 'a')
+    p = replicate_start(m, tgt.url, ['--unsupported', 'skip'])
+    wait_status(p.sock, lambda t: flows_stable(t, NFLOWS), timeout=60, proc=p)
+    journal_mix(mc)
+    mc.execute_command('SADDEX', 'ss', '1000', 'b')
+    mc.sadd('ss', 'c')
+    mc.execute_command('SADDEX', 'sd', '1000', 'a')
+    mc.delete('sd')
+    mc.sadd('sd', 'new')
+    mc.set('last', 'x')
+    skipped = ['ss'] + MS + ([] if version is not None else JKEYS)
+    want = without(dump_server(mc), skipped)
+    d, got = wait_equal(lambda: dump_server(c), want, timeout=30, proc=p)
+    if not ok(not d, '%s: skip: the target equals the master but for the skipped keys' % vname):
+        diag('\n'.join(d))
+        diag(proc_log(p)[-2000:])
+    ok(c.smembers('sd') == {b'new'} and not c.exists('ss'),
+       '%s: skip: a set given member TTLs stays out, one deleted on the master comes back' % vname)
+    log = proc_log(p)
+    if not ok(re.search(r'flow \d+ stable: flow \d+: key "ss" skipped: SADDEX: member TTLs have no Redis equivalent', log),
+              '%s: skip: logged by name with flow and phase' % vname):
+        diag(log[-2000:])
+    # a worker started again (partial sync) knows what its flow skipped
+    for f in range(NFLOWS):
+        r = ctl(p.sock, 'restart-flow %d' % f)
+        if not r.startswith('ok'):
+            diag(r)
+    ok(wait_status(p.sock, lambda t: flows_stable(t, NFLOWS), timeout=60, proc=p) is not None and
+       mstats(m)['partial_syncs'] >= NFLOWS, '%s: skip: both workers restarted, resumed by partial sync' % vname)
+    for k in ['ss'] + MS:
+        mc.sadd(k, 'late')
+    mc.set('last2', 'x')
+    wait_for(lambda: c.get('last2') == b'x', timeout=30)
+    is_([k for k in ['ss'] + MS if c.exists(k)], [],
+        '%s: skip: a restarted worker still leaves its flow\'s skipped keys out (STATE_DIR/skipped-N)' % vname)
+    # FLUSHALL runs once for all flows: every flow forgets its skipped keys
+    mc.flushall()
+    for k in MS:
+        mc.sadd(k, 'fresh')
+    d, got = wait_equal(lambda: dump_server(c), dump_server(mc), timeout=30, proc=p)
+    if not ok(not d, '%s: skip: after FLUSHALL the keys skipped on every flow are written again' % vname):
+        diag('\n'.join(d))
+    is_(replicate_stop(p), 0, '%s: SIGTERM: exit 0' % vname)
+    m.stop()
+    tgt.stop()
+
+
+NSNAP = {None: 15, '7.4': 11}
+NJOUR = {None: 12, '7.4': 11}
 for version in TARGET_VERSIONS:
     vname = 'Redis ' + version_name(version)
     why = redis_missing(version)
@@ -184,4 +266,5 @@ for version in TARGET_VERSIONS:
         continue
     snapshot_cases(version, vname)
     journal_cases(version, vname)
+    journal_skip(version, vname)
 done_testing()

@@ -3,8 +3,11 @@
 # translated where Redis has an equivalent (FIELDEXPIRE -> HEXPIRE on a
 # hash, HSETEX in both of Dragonfly's forms and HGETEX -> scripts and the
 # HEXPIRE family, DELEX IFEQ/IFNE -> a script), else fail as data errors
-# (no retry can pass) naming the key and the record, or under
-# --unsupported skip are counted and the rest applied.  Run against
+# (no retry can pass) naming the key and the record.  A command that
+# only loses member or field TTLs leaves the whole key out under
+# --unsupported skip (deleted on the target, later records on it dropped
+# until the master deletes it) and is applied without the TTLs under
+# lossy; other commands are counted and skipped under both.  Run against
 # Redis 7.0 (no field TTLs: refused or applied without them) and 7.4
 # (field TTLs applied as Dragonfly applies them).
 import os
@@ -36,12 +39,15 @@ def jcmd(*args):
             pu(sum(map(len, args))) + b''.join(pu(len(a)) + a for a in args))
 
 
-def apply(url, cmds, skip=False):
+def apply(url, cmds, mode='fail', filt=()):
     path = os.path.join(TMP, 'j.bin')
     with open(path, 'wb') as f:
         for c in cmds:
             f.write(jcmd(*c))
-    r = run([APPLY] + (['-u', 'skip'] if skip else []) + [url, path], timeout=60,
+    args = ['-u', mode]
+    for o in filt:
+        args += ['-F', o]
+    r = run([APPLY] + args + [url, path], timeout=60,
             universal_newlines=True)
     return r.returncode, r.stdout + r.stderr
 
@@ -68,7 +74,7 @@ FAR = int(time.time()) + 86400
 # (name, commands, error pattern under fail, lossy, skipped, check under skip)
 COMMON = [
     ('SADDEX member TTLs', [('SADDEX', 'sx', '100', 'a', 'b')],
-     r'key "sx": SADDEX member TTLs have no Redis equivalent', 1, 0,
+     r'key "sx": SADDEX: member TTLs have no Redis equivalent', 1, 0,
      lambda c: c.smembers('sx') == {b'a', b'b'} and c.ttl('sx') == -1),
     ('FIELDEXPIRE on a set', [('SADD', 'fs', 'a', 'b'), ('FIELDEXPIRE', 'fs', '100', 'a')],
      # 7.0 refuses FIELDEXPIRE before knowing the type, 7.4 when it finds a set
@@ -111,7 +117,7 @@ OLD = [
      r'key "h5": HSETEX: field TTLs need Redis 7.4', 1, 0, lambda c: not c.exists('h5')),
     ('HEXPIRE before 7.4', [('HSET', 'h3', 'a', '1'), ('HEXPIRE', 'h3', '10', 'FIELDS', '1', 'a')],
      r'key "h3": HEXPIRE: field TTLs need Redis 7.4', 1, 0, lambda c: c.hgetall('h3') == {b'a': b'1'}),
-    ('HGETEX before 7.4', [('HSET', 'h4', 'a', '1'), ('HGETEX', 'h4', 'PERSIST', 'FIELDS', '1', 'a')],
+    ('HGETEX before 7.4', [('HSET', 'h4', 'a', '1'), ('HGETEX', 'h4', 'EX', '100', 'FIELDS', '1', 'a')],
      r'key "h4": HGETEX: field TTLs need Redis 7.4', 1, 0, lambda c: c.hgetall('h4') == {b'a': b'1'}),
 ]
 
@@ -175,18 +181,60 @@ NEW = [
 def refused_cases(c, url, cases, vname):
     for name, cmds, pat, lossy, skipped, check in cases:
         name = '%s: %s' % (vname, name)
+        key = re.search(r'key "([^"]+)"', pat)
         c.flushall()
         rc, out = apply(url, cmds)
         ok(rc == 1, '%s: fails by default' % name)
         like(out, r'error data: .*' + pat + r'.*--unsupported skip', '%s: a data error naming it' % name)
         c.flushall()
-        rc, out = apply(url, cmds, skip=True)
-        if not ok(rc == 0, '%s: --unsupported skip goes on' % name):
+        rc, out = apply(url, cmds, 'lossy')
+        if not ok(rc == 0, '%s: --unsupported lossy goes on' % name):
             diag(out[-1500:])
         like(out, r'lossy %d skipped %d' % (lossy, skipped),
-             '%s: counted (lossy %d, skipped %d)' % (name, lossy, skipped))
-        like(out, r'key "[^"]*"', '%s: logged by name' % name)
-        ok(check(c), '%s: the target holds the rest' % name)
+             '%s: lossy: counted (lossy %d, skipped %d)' % (name, lossy, skipped))
+        like(out, r'key "[^"]*"', '%s: lossy: logged by name' % name)
+        ok(check(c), '%s: lossy: the target holds the rest' % name)
+        # skip: a key that loses TTLs is left out whole
+        c.flushall()
+        rc, out = apply(url, cmds, 'skip')
+        if not ok(rc == 0, '%s: --unsupported skip goes on' % name):
+            diag(out[-1500:])
+        like(out, r'lossy 0 skipped %d' % (lossy + skipped),
+             '%s: skip: counted (lossy 0, skipped %d)' % (name, lossy + skipped))
+        if lossy:
+            like(out, r'key "%s" skipped: .*deleted on the target' % key.group(1),
+                 '%s: skip: the key logged by name' % name)
+            ok(not c.exists(key.group(1)), '%s: skip: the key is not on the target' % name)
+        else:
+            like(out, r'key "[^"]*"', '%s: skip: logged by name' % name)
+            ok(check(c), '%s: skip: the target holds the rest' % name)
+
+
+def reads_old(c, url, vname):
+    """before 7.4 an HGETEX that reads or PERSISTs loses nothing"""
+    c.flushall()
+    for mode in ('fail', 'skip', 'lossy'):
+        rc, out = apply(url, [('HSET', 'hr', 'a', '1'), ('HGETEX', 'hr', 'FIELDS', '1', 'a'),
+                              ('HGETEX', 'hr', 'PERSIST', 'FIELDS', '1', 'a')], mode)
+        ok(rc == 0 and 'lossy 0 skipped 0' in out and c.hgetall('hr') == {b'a': b'1'},
+           '%s: %s: HGETEX reading or PERSIST: nothing lost, the key kept' % (vname, mode)) or diag(out)
+
+
+def skip_stays(c, url, vname):
+    """under skip a skipped key stays skipped until the master deletes it"""
+    c.flushall()
+    rc, out = apply(url, [('SADD', 'sx', 'z'), ('SADDEX', 'sx', '100', 'a'), ('SADD', 'sx', 'b'),
+                          ('SADD', 't', 'q'), ('SADDEX', 'sy', '100', 'a'), ('RENAME', 'sy', 't'),
+                          ('SADDEX', 'sd', '100', 'a'), ('DEL', 'sd'), ('SADD', 'sd', 'c'),
+                          ('SET', 'other', '1')], 'skip')
+    if not ok(rc == 0, '%s: skip: a journal writing skipped keys goes on' % vname):
+        diag(out)
+    like(out, r'lossy 0 skipped 4', '%s: sx, sy, t (renamed from sy) and sd skipped' % vname)
+    is_([c.exists(k) for k in ('sx', 'sy', 't')], [0, 0, 0],
+        '%s: a later SADD does not write back part of a skipped set; RENAME skips its destination' % vname)
+    is_((c.smembers('sd'), c.get('other')), ({b'c'}, b'1'),
+        '%s: after the master deleted it the key is written again' % vname)
+    like(out, r'key "t" skipped: the journal\'s RENAME names a skipped key', '%s: logged by name' % vname)
 
 
 def applied_cases(c, url, cases, vname):
@@ -232,14 +280,15 @@ def lossless(c, url, vname):
         ({b'c': b'1', b'd': b'1'}, {b'y'}, {b'b': b'1'}), '%s: the fields and members deleted' % vname)
 
 
-NREFUSED = 6        # tests per refused case
+NREFUSED = 10       # tests per refused case
+NSTAYS = 4
 NAPPLIED = 3        # tests per applied case
 NLOSSLESS = 7
 for version in TARGET_VERSIONS:
     vname = 'Redis ' + version_name(version)
     old = version is None
-    count = (len(COMMON) + (len(OLD) if old else 0)) * NREFUSED + \
-        (0 if old else len(NEW) * NAPPLIED) + NLOSSLESS
+    count = (len(COMMON) + (len(OLD) if old else 0)) * NREFUSED + (3 if old else 0) + \
+        (0 if old else len(NEW) * NAPPLIED) + NLOSSLESS + NSTAYS
     why = redis_missing(version)
     if why is not None:
         skip('%s: field TTLs in the journal' % vname, why, count)
@@ -251,9 +300,11 @@ for version in TARGET_VERSIONS:
     refused_cases(c, srv.url, COMMON, vname)
     if old:
         refused_cases(c, srv.url, OLD, vname)
+        reads_old(c, srv.url, vname)
     else:
         applied_cases(c, srv.url, NEW, vname)
     lossless(c, srv.url, vname)
+    skip_stays(c, srv.url, vname)
     srv.stop()
 
 srv = RedisServer()
@@ -261,7 +312,7 @@ c = srv.client()
 # a key of another type than the master had: a divergence
 c.flushall()
 c.set('w', 'x')
-rc, out = apply(srv.url, [('LPUSH', 'w', 'y')], skip=True)
+rc, out = apply(srv.url, [('LPUSH', 'w', 'y')], 'skip')
 like(out, r'error diverged: key "w": LPUSH: WRONGTYPE', 'WRONGTYPE is a divergence, even with --unsupported skip')
 srv.stop()
 

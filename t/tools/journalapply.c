@@ -2,7 +2,10 @@
  * journalapply - apply a file of journal records (journal.md) to a target
  * through writer_journal(), as a replication worker does.
  *
- *	journalapply [-c overwrite|skip|panic] [-u fail|skip] URL FILE
+ *	journalapply [-u fail|skip|lossy] [-F OPTION=VALUE]... URL FILE
+ *
+ * -F sets a filter option (filter.h: db-filter, key-prefix, ...); the
+ * counters then end with "filtered N".
  *
  * Prints the writer's counters on success; exits 1 with its error and
  * its kind ("error data: ...").
@@ -12,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "filter.h"
 #include "journal.h"
 #include "log.h"
 #include "target.h"
@@ -36,8 +40,10 @@ main(int argc, char **argv)
 	struct target *t;
 	struct writer *w;
 	const uint64_t *c;
+	struct filter_spec spec;
+	struct filter *flt = NULL;
 	struct error e;
-	char buf[65536];
+	char buf[65536], *eq;
 	FILE *f;
 	size_t n;
 	int ch, rv;
@@ -45,11 +51,20 @@ main(int argc, char **argv)
 	log_init("journalapply", LOG_TO_STDERR, 0);
 	writer_opts_init(&wopts);
 	memset(&topts, 0, sizeof(topts));
-	while ((ch = getopt(argc, argv, "u:")) != -1) {
+	memset(&spec, 0, sizeof(spec));
+	while ((ch = getopt(argc, argv, "F:u:")) != -1) {
 		switch (ch) {
+		case 'F':
+			if ((eq = strchr(optarg, '=')) == NULL)
+				fatalx("-F %s: expected OPTION=VALUE", optarg);
+			*eq = '\0';
+			if (filter_spec_set(&spec, optarg, eq + 1, &e) == -1)
+				fatalx("%s", e.msg);
+			break;
 		case 'u':
 			wopts.unsupported = strcmp(optarg, "skip") == 0 ?
-			    UNSUPPORTED_SKIP : UNSUPPORTED_FAIL;
+			    UNSUPPORTED_SKIP : strcmp(optarg, "lossy") == 0 ?
+			    UNSUPPORTED_LOSSY : UNSUPPORTED_FAIL;
 			break;
 		default:
 			return 2;
@@ -58,7 +73,11 @@ main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 	if (argc != 2)
-		fatalx("usage: journalapply [-u fail|skip] URL FILE");
+		fatalx("usage: journalapply [-u fail|skip|lossy] "
+		    "[-F OPTION=VALUE]... URL FILE");
+	if (filter_spec_active(&spec) &&
+	    (wopts.filter = flt = filter_new(&spec, &e)) == NULL)
+		fatalx("%s", e.msg);
 	if (target_parse(argv[0], &topts, &e) == -1 ||
 	    (t = target_open(&topts, &e)) == NULL)
 		fatalx("%s", e.msg);
@@ -80,12 +99,16 @@ main(int argc, char **argv)
 	if (writer_sync(w) == -1)
 		fail(w);
 	c = writer_counts(w);
-	printf("journal %llu lossy %llu skipped %llu\n",
-	    (unsigned long long)c[WC_JOURNAL], (unsigned long long)c[WC_LOSSY],
+	printf("journal %llu lossy %llu skipped %llu", (unsigned long long)
+	    c[WC_JOURNAL], (unsigned long long)c[WC_LOSSY],
 	    (unsigned long long)c[WC_SKIPPED_UNSUPPORTED]);
+	if (flt != NULL)
+		printf(" filtered %llu", (unsigned long long)c[WC_FILTERED]);
+	printf("\n");
 	journal_free(j);
 	fclose(f);
 	writer_close(w);
 	target_close(t);
+	filter_free(flt);
 	return 0;
 }
