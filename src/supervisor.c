@@ -25,6 +25,7 @@
 #include "clock.h"
 #include "cmd.h"
 #include "log.h"
+#include "resync.h"
 #include "supervisor.h"
 #include "sweep.h"
 #include "target.h"
@@ -206,7 +207,7 @@ close_inherited(struct sup *s)
 	close(s->ctlfd);
 	close(s->sigfd[0]);
 	close(s->sigfd[1]);
-	net_close(&s->master);
+	net_drop(&s->master);
 	signal(SIGCHLD, SIG_DFL);
 	signal(SIGHUP, SIG_IGN);
 }
@@ -616,6 +617,27 @@ setup_process(struct sup *s)
 }
 
 /*
+ * The CA files, certificates and keys of both sides, read now: a bad one
+ * stops before anything starts, and the workers inherit them loaded.
+ */
+static int
+load_tls(const struct config *cfg, struct error *e)
+{
+	struct target_opts	topts;
+	int			rc = 0;
+
+	if (cfg->source_tls.enabled &&
+	    tls_load(&cfg->source_tls, "source", e) == -1)
+		return -1;
+	if (resync_target_opts(cfg, &topts, e) == -1)
+		rc = -1;
+	else if (topts.tls.enabled)
+		rc = tls_load(&topts.tls, "target", e);
+	explicit_bzero(&topts, sizeof(topts));
+	return rc;
+}
+
+/*
  * The command line, the target URL and the passwords: -1 to go on, else
  * the exit status (0 after --help, --version or -n; EXIT_USAGE for a bad
  * command line or setting).  where gets the target's HOST:PORT for the log.
@@ -656,6 +678,8 @@ configure(struct sup *s, int argc, char **argv, int migrate, char *where,
 	snprintf(where, wherelen, "%s:%d%s", topts.host, topts.port,
 	    s->cfg.full_sync_only ? " (full sync only)" : "");
 	explicit_bzero(&topts, sizeof(topts));
+	if (rc == 0)
+		rc = load_tls(&s->cfg, &e);
 	if (rc == -1) {
 		fprintf(stderr, "df2redis %s: %s\n", s->cmd, e.msg);
 		return 2;
