@@ -50,7 +50,7 @@ int	dfly_connect(struct net_conn *, const char *host, int port,
 	    struct error *);
 /*
  * The same for the source of cfg: its user, password, timeout and TLS
- * (source-tls).  A connection that fails says "source".
+ * (source-tls).  A connection that fails says "source H:P".
  */
 int	dfly_open(struct net_conn *, const struct config *, struct error *);
 /* PING, REPLCONF listening-port/capa, capa dragonfly, CLIENT-VERSION. */

@@ -22,10 +22,13 @@ dfly_connect(struct net_conn *c, const char *host, int port,
 int
 dfly_open(struct net_conn *c, const struct config *cfg, struct error *e)
 {
-	if (net_connect_tls(c, "", cfg->source_host, cfg->source_port,
+	if (net_connect_tls(c, "source", cfg->source_host, cfg->source_port,
 	    cfg->timeout_ms, cfg->source_user, cfg->source_password,
 	    &cfg->source_tls, e) == -1)
-		return err_prefix(e, "source");
+		return -1;
+	/* connected, the logs name the master by its address */
+	net_format_addr(c->name, sizeof(c->name), cfg->source_host,
+	    cfg->source_port);
 	return 0;
 }
 

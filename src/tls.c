@@ -273,7 +273,7 @@ tls_connect(const struct tls_conf *c, int fd, const char *host,
 		if ((left = deadline - now_ms()) <= 0 ||
 		    (rc = poll(&pfd, 1, (int)left)) == 0) {
 			err_set(e, ERR_IO, "%s: TLS handshake: no answer "
-			    "within %d ms", name, timeout_ms);
+			    "within %d ms (not a TLS port?)", name, timeout_ms);
 			goto bad;
 		}
 		if (rc == -1 && errno != EINTR) {
@@ -364,6 +364,27 @@ tls_read(struct tls_sess *s, void *buf, size_t len, short *events)
 	return (ssize_t)got;
 }
 
+/*
+ * The peer reset the connection under a write: the alert it sent first
+ * (TLS 1.3 refuses a client certificate after our side of the
+ * handshake) is still queued, and says why.
+ */
+static void
+closed_why(struct tls_sess *s)
+{
+	char	c;
+	int	saved = errno;
+
+	ERR_clear_error();
+	if (SSL_read(s->ssl, &c, 1) <= 0 && ERR_peek_error() != 0) {
+		ssl_reason(s->reason, sizeof(s->reason));
+		errno = EPROTO;
+		return;
+	}
+	ERR_clear_error();
+	errno = saved;
+}
+
 ssize_t
 tls_write(struct tls_sess *s, const void *buf, size_t len, short *events)
 {
@@ -378,7 +399,10 @@ tls_write(struct tls_sess *s, const void *buf, size_t len, short *events)
 	rc = SSL_write(s->ssl, buf, (int)(len > INT_MAX ? INT_MAX : len));
 	if (rc > 0)
 		return rc;
-	return io_error(s, rc, events);
+	if (io_error(s, rc, events) == -1 && (errno == ECONNRESET ||
+	    errno == EPIPE))
+		closed_why(s);
+	return -1;
 }
 
 int

@@ -4,6 +4,7 @@
  * within the flow fault limits.
  */
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +126,20 @@ permitted(const char *cmd, size_t len)
 	return 0;
 }
 
+/* As Redis words it, the command in lower case. */
+static void
+noperm(struct client *c, const char *cmd, size_t len)
+{
+	char	name[64];
+	size_t	i;
+
+	for (i = 0; i < len && i < sizeof(name) - 1; i++)
+		name[i] = (char)tolower((unsigned char)cmd[i]);
+	name[i] = '\0';
+	reply_error(c, "NOPERM this user has no permissions to run the '%s' "
+	    "command", name);
+}
+
 static void
 process_input(struct client *c)
 {
@@ -150,9 +165,7 @@ process_input(struct client *c)
 				reply_error(c, "NOAUTH Authentication "
 				    "required.");
 			else if (c->limited && !permitted(argv[0], lens[0]))
-				reply_error(c, "NOPERM this user has no "
-				    "permissions to run the '%.*s' command",
-				    (int)lens[0], argv[0]);
+				noperm(c, argv[0], lens[0]);
 			else if (options()->replay_dir != NULL)
 				replay_command(c, argc, argv, lens);
 			else
