@@ -183,6 +183,32 @@ r = df2redis('import', ['--target', tgt2.url(), '--target-tls-ca-file', CA, rdb]
 ok(r.returncode == 0 and dump_server(tgt2.client()) == dump_server(sc),
    'import into rediss://: every key, exit 0')
 
+# ---------------------------------------------------------------- a Redis Cluster over TLS
+
+cl = [TLSRedis(args=['--cluster-enabled', 'yes', '--tls-cluster', 'yes', '--cluster-config-file',
+                     'nodes.conf', '--cluster-node-timeout', '2000']) for _ in range(3)]
+r = run([redis_bin(None, 'redis-cli'), '--tls', '--cacert', CA, '--cert', CLI_CRT, '--key', CLI_KEY,
+         '--cluster', 'create'] + ['127.0.0.1:%d' % n.port for n in cl] + ['--cluster-yes'])
+ok(r.returncode == 0 and wait_for(lambda: all(
+    b'cluster_state:ok' in n.client().execute_command('CLUSTER', 'INFO') for n in cl), 30),
+   'a 3-master Redis Cluster with tls-cluster yes')
+
+
+def cluster_dump():
+    out = {}
+    for n in cl:
+        out.update(dump_db(n.client()))
+    return out
+
+
+r = migrate(Source(m), cl[0].url(), SRC_TLS + TGT_TLS + ['--max-retries', '0'])
+want = dump_db(c)
+ok(r.returncode == 0 and cluster_dump() == want and
+   all(n.client().dbsize() > 0 for n in cl),
+   'migrate over TLS into the TLS cluster: every key on the master that owns its slot')
+for n in cl:
+    n.stop()
+
 # ---------------------------------------------------------------- client certificates
 
 tgt3 = TLSRedis(auth_clients='yes')
