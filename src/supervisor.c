@@ -450,8 +450,10 @@ poll_set(struct sup *s, struct pollfd *pfd, int *slot, int *wait_ms)
 		*wait_ms = left;
 	if (s->master.fd != -1) {
 		pfd[np].fd = s->master.fd;
-		pfd[np].events = POLLIN;
+		pfd[np].events = net_events(&s->master, POLLIN);
 		slot[np++] = SLOT_MASTER;
+		if (net_pending(&s->master))	/* TLS: read, no poll says */
+			*wait_ms = 0;
 	}
 	if (s->sweep_fd != -1) {
 		pfd[np].fd = s->sweep_fd;
@@ -532,8 +534,9 @@ sup_pump(struct sup *s, int (*cond)(struct sup *), int timeout_ms, int intr)
 		n = poll(pfd, np, wait_ms);
 		if (n == -1 && errno != EINTR)
 			fatal("poll");
-		for (i = 0; i < np && n > 0; i++)
-			if (pfd[i].revents != 0)
+		for (i = 0; i < np && n >= 0; i++)
+			if (pfd[i].revents != 0 || (slot[i] == SLOT_MASTER &&
+			    net_pending(&s->master)))
 				dispatch(s, slot[i]);
 	}
 	free(pfd);

@@ -314,6 +314,8 @@ p = replicate_start(Source(mu), tgt4.url('df2redis:tgtpw@'),
                                          '--checkpoint-ms', '20'], sd)
 st = stable(p, 4)
 ok(st is not None, 'ACL users on both sides (source user repl, target user df2redis): stable sync')
+ok(mstats(mu)['user_auths'] >= 5, 'AUTH repl on the control connection and on each of the 4 flows '
+   '(%d)' % mstats(mu)['user_auths'])
 for i in range(100):
     muc.set('w:%d' % i, i)
     muc.incr('ctr')

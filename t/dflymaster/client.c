@@ -107,6 +107,8 @@ auth_command(struct client *c, size_t argc, char **argv, size_t *lens)
 	}
 	c->authed = 1;
 	c->limited = argc == 3 && options()->user_commands != NULL;
+	if (argc == 3)
+		stat_inc(STAT_USER_AUTHS);
 	reply_ok(c);
 	return 1;
 }
