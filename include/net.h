@@ -34,6 +34,7 @@ struct net_conn {
 	struct tls_sess	*tls;		/* NULL: plain */
 	short		 rwant;		/* TLS: what the last read waits for */
 	short		 wwant;		/* and the last write */
+	int		 answered;	/* a byte came back (net.c's reads) */
 };
 
 void		 net_init(struct net_conn *);

@@ -292,9 +292,10 @@ send_cmd(struct net_conn *c, int argc, const char **argv,
 static int
 fill(struct net_conn *c, struct error *e)
 {
-	char	buf[READ_SIZE];
-	ssize_t	n;
-	int	r;
+	char		 buf[READ_SIZE];
+	const char	*hint;
+	ssize_t		 n;
+	int		 r;
 
 	for (;;) {
 		if (!net_pending(c) && (r = wait_fd(c->fd,
@@ -309,10 +310,15 @@ fill(struct net_conn *c, struct error *e)
 		if (n != -1 || (errno != EINTR && errno != EAGAIN))
 			break;
 	}
+	/* a TLS server drops a plain client at its first bytes */
+	hint = c->tls == NULL && !c->answered ? " (a TLS port?)" : "";
 	if (n == -1)
-		return err_set(e, ERR_IO, "read: %s", net_strerror(c, errno));
+		return err_set(e, ERR_IO, "read: %s%s", net_strerror(c, errno),
+		    errno == ECONNRESET ? hint : "");
 	if (n == 0)
-		return err_set(e, ERR_IO, "connection closed by the peer");
+		return err_set(e, ERR_IO, "connection closed by the peer%s",
+		    hint);
+	c->answered = 1;
 	if (redisReaderFeed(c->reader, buf, (size_t)n) != REDIS_OK)
 		return err_set(e, ERR_SYS, "out of memory");
 	return 0;

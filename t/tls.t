@@ -269,9 +269,15 @@ r = df2redis('migrate', ['-d', '--source', m.addr] + SRC_TLS + ['--target', tgt2
              + ['--state-dir', tmpdir('state'), '--max-retries', '0'])
 expect_fail(r, r'source 127\.0\.0\.1:%d: TLS handshake: .*not a TLS port' % m.port,
             'source-tls to a plain port: the error says it may not be a TLS port')
+r = df2redis('migrate', ['-d', '--source', Source(m).addr, '--target', tgt2.url()] + TGT_TLS
+             + ['--state-dir', tmpdir('state'), '--max-retries', '0'])
+expect_fail(r, r'127\.0\.0\.1:%d: PING: (read: Connection reset by peer|connection closed by the '
+            r'peer) \(a TLS port\?\)' % m.tls_port,
+            'a plain connection to the master\'s TLS port: the error says it may be TLS')
 r = df2redis('import', ['--target', 'redis://127.0.0.1:%d' % tgt2.port, rdb])
-expect_fail(r, r'target 127\.0\.0\.1:%d: INFO: (read: Connection reset|read: connection closed|no '
-            r'answer)' % tgt2.port, 'redis:// to a TLS port: the error names the target')
+expect_fail(r, r'target 127\.0\.0\.1:%d: INFO: (read: Connection reset by peer|connection closed by '
+            r'the peer) \(a TLS port\?\)' % tgt2.port,
+            'redis:// to a TLS port: the error names the target and says it may be TLS')
 r = df2redis('import', ['--target', tgt2.url(), '--target-tls-ca-file', os.path.join(D, 'nope'),
                         rdb])
 expect_fail(r, r'target: tls-ca-file .*nope: No such file', 'a missing CA file: named, exit 2',
