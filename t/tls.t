@@ -345,5 +345,27 @@ expect_fail(r, r"DFLY .*NOPERM .*'dfly' command", 'a source user without DFLY: t
             'the command')
 ok('retrying cannot fix this' in r.stderr, 'a refused command of the source is not retried')
 mn.stop()
+
+# ---------------------------------------------------------------- takeover
+
+mt = tls_master(2)
+mtc = mt.client()
+for i in range(100):
+    mtc.set('t:%d' % i, i)
+tgt.client().flushall()
+p = replicate_start(Source(mt), tgt.url(), SRC_TLS + TGT_TLS)
+st = stable(p, 2)
+for i in range(50):
+    mtc.incr('tctr')
+want = dump_db(mtc)
+r = run([DF2REDISCTL, '-s', p.sock, 'takeover', '5'], timeout=60)
+try:
+    rc = p.wait(30)
+except subprocess.TimeoutExpired:
+    rc = None
+ok(st is not None and r.returncode == 0 and r.stdout.startswith(b'takeover complete') and rc == 0
+   and dump_db(tgt.client()) == want,
+   'df2redisctl takeover over TLS: complete, the daemon exits 0, the target holds every write')
+mt.stop()
 m.stop()
 done_testing()
