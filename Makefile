@@ -53,7 +53,7 @@ $(shell rm -f bin/df2redis bin/df2redisctl t/dflymaster/dflymaster; rm -rf t/bin
 endif
 endif
 
-.PHONY: all test asan fuzz bench soak demo clean install uninstall redis74
+.PHONY: all test asan fuzz bench soak demo clean install install-user uninstall redis74
 all: $(PROGS) $(TOOLS)
 
 bin/df2redis: $(O)/src/df2redis.o $(LIB_OBJS)
@@ -158,6 +158,7 @@ RC_systemd = rc/df2redis.service /etc/systemd/system/df2redis.service 644
 RC_openrc = rc/df2redis.openrc /etc/init.d/df2redis 755
 RC_bsdrc = rc/df2redis.rc $(PREFIX)/etc/rc.d/df2redis 755
 RC = $(RC_$(INIT))
+SYSUSERSDIR ?= /usr/lib/sysusers.d
 # the rc files name the default paths: point them at these
 RC_SED = -e 's|\(/usr/local\)\{0,1\}/etc/df2redis.conf|$(SYSCONFDIR)/df2redis.conf|g' \
 	-e 's|/usr/local/bin/|$(PREFIX)/bin/|g'
@@ -177,6 +178,24 @@ install: bin/df2redis bin/df2redisctl
 	    sed $(RC_SED) $$1 > $(DESTDIR)$$2.new && chmod $$3 $(DESTDIR)$$2.new && \
 	    mv $(DESTDIR)$$2.new $(DESTDIR)$$2 && echo "installed $(DESTDIR)$$2 ($(INIT))"; \
 	else echo "no init system found (INIT=systemd|openrc|bsdrc installs its script)"; fi
+	@if [ "$(INIT)" = systemd ]; then \
+	    install -d $(DESTDIR)$(SYSUSERSDIR) && \
+	    install -m 644 rc/df2redis.sysusers $(DESTDIR)$(SYSUSERSDIR)/df2redis.conf; fi
+	@$(MAKE) -s install-user
+
+# the user the init scripts run df2redis as; only on the host itself, as root
+install-user:
+	@if [ -n "$(DESTDIR)" ] || [ "$$(id -u)" != 0 ] || [ "$(INIT)" = none ] || \
+	    id df2redis >/dev/null 2>&1; then :; \
+	elif [ "$(INIT)" = systemd ] && command -v systemd-sysusers >/dev/null; then \
+	    systemd-sysusers $(SYSUSERSDIR)/df2redis.conf; \
+	elif [ "$(INIT)" = openrc ] && command -v useradd >/dev/null; then \
+	    useradd --system --no-create-home --home-dir /var/lib/df2redis \
+	    --shell /usr/sbin/nologin df2redis && echo "created the user df2redis"; \
+	elif [ "$(INIT)" = bsdrc ] && command -v pw >/dev/null; then \
+	    pw useradd df2redis -c "df2redis replication daemon" -d /var/db/df2redis \
+	    -s /usr/sbin/nologin && echo "created the user df2redis"; \
+	else echo "the $(INIT) script runs df2redis as the user df2redis: create it"; fi
 
 # the configuration stays: it is the operator's
 uninstall:
@@ -184,6 +203,7 @@ uninstall:
 	    $(DESTDIR)$(MANDIR)/man8/df2redis.8 $(DESTDIR)$(MANDIR)/man8/df2redisctl.8 \
 	    $(DESTDIR)$(MANDIR)/man5/df2redis.conf.5
 	@set -- $(RC); if [ $$# -eq 3 ]; then rm -f $(DESTDIR)$$2; fi
+	@if [ "$(INIT)" = systemd ]; then rm -f $(DESTDIR)$(SYSUSERSDIR)/df2redis.conf; fi
 	@echo "kept $(DESTDIR)$(SYSCONFDIR)/df2redis.conf"
 
 clean:

@@ -11,6 +11,8 @@
 #include <stdint.h>
 
 int64_t	mono_ms(void);
+/* For durations shorter than a millisecond (latency histograms). */
+int64_t	mono_us(void);
 int64_t	wall_ms(void);
 
 #endif

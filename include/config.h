@@ -77,6 +77,7 @@ struct config {
 	int	 sweep_on_resync;		/* or delete what it did not write */
 	int	 foreground;			/* -d */
 	int	 verbose;			/* -v, repeatable */
+	char	 metrics_listen[128];		/* HOST:PORT, "" off */
 	int	 check_only;			/* -n */
 	char	 config_file[PATH_MAX];		/* -f */
 };
@@ -112,6 +113,12 @@ void	config_usage(FILE *, const char *cmd);
 /* Calls fn with the name of every option whose value differs in a and b. */
 void	config_changed(const struct config *a, const struct config *b,
 	    void (*fn)(void *, const char *), void *arg);
+/*
+ * metrics-listen: "A.B.C.D:PORT" or "[IPV6]:PORT", address literals only,
+ * into host and port.
+ */
+int	config_split_listen(const char *, char *host, size_t hostlen,
+	    int *port, struct error *);
 /* Only the options, one per line: for the usage of `df2redis` itself. */
 void	config_options(FILE *);
 

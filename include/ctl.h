@@ -18,7 +18,8 @@
  *		flow <i> phase <phase> keys <n> written <n> skipped <n>
  *		    journal <n> bytes <n> offset <n> lsn <n> acked <n>
  *		    pid <pid> lag_ms <n|-> restarts <n> resyncs_partial <n>
- *		    resyncs_full <n>
+ *		    resyncs_full <n> spool_bytes <n> spool_drain_ms <n|->
+ *		    spool_full <n> lag_records <n|->
  *		    (one line per flow; phase as in imsg.h msg_phase_name())
  *		last_error <i> <text>	(flows that failed, status.h)
  *		.

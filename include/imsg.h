@@ -29,8 +29,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cluster.h"
 #include "dfly.h"
 #include "error.h"
+#include "lag.h"
 
 enum msg_type {
 	MSG_FLOW_REPLY = 1,	/* struct msg_flow_reply */
@@ -46,6 +48,8 @@ enum msg_type {
 				   supervisor to worker: apply the journal */
 	MSG_VERBOSE,		/* supervisor to worker, struct msg_verbose:
 				   the log level after a SIGHUP */
+	MSG_NODE,		/* struct msg_node: one target node's
+				   counters, after each MSG_STATS */
 };
 
 enum flow_phase {
@@ -99,6 +103,20 @@ struct msg_stats {
 					   rate; -1 while nothing applies */
 	uint32_t	 spool_full;	/* MSG_FLOW_LOST: the spool filled up
 					   (the supervisor counts them) */
+	uint64_t	 commands;	/* commands sent to the target */
+	uint64_t	 sent_bytes;	/* their payload bytes */
+	uint64_t	 lag_records;	/* stable sync: records received and
+					   not acknowledged by the target */
+	struct lat_hist	 lat;		/* stable sync: apply latency (lag.h) */
+};
+
+/* A target node's counters in the worker (target.h), since it started. */
+struct msg_node {
+	uint64_t	 inflight;	/* commands sent, not acknowledged */
+	uint64_t	 reconnects;
+	uint64_t	 moved;		/* MOVED replies it gave */
+	uint64_t	 ask;		/* ASK replies it gave */
+	char		 name[CLUSTER_HOSTLEN + 16];	/* host:port */
 };
 
 /* A full resync's sweep (sweep.h): what it found; kind ERR_NONE ok. */
@@ -126,6 +144,7 @@ struct msg_error {
 };
 
 #define MSG_MAXPAYLOAD	sizeof(struct msg_swept)
+_Static_assert(sizeof(struct msg_stats) <= MSG_MAXPAYLOAD, "MSG_STATS fits");
 
 struct msg_verbose {
 	int32_t		 verbose;
@@ -140,6 +159,7 @@ struct msg {
 		struct msg_flushed	 flushed;
 		struct msg_swept	 swept;
 		struct msg_verbose	 verbose;
+		struct msg_node		 node;
 		struct msg_error	 error;
 		char			 raw[MSG_MAXPAYLOAD];
 	} u;

@@ -54,6 +54,5 @@ int		 lsnstore_get(struct lsnstore *, int flow, struct lsn_rec *,
 /* Durable (synced) when it returns 0; updated_ms 0 stamps it now. */
 int		 lsnstore_put(struct lsnstore *, int flow,
 		    const struct lsn_rec *, struct error *);
-int		 lsnstore_del(struct lsnstore *, int flow, struct error *);
 
 #endif

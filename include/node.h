@@ -117,6 +117,9 @@ struct node {
 	uint64_t		 last_retry_log;
 	struct error		 err;		/* why the last connect, or the
 						   last command queued, failed */
+	uint64_t		 moved;		/* MOVED replies it gave */
+	uint64_t		 ask;		/* ASK replies it gave */
+	uint64_t		 reconnects;	/* after a loss */
 };
 
 TAILQ_HEAD(nodes, node);

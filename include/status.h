@@ -14,6 +14,10 @@
  *			DFLY STARTSTABLE accepted)
  *	last_error	the last error of the flow's worker: its own report,
  *			or how it died; NULL if none
+ *	errors		the errors behind last_error, by kind: a worker's
+ *			own report, or its death when it sent none
+ *	nodes		each target node's counters as the flow's workers
+ *			reported them (MSG_NODE), summed over the workers
  */
 #ifndef DF2REDIS_STATUS_H
 #define DF2REDIS_STATUS_H
@@ -21,16 +25,29 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cluster.h"
 #include "error.h"
 #include "imsg.h"
 
 struct sup;
+
+/* One target node of one flow; counters summed over its workers. */
+struct node_hist {
+	char		 name[CLUSTER_HOSTLEN + 16];
+	int		 pid;		/* the worker that reported last */
+	uint64_t	 inflight;	/* as it reported */
+	struct msg_node	 base;		/* the counters of earlier workers */
+	struct msg_node	 last;		/* the last report */
+};
 
 struct flow_hist {
 	uint64_t	 started;	/* workers started for the flow */
 	uint64_t	 resyncs_full;
 	uint64_t	 resyncs_partial;
 	uint64_t	 spool_full;	/* sessions dropped on a full spool */
+	uint64_t	 errors[ERR_MAX];
+	struct node_hist *nodes;
+	int		 nnodes;
 	char		*last_error;
 };
 
@@ -45,7 +62,17 @@ struct status_hist {
 void	status_worker_started(struct sup *, int flow);
 void	status_fullsync_done(struct sup *, int flow);
 void	status_resumed(struct sup *, int flow);
-void	status_flow_error(struct sup *, int flow, const char *);
+/* The flow's last error; counted under kind unless ERR_NONE (the same one). */
+void	status_flow_error(struct sup *, int flow, enum err_kind, const char *);
+/* A worker's report on one of its target nodes. */
+void	status_node(struct sup *, int flow, int pid, const struct msg_node *);
+/* The flow's history, zeros for a flow never seen. */
+const struct flow_hist *status_hist(const struct sup *, int flow);
+/* Records received and not acknowledged; -1 outside stable sync. */
+int64_t	status_lag_records(const struct sup *, int flow);
+/* The lag in ms (below); -1 outside stable sync. */
+int64_t	status_lag_ms(const struct sup *, int flow);
+uint64_t status_restarts(const struct flow_hist *);
 /* A full resync's sweep ended well (sweep.h). */
 void	status_swept(struct sup *, const struct msg_swept *);
 /* The flow's spool filled up and its session was dropped. */

@@ -28,6 +28,7 @@
 #include "ctl.h"
 #include "dfly.h"
 #include "error.h"
+#include "httpd.h"
 #include "imsg.h"
 #include "resync.h"
 #include "status.h"
@@ -92,6 +93,7 @@ struct sup {
 	int			 stop;		/* SIGTERM or "stop" */
 	int64_t			 ctl_pause_until; /* mono ms, after EMFILE */
 	int64_t			 t0;		/* mono ms at the start */
+	struct httpd		 httpd;		/* metrics-listen (metrics.h) */
 
 	/* the session */
 	struct net_conn	 master;

@@ -147,6 +147,16 @@ struct target_stats {
 	uint64_t	 refreshes;	/* slot map reloads */
 };
 const struct target_stats *target_stats(const struct target *);
+/* The same per node, and its commands in flight: node i, 0 past the last. */
+struct target_node_stats {
+	const char	*name;		/* host:port */
+	uint64_t	 inflight;	/* sent or queued, not acknowledged */
+	uint64_t	 reconnects;
+	uint64_t	 moved;		/* MOVED replies it gave */
+	uint64_t	 ask;
+};
+int		 target_node_stats(const struct target *, size_t i,
+		    struct target_node_stats *);
 /* CRC16 slot of a key, honouring {hash tags}. */
 unsigned int	 target_slot(const char *, size_t);
 

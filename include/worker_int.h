@@ -19,6 +19,7 @@
 #include "error.h"
 #include "imsg.h"
 #include "journal.h"
+#include "lag.h"
 #include "lsnstore.h"
 #include "marks.h"
 #include "net.h"
@@ -68,6 +69,7 @@ struct worker {
 	uint64_t		 rate_applied;	/* at rate_ms */
 	int64_t			 rate_ms;
 	uint64_t		 rate;		/* bytes applied per second */
+	struct lag		 lag;		/* stable sync: records behind */
 	char			*rbuf;
 	char			 label[32];	/* the writer keeps a pointer */
 };

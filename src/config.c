@@ -2,7 +2,11 @@
  * config.c - options of `df2redis replicate` / `migrate`: command line,
  * `-f df2redis.conf`, password files and environment.
  */
+#include <sys/socket.h>
 #include <sys/stat.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -87,6 +91,8 @@ static const struct option_desc {
 	    "after a restarted full sync, delete the keys it did not write "
 	    "(yes)"),
 	I("verbose",		verbose, 0, 3, "log level 0-3"),
+	X("metrics-listen",	"HOST:PORT (IPv4 or [IPv6] literal) of the "
+	    "Prometheus metrics and status page (off)"),
 #undef S
 #undef I
 #undef F
@@ -109,6 +115,8 @@ special_changed(const struct config *a, const struct config *b,
 		return a->unsupported != b->unsupported;
 	if (strcmp(name, "batch") == 0)
 		return a->batch != b->batch;
+	if (strcmp(name, "metrics-listen") == 0)
+		return strcmp(a->metrics_listen, b->metrics_listen) != 0;
 	return 0;
 }
 
@@ -261,11 +269,51 @@ parse_bool(const char *v, int *out)
 	return 0;
 }
 
+int
+config_split_listen(const char *v, char *host, size_t hostlen, int *port,
+    struct error *e)
+{
+	unsigned char a[sizeof(struct in6_addr)];
+	const char *colon, *h = v, *errstr;
+	size_t hl;
+	int af = AF_INET;
+
+	if (*v == '[') {
+		if ((colon = strstr(v, "]:")) == NULL)
+			return err_set(e, ERR_CONFIG, "metrics-listen \"%s\": "
+			    "expected [IPV6]:PORT", v);
+		h = v + 1;
+		hl = colon - h;
+		colon++;
+		af = AF_INET6;
+	} else if ((colon = strrchr(v, ':')) == NULL)
+		return err_set(e, ERR_CONFIG, "metrics-listen \"%s\": expected "
+		    "HOST:PORT", v);
+	else
+		hl = colon - v;
+	if (hl == 0 || hl >= hostlen)
+		return err_set(e, ERR_CONFIG, "metrics-listen \"%s\": bad "
+		    "address", v);
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	if (inet_pton(af, host, a) != 1)
+		return err_set(e, ERR_CONFIG, "metrics-listen \"%s\": \"%s\" "
+		    "is not an %s literal", v, host, af == AF_INET ?
+		    "IPv4 address (IPv6: [ADDR]:PORT)" : "IPv6 address");
+	*port = strtonum(colon + 1, 1, 65535, &errstr);
+	if (errstr != NULL)
+		return err_set(e, ERR_CONFIG, "metrics-listen \"%s\": port is "
+		    "%s", v, errstr);
+	return 0;
+}
+
 static int
 set_special(struct config *cfg, const char *key, const char *value,
     struct error *e)
 {
 	const char *errstr;
+	char host[64];
+	int port;
 
 	if (strcmp(key, "source") == 0)
 		return parse_hostport(value, cfg->source_host,
@@ -280,6 +328,16 @@ set_special(struct config *cfg, const char *key, const char *value,
 		else
 			return err_set(e, ERR_CONFIG,
 			    "unsupported: \"%s\" is not fail or skip", value);
+		return 0;
+	}
+	if (strcmp(key, "metrics-listen") == 0) {
+		if (config_split_listen(value, host, sizeof(host), &port, e) ==
+		    -1)
+			return -1;
+		if (strlcpy(cfg->metrics_listen, value,
+		    sizeof(cfg->metrics_listen)) >= sizeof(cfg->metrics_listen))
+			return err_set(e, ERR_CONFIG, "metrics-listen: value "
+			    "too long");
 		return 0;
 	}
 	if (strcmp(key, "batch") == 0) {

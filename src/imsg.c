@@ -30,6 +30,7 @@ static const struct {
 	[MSG_SWEPT] = { sizeof(struct msg_swept), sizeof(struct msg_swept) },
 	[MSG_VERBOSE] = { sizeof(struct msg_verbose),
 	    sizeof(struct msg_verbose) },
+	[MSG_NODE] = { sizeof(struct msg_node), sizeof(struct msg_node) },
 };
 #define MSG_NTYPES	(sizeof(msg_sizes) / sizeof(msg_sizes[0]))
 
@@ -102,6 +103,8 @@ msg_recv(int fd, struct msg *m, struct error *e)
 		m->u.swept.text[sizeof(m->u.swept.text) - 1] = '\0';
 	if (m->hdr.type == MSG_FLOW_REPLY)
 		m->u.reply.token[DFLY_ID_LEN] = '\0';
+	if (m->hdr.type == MSG_NODE)
+		m->u.node.name[sizeof(m->u.node.name) - 1] = '\0';
 	if (m->hdr.type == MSG_REFLOW) {
 		m->u.reflow.m.replid[DFLY_ID_LEN] = '\0';
 		m->u.reflow.m.syncid[sizeof(m->u.reflow.m.syncid) - 1] = '\0';

@@ -213,13 +213,3 @@ lsnstore_put(struct lsnstore *ls, int flow, const struct lsn_rec *rec,
 	v.mv_size = n;
 	return write_txn(ls, &k, &v, e);
 }
-
-int
-lsnstore_del(struct lsnstore *ls, int flow, struct error *e)
-{
-	MDB_val k;
-	char kb[32];
-
-	flow_key(flow, kb, sizeof(kb), &k);
-	return write_txn(ls, &k, NULL, e);
-}

@@ -154,6 +154,9 @@ session_worker_msg(struct sup *s, int i, const struct msg *msg)
 	case MSG_STATS:
 		f->st = msg->u.stats;
 		break;
+	case MSG_NODE:
+		status_node(s, i, (int)f->pid, &msg->u.node);
+		break;
 	case MSG_DONE:
 		f->done = 1;
 		f->st = msg->u.stats;
@@ -163,7 +166,7 @@ session_worker_msg(struct sup *s, int i, const struct msg *msg)
 		break;
 	case MSG_ERROR:
 		f->st.phase = PHASE_FAILED;
-		status_flow_error(s, i, msg->u.error.text);
+		status_flow_error(s, i, msg->u.error.kind, msg->u.error.text);
 		strlcpy(f->last_error, msg->u.error.text,
 		    sizeof(f->last_error));
 		/* the worker exits: its death resumes the session */
@@ -853,14 +856,17 @@ void
 session_flow_death(struct sup *s, int i, const char *how)
 {
 	struct flow *f = &s->flows[i];
+	enum err_kind kind;
 	size_t n;
 
+	/* a death after the worker's own error is that error's end */
+	kind = f->last_error[0] == '\0' ? ERR_SYS : ERR_NONE;
 	if (f->last_error[0] == '\0')
 		strlcpy(f->last_error, how, sizeof(f->last_error));
 	else if ((n = strlen(f->last_error)) + 4 < sizeof(f->last_error))
 		snprintf(f->last_error + n, sizeof(f->last_error) - n,
 		    " (%s)", how);
-	status_flow_error(s, i, f->last_error);
+	status_flow_error(s, i, kind, f->last_error);
 	f->deaths = mono_ms() - f->started_ms < FLOW_STEADY_MS ?
 	    f->deaths + 1 : 1;
 	if (f->deaths <= s->cfg.max_retries)

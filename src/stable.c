@@ -106,6 +106,7 @@ drain_target(struct worker *w, struct stable *ss)
 		    w->st.lsn, writer_error(w->writer)->msg);
 	ss->acked = w->st.lsn;
 	w->caught_up_ms = mono_ms();
+	lag_acked(&w->lag, ss->acked, mono_us());
 }
 
 /* Store the acknowledged LSN, durably, unless it is stored already. */
@@ -285,6 +286,9 @@ release(struct worker *w, struct stable *ss)
 	ss->hold = H_NONE;
 	ss->acked = w->st.lsn;
 	w->caught_up_ms = mono_ms();
+	/* a FLUSHALL waiting at its barrier did not run yet */
+	lag_acked(&w->lag, ss->after == A_ARRIVE ? ss->acked - 1 : ss->acked,
+	    mono_us());
 	switch (ss->after) {
 	case A_COMMIT:
 		commit(w, ss);
@@ -521,8 +525,11 @@ read_flow(struct worker *w, struct stable *ss)
 	}
 	if ((rc = spool_put(w->spool, w->rbuf, n, &e)) == -1)
 		wfail(w, e.kind, "byte %" PRIu64 ": %s", w->st.bytes, e.msg);
-	if (rc == SPOOL_FULL)
+	if (rc == SPOOL_FULL) {
 		spool_full(w, ss);
+		return;
+	}
+	lag_received(&w->lag, w->rbuf, n, mono_us());
 }
 
 /*
@@ -682,6 +689,9 @@ timers(struct worker *w, struct stable *ss)
 		hold(ss, ack_due ? A_ACK : A_COMMIT);
 	else if (ack_due && (ss->hold == H_NONE || ss->after != A_ACK))
 		send_ack(w, ss);
+	/* the target holds every record decoded: their latency is known */
+	if (ss->hold == H_NONE && writer_idle(w->writer))
+		lag_acked(&w->lag, w->st.lsn, mono_us());
 	if (now - w->last_stats_ms >= STATS_EVERY_MS)
 		worker_stats(w, MSG_STATS);
 }

@@ -41,6 +41,12 @@ hist_get(const struct sup *s, int flow)
 	return flow < s->hist.nflows ? &s->hist.flows[flow] : &none;
 }
 
+const struct flow_hist *
+status_hist(const struct sup *s, int flow)
+{
+	return hist_get(s, flow);
+}
+
 void
 status_worker_started(struct sup *s, int flow)
 {
@@ -60,10 +66,13 @@ status_resumed(struct sup *s, int flow)
 }
 
 void
-status_flow_error(struct sup *s, int flow, const char *text)
+status_flow_error(struct sup *s, int flow, enum err_kind kind,
+    const char *text)
 {
 	struct flow_hist *h = hist(s, flow);
 
+	if (kind > ERR_NONE && kind < ERR_MAX)
+		h->errors[kind]++;
 	free(h->last_error);
 	if ((h->last_error = strdup(text)) == NULL)
 		fatal("status");
@@ -73,7 +82,42 @@ void
 status_spool_full(struct sup *s, int flow, const char *text)
 {
 	hist(s, flow)->spool_full++;
-	status_flow_error(s, flow, text);
+	status_flow_error(s, flow, ERR_TARGET, text);
+}
+
+/*
+ * A new worker counts from 0 again: what the last one reported goes to
+ * the base, so the sums only grow.
+ */
+void
+status_node(struct sup *s, int flow, int pid, const struct msg_node *m)
+{
+	struct flow_hist *h = hist(s, flow);
+	struct node_hist *n, *p;
+	int i;
+
+	for (i = 0; i < h->nnodes; i++)
+		if (strcmp(h->nodes[i].name, m->name) == 0)
+			break;
+	if (i == h->nnodes) {
+		p = reallocarray(h->nodes, h->nnodes + 1, sizeof(*p));
+		if (p == NULL)
+			fatal("status");
+		h->nodes = p;
+		n = &h->nodes[h->nnodes++];
+		memset(n, 0, sizeof(*n));
+		strlcpy(n->name, m->name, sizeof(n->name));
+		n->pid = pid;
+	}
+	n = &h->nodes[i];
+	if (n->pid != pid) {
+		n->base.reconnects += n->last.reconnects;
+		n->base.moved += n->last.moved;
+		n->base.ask += n->last.ask;
+		n->pid = pid;
+	}
+	n->last = *m;
+	n->inflight = m->inflight;
 }
 
 void
@@ -94,7 +138,7 @@ status_flow_fail(struct sup *s, int flow, enum err_kind kind,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	status_flow_error(s, flow, msg);
+	status_flow_error(s, flow, kind, msg);
 	session_fail(s, kind, "%s", msg);
 }
 
@@ -103,16 +147,18 @@ status_free(struct sup *s)
 {
 	int i;
 
-	for (i = 0; i < s->hist.nflows; i++)
+	for (i = 0; i < s->hist.nflows; i++) {
 		free(s->hist.flows[i].last_error);
+		free(s->hist.flows[i].nodes);
+	}
 	free(s->hist.flows);
 	memset(&s->hist, 0, sizeof(s->hist));
 }
 
 /* ------------------------------------------------------------ values */
 
-static uint64_t
-restarts(const struct flow_hist *h)
+uint64_t
+status_restarts(const struct flow_hist *h)
 {
 	return h->started > 0 ? h->started - 1 : 0;
 }
@@ -133,6 +179,22 @@ lag_ms(const struct flow *f)
 		return 0;
 	lag = mono_ms() - f->st.behind_since;
 	return lag > 0 ? lag : 0;
+}
+
+int64_t
+status_lag_ms(const struct sup *s, int flow)
+{
+	return lag_ms(&s->flows[flow]);
+}
+
+int64_t
+status_lag_records(const struct sup *s, int flow)
+{
+	const struct flow *f = &s->flows[flow];
+
+	if (f->pid <= 0 || f->st.phase != PHASE_STABLE)
+		return -1;
+	return (int64_t)f->st.lag_records;
 }
 
 static const char *
@@ -231,7 +293,7 @@ status_text(const struct sup *s, FILE *fp)
 {
 	const struct flow_hist *h;
 	const struct msg_stats *st;
-	char lag[24], drain[24];
+	char lag[24], drain[24], recs[24];
 	int i;
 
 	fprintf(fp, "session %s state %s attempt %d flows %d master %s "
@@ -247,6 +309,11 @@ status_text(const struct sup *s, FILE *fp)
 		else
 			snprintf(lag, sizeof(lag), "%" PRId64,
 			    lag_ms(&s->flows[i]));
+		if (status_lag_records(s, i) == -1)
+			strlcpy(recs, "-", sizeof(recs));
+		else
+			snprintf(recs, sizeof(recs), "%" PRId64,
+			    status_lag_records(s, i));
 		if (st->drain_ms < 0)
 			strlcpy(drain, "-", sizeof(drain));
 		else
@@ -255,14 +322,15 @@ status_text(const struct sup *s, FILE *fp)
 		fprintf(fp, "flow %d phase %s keys %" PRIu64 " written %"
 		    PRIu64 " skipped %" PRIu64 " journal %" PRIu64 " bytes %"
 		    PRIu64 " offset %" PRIu64 " lsn %" PRIu64 " acked %" PRIu64
-		    " pid %d lag_ms %s restarts %" PRIu64 " resyncs_partial %"
-		    PRIu64 " resyncs_full %" PRIu64 " spool_bytes %" PRIu64
-		    " spool_drain_ms %s spool_full %u\n", i,
-		    msg_phase_name(st->phase), st->keys, st->written,
+		    " pid %d lag_ms %s restarts %" PRIu64
+		    " resyncs_partial %" PRIu64 " resyncs_full %" PRIu64
+		    " spool_bytes %" PRIu64 " spool_drain_ms %s spool_full %u"
+		    " lag_records %s\n",
+		    i, msg_phase_name(st->phase), st->keys, st->written,
 		    st->skipped, st->journal, st->bytes, st->offset, st->lsn,
-		    st->acked, (int)s->flows[i].pid, lag, restarts(h),
+		    st->acked, (int)s->flows[i].pid, lag, status_restarts(h),
 		    h->resyncs_partial, h->resyncs_full, st->spool, drain,
-		    (unsigned int)h->spool_full);
+		    (unsigned int)h->spool_full, recs);
 	}
 	for (i = 0; i < s->nflows; i++)
 		if ((h = hist_get(s, i))->last_error != NULL)
@@ -322,8 +390,13 @@ json_flow(const struct sup *s, int i, FILE *fp)
 		fputs("null", fp);
 	else
 		fprintf(fp, "%" PRId64, lag_ms(f));
+	fputs(",\"lag_records\":", fp);
+	if (status_lag_records(s, i) == -1)
+		fputs("null", fp);
+	else
+		fprintf(fp, "%" PRId64, status_lag_records(s, i));
 	fprintf(fp, ",\"restarts\":%" PRIu64 ",\"resyncs_partial\":%" PRIu64
-	    ",\"resyncs_full\":%" PRIu64 ",\"last_error\":", restarts(h),
+	    ",\"resyncs_full\":%" PRIu64 ",\"last_error\":", status_restarts(h),
 	    h->resyncs_partial, h->resyncs_full);
 	json_fputstr(fp, h->last_error);
 	fprintf(fp, ",\"keys\":%" PRIu64 ",\"written\":%" PRIu64

@@ -25,6 +25,7 @@
 #include "clock.h"
 #include "cmd.h"
 #include "log.h"
+#include "metrics.h"
 #include "resync.h"
 #include "supervisor.h"
 #include "sweep.h"
@@ -205,6 +206,7 @@ close_inherited(struct sup *s)
 	if (s->ctl_wait_fd != -1)
 		close(s->ctl_wait_fd);
 	close(s->ctlfd);
+	httpd_close(&s->httpd);
 	close(s->sigfd[0]);
 	close(s->sigfd[1]);
 	net_drop(&s->master);
@@ -343,9 +345,45 @@ static void
 not_applied(void *arg, const char *name)
 {
 	(void)arg;
-	if (strcmp(name, "verbose") != 0)
+	if (strcmp(name, "verbose") != 0 && strcmp(name, "metrics-listen") != 0)
 		log_warnx("SIGHUP: %s changed: it takes a restart, not "
 		    "applied", name);
+}
+
+/* metrics-listen, at the start and after a SIGHUP that changed it. */
+static int
+metrics_listen(struct sup *s, const char *addr)
+{
+	struct error e;
+
+	if (addr[0] == '\0')
+		return 0;
+	if (httpd_open(&s->httpd, addr, &e) == -1) {
+		log_warnx("%s", e.msg);
+		return -1;
+	}
+	log_info("metrics on http://%s/metrics, status page on http://%s/",
+	    addr, addr);
+	return 0;
+}
+
+/* A new metrics-listen: the old listener goes first (it may hold the port). */
+static void
+metrics_reload(struct sup *s, const char *addr)
+{
+	char old[sizeof(s->cfg.metrics_listen)];
+
+	strlcpy(old, s->cfg.metrics_listen, sizeof(old));
+	httpd_close(&s->httpd);
+	if (addr[0] == '\0')
+		log_info("SIGHUP: metrics-listen off, was %s", old);
+	if (metrics_listen(s, addr) == -1) {
+		log_warnx("SIGHUP: metrics-listen %s not applied, keeping %s",
+		    addr, old[0] != '\0' ? old : "none");
+		(void)metrics_listen(s, old);
+		return;
+	}
+	strlcpy(s->cfg.metrics_listen, addr, sizeof(s->cfg.metrics_listen));
 }
 
 /*
@@ -373,6 +411,8 @@ reload(struct sup *s)
 	if (s->migrate)
 		n.full_sync_only = 1;
 	config_changed(&s->cfg, &n, not_applied, NULL);
+	if (strcmp(n.metrics_listen, s->cfg.metrics_listen) != 0)
+		metrics_reload(s, n.metrics_listen);
 	if (n.verbose == s->cfg.verbose) {
 		log_info("SIGHUP: log reopened, configuration read again");
 		goto out;
@@ -423,6 +463,7 @@ serve_ctl(struct sup *s)
 #define SLOT_CTL	(-2)
 #define SLOT_MASTER	(-3)
 #define SLOT_SWEEP	(-4)
+#define SLOT_HTTPD	(-5)
 
 /*
  * The poll set: only descriptors that are open and can still say
@@ -467,6 +508,9 @@ poll_set(struct sup *s, struct pollfd *pfd, int *slot, int *wait_ms)
 		pfd[np].events = POLLIN;
 		slot[np++] = i;
 	}
+	/* last: httpd_serve() takes them from *nhttp on */
+	for (i = httpd_pollfds(&s->httpd, pfd + np, wait_ms); i > 0; i--)
+		slot[np++] = SLOT_HTTPD;
 	return np;
 }
 
@@ -486,6 +530,8 @@ dispatch(struct sup *s, int slot)
 	case SLOT_SWEEP:
 		read_sweeper(s);
 		break;
+	case SLOT_HTTPD:
+		break;		/* httpd_serve(), after the others */
 	default:
 		read_worker(s, slot);
 		break;
@@ -512,10 +558,10 @@ sup_pump(struct sup *s, int (*cond)(struct sup *), int timeout_ms, int intr)
 {
 	struct pollfd *pfd;
 	int64_t t0, waited;
-	int i, n, np, *slot, wait_ms;
+	int i, n, np, nh, *slot, wait_ms;
 
-	pfd = reallocarray(NULL, s->nflows + 4, sizeof(*pfd));
-	slot = reallocarray(NULL, s->nflows + 4, sizeof(*slot));
+	pfd = reallocarray(NULL, s->nflows + 4 + HTTPD_NFDS, sizeof(*pfd));
+	slot = reallocarray(NULL, s->nflows + 4 + HTTPD_NFDS, sizeof(*slot));
 	if (pfd == NULL || slot == NULL)
 		fatal("pump");
 	t0 = mono_ms();
@@ -538,6 +584,13 @@ sup_pump(struct sup *s, int (*cond)(struct sup *), int timeout_ms, int intr)
 			if (pfd[i].revents != 0 || (slot[i] == SLOT_MASTER &&
 			    net_pending(&s->master)))
 				dispatch(s, slot[i]);
+		for (nh = 0; nh < np && slot[np - 1 - nh] == SLOT_HTTPD; nh++)
+			;
+		if (n == -1)
+			for (i = np - nh; i < np; i++)
+				pfd[i].revents = 0;
+		/* its deadlines too: called after every poll */
+		httpd_serve(&s->httpd, pfd + np - nh, nh, metrics_handler, s);
 	}
 	free(pfd);
 	free(slot);
@@ -601,6 +654,8 @@ setup_process(struct sup *s)
 		log_warnx("%s", e.msg);
 		return -1;
 	}
+	if (metrics_listen(s, s->cfg.metrics_listen) == -1)
+		return -1;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
@@ -762,6 +817,7 @@ run(int argc, char **argv, int migrate)
 	s.sweep_fd = -1;
 	s.broken_flow = -1;
 	s.sigfd[0] = s.sigfd[1] = -1;
+	httpd_init(&s.httpd);
 	net_init(&s.master);
 	config_init(&s.cfg);
 	if ((rc = configure(&s, argc, argv, migrate, where, sizeof(where))) !=
@@ -788,6 +844,7 @@ run(int argc, char **argv, int migrate)
 	s.t0 = mono_ms();
 	rc = main_loop(&s);
 out:
+	httpd_close(&s.httpd);
 	ctl_unlink(s.ctlfd, s.cfg.ctl_socket);
 	if (s.pfh != NULL)
 		pidfile_remove(s.pfh);

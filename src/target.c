@@ -127,6 +127,24 @@ fail(struct target *t, enum err_kind kind, const char *fmt, ...)
 	return -1;
 }
 
+int
+target_node_stats(const struct target *t, size_t i,
+    struct target_node_stats *ns)
+{
+	const struct node *nd;
+
+	TAILQ_FOREACH(nd, &t->nodes, entry)
+		if (i-- == 0) {
+			ns->name = nd->name;
+			ns->inflight = nd->live;
+			ns->reconnects = nd->reconnects;
+			ns->moved = nd->moved;
+			ns->ask = nd->ask;
+			return 1;
+		}
+	return 0;
+}
+
 const struct target_stats *
 target_stats(const struct target *t)
 {
@@ -396,12 +414,14 @@ redirect(struct target *t, struct node *nd, const redisReply *r)
 		return fail(t, ERR_SYS, "target: out of memory");
 	if (kind == REDIRECT_MOVED) {
 		t->stats.moved++;
+		nd->moved++;
 		cluster_refresh(t, dst, 0);
 		cluster_map_set(&t->map, slot, dst);
 		if (requeue(t, nd, nd->n, dst, 0, MATCH_SLOT, 0, 0) == -1)
 			return -1;
 	} else {
 		t->stats.ask++;
+		nd->ask++;
 		if (requeue(t, nd, nd->n, dst, 1, MATCH_KEY, 0, 0) == -1)
 			return -1;
 	}
@@ -677,8 +697,10 @@ node_reconnect(struct target *t, struct node *nd, uint64_t now)
 	uint64_t	wait;
 
 	if (node_connect_db(t, nd) == 0) {
-		if (was_lost)
+		if (was_lost) {
 			t->stats.reconnects++;
+			nd->reconnects++;
+		}
 		log_info("target %s: connected, resending %zu commands",
 		    nd->name, nd->live);
 		return 0;

@@ -137,7 +137,12 @@ fill_stats(struct worker *w)
 		w->st.written = c[WC_WRITTEN];
 		w->st.skipped = c[WC_SKIPPED_UNSUPPORTED] + c[WC_EXPIRED];
 		w->st.journal = c[WC_JOURNAL];
+		w->st.commands = c[WC_COMMANDS];
+		w->st.sent_bytes = c[WC_BYTES];
 	}
+	w->st.lag_records = w->st.phase == PHASE_STABLE ?
+	    lag_records(&w->lag) : 0;
+	w->st.lat = w->lag.hist;
 	if (w->rdb != NULL)
 		w->st.offset = rdb_offset(w->rdb);
 	else if (w->st.phase == PHASE_STABLE)
@@ -163,12 +168,33 @@ worker_report(struct worker *w, enum msg_type type, const void *p, size_t len)
 	}
 }
 
+/* Each target node's counters, for the supervisor's metrics. */
+static void
+node_stats(struct worker *w)
+{
+	struct target_node_stats ns;
+	struct msg_node m;
+	size_t i;
+
+	for (i = 0; target_node_stats(w->target, i, &ns); i++) {
+		memset(&m, 0, sizeof(m));
+		m.inflight = ns.inflight;
+		m.reconnects = ns.reconnects;
+		m.moved = ns.moved;
+		m.ask = ns.ask;
+		strlcpy(m.name, ns.name, sizeof(m.name));
+		worker_report(w, MSG_NODE, &m, sizeof(m));
+	}
+}
+
 void
 worker_stats(struct worker *w, enum msg_type type)
 {
 	fill_stats(w);
 	title(w);
 	worker_report(w, type, &w->st, sizeof(w->st));
+	if (type == MSG_STATS && w->target != NULL)
+		node_stats(w);
 	w->last_stats_ms = mono_ms();
 }
 
@@ -345,11 +371,13 @@ worker_journal_start(struct worker *w)
 	w->jstart = w->st.bytes;
 	if (journal_set_offset(w->jr, w->jstart) == -1)
 		wfail(w, ERR_SYS, "journal offset");
+	lag_reset(&w->lag, w->st.lsn);
 	len = net_leftover(&w->conn, &p);
 	w->st.bytes += len;
 	if (len > 0 && journal_feed(w->jr, p, len) == -1)
 		wfail(w, journal_err(w->jr)->kind, "%s",
 		    journal_error(w->jr));
+	lag_received(&w->lag, p, len, mono_us());
 }
 
 /*
@@ -671,6 +699,8 @@ take_token(struct worker *w, const char *p, size_t len)
 	if (len > n && w->stable && journal_feed(w->jr, p + n, len - n) == -1)
 		wfail(w, journal_err(w->jr)->kind, "%s",
 		    journal_error(w->jr));
+	if (len > n && w->stable)
+		lag_received(&w->lag, p + n, len - n, mono_us());
 }
 
 /*
@@ -687,6 +717,7 @@ journal_restart(struct worker *w, size_t left)
 	w->jstart = w->st.bytes - left + DFLY_ID_LEN;
 	if (journal_set_offset(w->jr, w->jstart) == -1)
 		wfail(w, ERR_SYS, "journal offset");
+	lag_reset(&w->lag, w->st.lsn);
 }
 
 static void

@@ -36,10 +36,10 @@ dest = tmpdir('install')
 r = make('install', 'DESTDIR=' + dest, 'INIT=systemd', 'PREFIX=/usr/local', 'SYSCONFDIR=/etc')
 is_(r.returncode, 0, 'make install: exit 0') or diag(r.stderr)
 is_(files(dest), ['etc/df2redis.conf', 'etc/systemd/system/df2redis.service',
-                  'usr/local/bin/df2redis', 'usr/local/bin/df2redisctl',
+                  'usr/lib/sysusers.d/df2redis.conf', 'usr/local/bin/df2redis', 'usr/local/bin/df2redisctl',
                   'usr/local/share/man/man5/df2redis.conf.5', 'usr/local/share/man/man8/df2redis.8',
                   'usr/local/share/man/man8/df2redisctl.8'],
-    'binaries, man pages, the configuration and the systemd unit')
+    'binaries, man pages, the configuration, the systemd unit and its sysusers.d user')
 ok(os.access(os.path.join(dest, 'usr/local/bin/df2redis'), os.X_OK), 'the binary is executable')
 unit = open(os.path.join(dest, 'etc/systemd/system/df2redis.service')).read()
 ok('ExecStart=/usr/local/bin/df2redis replicate -d -f /etc/df2redis.conf' in unit,

@@ -7,11 +7,13 @@
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'lib'))
 from dftest import *  # noqa: E402,F401
+from repltest import HAVE_MASTER, Master, ctl, wait_status, flows_stable  # noqa: E402
 
 RC = os.path.join(ROOT, 'rc')
 try:
@@ -58,6 +60,103 @@ ok(re.search(r'^ExecStart=%s replicate -d -f %s$' % (re.escape(binary), re.escap
    re.search(r'^ExecReload=/bin/kill -HUP \$MAINPID$', text, re.M) and
    re.search(r'^Restart=on-failure$', text, re.M) and re.search(r'^User=df2redis$', text, re.M),
    'the unit: installed binary and configuration, reload by SIGHUP, restart on failure, own user')
+
+# the user: systemd-sysusers with the installed file creates it, its
+# home the state directory
+sysusers = os.path.join(d, 'usr', 'lib', 'sysusers.d', 'df2redis.conf')
+if shutil.which('systemd-sysusers'):
+    root = tmpdir('sysroot')
+    os.makedirs(os.path.join(root, 'etc'))
+    r = subprocess.run(['systemd-sysusers', '--root=' + root, sysusers], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, universal_newlines=True)
+    pw = open(os.path.join(root, 'etc', 'passwd')).read() if r.returncode == 0 else ''
+    ok(re.search(r'^df2redis:x:\d+:\d+:[^:]*:/var/lib/df2redis:/usr/sbin/nologin$', pw, re.M),
+       'the installed sysusers.d file creates the user df2redis, home /var/lib/df2redis') or \
+        diag(r.stdout + pw)
+else:
+    skip('sysusers.d', 'systemd-sysusers is not installed (Debian systemd)')
+
+# hardening: systemd's own exposure score of the unit
+r = subprocess.run(['systemd-analyze', 'security', '--offline=yes', unit], stdout=subprocess.PIPE,
+                   stderr=subprocess.STDOUT, universal_newlines=True) \
+    if shutil.which('systemd-analyze') else None
+m_ = re.search(r'Overall exposure level for \S+: ([0-9.]+)', r.stdout) if r else None
+if m_:
+    ok(float(m_.group(1)) <= 2.0, 'systemd-analyze security: exposure %s (at most 2.0 of 10)' % m_.group(1))
+else:
+    skip('systemd-analyze security', 'systemd-analyze security --offline is not available')
+
+
+def syscall_set(spec):
+    """The system calls of a SystemCallFilter= entry, groups expanded."""
+    out = set()
+    for name in spec.split():
+        if not name.startswith('@'):
+            out.add(name)
+            continue
+        r = subprocess.run(['systemd-analyze', 'syscall-filter', name], stdout=subprocess.PIPE,
+                           universal_newlines=True)
+        for line in r.stdout.splitlines()[1:]:
+            line = line.strip()
+            if line and not line.startswith('#'):
+                out |= syscall_set(line) if line.startswith('@') else {line}
+    return out
+
+
+# the unit's system call filter holds every call the daemon makes: run it
+# under strace through a full sync, stable sync, SIGHUP, status, a worker
+# restarted by partial sync and a clean stop
+def filter_allows():
+    allow, deny = set(), set()
+    for line in text.splitlines():
+        if line.startswith('SystemCallFilter=~'):
+            deny |= syscall_set(line.split('~', 1)[1])
+        elif line.startswith('SystemCallFilter='):
+            allow |= syscall_set(line.split('=', 1)[1])
+    return allow - deny
+
+
+if not shutil.which('strace') or not shutil.which('systemd-analyze'):
+    skip('the daemon\'s system calls are in the unit\'s filter', 'strace or systemd-analyze is not installed')
+elif not HAVE_MASTER:
+    skip('the daemon\'s system calls are in the unit\'s filter', 't/dflymaster/dflymaster not built')
+else:
+    m = Master(2)
+    pl = m.client().pipeline(transaction=False)
+    for i in range(2000):
+        pl.set('s:%d' % i, i)
+        pl.rpush('l:%d' % (i % 50), i)
+    pl.execute()
+    tgt = RedisServer()
+    sd = tmpdir('state')
+    sock = os.path.join(sd, 'df2redis.sock')
+    trace = os.path.join(sd, 'strace')
+    p = spawn(['strace', '-f', '-qq', '-o', trace, binary, 'replicate', '-d', '--source', m.addr,
+               '--target', tgt.url, '--state-dir', sd, '--retry-delay-ms', '50'],
+              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    st = wait_status(sock, lambda t: flows_stable(t, 2), proc=p)
+    for i in range(200):
+        m.client().incr('s:%d' % i)
+    os.kill(p.pid, signal.SIGHUP)
+    ctl(sock, 'restart-flow 1')
+    st2 = wait_status(sock, lambda t: flows_stable(t, 2) and 'resyncs_partial 1' in t, proc=p)
+    ctl(sock, 'stop')
+    p.wait(60)
+    used = set()
+    with open(trace) as f:
+        for line in f:
+            mm = re.match(r'^\d+\s+([a-z_0-9]+)\(', line)
+            if mm:
+                used.add(mm.group(1))
+    allowed = filter_allows()
+    # execve of the traced binary is strace's; the rest is the daemon's
+    extra = sorted(used - allowed - {'execve'})
+    ok(st is not None and st2 is not None and p.returncode == 0 and len(used) > 30,
+       'under strace: stable sync, a flow restarted by partial sync, a clean stop (%d distinct calls)'
+       % len(used)) or diag('%s %s %s' % (st, st2, p.returncode))
+    is_(extra, [], 'every system call df2redis made is allowed by the unit\'s SystemCallFilter')
+    m.stop()
+    tgt.stop()
 
 # FreeBSD rc.d: rc.subr stubbed
 bsd = os.path.join(prefix, 'etc', 'rc.d', 'df2redis')

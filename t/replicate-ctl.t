@@ -180,13 +180,14 @@ se = st['session']
 ok(isinstance(se.get('master_replid'), str) and len(se['master_replid']) == 40 and
    se.get('state') == 'stable' and se.get('takeover') == 'none' and isinstance(se.get('syncid'), str),
    'session: master_replid, state stable, syncid, takeover none: %r' % se)
-KEYS = {'id', 'pid', 'phase', 'lsn', 'acked_lsn', 'lag_ms', 'restarts', 'resyncs_partial',
+KEYS = {'id', 'pid', 'phase', 'lsn', 'acked_lsn', 'lag_ms', 'lag_records', 'restarts', 'resyncs_partial',
         'resyncs_full', 'last_error'}
 ok(all(KEYS <= set(f) for f in st['flows']), 'every flow has the fields')
 is_(se.get('progress', 'missing'), None, 'status --json in stable sync: progress null')
 ok([f['id'] for f in st['flows']] == [0, 1, 2, 3], 'ids in order')
 ok(all(isinstance(f[k], int) and not isinstance(f[k], bool) for f in st['flows']
-       for k in ('pid', 'lsn', 'acked_lsn', 'lag_ms', 'restarts', 'resyncs_partial', 'resyncs_full')),
+       for k in ('pid', 'lsn', 'acked_lsn', 'lag_ms', 'lag_records', 'restarts', 'resyncs_partial',
+                 'resyncs_full')),
    'numbers are JSON integers')
 ok(all(ppid(f['pid']) == p.pid for f in st['flows']), 'pid: each is a worker process of the daemon')
 ok(all('flow %d' % f['id'] in open('/proc/%d/cmdline' % f['pid']).read() for f in st['flows']),

@@ -4,7 +4,9 @@
  * Every input is decoded once fed whole and once fed in small irregular
  * pieces, with small limits; both feedings must yield the same records
  * (digested), the same final status and error text, and the same count
- * of bytes left pending.  Anything else is abort()ed on.
+ * of bytes left pending.  The record scanner of lag.h, fed the same bytes
+ * in pieces, must count exactly the records (LSN entries aside) of a
+ * stream the decoder takes.  Anything else is abort()ed on.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -13,12 +15,14 @@
 #include <string.h>
 
 #include "journal.h"
+#include "lag.h"
 
 #include "fuzz.h"
 
 struct run {
 	struct digest	 dg;
 	uint64_t	 nrecs;
+	uint64_t	 nlsn;		/* LSN entries: no records */
 	int		 status;
 	char		 err[512];
 	uint64_t	 offset;
@@ -74,6 +78,7 @@ decode(struct run *r, const uint8_t *data, size_t size, int pieces)
 		off += n;
 		while ((s = journal_next(j, &rec)) == JOURNAL_OK) {
 			r->nrecs++;
+			r->nlsn += rec.op == JOURNAL_LSN;
 			mix_rec(&r->dg, &rec, size);
 		}
 		if (s != JOURNAL_AGAIN)
@@ -91,10 +96,33 @@ decode(struct run *r, const uint8_t *data, size_t size, int pieces)
 	journal_free(j);
 }
 
+/* What the scanner counts in the whole records the decoder returned. */
+static uint64_t
+scan(const uint8_t *data, size_t size)
+{
+	struct jscan js;
+	uint32_t state = (uint32_t)size + 7;
+	uint64_t recs = 0;
+	size_t off = 0, n;
+
+	jscan_init(&js);
+	while (off < size) {
+		n = next_piece(&state);
+		if (n > size - off)
+			n = size - off;
+		recs += jscan_feed(&js, data + off, n);
+		off += n;
+	}
+	if (js.broken)
+		abort();	/* the decoder took it: so must the scanner */
+	return recs;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct run a, b;
+	uint64_t n;
 
 	decode(&a, data, size, 0);
 	decode(&b, data, size, 1);
@@ -105,6 +133,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    "%llu\n", a.status, (unsigned long long)a.nrecs,
 		    (unsigned long long)a.offset, b.status,
 		    (unsigned long long)b.nrecs, (unsigned long long)b.offset);
+		abort();
+	}
+	if (a.status != JOURNAL_ERR &&
+	    (n = scan(data, a.offset)) != a.nrecs - a.nlsn) {
+		fprintf(stderr, "fuzz-journal: the scanner counted %llu "
+		    "records, the decoder %llu\n", (unsigned long long)n,
+		    (unsigned long long)(a.nrecs - a.nlsn));
 		abort();
 	}
 	if (a.status == JOURNAL_ERR && strcmp(a.err, b.err) != 0) {

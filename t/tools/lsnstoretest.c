@@ -6,7 +6,6 @@
  *   lsnstoretest get DIR FLOW             "none", or the record as
  *                                         "replid R nflows N next_lsn L
  *                                         state S keys K bytes B ms T"
- *   lsnstoretest del DIR FLOW             "ok"
  *   lsnstoretest fork DIR NPROC NPUTS     open the store, then fork NPROC
  *                                         writers that each open their own
  *                                         handle and put NPUTS records to
@@ -228,7 +227,7 @@ main(int argc, char **argv)
 	const char *cmd = argc > 1 ? argv[1] : "", *dir = argv[2];
 
 	if (argc < 3)
-		errx(2, "usage: lsnstoretest open|put|get|del|fork|keep|hold|"
+		errx(2, "usage: lsnstoretest open|put|get|fork|keep|hold|"
 		    "readers DIR [ARGS]");
 	if (strcmp(cmd, "fork") == 0 && argc == 5)
 		return cmd_fork(dir, num(argv[3]), num(argv[4]));
@@ -252,10 +251,6 @@ main(int argc, char **argv)
 		printf("ok\n");
 	} else if (strcmp(cmd, "get") == 0 && argc == 4) {
 		print_rec(ls, num(argv[3]), "");
-	} else if (strcmp(cmd, "del") == 0 && argc == 4) {
-		if (lsnstore_del(ls, num(argv[3]), &e) == -1)
-			die(&e);
-		printf("ok\n");
 	} else
 		errx(2, "%s: unknown command or wrong arguments", cmd);
 	lsnstore_close(ls);
