@@ -7,7 +7,7 @@
 # V selects a variant (rel, asan, fuzz); each has its own object tree.
 
 V ?= rel
-PKGS = hiredis lmdb liblz4 libzstd libbsd-overlay
+PKGS = hiredis lmdb liblz4 libzstd libbsd-overlay openssl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

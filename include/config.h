@@ -25,6 +25,7 @@
 
 #include "error.h"
 #include "filter.h"
+#include "tls.h"
 
 /*
  * Source dbs --db-map can name: the writer's WRITER_MAXDB, which the
@@ -55,6 +56,13 @@ struct config {
 	char	 target_url[1024];
 	char	 target_password[512];	/* "" when the URL's applies */
 	char	 target_password_file[PATH_MAX];
+	/*
+	 * TLS: the source's when source_tls.enabled (--source-tls); the
+	 * target's files and name, for a rediss:// target (its enabled is
+	 * unused: the URL says).
+	 */
+	struct tls_conf source_tls;
+	struct tls_conf target_tls;
 	int	 db_map[CONFIG_MAXDB];		/* -1: same db */
 	struct filter_spec filter;		/* --db-filter, --key-prefix..
 						   (filter.h) */

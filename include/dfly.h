@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "error.h"
 #include "net.h"
 
@@ -47,6 +48,11 @@ struct dfly_flow_reply {
 int	dfly_connect(struct net_conn *, const char *host, int port,
 	    const char *user, const char *password, int timeout_ms,
 	    struct error *);
+/*
+ * The same for the source of cfg: its user, password, timeout and TLS
+ * (source-tls).  A connection that fails says "source H:P".
+ */
+int	dfly_open(struct net_conn *, const struct config *, struct error *);
 /* PING, REPLCONF listening-port/capa, capa dragonfly, CLIENT-VERSION. */
 int	dfly_handshake(struct net_conn *, struct dfly_master *,
 	    struct error *);

@@ -1,7 +1,7 @@
 /*
  * url.h - the target's address: HOST:PORT or
- * redis://[USER[:PASSWORD]@]HOST:PORT[/DB], and the channel's settings
- * that go with it (target.h).
+ * redis[s]://[USER[:PASSWORD]@]HOST:PORT[/DB], and the channel's settings
+ * that go with it (target.h).  rediss:// is Redis over TLS.
  */
 #ifndef DF2REDIS_URL_H
 #define DF2REDIS_URL_H
@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "error.h"
+#include "tls.h"
 
 struct target_opts {
 	char	 host[256];
@@ -26,6 +27,11 @@ struct target_opts {
 	 * (60000 from target_parse(); 0 waits for ever).
 	 */
 	int	 reply_timeout_ms;
+	/*
+	 * enabled by rediss://, verify on; the files and name come from
+	 * the target-tls-* options (resync_target_opts(), import).
+	 */
+	struct tls_conf tls;
 };
 
 #define TARGET_DEFAULT_WINDOW		1024
@@ -36,7 +42,7 @@ struct target_opts {
 /*
  * Fills every field: the URL's, and the defaults for the rest.  -1 with
  * ERR_CONFIG on a malformed address (percent escapes are decoded in the
- * user and password; TLS and URL options are refused).
+ * user and password; URL options are refused).
  */
 int	target_parse(const char *, struct target_opts *, struct error *);
 

@@ -90,8 +90,17 @@ void	wfail(struct worker *, enum err_kind, const char *, ...)
 	    __attribute__((noreturn, format(printf, 3, 4)));
 /* A SIGTERM is pending (it is blocked outside worker_poll()). */
 int	worker_stop_pending(void);
-/* Read the flow into w->rbuf, counting bytes: 0 at its end; fails on error. */
-size_t	worker_read(struct worker *);
+/*
+ * Read the flow into w->rbuf, counting bytes: 0 at its end, -1 when
+ * nothing could be read yet (TLS: a partial record); fails on error.
+ */
+ssize_t	worker_read(struct worker *);
+/*
+ * worker_poll() with pfd[0] set to the flow (net_events(), and
+ * readable at once while TLS holds decrypted bytes).
+ */
+int	worker_poll_flow(struct worker *, struct pollfd *, nfds_t,
+	    int timeout_ms);
 /* The kind of the writer's error: ERR_DATA fails every time. */
 enum err_kind worker_write_kind(struct worker *);
 /* DFLY FLOW from lsn (0: full sync) on a new connection; MSG_FLOW_REPLY. */

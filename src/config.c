@@ -41,6 +41,27 @@ static const struct option_desc {
 	S("target",		target_url, "HOST:PORT or redis://[USER[:PASS]@]HOST:PORT[/DB]"),
 	S("target-password-file", target_password_file,
 	    "file holding the target's password"),
+	F("source-tls",		source_tls.enabled, "connect to the master over TLS"),
+	S("source-tls-ca-file",	source_tls.ca_file,
+	    "CA certificates the master's is checked against (system's)"),
+	S("source-tls-cert-file", source_tls.cert_file,
+	    "client certificate for the master"),
+	S("source-tls-key-file", source_tls.key_file,
+	    "its private key (the cert file)"),
+	S("source-tls-sni",	source_tls.sni,
+	    "name sent to the master and checked (the host)"),
+	F("source-tls-verify",	source_tls.verify,
+	    "check the master's certificate and name (yes)"),
+	S("target-tls-ca-file",	target_tls.ca_file,
+	    "rediss://: CA certificates the target's is checked against"),
+	S("target-tls-cert-file", target_tls.cert_file,
+	    "rediss://: client certificate for the target"),
+	S("target-tls-key-file", target_tls.key_file,
+	    "rediss://: its private key (the cert file)"),
+	S("target-tls-sni",	target_tls.sni,
+	    "rediss://: name sent to the target and checked (the host)"),
+	F("target-tls-verify",	target_tls.verify,
+	    "rediss://: check the target's certificate and name (yes)"),
 	X("db-map",		"SRC:DST[,SRC:DST...] database renumbering"),
 	X("db-filter",
 	    "DB[-DB][,...] copy only these source dbs (repeatable)"),
@@ -163,6 +184,8 @@ config_init(struct config *cfg)
 	cfg->timeout_ms = 30000;
 	cfg->checkpoint_ms = 100;
 	cfg->sweep_on_resync = 1;
+	cfg->source_tls.verify = 1;
+	cfg->target_tls.verify = 1;
 	cfg->spool_memory = 16ULL << 20;
 	cfg->spool_max = 1ULL << 30;
 	cfg->spool_max_total = 8ULL << 30;
@@ -518,6 +541,12 @@ config_finish(struct config *cfg, struct error *e)
 		return err_set(e, ERR_CONFIG, "flush-on-resync empties whole "
 		    "target dbs, the keys --key-prefix/--key-regex leave out "
 		    "too (--filter-flush all to allow it)");
+	if (!cfg->source_tls.enabled && (cfg->source_tls.ca_file[0] != '\0' ||
+	    cfg->source_tls.cert_file[0] != '\0' ||
+	    cfg->source_tls.key_file[0] != '\0' ||
+	    cfg->source_tls.sni[0] != '\0'))
+		return err_set(e, ERR_CONFIG, "source-tls-* options given "
+		    "without source-tls");
 	if (cfg->ctl_socket[0] == '\0') {
 		n = snprintf(cfg->ctl_socket, sizeof(cfg->ctl_socket),
 		    "%s/df2redis.sock", cfg->state_dir);

@@ -19,6 +19,19 @@ dfly_connect(struct net_conn *c, const char *host, int port,
 	return net_connect(c, "", host, port, timeout_ms, user, password, e);
 }
 
+int
+dfly_open(struct net_conn *c, const struct config *cfg, struct error *e)
+{
+	if (net_connect_tls(c, "source", cfg->source_host, cfg->source_port,
+	    cfg->timeout_ms, cfg->source_user, cfg->source_password,
+	    &cfg->source_tls, e) == -1)
+		return -1;
+	/* connected, the logs name the master by its address */
+	net_format_addr(c->name, sizeof(c->name), cfg->source_host,
+	    cfg->source_port);
+	return 0;
+}
+
 /*
  * One command and its reply.  An error reply fails it, naming the
  * command and its first argument (never AUTH's): a refusal of our

@@ -74,12 +74,19 @@ usage(FILE *out)
 {
 	fprintf(out,
 "usage: df2redis import [options] --target URL FILE...\n"
-"  --target HOST:PORT | redis://[USER[:PASSWORD]@]HOST:PORT[/DB]\n"
-"                          standalone or cluster is detected (INFO cluster)\n"
+"  --target HOST:PORT | redis[s]://[USER[:PASSWORD]@]HOST:PORT[/DB]\n"
+"                          standalone or cluster is detected (INFO cluster);\n"
+"                          rediss:// is TLS\n"
 "  --target-password-file FILE\n"
 "                          the target's password is the first line of FILE;\n"
 "                          without it, the one in the URL; without that,\n"
 "                          $DF2REDIS_TARGET_PASSWORD\n"
+"  --target-tls-ca-file FILE, --target-tls-cert-file FILE,\n"
+"  --target-tls-key-file FILE, --target-tls-sni NAME, --no-target-tls-verify\n"
+"                          rediss://: the CAs that sign the target's\n"
+"                          certificate (default the system's), a client\n"
+"                          certificate and key, the name to send and check\n"
+"                          (default the host), no check at all\n"
 "  --conflict overwrite|skip|panic\n"
 "                          existing keys: replace whole (default), leave\n"
 "                          alone, or stop at the first one\n"
@@ -408,12 +415,33 @@ summary(struct importer *im, double elapsed, int errors)
 	    elapsed > 0 ? c[WC_WRITTEN] / elapsed : 0.0);
 }
 
+/* One of the --target-tls-* file or name options. */
+static int
+tls_option(struct tls_conf *tls, int ch, const char *arg)
+{
+	char	*dst = ch == 'A' ? tls->ca_file : ch == 'C' ? tls->cert_file :
+		    ch == 'K' ? tls->key_file : tls->sni;
+	size_t	 len = ch == 'S' ? sizeof(tls->sni) : sizeof(tls->ca_file);
+
+	if (strlcpy(dst, arg, len) >= len) {
+		log_warnx("%s: too long", arg);
+		return -1;
+	}
+	return 0;
+}
+
 int
 cmd_import(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "target",		required_argument, NULL, 't' },
 		{ "target-password-file", required_argument, NULL, 'P' },
+		{ "target-tls-ca-file",	required_argument, NULL, 'A' },
+		{ "target-tls-cert-file", required_argument, NULL, 'C' },
+		{ "target-tls-key-file", required_argument, NULL, 'K' },
+		{ "target-tls-sni",	required_argument, NULL, 'S' },
+		{ "target-tls-verify",	no_argument, NULL, 'Y' },
+		{ "no-target-tls-verify", no_argument, NULL, 'N' },
 		{ "conflict",		required_argument, NULL, 'c' },
 		{ "db-map",		required_argument, NULL, 'm' },
 		{ "unsupported",	required_argument, NULL, 'u' },
@@ -427,6 +455,7 @@ cmd_import(int argc, char **argv)
 	struct writer_opts *wopts = &im.wopts;
 	struct progress pg;
 	struct target *t;
+	struct tls_conf tls;
 	struct stat sb;
 	const char *pwfile = NULL, *es, *env;
 	struct error e;
@@ -436,8 +465,20 @@ cmd_import(int argc, char **argv)
 	log_init("df2redis", LOG_TO_STDERR, 0);
 	log_setprefix("import");
 	writer_opts_init(wopts);
+	tls_conf_init(&tls);
 	while ((ch = getopt_long(argc, argv, "hVv", longopts, NULL)) != -1) {
 		switch (ch) {
+		case 'A':
+		case 'C':
+		case 'K':
+		case 'S':
+			if (tls_option(&tls, ch, optarg) == -1)
+				return 2;
+			break;
+		case 'Y':
+		case 'N':
+			tls.verify = ch == 'Y';
+			break;
 		case 't':
 			im.url = optarg;
 			break;
@@ -499,6 +540,21 @@ cmd_import(int argc, char **argv)
 	if (target_parse(im.url, topts, &e) == -1) {
 		log_warnx("--target %s: %s", im.url, e.msg);
 		return 2;
+	}
+	if (!topts->tls.enabled && (tls.ca_file[0] != '\0' ||
+	    tls.cert_file[0] != '\0' || tls.key_file[0] != '\0' ||
+	    tls.sni[0] != '\0')) {
+		log_warnx("--target-tls-* options given for a target that is "
+		    "not rediss://");
+		return 2;
+	}
+	if (topts->tls.enabled) {
+		tls.enabled = 1;
+		topts->tls = tls;
+		if (tls_load(&tls, "target", &e) == -1) {
+			log_warnx("%s", e.msg);
+			return 2;
+		}
 	}
 	/* the rule and the file format of replicate (config.h) */
 	if (pwfile != NULL) {

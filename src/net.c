@@ -20,6 +20,7 @@
 #include <hiredis/hiredis.h>
 
 #include "net.h"
+#include "tls.h"
 
 #define READ_SIZE	16384
 
@@ -46,12 +47,22 @@ net_format_addr(char *out, size_t outsz, const char *host, int port)
 void
 net_close(struct net_conn *c)
 {
+	tls_close(c->tls);
+	c->tls = NULL;
 	if (c->fd != -1)
 		close(c->fd);
 	c->fd = -1;
 	if (c->reader != NULL)
 		redisReaderFree(c->reader);
 	c->reader = NULL;
+}
+
+void
+net_drop(struct net_conn *c)
+{
+	tls_drop(c->tls);
+	c->tls = NULL;
+	net_close(c);
 }
 
 static int
@@ -168,6 +179,32 @@ net_connect(struct net_conn *c, const char *prefix, const char *host,
     int port, int timeout_ms, const char *user, const char *password,
     struct error *e)
 {
+	return net_connect_tls(c, prefix, host, port, timeout_ms, user,
+	    password, NULL, e);
+}
+
+/* TLS on the connected socket: non-blocking from here on. */
+static int
+start_tls(struct net_conn *c, const struct tls_conf *tls, const char *host,
+    struct error *e)
+{
+	int	fl;
+
+	if ((fl = fcntl(c->fd, F_GETFL)) == -1 ||
+	    fcntl(c->fd, F_SETFL, fl | O_NONBLOCK) == -1)
+		return err_set(e, ERR_SYS, "%s: fcntl: %s", c->name,
+		    strerror(errno));
+	if ((c->tls = tls_connect(tls, c->fd, host, c->name, c->timeout_ms,
+	    e)) == NULL)
+		return -1;
+	return 0;
+}
+
+int
+net_connect_tls(struct net_conn *c, const char *prefix, const char *host,
+    int port, int timeout_ms, const char *user, const char *password,
+    const struct tls_conf *tls, struct error *e)
+{
 	struct addrinfo	 hints, *res, *ai;
 	char		 portstr[16], addr[NET_NAMELEN];
 	int		 rc, saved = 0;
@@ -196,6 +233,10 @@ net_connect(struct net_conn *c, const char *prefix, const char *host,
 		return err_set(e, ERR_IO, "%s: connect: %s", c->name,
 		    strerror(saved));
 	tune_socket(c->fd);
+	if (tls != NULL && tls->enabled && start_tls(c, tls, host, e) == -1) {
+		net_close(c);
+		return -1;
+	}
 	if ((c->reader = redisReaderCreate()) == NULL) {
 		net_close(c);
 		return err_set(e, ERR_SYS, "%s: out of memory", c->name);
@@ -214,14 +255,14 @@ send_all(struct net_conn *c, const char *p, size_t len, struct error *e)
 	ssize_t	n;
 
 	while (len > 0) {
-		if ((n = send(c->fd, p, len, MSG_NOSIGNAL)) == -1) {
+		if ((n = net_write(c, p, len)) == -1) {
 			if (errno == EINTR)
 				continue;
-			if (errno == EAGAIN &&
-			    wait_fd(c->fd, POLLOUT, c->timeout_ms) > 0)
+			if (errno == EAGAIN && wait_fd(c->fd,
+			    net_events(c, POLLOUT), c->timeout_ms) > 0)
 				continue;
 			return err_set(e, ERR_IO, "write: %s",
-			    strerror(errno));
+			    net_strerror(c, errno));
 		}
 		p += n;
 		len -= (size_t)n;
@@ -251,22 +292,33 @@ send_cmd(struct net_conn *c, int argc, const char **argv,
 static int
 fill(struct net_conn *c, struct error *e)
 {
-	char	buf[READ_SIZE];
-	ssize_t	n;
-	int	r;
+	char		 buf[READ_SIZE];
+	const char	*hint;
+	ssize_t		 n;
+	int		 r;
 
-	if ((r = wait_fd(c->fd, POLLIN, c->timeout_ms)) == 0)
-		return err_set(e, ERR_IO, "no answer within %d ms",
-		    c->timeout_ms);
-	if (r == -1)
-		return err_set(e, ERR_IO, "poll: %s", strerror(errno));
-	do {
-		n = read(c->fd, buf, sizeof(buf));
-	} while (n == -1 && errno == EINTR);
+	for (;;) {
+		if (!net_pending(c) && (r = wait_fd(c->fd,
+		    net_events(c, POLLIN), c->timeout_ms)) <= 0) {
+			if (r == 0)
+				return err_set(e, ERR_IO, "no answer within "
+				    "%d ms", c->timeout_ms);
+			return err_set(e, ERR_IO, "poll: %s",
+			    strerror(errno));
+		}
+		n = net_recv(c, buf, sizeof(buf));
+		if (n != -1 || (errno != EINTR && errno != EAGAIN))
+			break;
+	}
+	/* a TLS server drops a plain client at its first bytes */
+	hint = c->tls == NULL && !c->answered ? " (a TLS port?)" : "";
 	if (n == -1)
-		return err_set(e, ERR_IO, "read: %s", strerror(errno));
+		return err_set(e, ERR_IO, "read: %s%s", net_strerror(c, errno),
+		    errno == ECONNRESET ? hint : "");
 	if (n == 0)
-		return err_set(e, ERR_IO, "connection closed by the peer");
+		return err_set(e, ERR_IO, "connection closed by the peer%s",
+		    hint);
+	c->answered = 1;
 	if (redisReaderFeed(c->reader, buf, (size_t)n) != REDIS_OK)
 		return err_set(e, ERR_SYS, "out of memory");
 	return 0;
@@ -356,4 +408,89 @@ net_leftover(struct net_conn *c, const char **p)
 	*p = c->reader->buf + c->reader->pos;
 	c->reader->pos = c->reader->len;
 	return n;
+}
+
+ssize_t
+net_recv(struct net_conn *c, void *buf, size_t len)
+{
+	ssize_t	n;
+
+	if (c->tls == NULL)
+		return read(c->fd, buf, len);
+	if ((n = tls_read(c->tls, buf, len, &c->rwant)) != -1 ||
+	    errno != EAGAIN)
+		c->rwant = 0;
+	return n;
+}
+
+ssize_t
+net_write(struct net_conn *c, const void *buf, size_t len)
+{
+	ssize_t	n;
+
+	if (c->tls == NULL)
+		return send(c->fd, buf, len, MSG_NOSIGNAL);
+	if ((n = tls_write(c->tls, buf, len, &c->wwant)) != -1 ||
+	    errno != EAGAIN)
+		c->wwant = 0;
+	return n;
+}
+
+const char *
+net_strerror(const struct net_conn *c, int errnum)
+{
+	if (c->tls != NULL && errnum == EPROTO)
+		return tls_reason(c->tls);
+	return strerror(errnum);
+}
+
+int
+net_write_all(struct net_conn *c, const void *buf, size_t len,
+    struct error *e)
+{
+	if (c->fd == -1)
+		return err_set(e, ERR_IO, "%s: not connected", c->name);
+	if (send_all(c, buf, len, e) == -1)
+		return err_prefix(e, "%s", c->name);
+	return 0;
+}
+
+short
+net_events(const struct net_conn *c, short want)
+{
+	short	ev = 0;
+
+	if (want & POLLIN)
+		ev |= c->rwant != 0 ? c->rwant : POLLIN;
+	if (want & POLLOUT)
+		ev |= c->wwant != 0 ? c->wwant : POLLOUT;
+	return ev;
+}
+
+int
+net_ready(const struct net_conn *c, short want, short revents)
+{
+	if (revents & (POLLHUP | POLLERR))
+		return 1;
+	if (want == POLLIN && net_pending(c))
+		return 1;
+	return (revents & net_events(c, want)) != 0;
+}
+
+int
+net_pending(const struct net_conn *c)
+{
+	return c->tls != NULL && tls_pending(c->tls);
+}
+
+int
+net_peek(struct net_conn *c)
+{
+	char	ch;
+	ssize_t	n;
+
+	if (c->tls != NULL)
+		return tls_peek(c->tls);
+	n = recv(c->fd, &ch, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n > 0 ? 1 : (int)n;
 }

@@ -130,8 +130,8 @@ int
 node_dial(struct net_conn *c, const struct target_opts *o, const char *host,
     int port, struct error *e)
 {
-	return net_connect(c, "target", host, port, o->connect_timeout_ms,
-	    o->user, o->password, e);
+	return net_connect_tls(c, "target", host, port, o->connect_timeout_ms,
+	    o->user, o->password, &o->tls, e);
 }
 
 /* Connected, nd's socket is driven by the owner, non-blocking. */
@@ -463,8 +463,8 @@ node_write(struct node *nd)
 	if (nd->wpos == nd->start && nd->wpos < limit)
 		nd->wait_since = node_now();
 	while (nd->wpos < limit) {
-		w = send(nd->conn.fd, node_bytes(nd, nd->wpos), limit - nd->wpos,
-		    MSG_NOSIGNAL);
+		w = net_write(&nd->conn, node_bytes(nd, nd->wpos),
+		    limit - nd->wpos);
 		if (w > 0) {
 			nd->wpos += (uint64_t)w;
 			continue;
@@ -473,7 +473,8 @@ node_write(struct node *nd)
 			continue;
 		if (w == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return 0;
-		snprintf(why, sizeof(why), "write: %s", strerror(errno));
+		snprintf(why, sizeof(why), "write: %s",
+		    net_strerror(&nd->conn, errno));
 		nd->ops->lost(nd->arg, nd, why);
 		return 0;
 	}
@@ -488,7 +489,7 @@ node_read(struct node *nd, char *buf, size_t bufsz)
 	char	 why[300];
 
 	for (;;) {
-		n = read(nd->conn.fd, buf, bufsz);
+		n = net_recv(&nd->conn, buf, bufsz);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -496,7 +497,7 @@ node_read(struct node *nd, char *buf, size_t bufsz)
 		if (n <= 0) {
 			snprintf(why, sizeof(why), "%s", n == 0 ?
 			    "connection closed by the server" :
-			    strerror(errno));
+			    net_strerror(&nd->conn, errno));
 			nd->ops->lost(nd->arg, nd, why);
 			return 0;
 		}

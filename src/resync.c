@@ -39,8 +39,19 @@ int
 resync_target_opts(const struct config *cfg, struct target_opts *topts,
     struct error *e)
 {
+	const struct tls_conf *tc = &cfg->target_tls;
+
 	if (target_parse(cfg->target_url, topts, e) == -1)
 		return err_prefix(e, "target");
+	if (!topts->tls.enabled && (tc->ca_file[0] != '\0' ||
+	    tc->cert_file[0] != '\0' || tc->key_file[0] != '\0' ||
+	    tc->sni[0] != '\0'))
+		return err_set(e, ERR_CONFIG, "target: target-tls-* options "
+		    "given for a target that is not rediss://");
+	if (topts->tls.enabled) {
+		topts->tls = *tc;
+		topts->tls.enabled = 1;
+	}
 	if (cfg->target_password[0] != '\0')
 		strlcpy(topts->password, cfg->target_password,
 		    sizeof(topts->password));

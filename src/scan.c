@@ -16,8 +16,8 @@ open_node(const struct target_opts *o, struct net_conn *c, const char *host,
 	int	ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms :
 		    TARGET_DEFAULT_CONNECT_MS;
 
-	if (net_connect(c, "target", host, port, ms, o->user, o->password,
-	    e) == -1)
+	if (net_connect_tls(c, "target", host, port, ms, o->user,
+	    o->password, &o->tls, e) == -1)
 		return -1;
 	c->timeout_ms = SCAN_TIMEOUT_MS;
 	return 0;

@@ -194,10 +194,9 @@ void
 session_master_event(struct sup *s)
 {
 	struct error e;
-	ssize_t n;
-	char c;
+	int n;
 
-	n = recv(s->master.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	n = net_peek(&s->master);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n == 1 && takeover_pending(s)) {
@@ -318,8 +317,7 @@ handshake(struct sup *s)
 	s->startstable_sent = 0;
 	s->startstable_pending = 0;
 	memset(&s->m, 0, sizeof(s->m));
-	if (dfly_connect(&s->master, c->source_host, c->source_port,
-	    c->source_user, c->source_password, c->timeout_ms, &e) == -1 ||
+	if (dfly_open(&s->master, c, &e) == -1 ||
 	    dfly_handshake(&s->master, &s->m, &e) == -1) {
 		session_fail(s, e.kind, "%s", e.msg);
 		net_close(&s->master);

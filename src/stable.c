@@ -144,24 +144,17 @@ commit(struct worker *w, struct stable *ss)
 static void
 send_ack(struct worker *w, struct stable *ss)
 {
+	struct error e;
 	char buf[64];
-	size_t off = 0;
-	ssize_t n;
 	int len;
 
 	if (w->conn.fd == -1)
 		return;
 	len = snprintf(buf, sizeof(buf), "REPLCONF ACK %" PRIu64 "\r\n",
 	    ss->committed);
-	while (off < (size_t)len) {
-		n = write(w->conn.fd, buf + off, len - off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			wfail(w, ERR_IO, "byte %" PRIu64 ": REPLCONF ACK: "
-			    "%s", w->st.bytes, strerror(errno));
-		off += n;
-	}
+	if (net_write_all(&w->conn, buf, (size_t)len, &e) == -1)
+		wfail(w, ERR_IO, "byte %" PRIu64 ": REPLCONF ACK: %s",
+		    w->st.bytes, e.msg);
 	w->st.acked = ss->committed;
 	ss->since_ack = 0;
 	ss->ack_ms = mono_ms();
@@ -521,10 +514,11 @@ static void
 read_flow(struct worker *w, struct stable *ss)
 {
 	struct error e;
-	size_t n;
+	ssize_t n;
 	int rc;
 
-	n = worker_read(w);
+	if ((n = worker_read(w)) == -1)
+		return;
 	if (n == 0 && worker_stop_pending())
 		stop(w, ss, "SIGTERM");
 	if (n == 0) {
@@ -553,7 +547,7 @@ wait_events(struct worker *w, struct pollfd *pfd, int timeout)
 	if (target_pending(w->target) > 0)
 		nt = target_pollfds(w->target, pfd + 2, MAX_TARGET_FDS,
 		    &timeout);
-	n = worker_poll(pfd, 2 + nt, timeout);
+	n = worker_poll_flow(w, pfd, 2 + nt, timeout);
 	if (n == -1 && errno != EINTR)
 		wfail(w, ERR_SYS, "poll: %s", strerror(errno));
 	/* a failed target fails the writer, which says why */

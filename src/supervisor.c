@@ -26,6 +26,7 @@
 #include "cmd.h"
 #include "log.h"
 #include "metrics.h"
+#include "resync.h"
 #include "supervisor.h"
 #include "sweep.h"
 #include "target.h"
@@ -208,7 +209,7 @@ close_inherited(struct sup *s)
 	httpd_close(&s->httpd);
 	close(s->sigfd[0]);
 	close(s->sigfd[1]);
-	net_close(&s->master);
+	net_drop(&s->master);
 	signal(SIGCHLD, SIG_DFL);
 	signal(SIGHUP, SIG_IGN);
 }
@@ -490,8 +491,10 @@ poll_set(struct sup *s, struct pollfd *pfd, int *slot, int *wait_ms)
 		*wait_ms = left;
 	if (s->master.fd != -1) {
 		pfd[np].fd = s->master.fd;
-		pfd[np].events = POLLIN;
+		pfd[np].events = net_events(&s->master, POLLIN);
 		slot[np++] = SLOT_MASTER;
+		if (net_pending(&s->master))	/* TLS: read, no poll says */
+			*wait_ms = 0;
 	}
 	if (s->sweep_fd != -1) {
 		pfd[np].fd = s->sweep_fd;
@@ -577,8 +580,9 @@ sup_pump(struct sup *s, int (*cond)(struct sup *), int timeout_ms, int intr)
 		n = poll(pfd, np, wait_ms);
 		if (n == -1 && errno != EINTR)
 			fatal("poll");
-		for (i = 0; i < np && n > 0; i++)
-			if (pfd[i].revents != 0)
+		for (i = 0; i < np && n >= 0; i++)
+			if (pfd[i].revents != 0 || (slot[i] == SLOT_MASTER &&
+			    net_pending(&s->master)))
 				dispatch(s, slot[i]);
 		for (nh = 0; nh < np && slot[np - 1 - nh] == SLOT_HTTPD; nh++)
 			;
@@ -671,6 +675,27 @@ setup_process(struct sup *s)
 }
 
 /*
+ * The CA files, certificates and keys of both sides, read now: a bad one
+ * stops before anything starts, and the workers inherit them loaded.
+ */
+static int
+load_tls(const struct config *cfg, struct error *e)
+{
+	struct target_opts	topts;
+	int			rc = 0;
+
+	if (cfg->source_tls.enabled &&
+	    tls_load(&cfg->source_tls, "source", e) == -1)
+		return -1;
+	if (resync_target_opts(cfg, &topts, e) == -1)
+		rc = -1;
+	else if (topts.tls.enabled)
+		rc = tls_load(&topts.tls, "target", e);
+	explicit_bzero(&topts, sizeof(topts));
+	return rc;
+}
+
+/*
  * The command line, the target URL and the passwords: -1 to go on, else
  * the exit status (0 after --help, --version or -n; EXIT_USAGE for a bad
  * command line or setting).  where gets the target's HOST:PORT for the log.
@@ -711,6 +736,8 @@ configure(struct sup *s, int argc, char **argv, int migrate, char *where,
 	snprintf(where, wherelen, "%s:%d%s", topts.host, topts.port,
 	    s->cfg.full_sync_only ? " (full sync only)" : "");
 	explicit_bzero(&topts, sizeof(topts));
+	if (rc == 0)
+		rc = load_tls(&s->cfg, &e);
 	if (rc == -1) {
 		fprintf(stderr, "df2redis %s: %s\n", s->cmd, e.msg);
 		return 2;

@@ -786,6 +786,9 @@ pump(struct target *t, int maxwait)
 			else if (nd->hold_until - now < (uint64_t)timeout)
 				timeout = (int)(nd->hold_until - now);
 		}
+		if (net_pending(&nd->conn))
+			timeout = 0;
+		pfd->events = net_events(&nd->conn, pfd->events);
 		t->pnode[np++] = nd;
 	}
 	if (timeout > maxwait)
@@ -793,7 +796,7 @@ pump(struct target *t, int maxwait)
 	rc = poll(t->pfd, np, timeout);
 	if (rc == -1 && errno != EINTR)
 		return fail(t, ERR_SYS, "target: poll: %s", strerror(errno));
-	if (rc <= 0)
+	if (rc == -1)
 		return 0;
 	/*
 	 * Read before writing: a connection the server closed while idle is
@@ -802,12 +805,14 @@ pump(struct target *t, int maxwait)
 	 */
 	for (i = 0; i < np; i++) {
 		nd = t->pnode[i];
-		if (t->pfd[i].revents & (POLLIN | POLLHUP | POLLERR) &&
+		if (net_ready(&nd->conn, POLLIN, t->pfd[i].revents) &&
 		    node_read(nd, t->rbuf, READ_CHUNK) == -1)
 			return fail_node(t, nd);
 		if (nd->conn.fd == -1 || nd->conn.fd != t->pfd[i].fd)
 			continue;
-		if (t->pfd[i].revents & POLLOUT && node_write(nd) == -1)
+		if ((t->pfd[i].events & POLLOUT || nd->conn.wwant != 0) &&
+		    net_ready(&nd->conn, POLLOUT, t->pfd[i].revents) &&
+		    node_write(nd) == -1)
 			return -1;
 	}
 	return t->failed ? -1 : 0;
@@ -1379,6 +1384,9 @@ target_pollfds(struct target *t, struct pollfd *pfd, int max, int *timeout)
 		pfd[n].revents = 0;
 		if (nd->wpos < node_write_limit(nd) && now >= nd->hold_until)
 			pfd[n].events |= POLLOUT;
+		pfd[n].events = net_events(&nd->conn, pfd[n].events);
+		if (net_pending(&nd->conn))
+			*timeout = 0;
 		n++;
 	}
 	if (n == max && *timeout > TARGET_TICK_MS)

@@ -187,25 +187,25 @@ target_parse(const char *spec, struct target_opts *o, struct error *e)
 	o->connect_timeout_ms = TARGET_DEFAULT_CONNECT_MS;
 	o->retry_ms = TARGET_DEFAULT_RETRY_MS;
 	o->reply_timeout_ms = TARGET_DEFAULT_REPLY_MS;
+	o->tls.verify = 1;
 	if (spec == NULL || spec[0] == '\0') {
 		err_set(e, ERR_CONFIG, "target: empty address");
 		return -1;
 	}
 	if (strncasecmp(spec, "rediss://", 9) == 0) {
-		err_set(e, ERR_CONFIG, "target: TLS (rediss://) is not "
-		    "supported");
-		return -1;
+		o->tls.enabled = 1;
+		return parse_url(spec + 9, o, e);
 	}
 	if (strncasecmp(spec, "redis://", 8) == 0)
 		return parse_url(spec + 8, o, e);
 	if (strstr(spec, "://") != NULL) {
 		err_set(e, ERR_CONFIG, "target: unknown URL scheme (want "
-		    "redis://)");
+		    "redis:// or rediss://)");
 		return -1;
 	}
 	if (strpbrk(spec, "@/") != NULL) {
 		err_set(e, ERR_CONFIG, "target: expected HOST:PORT or "
-		    "redis://[USER[:PASSWORD]@]HOST:PORT[/DB]");
+		    "redis[s]://[USER[:PASSWORD]@]HOST:PORT[/DB]");
 		return -1;
 	}
 	return parse_hostport(spec, strlen(spec), o, 0, e);

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "lsnstore.h"
 #include "rdb.h"
+#include "resync.h"
 #include "spool.h"
 #include "target.h"
 #include "tmpkeys.h"
@@ -281,12 +282,9 @@ open_target(struct worker *w, uint64_t lsn)
 	size_t i;
 	int cluster;
 
-	if (target_parse(w->cfg->target_url, &topts, &e) == -1)
-		wfail(w, e.kind, "target: %s", e.msg);
 	/* config.c put the password there unless the URL has one */
-	if (w->cfg->target_password[0] != '\0')
-		strlcpy(topts.password, w->cfg->target_password,
-		    sizeof(topts.password));
+	if (resync_target_opts(w->cfg, &topts, &e) == -1)
+		wfail(w, e.kind, "%s", e.msg);
 	if ((w->target = target_open(&topts, &e)) == NULL)
 		wfail(w, e.kind, "target: %s", e.msg);
 	writer_opts_init(&wopts);
@@ -351,9 +349,7 @@ worker_register(struct worker *w, uint64_t lsn)
 	struct error e;
 
 	net_close(&w->conn);
-	if (dfly_connect(&w->conn, w->cfg->source_host, w->cfg->source_port,
-	    w->cfg->source_user, w->cfg->source_password, w->cfg->timeout_ms,
-	    &e) == -1 ||
+	if (dfly_open(&w->conn, w->cfg, &e) == -1 ||
 	    dfly_flow(&w->conn, w->m, w->flow, lsn, &w->reply, &e) == -1)
 		wfail(w, e.kind, "%s", e.msg);
 	if (lsn > 0)
@@ -651,14 +647,16 @@ drain(struct worker *w)
 	return rc == RDB_DONE;
 }
 
-size_t
+ssize_t
 worker_read(struct worker *w)
 {
 	ssize_t n;
 
 	do {
-		n = read(w->conn.fd, w->rbuf, READ_CHUNK);
+		n = net_recv(&w->conn, w->rbuf, READ_CHUNK);
 	} while (n == -1 && errno == EINTR);
+	if (n == -1 && errno == EAGAIN)
+		return -1;
 	/*
 	 * A cancelled session shuts the flow down; a reset (our ACKs were
 	 * unread) is the same end as EOF, for the caller to judge.
@@ -670,17 +668,38 @@ worker_read(struct worker *w)
 	}
 	if (n == -1)
 		wfail(w, ERR_IO, "byte %" PRIu64 ": read: %s",
-		    w->st.bytes, strerror(errno));
+		    w->st.bytes, net_strerror(&w->conn, errno));
 	w->st.bytes += n;
-	return (size_t)n;
+	return n;
+}
+
+/* Waits for the flow (and no more than timeout_ms); poll(2)'s result. */
+int
+worker_poll_flow(struct worker *w, struct pollfd *pfd, nfds_t n,
+    int timeout_ms)
+{
+	int pending = net_pending(&w->conn), rc;
+
+	pfd[0].fd = w->conn.fd;
+	pfd[0].events = net_events(&w->conn, POLLIN);
+	pfd[0].revents = 0;
+	rc = worker_poll(pfd, n, pending ? 0 : timeout_ms);
+	if (pending && rc != -1) {
+		if (pfd[0].revents == 0)
+			rc++;
+		pfd[0].revents |= POLLIN;
+	}
+	return rc;
 }
 
 static void
 read_socket(struct worker *w, int *eof)
 {
-	size_t n;
+	ssize_t n;
 
-	if ((n = worker_read(w)) == 0) {
+	if ((n = worker_read(w)) == -1)
+		return;
+	if (n == 0) {
 		*eof = 1;
 		return;
 	}
@@ -743,8 +762,6 @@ full_sync(struct worker *w)
 		if (rdb_feed(w->rdb, p, len) == -1)
 			wfail(w, rdb_kind(w), "%s", rdb_error(w->rdb));
 	}
-	pfd.fd = w->conn.fd;
-	pfd.events = POLLIN;
 	while (!(done = drain(w))) {
 		if (eof && worker_stop_pending())
 			return;
@@ -756,7 +773,7 @@ full_sync(struct worker *w)
 			return;
 		if (mono_ms() - w->last_stats_ms >= STATS_EVERY_MS)
 			worker_stats(w, MSG_STATS);
-		if ((n = worker_poll(&pfd, 1, STATS_EVERY_MS)) == -1 &&
+		if ((n = worker_poll_flow(w, &pfd, 1, STATS_EVERY_MS)) == -1 &&
 		    errno != EINTR)
 			wfail(w, ERR_SYS, "byte %" PRIu64 ": poll: %s",
 			    w->st.bytes, strerror(errno));
@@ -776,7 +793,7 @@ full_sync(struct worker *w)
 		if (worker_stop)
 			return;
 		left = deadline - mono_ms();
-		n = left > 0 ? worker_poll(&pfd, 1, left) : 0;
+		n = left > 0 ? worker_poll_flow(w, &pfd, 1, left) : 0;
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1)
@@ -843,33 +860,34 @@ linger(struct worker *w)
 	struct pollfd pfd[2];
 	struct msg msg;
 	ssize_t got;
-	int n, np;
+	int n;
 
 	rdb_free(w->rdb);
 	w->rdb = NULL;
 	while (!worker_stop) {
-		pfd[0].fd = w->msgfd;
-		pfd[0].events = POLLIN;
-		pfd[1].fd = w->conn.fd;
+		/* pfd[0] the flow (-1 once closed: poll skips it) */
+		pfd[1].fd = w->msgfd;
 		pfd[1].events = POLLIN;
-		np = w->conn.fd != -1 ? 2 : 1;
-		if ((n = worker_poll(pfd, np, -1)) == -1 && errno == EINTR)
+		pfd[1].revents = 0;
+		if ((n = worker_poll_flow(w, pfd, 2, -1)) == -1 &&
+		    errno == EINTR)
 			continue;
 		if (n == -1) {
 			log_warn("poll");
 			return;
 		}
-		if (np == 2 && pfd[1].revents != 0) {
+		if (w->conn.fd != -1 && pfd[0].revents != 0) {
 			/* our part is done: an end or error here is no failure */
-			if ((got = read(w->conn.fd, w->rbuf, READ_CHUNK)) > 0)
+			if ((got = net_recv(&w->conn, w->rbuf, READ_CHUNK)) > 0)
 				w->st.bytes += got;
-			else if (got == 0 || errno != EINTR) {
+			else if (got == 0 || (errno != EINTR &&
+			    errno != EAGAIN)) {
 				log_debug("byte %" PRIu64 ": flow closed by the "
 				    "master after our trailer", w->st.bytes);
 				net_close(&w->conn);
 			}
 		}
-		if (pfd[0].revents == 0)
+		if (pfd[1].revents == 0)
 			continue;
 		n = msg_recv(w->msgfd, &msg, NULL);
 		if (n == 1 && msg.hdr.type == MSG_ALLDONE) {

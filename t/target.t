@@ -68,6 +68,7 @@ good = [
     ('redis://[::1]:7002/0', 'host=::1 port=7002 user= password=no db=0 have_db=1'),
     ('redis://:pw@h:5', 'host=h port=5 user= password=yes db=0 have_db=0'),
     ('REDIS://h:5/', 'host=h port=5 user= password=no db=0 have_db=0'),
+    ('rediss://u:p@h:6380/2', 'host=h port=6380 user=u password=yes db=2 have_db=1 tls=yes'),
 ]
 for url, want in good:
     r = targetcat(['--parse', url])
@@ -81,7 +82,7 @@ bad = [
     ('h:abc', 'bad port "abc"'),
     ('redis://u:Sekr3t%zz@h:1', 'bad password in URL'),
     ('redis://u%g1:Sekr3t@h:1', 'bad user name in URL'),
-    ('rediss://h:1', 'TLS'),
+    ('rediss://h:1?x', 'not supported'),
     ('http://h:1', 'unknown URL scheme'),
     ('::1:7000', '[ADDRESS]:PORT'),
     ('redis://[::1:7000', "missing ']'"),

@@ -4,9 +4,11 @@
  * within the flow fault limits.
  */
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -19,18 +21,20 @@
 #include "repl.h"
 #include "replay.h"
 #include "stats.h"
+#include "tlssrv.h"
 #include "client.h"
 
 static uint64_t	client_ids;
 
 struct client *
-client_new(int fd)
+client_new(int fd, struct ssl_st *ssl)
 {
 	struct client	*c;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		fatal("calloc");
 	c->fd = fd;
+	c->ssl = ssl;
 	c->id = ++client_ids;
 	c->authed = options()->requirepass == NULL;
 	return c;
@@ -50,6 +54,8 @@ client_close(struct client *c)
 void
 client_free(struct client *c)
 {
+	if (c->ssl != NULL)
+		tlssrv_free(c->ssl);
 	close(c->fd);
 	free(c->in);
 	obuf_free(&c->out);
@@ -100,8 +106,40 @@ auth_command(struct client *c, size_t argc, char **argv, size_t *lens)
 		return 0;
 	}
 	c->authed = 1;
+	c->limited = argc == 3 && options()->user_commands != NULL;
+	if (argc == 3)
+		stat_inc(STAT_USER_AUTHS);
 	reply_ok(c);
 	return 1;
+}
+
+/* Whether the --user-commands list names argv[0]. */
+static int
+permitted(const char *cmd, size_t len)
+{
+	const char	*p = options()->user_commands, *end;
+
+	while (*p != '\0') {
+		end = p + strcspn(p, ",");
+		if ((size_t)(end - p) == len && strncasecmp(p, cmd, len) == 0)
+			return 1;
+		p = *end == ',' ? end + 1 : end;
+	}
+	return 0;
+}
+
+/* As Redis words it, the command in lower case. */
+static void
+noperm(struct client *c, const char *cmd, size_t len)
+{
+	char	name[64];
+	size_t	i;
+
+	for (i = 0; i < len && i < sizeof(name) - 1; i++)
+		name[i] = (char)tolower((unsigned char)cmd[i]);
+	name[i] = '\0';
+	reply_error(c, "NOPERM this user has no permissions to run the '%s' "
+	    "command", name);
 }
 
 static void
@@ -128,6 +166,8 @@ process_input(struct client *c)
 			else if (!c->authed)
 				reply_error(c, "NOAUTH Authentication "
 				    "required.");
+			else if (c->limited && !permitted(argv[0], lens[0]))
+				noperm(c, argv[0], lens[0]);
 			else if (options()->replay_dir != NULL)
 				replay_command(c, argc, argv, lens);
 			else
@@ -138,27 +178,45 @@ process_input(struct client *c)
 	}
 }
 
+/*
+ * One read; on TLS, until the socket is drained: bytes OpenSSL has
+ * decrypted would not wake poll() again.
+ */
 void
 client_read(struct client *c)
 {
 	ssize_t	 n;
 
-	if (c->incap - c->inlen < 16384) {
-		size_t	 cap = c->incap ? c->incap * 2 : 32768;
+	do {
+		if (c->incap - c->inlen < 16384) {
+			size_t	 cap = c->incap ? c->incap * 2 : 32768;
 
-		if ((c->in = realloc(c->in, cap)) == NULL)
-			fatal("realloc");
-		c->incap = cap;
-	}
-	n = read(c->fd, c->in + c->inlen, c->incap - c->inlen);
-	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
-		client_close(c);
-		return;
-	}
-	if (n > 0) {
-		c->inlen += (size_t)n;
-		process_input(c);
-	}
+			if ((c->in = realloc(c->in, cap)) == NULL)
+				fatal("realloc");
+			c->incap = cap;
+		}
+		if (c->ssl != NULL)
+			n = tlssrv_read(c->ssl, c->in + c->inlen,
+			    c->incap - c->inlen);
+		else
+			n = read(c->fd, c->in + c->inlen, c->incap - c->inlen);
+		if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+			client_close(c);
+			return;
+		}
+		if (n > 0) {
+			c->inlen += (size_t)n;
+			process_input(c);
+		}
+	} while (n > 0 && c->ssl != NULL && !c->dead);
+}
+
+ssize_t
+client_send(struct client *c, const void *p, size_t len)
+{
+	if (c->ssl != NULL)
+		return tlssrv_write(c->ssl, p, len);
+	return write(c->fd, p, len);
 }
 
 void
@@ -172,7 +230,7 @@ client_write(struct client *c)
 	if (want > lim)
 		want = lim;
 	if (want > 0) {
-		n = write(c->fd, c->out.p + c->out.off, want);
+		n = client_send(c, c->out.p + c->out.off, want);
 		if (n == -1) {
 			if (errno != EAGAIN && errno != EINTR)
 				client_close(c);

@@ -6,6 +6,7 @@
 #define DFLYMASTER_CLIENT_H
 
 #include <sys/queue.h>
+#include <sys/types.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -16,6 +17,7 @@ enum ckind { C_PLAIN, C_CTRL, C_FLOW };
 
 struct session;
 struct flow;
+struct ssl_st;
 
 struct mcmd {
 	size_t		 argc;
@@ -26,6 +28,7 @@ struct mcmd {
 struct client {
 	TAILQ_ENTRY(client) entry;
 	int		 fd;
+	struct ssl_st	*ssl;		/* the TLS listener's, or NULL */
 	uint64_t	 id;
 	enum ckind	 kind;
 	uint8_t		*in;
@@ -35,6 +38,7 @@ struct client {
 	uint64_t	 sent;		/* bytes written to the socket */
 	int		 db;
 	int		 authed;
+	int		 limited;	/* AUTH as --user: --user-commands only */
 	int		 closing;	/* close once out is flushed */
 	int		 dead;
 	int		 in_multi;
@@ -48,11 +52,13 @@ struct client {
 
 TAILQ_HEAD(clientq, client);
 
-struct client	*client_new(int);
+struct client	*client_new(int, struct ssl_st *);
 void		 client_close(struct client *);	/* dead; freed by the loop */
 void		 client_free(struct client *);
 void		 client_mq_free(struct client *);
 void		 client_read(struct client *);
 void		 client_write(struct client *);
+/* write(2) on the connection, TLS or not. */
+ssize_t		 client_send(struct client *, const void *, size_t);
 
 #endif

@@ -25,10 +25,12 @@
 #include "flow.h"
 #include "repl.h"
 #include "replay.h"
+#include "tlssrv.h"
 
 static struct clientq	clients = TAILQ_HEAD_INITIALIZER(clients);
 
 static int	listen_fd = -1;
+static int	tls_fd = -1;	/* --tls-port */
 
 static volatile sig_atomic_t quit;
 
@@ -56,14 +58,14 @@ listen_on(int port)
 }
 
 static void
-accept_clients(void)
+accept_clients(int lfd)
 {
 	struct client	*c;
 	int		 fd, one = 1;
 
-	while ((fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK)) != -1) {
+	while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK)) != -1) {
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		c = client_new(fd);
+		c = client_new(fd, lfd == tls_fd ? tlssrv_new(fd) : NULL);
 		TAILQ_INSERT_TAIL(&clients, c, entry);
 	}
 	if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
@@ -83,8 +85,8 @@ event_loop(void)
 		n = 0;
 		TAILQ_FOREACH(c, &clients, entry)
 			n++;
-		if (n + 1 > cap) {
-			cap = (n + 1) * 2;
+		if (n + 2 > cap) {
+			cap = (n + 2) * 2;
 			if ((pfd = reallocarray(pfd, cap, sizeof(*pfd))) ==
 			    NULL || (pc = reallocarray(pc, cap, sizeof(*pc))) ==
 			    NULL)
@@ -93,7 +95,9 @@ event_loop(void)
 		throttled = repl_throttled();
 		pfd[0].fd = listen_fd;
 		pfd[0].events = POLLIN;
-		n = 1;
+		pfd[1].fd = tls_fd;	/* -1: ignored */
+		pfd[1].events = POLLIN;
+		n = 2;
 		TAILQ_FOREACH(c, &clients, entry) {
 			pfd[n].fd = c->fd;
 			pfd[n].events = 0;
@@ -107,8 +111,10 @@ event_loop(void)
 		if (poll(pfd, n, more ? 0 : 20) == -1 && errno != EINTR)
 			fatal("poll");
 		if (pfd[0].revents & POLLIN)
-			accept_clients();
-		for (i = 1; i < n; i++) {
+			accept_clients(listen_fd);
+		if (pfd[1].revents & POLLIN)
+			accept_clients(tls_fd);
+		for (i = 2; i < n; i++) {
 			c = pc[i];
 			if (c->dead)
 				continue;
@@ -168,6 +174,20 @@ main(int argc, char *argv[])
 		fatal("getsockname");
 	log_info("master id %s, %d shards, listening on 127.0.0.1:%d",
 	    options()->master_id, options()->shards, ntohs(sin.sin_port));
+	if (options()->tls_port >= 0) {
+		tlssrv_init();
+		tls_fd = listen_on(options()->tls_port);
+		len = sizeof(sin);
+		if (getsockname(tls_fd, (struct sockaddr *)&sin, &len) == -1)
+			fatal("getsockname");
+		log_info("TLS on 127.0.0.1:%d%s", ntohs(sin.sin_port),
+		    options()->tls_ca ? ", client certificates required" :
+		    "");
+		len = sizeof(sin);
+		if (getsockname(listen_fd, (struct sockaddr *)&sin, &len) ==
+		    -1)
+			fatal("getsockname");
+	}
 	printf("ready %d\n", ntohs(sin.sin_port));
 	fflush(stdout);
 	event_loop();

@@ -36,6 +36,12 @@ usage(FILE *f)
 "  --shards N                number of shards = flows (1..64, default 4)\n"
 "  --requirepass P           require AUTH P (or AUTH USER P)\n"
 "  --user U                  user name accepted by AUTH U P (default: default)\n"
+"  --user-commands LIST      the only commands (comma separated, lower case)\n"
+"                            a client may run: others get -NOPERM (an ACL)\n"
+"  --tls-port PORT           also listen with TLS on PORT (Dragonfly --tls);\n"
+"                            the same protocol.  Needs --tls-cert, --tls-key\n"
+"  --tls-cert FILE, --tls-key FILE  the server's certificate and key\n"
+"  --tls-ca FILE             require a client certificate signed by FILE\n"
 "  --chunk-size BYTES        split values bigger than this into tagged chunks\n"
 "                            (serialization_max_chunk_size, default 65536;\n"
 "                            0 disables splitting)\n"
@@ -119,12 +125,18 @@ options_parse(int argc, char **argv)
 	enum { O_PORT = 256, O_SHARDS, O_PASS, O_USER, O_CHUNK, O_COMP,
 	    O_BLMS, O_BLREC, O_OLIM, O_RTO, O_LSNI, O_DELAY, O_MID, O_NEWMID,
 	    O_REPLAY, O_FCLOSE, O_FSTALL, O_FFLIP, O_REFUSE, O_FSS, O_FONCE,
-	    O_FBADLSN, O_FBADOP, O_HELP };
+	    O_FBADLSN, O_FBADOP, O_UCMDS, O_TLSPORT, O_TLSCERT, O_TLSKEY,
+	    O_TLSCA, O_HELP };
 	static const struct option longopts[] = {
 		{ "port", required_argument, NULL, O_PORT },
 		{ "shards", required_argument, NULL, O_SHARDS },
 		{ "requirepass", required_argument, NULL, O_PASS },
 		{ "user", required_argument, NULL, O_USER },
+		{ "user-commands", required_argument, NULL, O_UCMDS },
+		{ "tls-port", required_argument, NULL, O_TLSPORT },
+		{ "tls-cert", required_argument, NULL, O_TLSCERT },
+		{ "tls-key", required_argument, NULL, O_TLSKEY },
+		{ "tls-ca", required_argument, NULL, O_TLSCA },
 		{ "chunk-size", required_argument, NULL, O_CHUNK },
 		{ "compression", required_argument, NULL, O_COMP },
 		{ "backlog-ms", required_argument, NULL, O_BLMS },
@@ -150,6 +162,7 @@ options_parse(int argc, char **argv)
 	int	 ch, i;
 
 	opt.port = -1;
+	opt.tls_port = -1;
 	opt.shards = 4;
 	opt.chunk_size = 65536;
 	opt.compression = COMP_LZ4;
@@ -175,6 +188,22 @@ options_parse(int argc, char **argv)
 			break;
 		case O_USER:
 			opt.user = optarg;
+			break;
+		case O_UCMDS:
+			opt.user_commands = optarg;
+			break;
+		case O_TLSPORT:
+			opt.tls_port = (int)num_arg("--tls-port", optarg, 0,
+			    65535);
+			break;
+		case O_TLSCERT:
+			opt.tls_cert = optarg;
+			break;
+		case O_TLSKEY:
+			opt.tls_key = optarg;
+			break;
+		case O_TLSCA:
+			opt.tls_ca = optarg;
 			break;
 		case O_CHUNK:
 			opt.chunk_size = (size_t)num_arg("--chunk-size",
@@ -267,4 +296,6 @@ options_parse(int argc, char **argv)
 		usage(stderr);
 		exit(1);
 	}
+	if (opt.tls_port >= 0 && (opt.tls_cert == NULL || opt.tls_key == NULL))
+		errx(1, "--tls-port needs --tls-cert and --tls-key");
 }

@@ -20,6 +20,11 @@ struct options {
 	int		 shards;
 	const char	*requirepass;
 	const char	*user;
+	const char	*user_commands;	/* comma list the user may run; NULL all */
+	int		 tls_port;	/* -1: no TLS listener */
+	const char	*tls_cert;
+	const char	*tls_key;
+	const char	*tls_ca;	/* clients must show a cert it signed */
 	size_t		 chunk_size;	/* --chunk-size, snapshot.md 8 */
 	enum compression compression;
 	int64_t		 backlog_ms;	/* replication.md 7.1 */

@@ -582,7 +582,7 @@ repl_stats(struct client *c)
 	n = snprintf(buf, sizeof(buf), "sessions:%llu\r\nfull_syncs:%llu\r\n"
 	    "partial_syncs:%llu\r\ncancelled:%llu\r\nactive_sessions:%d\r\n"
 	    "journal_records:%llu\r\nfaults:%llu\r\njournal_blobs:%llu\r\n"
-	    "throttles:%llu\r\nthrottled_ms:%llu\r\n",
+	    "throttles:%llu\r\nthrottled_ms:%llu\r\nuser_auths:%llu\r\n",
 	    (unsigned long long)stat_get(STAT_SESSIONS),
 	    (unsigned long long)stat_get(STAT_FULL_SYNCS),
 	    (unsigned long long)stat_get(STAT_PARTIAL_SYNCS),
@@ -591,7 +591,8 @@ repl_stats(struct client *c)
 	    (unsigned long long)stat_get(STAT_FAULTS),
 	    (unsigned long long)stat_get(STAT_JOURNAL_BLOBS),
 	    (unsigned long long)stat_get(STAT_THROTTLES),
-	    (unsigned long long)stat_get(STAT_THROTTLED_MS));
+	    (unsigned long long)stat_get(STAT_THROTTLED_MS),
+	    (unsigned long long)stat_get(STAT_USER_AUTHS));
 	reply_bulk(c, buf, (size_t)n);
 }
 

@@ -18,6 +18,7 @@ enum stat_id {
 	STAT_ACKS_AHEAD,	/* ACKs past the shard's next LSN */
 	STAT_THROTTLES,		/* times writers were throttled */
 	STAT_THROTTLED_MS,	/* and for how long, in all */
+	STAT_USER_AUTHS,	/* AUTH USER PASSWORD accepted */
 	STAT_COUNT
 };
 

@@ -78,7 +78,8 @@ drain_and_exit(struct client *c)
 
 		if (poll(&pfd, 1, 1000) <= 0)
 			break;
-		n = write(c->fd, c->out.p + c->out.off, obuf_pending(&c->out));
+		n = client_send(c, c->out.p + c->out.off,
+		    obuf_pending(&c->out));
 		if (n <= 0)
 			break;
 		c->out.off += (size_t)n;

@@ -378,9 +378,9 @@ parse_only(const char *url)
 		fprintf(stderr, "targetcat: %s\n", e.msg);
 		return 1;
 	}
-	printf("host=%s port=%d user=%s password=%s db=%d have_db=%d\n",
+	printf("host=%s port=%d user=%s password=%s db=%d have_db=%d%s\n",
 	    opts.host, opts.port, opts.user, opts.password[0] ? "yes" : "no",
-	    opts.db, opts.have_db);
+	    opts.db, opts.have_db, opts.tls.enabled ? " tls=yes" : "");
 	return 0;
 }
 
