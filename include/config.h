@@ -70,6 +70,7 @@ struct config {
 	int	 foreground;			/* -d */
 	int	 verbose;			/* -v, repeatable */
 	int	 check_only;			/* -n */
+	int	 state_dir_optional;		/* set by the caller (check) */
 	char	 config_file[PATH_MAX];		/* -f */
 };
 
