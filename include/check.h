@@ -64,13 +64,12 @@ redisReply	*side_command(struct side *, int argc, const char **argv,
 		    const size_t *lens, int keyidx, struct error *);
 
 /*
- * The same command on both sides at once (the source's and the
- * target's argv may differ, for instance in the key's db); both replies
- * or -1 with e.
+ * The same command on both sides at once, routed by argv[keyidx]; both
+ * replies or -1 with e.
  */
 int		 both_command(struct side *src, struct side *dst, int argc,
-		    const char **argv, const size_t *lens, redisReply **rs,
-		    redisReply **rt, struct error *);
+		    const char **argv, const size_t *lens, int keyidx,
+		    redisReply **rs, redisReply **rt, struct error *);
 
 /*
  * Compares the value of key, of type (TYPE's reply), on both sides,

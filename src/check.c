@@ -33,6 +33,7 @@
 #include "config.h"
 #include "dfly.h"
 #include "node.h"
+#include "tmpkeys.h"
 #include "version.h"
 
 #define CHECK_SCAN_COUNT	"1000"
@@ -88,7 +89,10 @@ struct check {
 	struct tcount	 types[NTYPES];
 	uint64_t	 kinds[K_NKINDS];
 	uint64_t	 scanned, extra_scanned, vanished, rechecked_equal;
+	uint64_t	 own_keys;	/* df2redis's markers on the target */
 	uint64_t	 rechecks_done;
+	int		 last_delay;	/* ms, the last re-check's wait */
+	int		 lag_known;	/* the daemon told its lag */
 	uint64_t	 ops, throttle_ms;
 	int64_t		 started;
 };
@@ -363,21 +367,24 @@ side_command(struct side *s, int argc, const char **argv, const size_t *lens,
 
 int
 both_command(struct side *src, struct side *dst, int argc, const char **argv,
-    const size_t *lens, redisReply **rs, redisReply **rt, struct error *e)
+    const size_t *lens, int keyidx, redisReply **rs, redisReply **rt,
+    struct error *e)
 {
 	struct net_conn	*cs, *ct;
 
 	if (src->cluster || dst->cluster || argc > 8) {
-		if ((*rs = side_command(src, argc, argv, lens, 1, e)) == NULL)
+		if ((*rs = side_command(src, argc, argv, lens, keyidx, e)) ==
+		    NULL)
 			return -1;
-		if ((*rt = side_command(dst, argc, argv, lens, 1, e)) == NULL) {
+		if ((*rt = side_command(dst, argc, argv, lens, keyidx, e)) ==
+		    NULL) {
 			freeReplyObject(*rs);
 			return -1;
 		}
 		return 0;
 	}
-	cs = side_conn(src, argv[1], lens[1]);
-	ct = side_conn(dst, argv[1], lens[1]);
+	cs = side_conn(src, argv[keyidx], lens[keyidx]);
+	ct = side_conn(dst, argv[keyidx], lens[keyidx]);
 	ops_take(src->ck, 2);
 	if (net_send(cs, argc, argv, lens, e) == -1)
 		return err_prefix(e, "%s", src->label);
@@ -766,9 +773,13 @@ recheck_delay(struct check *ck)
 {
 	long	 lag = daemon_lag(ck);
 
+	ck->lag_known = lag >= 0;
 	if (lag < 0)
-		return ck->recheck_ms;
-	return lag + 100 > INT32_MAX ? INT32_MAX : (int)lag + 100;
+		ck->last_delay = ck->recheck_ms;
+	else
+		ck->last_delay = lag + 100 > INT32_MAX ? INT32_MAX :
+		    (int)lag + 100;
+	return ck->last_delay;
 }
 
 /* An extra key again: 1 still extra, 0 not any more. */
@@ -883,6 +894,7 @@ source_batch(struct check *ck, int sdb, const char **keys,
 			su.kind = K_UNSUPPORTED;
 			su.sdb = sdb;
 			su.tdb = tdb;
+			su.type = v[i].type;
 			su.key = (char *)keys[i];
 			su.klen = lens[i];
 			strlcpy(su.why, v[i].why, sizeof(su.why));
@@ -945,6 +957,11 @@ scan_conn(struct check *ck, struct side *s, struct net_conn *c, int db,
 			    !wanted(ck, db, k->element[i]->str,
 			    k->element[i]->len))
 				continue;
+			if (s == &ck->dst && tmpkeys_is_ours(k->element[i]->str,
+			    k->element[i]->len)) {
+				ck->own_keys++;
+				continue;
+			}
 			keys[n] = k->element[i]->str;
 			lens[n++] = k->element[i]->len;
 			if (n == CHECK_PIPE || (ck->max_ops > 0 &&
@@ -1052,6 +1069,7 @@ run(struct check *ck, struct error *e)
 	    keyspace(ck, &ck->src, ck->src_dbs, e) == -1 ||
 	    keyspace(ck, &ck->dst, tdbs, e) == -1)
 		return -1;
+	recheck_delay(ck);	/* whether the daemon tells its lag */
 	for (i = 0; i < CONFIG_MAXDB; i++)
 		if (ck->src_dbs[i] && scan_side(ck, &ck->src, i, source_batch,
 		    e) == -1)
@@ -1138,10 +1156,14 @@ report_json(const struct check *ck, int64_t elapsed)
 	printf("}");
 	for (i = 0; i < K_NKINDS; i++)
 		printf(",\"%s\":%" PRIu64, kind_names[i], ck->kinds[i]);
-	printf(",\"vanished\":%" PRIu64 ",\"recheck_rounds\":%" PRIu64
+	printf(",\"vanished\":%" PRIu64 ",\"df2redis_keys\":%" PRIu64
+	    ",\"recheck_delay_ms\":%d,\"lag_from_daemon\":%s", ck->vanished,
+	    ck->own_keys, ck->last_delay,
+	    ck->lag_known ? "true" : "false");
+	printf(",\"recheck_rounds\":%" PRIu64
 	    ",\"rechecked_equal\":%" PRIu64 ",\"ops\":%" PRIu64 ",\"max_ops\":"
 	    "%ld,\"throttle_ms\":%" PRIu64 ",\"elapsed_ms\":%" PRId64
-	    ",\"diffs\":[", ck->vanished, ck->rechecks_done,
+	    ",\"diffs\":[", ck->rechecks_done,
 	    ck->rechecked_equal, ck->ops, ck->max_ops, ck->throttle_ms,
 	    elapsed);
 	for (i = 0; i < ck->nshown; i++) {

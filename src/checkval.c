@@ -99,7 +99,8 @@ sizes(struct side *src, struct side *dst, const char *cmd, const char *key,
 	redisReply	*rs, *rt;
 	int		 rc = 0;
 
-	if (both_command(src, dst, 2, argv, lens, &rs, &rt, e) == -1)
+	if (both_command(src, dst, 2, argv, lens, 1, &rs, &rt,
+	    e) == -1)
 		return -1;
 	if (replies_bad(src, dst, cmd, rs, rt, why, whylen, &rc, e))
 		return rc;
@@ -137,7 +138,8 @@ cmp_string(struct side *src, struct side *dst, const char *key, size_t klen,
 		    off + CHECK_STRCHUNK - 1);
 		argv[2] = from;
 		argv[3] = to;
-		if (both_command(src, dst, 4, argv, lens, &rs, &rt, e) == -1)
+		if (both_command(src, dst, 4, argv, lens, 1, &rs, &rt,
+	    e) == -1)
 			return -1;
 		if (replies_bad(src, dst, "GETRANGE", rs, rt, why, whylen, &rc,
 		    e))
@@ -177,7 +179,8 @@ cmp_list(struct side *src, struct side *dst, const char *key, size_t klen,
 		lens[3] = snprintf(to, sizeof(to), "%lld", off + CHECK_CHUNK - 1);
 		argv[2] = from;
 		argv[3] = to;
-		if (both_command(src, dst, 4, argv, lens, &rs, &rt, e) == -1)
+		if (both_command(src, dst, 4, argv, lens, 1, &rs, &rt,
+	    e) == -1)
 			return -1;
 		if (replies_bad(src, dst, "LRANGE", rs, rt, why, whylen, &rc, e))
 			return rc;
@@ -437,7 +440,8 @@ cmp_stream_entries(struct side *src, struct side *dst, const char *key,
 	lens[5] = snprintf(count, sizeof(count), "%d", CHECK_CHUNK);
 	do {
 		lens[2] = strlen(start);
-		if (both_command(src, dst, 6, argv, lens, &rs, &rt, e) == -1)
+		if (both_command(src, dst, 6, argv, lens, 1, &rs, &rt,
+	    e) == -1)
 			return -1;
 		if (replies_bad(src, dst, "XRANGE", rs, rt, why, whylen, &rc, e))
 			return rc;
@@ -499,7 +503,8 @@ cmp_stream_meta(struct side *src, struct side *dst, const char *key,
 	char			 buf[160];
 	int			 rc = 0;
 
-	if (both_command(src, dst, 3, argv, lens, &rs, &rt, e) == -1)
+	if (both_command(src, dst, 3, argv, lens, 2, &rs, &rt,
+	    e) == -1)
 		return -1;
 	if (replies_bad(src, dst, "XINFO STREAM", rs, rt, why, whylen, &rc, e))
 		return rc;
@@ -512,7 +517,8 @@ cmp_stream_meta(struct side *src, struct side *dst, const char *key,
 	if (rc != 0)
 		return rc;
 	argv[1] = "GROUPS";
-	if (both_command(src, dst, 3, argv, lens, &rs, &rt, e) == -1)
+	if (both_command(src, dst, 3, argv, lens, 2, &rs, &rt,
+	    e) == -1)
 		return -1;
 	if (replies_bad(src, dst, "XINFO GROUPS", rs, rt, why, whylen, &rc, e))
 		return rc;
@@ -555,7 +561,8 @@ cmp_json(struct side *src, struct side *dst, const char *key, size_t klen,
 	redisReply	*rs, *rt;
 	int		 rc = 0;
 
-	if (both_command(src, dst, 2, argv, lens, &rs, &rt, e) == -1)
+	if (both_command(src, dst, 2, argv, lens, 1, &rs, &rt,
+	    e) == -1)
 		return -1;
 	if (replies_bad(src, dst, "JSON.GET", rs, rt, why, whylen, &rc, e))
 		return rc;
