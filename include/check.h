@@ -3,11 +3,11 @@
  * key, by value rather than by encoding (Dragonfly and Redis encode the
  * same value differently, so DUMP bytes cannot be compared).
  *
- * check.c is the command: options, the two sides' connections (the
- * project's net.h connections; a cluster is one per master, keys routed
- * by slot), the SCAN of every source db and of every target db a source
- * db maps to, the re-check of what differs after the replication lag, and
- * the report.  checkval.c compares one key's value, type by type, in
+ * check.c is the command: options, the SCAN of every source db and of
+ * every target db a source db maps to, the re-check of what differs after
+ * the replication lag, and the report.  checkside.c holds the two sides'
+ * connections (the project's net.h connections; a cluster is one per
+ * master, keys routed by slot).  checkval.c compares one key's value, type by type, in
  * chunks of at most CHECK_CHUNK members (CHECK_STRCHUNK bytes of a
  * string), so memory does not grow with the size of a key.
  */
@@ -43,6 +43,15 @@ struct side {
 	uint16_t		 slot_conn[CLUSTER_NSLOTS];
 	int			 db;		/* SELECTed (standalone) */
 };
+
+/* n more commands on either side: waits while --max-ops says so. */
+void		 check_ops(struct check *, size_t n);
+
+/* Connects, and on a cluster (INFO cluster) to every master. */
+int		 side_open(struct side *, struct error *);
+void		 side_close(struct side *);
+/* SELECT db unless selected (a cluster has db 0 only). */
+int		 side_select(struct side *, int db, struct error *);
 
 /* One command for side_pipe(): argv, and the key that routes it. */
 struct side_cmd {
