@@ -26,6 +26,8 @@
 
 #define CHECK_CHUNK	1000		/* members per command */
 #define CHECK_STRCHUNK	(256 * 1024)	/* bytes per GETRANGE */
+#define CHECK_SMALLSTR	4096		/* strings read whole, pipelined */
+#define CHECK_PIPE	256		/* keys per pipelined batch */
 #define CHECK_WHYLEN	256
 
 struct check;
@@ -89,5 +91,15 @@ int		 both_command(struct side *src, struct side *dst, int argc,
 int		 check_value(struct side *src, struct side *dst,
 		    const char *type, const char *key, size_t klen,
 		    char *why, size_t whylen, struct error *);
+
+/*
+ * The strings keys[idx[0..n-1]] (n <= CHECK_PIPE) compared together:
+ * STRLEN of all, then GETRANGE of the short ones, pipelined on each
+ * side; the long ones as check_value() does.  diff[i] is 1 (why[i], of
+ * CHECK_WHYLEN bytes, set) when key idx[i] differs, else 0; -1 with e.
+ */
+int		 check_strings(struct side *src, struct side *dst,
+		    const char **keys, const size_t *lens, const size_t *idx,
+		    size_t n, int *diff, char **why, struct error *);
 
 #endif

@@ -34,7 +34,6 @@
 #include "version.h"
 
 #define CHECK_SCAN_COUNT	"1000"
-#define CHECK_PIPE		256	/* keys per pipelined batch */
 #define CHECK_SUSPECTS		10000	/* held before a re-check round */
 #define CHECK_NDBS		16	/* source dbs when INFO names none */
 
@@ -229,9 +228,10 @@ judge(struct check *ck, int sdb, int tdb, const char **keys,
 	struct side_cmd	 cmds[2 * CHECK_PIPE];
 	redisReply	*rs[2 * CHECK_PIPE], *rt[2 * CHECK_PIPE];
 	const char	*st, *tt;
+	char		*whys[CHECK_PIPE];
 	long long	 sttl, tttl;
-	size_t		 i;
-	int		 rc = -1, r;
+	size_t		 i, ns = 0, strs[CHECK_PIPE];
+	int		 rc = -1, r, diff[CHECK_PIPE];
 
 	memset(cmds, 0, 2 * n * sizeof(cmds[0]));
 	for (i = 0; i < n; i++) {
@@ -282,6 +282,11 @@ judge(struct check *ck, int sdb, int tdb, const char **keys,
 			judge_ttl(ck, sttl, tttl, &v[i]);
 			if (v[i].res != V_EQUAL)
 				continue;
+			if (strcmp(st, "string") == 0) {
+				whys[ns] = v[i].why;
+				strs[ns++] = i;
+				continue;
+			}
 			if ((r = check_value(&ck->src, &ck->dst, st, keys[i],
 			    lens[i], v[i].why, sizeof(v[i].why), e)) == -1)
 				goto out;
@@ -289,6 +294,12 @@ judge(struct check *ck, int sdb, int tdb, const char **keys,
 				v[i].res = V_DIFF;
 		}
 	}
+	if (ns > 0 && check_strings(&ck->src, &ck->dst, keys, lens, strs, ns,
+	    diff, whys, e) == -1)
+		goto out;
+	for (i = 0; i < ns; i++)
+		if (diff[i])
+			v[strs[i]].res = V_DIFF;
 	rc = 0;
 out:
 	if (rc == -1)

@@ -89,6 +89,19 @@ same_str(const redisReply *a, const redisReply *b)
 	return a->len == b->len && memcmp(a->str, b->str, a->len) == 0;
 }
 
+/* Where two string replies part. */
+static size_t
+first_diff(const redisReply *a, const redisReply *b)
+{
+	size_t	 i;
+
+	if (a->type != REDIS_REPLY_STRING || b->type != REDIS_REPLY_STRING)
+		return 0;
+	for (i = 0; i < a->len && i < b->len && a->str[i] == b->str[i]; i++)
+		;
+	return i;
+}
+
 /* The size command (STRLEN, LLEN, HLEN, ...) on both; -1 e, 1 differ. */
 static int
 sizes(struct side *src, struct side *dst, const char *cmd, const char *key,
@@ -126,7 +139,6 @@ cmp_string(struct side *src, struct side *dst, const char *key, size_t klen,
 	char		 from[24], to[24];
 	redisReply	*rs, *rt;
 	long long	 len, off;
-	size_t		 i;
 	int		 rc;
 
 	if ((rc = sizes(src, dst, "STRLEN", key, klen, &len, why, whylen,
@@ -145,11 +157,8 @@ cmp_string(struct side *src, struct side *dst, const char *key, size_t klen,
 		    e))
 			return rc;
 		if (!same_str(rs, rt)) {
-			for (i = 0; i < rs->len && i < rt->len &&
-			    rs->str[i] == rt->str[i]; i++)
-				;
 			snprintf(why, whylen, "the bytes differ from offset "
-			    "%lld", off + (long long)i);
+			    "%lld", off + (long long)first_diff(rs, rt));
 			rc = 1;
 		}
 		freeReplyObject(rs);
@@ -597,4 +606,118 @@ check_value(struct side *src, struct side *dst, const char *type,
 	if (strcmp(type, "ReJSON-RL") == 0)
 		return cmp_json(src, dst, key, klen, why, whylen, e);
 	return err_set(e, ERR_DATA, "no comparison for type %s", type);
+}
+
+/* n commands of argc arguments on key idx[i], pipelined on each side. */
+static int
+pipe_both(struct side *src, struct side *dst, struct side_cmd *cmds,
+    size_t n, redisReply **rs, redisReply **rt, struct error *e)
+{
+	size_t	 i;
+
+	if (side_pipe(src, cmds, n, rs, e) == -1)
+		return -1;
+	if (side_pipe(dst, cmds, n, rt, e) == -1) {
+		for (i = 0; i < n; i++)
+			freeReplyObject(rs[i]);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+free_both(redisReply **rs, redisReply **rt, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		freeReplyObject(rs[i]);
+		freeReplyObject(rt[i]);
+	}
+}
+
+static void
+string_cmds(struct side_cmd *cmds, const char **keys, const size_t *lens,
+    const size_t *idx, size_t n, int get)
+{
+	static char	 last[24];
+	size_t		 i;
+
+	snprintf(last, sizeof(last), "%d", CHECK_SMALLSTR - 1);
+	memset(cmds, 0, n * sizeof(*cmds));
+	for (i = 0; i < n; i++) {
+		cmds[i].argc = get ? 4 : 2;
+		cmds[i].argv[0] = get ? "GETRANGE" : "STRLEN";
+		cmds[i].lens[0] = get ? 8 : 6;
+		cmds[i].argv[1] = keys[idx[i]];
+		cmds[i].lens[1] = lens[idx[i]];
+		cmds[i].argv[2] = "0";
+		cmds[i].lens[2] = 1;
+		cmds[i].argv[3] = last;
+		cmds[i].lens[3] = strlen(last);
+		cmds[i].keyidx = 1;
+	}
+}
+
+int
+check_strings(struct side *src, struct side *dst, const char **keys,
+    const size_t *lens, const size_t *idx, size_t n, int *diff, char **why,
+    struct error *e)
+{
+	struct side_cmd	 cmds[CHECK_PIPE];
+	redisReply	*rs[CHECK_PIPE], *rt[CHECK_PIPE];
+	size_t		 small[CHECK_PIPE], i, j, ns = 0;
+	int		 rc = 0;
+
+	string_cmds(cmds, keys, lens, idx, n, 0);
+	if (pipe_both(src, dst, cmds, n, rs, rt, e) == -1)
+		return -1;
+	for (i = 0; i < n && rc != -1; i++) {
+		diff[i] = 0;
+		if (refused(src, "STRLEN", rs[i], why[i], CHECK_WHYLEN,
+		    &diff[i], e) || refused(dst, "STRLEN", rt[i], why[i],
+		    CHECK_WHYLEN, &diff[i], e))
+			rc = diff[i] == -1 ? -1 : 0;
+		else if (rs[i]->type != REDIS_REPLY_INTEGER ||
+		    rt[i]->type != REDIS_REPLY_INTEGER)
+			rc = proto(rs[i]->type != REDIS_REPLY_INTEGER ? src : dst,
+			    "STRLEN", e);
+		else if (rs[i]->integer != rt[i]->integer) {
+			snprintf(why[i], CHECK_WHYLEN, "STRLEN %lld on the "
+			    "source, %lld on the target", rs[i]->integer,
+			    rt[i]->integer);
+			diff[i] = 1;
+		} else if (rs[i]->integer < CHECK_SMALLSTR)
+			small[ns++] = i;
+		else
+			diff[i] = -2;	/* a big one: in pieces, below */
+	}
+	free_both(rs, rt, n);
+	if (rc == -1)
+		return -1;
+	for (i = 0; i < ns; i++)
+		small[i] = idx[small[i]];
+	string_cmds(cmds, keys, lens, small, ns, 1);
+	if (ns > 0 && pipe_both(src, dst, cmds, ns, rs, rt, e) == -1)
+		return -1;
+	for (i = j = 0; i < ns; i++) {
+		while (idx[j] != small[i])
+			j++;
+		if (refused(src, "GETRANGE", rs[i], why[j], CHECK_WHYLEN,
+		    &diff[j], e) || refused(dst, "GETRANGE", rt[i], why[j],
+		    CHECK_WHYLEN, &diff[j], e)) {
+			if (diff[j] == -1)
+				rc = -1;
+		} else if (!same_str(rs[i], rt[i])) {
+			snprintf(why[j], CHECK_WHYLEN, "the bytes differ from "
+			    "offset %zu", first_diff(rs[i], rt[i]));
+			diff[j] = 1;
+		}
+	}
+	free_both(rs, rt, ns);
+	for (j = 0; j < n && rc == 0; j++)
+		if (diff[j] == -2 && (diff[j] = cmp_string(src, dst, keys[idx[j]],
+		    lens[idx[j]], why[j], CHECK_WHYLEN, e)) == -1)
+			rc = -1;
+	return rc;
 }
