@@ -652,11 +652,16 @@ target_batch(struct check *ck, int tdb, const char **keys,
 	return 0;
 }
 
-/* SCAN db on connection c of side s to its end. */
+/*
+ * SCAN db on connection ci of side s to its end.  The connection is
+ * looked up again for each SCAN: a MOVED on the way reloads the slot
+ * map, and with it the connections.
+ */
 static int
-scan_conn(struct check *ck, struct side *s, struct net_conn *c, int db,
-    batch_fn *fn, struct error *e)
+scan_conn(struct check *ck, struct side *s, int ci, int db, batch_fn *fn,
+    struct error *e)
 {
+	struct net_conn	*c;
 	const char	*argv[4] = { "SCAN", NULL, "COUNT", CHECK_SCAN_COUNT };
 	const char	*keys[CHECK_PIPE];
 	size_t		 lens[CHECK_PIPE], i, n;
@@ -667,6 +672,10 @@ scan_conn(struct check *ck, struct side *s, struct net_conn *c, int db,
 	do {
 		if (side_select(s, db, e) == -1)
 			return -1;
+		if (ci >= s->nconns)
+			return err_set(e, ERR_TARGET, "%s: the cluster lost a "
+			    "master during the check", s->label);
+		c = &s->conns[ci];
 		argv[1] = cursor;
 		check_ops(ck, 1);
 		if ((r = net_command_ok(c, 4, argv, NULL, e)) == NULL)
@@ -715,7 +724,7 @@ scan_side(struct check *ck, struct side *s, int db, batch_fn *fn,
 	int	 i;
 
 	for (i = 0; i < s->nconns; i++)
-		if (scan_conn(ck, s, &s->conns[i], db, fn, e) == -1)
+		if (scan_conn(ck, s, i, db, fn, e) == -1)
 			return -1;
 	return 0;
 }

@@ -220,8 +220,14 @@ side_pipe(struct side *s, struct side_cmd *cmds, size_t n, redisReply **r,
 		if (!s->cluster || !is_redirect(r[j]))
 			continue;
 		freeReplyObject(r[j]);
-		if ((r[j] = side_retry(s, &cmds[j], e)) == NULL)
-			i = j;
+		if ((r[j] = side_retry(s, &cmds[j], e)) == NULL) {
+			/* the replies after it are read: drop them too */
+			while (++j < n)
+				freeReplyObject(r[j]);
+			for (j = 0; r[j] != NULL; j++)
+				freeReplyObject(r[j]);
+			return err_prefix(e, "%s", s->label);
+		}
 	}
 	if (i < n) {
 		for (j = 0; j < i; j++)
