@@ -17,7 +17,7 @@ from repltest import *  # noqa: E402,F401
 if not HAVE_MASTER:
     skip_all('t/dflymaster/dflymaster not built')
 
-plan(45)
+plan(48)
 
 BIGN = 12000
 
@@ -178,6 +178,19 @@ ok(rc == 0 and out['max_ops'] == limit and out['ops'] >= ops, '--max-ops %d: equ
 # the limiter lets at most one batch (2 x 256 x 2 commands) run ahead
 ok(out['throttle_ms'] > 0 and out['elapsed_ms'] >= (out['ops'] - 1100) * 1000 // limit,
    '--max-ops: waited %d ms, %d ms for %d commands' % (out['throttle_ms'], out['elapsed_ms'], out['ops']))
+
+# ------------------------------------------------------------ db map
+t5 = RedisServer()
+r = migrate(m, t5.url, ['--unsupported', 'skip', '--db-map', '1:2'])
+ran_ok(r, 'migrate with --db-map 1:2')
+rc, out, _ = check(m, t5.url, '--unsupported', 'skip', '--db-map', '1:2')
+ok(rc == 0 and out['keys'] == total, '--db-map 1:2: source db 1 compared with target db 2, equal')
+rc, out, _ = check(m, t5.url, '--unsupported', 'skip', '--show', '100')
+d = by_key(out or {'diffs': []})
+ok(rc == 1 and d.get((1, 'db1:s'), {}).get('kind') == 'missing' and
+   any(x['kind'] == 'extra' and x['target_db'] == 2 and x['key'] == 'db1:s' for x in out['diffs']),
+   'without the map: db 1\'s keys missing from target db 1, extra in target db 2')
+t5.stop()
 
 # ------------------------------------------------------------ cluster
 cl = RedisCluster()
