@@ -119,18 +119,16 @@ check_ops(struct check *ck, size_t n)
 /* ------------------------------------------------------------ keys */
 
 /*
- * Whether a key is checked at all: --sample, and the place where the
- * key filters (--db-filter, --key-prefix, --key-regex) apply.  The
- * sample is a hash of the run's seed and the key, so each key is in or
- * out independently with probability P%, the same on both passes.
+ * --sample: a hash of the run's seed and the key's name, so that each
+ * key is in or out independently with probability P%, the same on both
+ * passes.
  */
 static int
-wanted(const struct check *ck, int db, const char *key, size_t klen)
+sampled(const struct check *ck, const char *key, size_t klen)
 {
 	uint64_t	 h = 14695981039346656037ULL ^ ck->seed;
 	size_t		 i;
 
-	(void)db;
 	if (ck->sample >= 100)
 		return 1;
 	for (i = 0; i < klen; i++) {
@@ -141,6 +139,54 @@ wanted(const struct check *ck, int db, const char *key, size_t klen)
 	h *= 0xff51afd7ed558ccdULL;
 	h ^= h >> 33;
 	return (double)(h % 1000000) < ck->sample * 10000;
+}
+
+/*
+ * Whether key of source db sdb is checked at all: the one place where
+ * the key filters (--db-filter, --key-prefix, --key-regex) apply, on
+ * both passes, and the sample.
+ */
+static int
+wanted(const struct check *ck, int sdb, const char *key, size_t klen)
+{
+	(void)sdb;
+	return sampled(ck, key, klen);
+}
+
+/*
+ * The source dbs whose keys land in target db tdb, for wanted() on the
+ * target's keys: those holding keys, else those the map sends there.
+ */
+static int
+target_sources(const struct check *ck, int tdb, int *dbs)
+{
+	int	 i, n = 0;
+
+	for (i = 0; i < CONFIG_MAXDB; i++)
+		if (ck->src_dbs[i] && ck->map[i] == tdb)
+			dbs[n++] = i;
+	for (i = 0; n == 0 && i < CHECK_NDBS; i++)
+		if (ck->map[i] == tdb)
+			dbs[n++] = i;
+	return n;
+}
+
+/* A key of side s, db db: wanted in db itself or, on the target, in
+ * any of the nd source dbs that map there. */
+static int
+key_wanted(const struct check *ck, const struct side *s, int db,
+    const int *dbs, int nd, const char *key, size_t klen)
+{
+	int	 i;
+
+	if (s == &ck->src)
+		return wanted(ck, db, key, klen);
+	if (tmpkeys_is_ours(key, klen))
+		return 0;
+	for (i = 0; i < nd; i++)
+		if (wanted(ck, dbs[i], key, klen))
+			return 1;
+	return 0;
 }
 
 static int
@@ -667,8 +713,9 @@ scan_conn(struct check *ck, struct side *s, int ci, int db, batch_fn *fn,
 	size_t		 lens[CHECK_PIPE], i, n;
 	char		 cursor[32] = "0";
 	redisReply	*r, *k;
-	int		 rc = 0;
+	int		 rc = 0, dbs[CONFIG_MAXDB], nd;
 
+	nd = s == &ck->dst ? target_sources(ck, db, dbs) : 0;
 	do {
 		if (side_select(s, db, e) == -1)
 			return -1;
@@ -691,15 +738,14 @@ scan_conn(struct check *ck, struct side *s, int ci, int db, batch_fn *fn,
 		memcpy(cursor, r->element[0]->str, r->element[0]->len + 1);
 		k = r->element[1];
 		for (i = n = 0; i < k->elements && rc == 0; i++) {
-			if (k->element[i]->type != REDIS_REPLY_STRING ||
-			    !wanted(ck, db, k->element[i]->str,
-			    k->element[i]->len))
+			if (k->element[i]->type != REDIS_REPLY_STRING)
 				continue;
 			if (s == &ck->dst && tmpkeys_is_ours(k->element[i]->str,
-			    k->element[i]->len)) {
+			    k->element[i]->len))
 				ck->own_keys++;
+			if (!key_wanted(ck, s, db, dbs, nd, k->element[i]->str,
+			    k->element[i]->len))
 				continue;
-			}
 			keys[n] = k->element[i]->str;
 			lens[n++] = k->element[i]->len;
 			if (n == CHECK_PIPE || (ck->max_ops > 0 &&
