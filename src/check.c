@@ -36,6 +36,7 @@
 #define CHECK_SCAN_COUNT	"1000"
 #define CHECK_SUSPECTS		10000	/* held before a re-check round */
 #define CHECK_NDBS		16	/* source dbs when INFO names none */
+#define CHECK_MAXLAG_MS		60000	/* the longest re-check wait */
 
 enum kind { K_MISSING, K_EXTRA, K_DIFFERENT, K_UNSUPPORTED, K_NKINDS };
 static const char *const kind_names[K_NKINDS] = { "missing", "extra",
@@ -95,21 +96,28 @@ struct check {
 
 /* ------------------------------------------------------------ rate */
 
+static void
+sleep_ms(int64_t ms)
+{
+	struct timespec	 ts;
+
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = ms % 1000 * 1000000;
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
 /* n more commands: wait until the rate allows them. */
 void
 check_ops(struct check *ck, size_t n)
 {
 	int64_t		 due, now;
-	struct timespec	 ts;
 
 	if (ck->max_ops > 0) {
 		due = ck->started + (int64_t)(ck->ops * 1000 / ck->max_ops);
 		now = mono_ms();
 		if (due > now) {
-			ts.tv_sec = (due - now) / 1000;
-			ts.tv_nsec = (due - now) % 1000 * 1000000;
-			while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-				;
+			sleep_ms(due - now);
 			ck->throttle_ms += due - now;
 		}
 	}
@@ -552,7 +560,7 @@ recheck_delay(struct check *ck)
 	if (lag < 0)
 		ck->last_delay = ck->recheck_ms;
 	else
-		ck->last_delay = lag + 100 > INT32_MAX ? INT32_MAX :
+		ck->last_delay = lag + 100 > CHECK_MAXLAG_MS ? CHECK_MAXLAG_MS :
 		    (int)lag + 100;
 	return ck->last_delay;
 }
@@ -598,7 +606,7 @@ recheck_all(struct check *ck, struct error *e)
 	while (ck->nsus > 0) {
 		due = ck->sus_since + recheck_delay(ck);
 		if ((now = mono_ms()) < due)
-			usleep((due - now) * 1000);
+			sleep_ms(due - now);
 		ck->rechecks_done++;
 		for (i = kept = 0; i < ck->nsus; i++) {
 			su = &ck->sus[i];
