@@ -603,6 +603,14 @@ recheck_all(struct check *ck, struct error *e)
 	size_t		 i, kept;
 	int		 r, type, same;
 
+	if (ck->rechecks == 0) {
+		/* --rechecks 0: reported as found */
+		for (i = 0; i < ck->nsus; i++) {
+			count_final(ck, &ck->sus[i], ck->sus[i].type);
+			free(ck->sus[i].key);
+		}
+		ck->nsus = 0;
+	}
 	while (ck->nsus > 0) {
 		due = ck->sus_since + recheck_delay(ck);
 		if ((now = mono_ms()) < due)

@@ -17,7 +17,7 @@ from repltest import *  # noqa: E402,F401
 if not HAVE_MASTER:
     skip_all('t/dflymaster/dflymaster not built')
 
-plan(48)
+plan(49)
 
 BIGN = 12000
 
@@ -141,6 +141,8 @@ ok('none on the source' in why(0, 's:neg'), 's:neg: a TTL the source lacks (%s)'
 ok('a set on the source, a list on the target' in why(0, 'set:str'), 'set:str: the type (%s)' % why(0, 'set:str'))
 is_((out.get('missing'), out.get('extra'), out.get('different')), (2, 1, 11), 'the counts: 2 missing, 1 extra, 11 different')
 ok(out.get('recheck_rounds', 0) >= 1, 'each difference was re-checked before it was reported')
+rc, out4, _ = check(m, t.url, '--unsupported', 'skip', '--rechecks', '0')
+ok(rc == 1 and out4['recheck_rounds'] == 0 and out4['different'] == 11, '--rechecks 0: reported as found')
 rc, out3, _ = check(m, t.url, '--unsupported', 'skip', '--show', '3')
 ok(rc == 1 and len(out3['diffs']) == 3, '--show 3: three keys named')
 
