@@ -1058,7 +1058,7 @@ static const struct copt {
 	{ "max-ops", 1, "N commands per second, both sides together (0: no "
 	    "limit)" },
 	{ "recheck-ms", 1, "MS before a differing key is checked again, "
-	    "without a control socket to ask the lag (1000)" },
+	    "when no daemon tells its lag (1000)" },
 	{ "rechecks", 1, "N times at most a differing key is checked again (3)" },
 	{ "ttl-tolerance-ms", 1, "MS two TTLs may differ by (2000)" },
 };
@@ -1075,10 +1075,14 @@ check_usage(FILE *out)
 	    "--target URL [--state-dir DIR | --ctl-socket PATH] [options]\n");
 	for (i = 0; i < NCOPTS; i++)
 		fprintf(out, "  --%-22s %s\n", copts[i].name, copts[i].help);
-	fprintf(out, "the options of replicate apply (--db-map, "
-	    "--unsupported, passwords, -f FILE):\n");
-	config_options(out);
-	fprintf(out, "exit status: 0 equal, 1 different, 2 error\n");
+	fprintf(out, "and those of replicate that say where the data is (also "
+	    "in a -f FILE):\n"
+	    "  --source HOST:PORT, --source-user, --source-password-file, "
+	    "--target URL,\n"
+	    "  --target-password-file, --db-map, --unsupported fail|skip, "
+	    "--timeout-ms,\n"
+	    "  --state-dir or --ctl-socket (the daemon to ask its lag), -v\n"
+	    "exit status: 0 equal, 1 different, 2 error\n");
 }
 
 static int
