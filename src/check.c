@@ -742,7 +742,7 @@ scan_conn(struct check *ck, struct side *s, int ci, int db, batch_fn *fn,
 		argv[1] = cursor;
 		check_ops(ck, 1);
 		if ((r = net_command_ok(c, 4, argv, NULL, e)) == NULL)
-			return err_prefix(e, "%s", s->label);
+			return -1;
 		if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
 		    r->element[0]->type != REDIS_REPLY_STRING ||
 		    r->element[1]->type != REDIS_REPLY_ARRAY ||
@@ -804,7 +804,7 @@ keyspace(struct check *ck, struct side *s, int *dbs, struct error *e)
 	for (i = 0; i < s->nconns; i++) {
 		check_ops(ck, 1);
 		if ((r = net_command_ok(&s->conns[i], 2, argv, NULL, e)) == NULL)
-			return err_prefix(e, "%s", s->label);
+			return -1;
 		for (p = r->type == REDIS_REPLY_STRING ? r->str : "";
 		    (p = strstr(p, "db")) != NULL; p += 2)
 			if ((p == r->str || p[-1] == '\n') &&
@@ -846,7 +846,7 @@ target_json(struct check *ck, struct error *e)
 
 	check_ops(ck, 1);
 	if ((r = net_command(&ck->dst.conns[0], 2, argv, NULL, e)) == NULL)
-		return err_prefix(e, "target");
+		return -1;
 	for (i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++)
 		for (j = 0; j + 1 < r->element[i]->elements; j += 2)
 			if (r->element[i]->element[j + 1]->type ==

@@ -19,11 +19,15 @@ side_dial(struct side *s, struct net_conn *c, const char *host, int port,
     struct error *e)
 {
 	const struct target_opts *o = s->opts;
+	char			 addr[NET_NAMELEN - 8];
 
 	if (s->is_source) {
 		if (dfly_connect(c, host, port, o->user, o->password,
 		    s->timeout_ms, e) == -1)
 			return err_prefix(e, "source");
+		/* dfly.c names it by the address alone, as the daemon's log */
+		net_format_addr(addr, sizeof(addr), host, port);
+		snprintf(c->name, sizeof(c->name), "source %s", addr);
 	} else if (node_dial(c, o, host, port, e) == -1)
 		return -1;
 	c->timeout_ms = s->timeout_ms;
@@ -153,7 +157,7 @@ side_select(struct side *s, int db, struct error *e)
 	argv[1] = num;
 	check_ops(s->ck, 1);
 	if ((r = net_command_ok(&s->conns[0], 2, argv, NULL, e)) == NULL)
-		return err_prefix(e, "%s db %d", s->label, db);
+		return err_prefix(e, "db %d", db);
 	freeReplyObject(r);
 	s->db = db;
 	return 0;
@@ -208,7 +212,7 @@ side_pipe(struct side *s, struct side_cmd *cmds, size_t n, redisReply **r,
 		    cmds[i].argv[cmds[i].keyidx], cmds[i].lens[cmds[i].keyidx]);
 		if (net_send(conn, cmds[i].argc, cmds[i].argv, cmds[i].lens,
 		    e) == -1)
-			return err_prefix(e, "%s", s->label);
+			return -1;
 	}
 	for (i = 0; i < n; i++) {
 		conn = cmds[i].keyidx < 0 ? &s->conns[0] : side_conn(s,
@@ -226,13 +230,13 @@ side_pipe(struct side *s, struct side_cmd *cmds, size_t n, redisReply **r,
 				freeReplyObject(r[j]);
 			for (j = 0; r[j] != NULL; j++)
 				freeReplyObject(r[j]);
-			return err_prefix(e, "%s", s->label);
+			return -1;
 		}
 	}
 	if (i < n) {
 		for (j = 0; j < i; j++)
 			freeReplyObject(r[j]);
-		return err_prefix(e, "%s", s->label);
+		return -1;
 	}
 	return 0;
 }
@@ -248,10 +252,8 @@ side_command(struct side *s, int argc, const char **argv, const size_t *lens,
 	conn = keyidx < 0 ? &s->conns[0] :
 	    side_conn(s, argv[keyidx], lens[keyidx]);
 	check_ops(s->ck, 1);
-	if ((r = net_command(conn, argc, argv, lens, e)) == NULL) {
-		err_prefix(e, "%s", s->label);
+	if ((r = net_command(conn, argc, argv, lens, e)) == NULL)
 		return NULL;
-	}
 	if (!s->cluster || !is_redirect(r) || argc > 8)
 		return r;
 	freeReplyObject(r);
@@ -285,14 +287,14 @@ both_command(struct side *src, struct side *dst, int argc, const char **argv,
 	ct = side_conn(dst, argv[keyidx], lens[keyidx]);
 	check_ops(src->ck, 2);
 	if (net_send(cs, argc, argv, lens, e) == -1)
-		return err_prefix(e, "%s", src->label);
+		return -1;
 	if (net_send(ct, argc, argv, lens, e) == -1)
-		return err_prefix(e, "%s", dst->label);
+		return -1;
 	if ((*rs = net_read(cs, e)) == NULL)
-		return err_prefix(e, "%s", src->label);
+		return -1;
 	if ((*rt = net_read(ct, e)) == NULL) {
 		freeReplyObject(*rs);
-		return err_prefix(e, "%s", dst->label);
+		return -1;
 	}
 	return 0;
 }

@@ -17,7 +17,7 @@ from repltest import *  # noqa: E402,F401
 if not HAVE_MASTER:
     skip_all('t/dflymaster/dflymaster not built')
 
-plan(49)
+plan(50)
 
 BIGN = 12000
 
@@ -180,6 +180,18 @@ ok(rc == 0 and out['max_ops'] == limit and out['ops'] >= ops, '--max-ops %d: equ
 # the limiter lets at most one batch (2 x 256 x 2 commands) run ahead
 ok(out['throttle_ms'] > 0 and out['elapsed_ms'] >= (out['ops'] - 1100) * 1000 // limit,
    '--max-ops: waited %d ms, %d ms for %d commands' % (out['throttle_ms'], out['elapsed_ms'], out['ops']))
+
+# ------------------------------------------------------------ target lost
+t6 = RedisServer()
+r = migrate(m, t6.url, ['--unsupported', 'skip'])
+proc = subprocess.Popen([DF2REDIS, 'check', '--source', m.addr, '--target', t6.url, '--unsupported',
+                         'skip', '--max-ops', '500'], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+time.sleep(0.5)
+t6.kill()
+out, err = proc.communicate(timeout=120)
+err = err.decode()
+ok(proc.returncode == 2 and 'target' in err and str(t6.port) in err,
+   'the target killed during a check: exit 2, naming it (%s)' % err.strip()[:150])
 
 # ------------------------------------------------------------ db map
 t5 = RedisServer()
