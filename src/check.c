@@ -616,6 +616,10 @@ recheck_all(struct check *ck, struct error *e)
 		if ((now = mono_ms()) < due)
 			sleep_ms(due - now);
 		ck->rechecks_done++;
+		if (ck->cfg.verbose > 0)
+			fprintf(stderr, "df2redis check: re-checking %zu keys "
+			    "after %d ms (%s)\n", ck->nsus, ck->last_delay,
+			    ck->lag_known ? "the daemon's lag" : "--recheck-ms");
 		for (i = kept = 0; i < ck->nsus; i++) {
 			su = &ck->sus[i];
 			type = su->type;
