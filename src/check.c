@@ -9,9 +9,8 @@
  * whether each key exists (EXISTS of a batch, then of each key when some
  * are missing): those that do not are extra.  A key found different is
  * held as a suspect and compared again after the replication lag (the
- * daemon's, from its control socket, or --recheck-ms), and again while
- * what differs keeps changing, up to --rechecks times; only then is it
- * reported.  Suspects are bounded (CHECK_SUSPECTS): when that many wait,
+ * daemon's, from its control socket, or --recheck-ms), up to --rechecks
+ * times; only a key that differed every time is reported.  Suspects are bounded (CHECK_SUSPECTS): when that many wait,
  * they are re-checked before the SCAN goes on.
  */
 #include <sys/socket.h>
@@ -588,10 +587,10 @@ recheck_extra(struct check *ck, struct suspect *su, struct error *e)
 }
 
 /*
- * Every suspect compared again, after the lag, as long as some are left
- * and the rounds allow: each either turns out equal (or gone on both
- * sides), or is reported, once it differs the same way twice in a row
- * or after --rechecks rounds.
+ * Every suspect compared again after the lag, up to --rechecks rounds:
+ * each turns out equal (or gone on both sides), or is reported once it
+ * differed in every round.  A key written faster than the lag may look
+ * different each time; the rounds give it that many chances.
  */
 static int
 recheck_all(struct check *ck, struct error *e)
@@ -601,7 +600,7 @@ recheck_all(struct check *ck, struct error *e)
 	const char	*key;
 	int64_t		 due, now;
 	size_t		 i, kept;
-	int		 r, type, same;
+	int		 r, type;
 
 	if (ck->rechecks == 0) {
 		/* --rechecks 0: reported as found */
@@ -626,14 +625,12 @@ recheck_all(struct check *ck, struct error *e)
 			if (su->kind == K_EXTRA) {
 				if ((r = recheck_extra(ck, su, e)) == -1)
 					return -1;
-				same = 1;
 			} else {
 				key = su->key;
 				if (judge(ck, su->sdb, su->tdb, &key,
 				    &su->klen, 1, &v, e) == -1)
 					return -1;
 				r = v.res == V_DIFF;
-				same = strcmp(v.why, su->why) == 0;
 				if (r) {
 					su->kind = v.kind;
 					strlcpy(su->why, v.why, sizeof(su->why));
@@ -644,7 +641,7 @@ recheck_all(struct check *ck, struct error *e)
 				if (type >= 0)
 					ck->types[type].equal++;
 				free(su->key);
-			} else if (!same && ++su->rounds < ck->rechecks)
+			} else if (++su->rounds < ck->rechecks)
 				ck->sus[kept++] = *su;
 			else {
 				count_final(ck, su, type);

@@ -17,7 +17,7 @@ from repltest import *  # noqa: E402,F401
 if not HAVE_MASTER:
     skip_all('t/dflymaster/dflymaster not built')
 
-plan(50)
+plan(51)
 
 BIGN = 12000
 
@@ -141,6 +141,11 @@ ok('none on the source' in why(0, 's:neg'), 's:neg: a TTL the source lacks (%s)'
 ok('a set on the source, a list on the target' in why(0, 'set:str'), 'set:str: the type (%s)' % why(0, 'set:str'))
 is_((out.get('missing'), out.get('extra'), out.get('different')), (2, 1, 11), 'the counts: 2 missing, 1 extra, 11 different')
 ok(out.get('recheck_rounds', 0) >= 1, 'each difference was re-checked before it was reported')
+r = df2redis('check', ['-v', '--source', m.addr, '--target', t.url, '--unsupported', 'skip',
+                       '--recheck-ms', '50', '--show', '100'])
+ok(r.returncode == 1 and 're-checking 13 keys after 50 ms (--recheck-ms)' in r.stderr and
+   'DIFFERENT' in r.stdout and 'missing: db 0 key "s:plain": not on the target' in r.stdout,
+   'text report with -v: each re-check round on stderr, the keys named on stdout') or diag(r.stderr + r.stdout)
 rc, out4, _ = check(m, t.url, '--unsupported', 'skip', '--rechecks', '0')
 ok(rc == 1 and out4['recheck_rounds'] == 0 and out4['different'] == 11, '--rechecks 0: reported as found')
 rc, out3, _ = check(m, t.url, '--unsupported', 'skip', '--show', '3')
@@ -229,16 +234,18 @@ st = wait_status(p.sock, lambda s: flows_stable(s, 4), timeout=120, proc=p)
 ok(st is not None, 'replication in stable sync')
 
 
+# each container is written about once a second, each string once in ten:
+# slower than the lag, so a re-check after it sees each key settled
 class Load(LoadThread):
-    pause = 0.005
+    pause = 0.02
 
     def batch(self, pl):
         for _ in range(20):
-            i = random.randrange(500)
+            i = random.randrange(10000)
             pl.set('load:%d' % i, os.urandom(8).hex())
-            pl.hset('load:h%d' % (i % 50), 'f%d' % i, os.urandom(4).hex())
-            pl.rpush('load:l%d' % (i % 50), i)
-            pl.zadd('load:z', {'m%d' % i: random.random()})
+            pl.hset('load:h%d' % (i % 1000), 'f%d' % i, os.urandom(4).hex())
+            pl.rpush('load:l%d' % (i % 1000), i)
+            pl.zadd('load:z%d' % (i % 1000), {'m%d' % i: random.random()})
         self.n += 80
 
 
