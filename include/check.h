@@ -4,12 +4,13 @@
  * same value differently, so DUMP bytes cannot be compared).
  *
  * check.c is the command: options, the SCAN of every source db and of
- * every target db a source db maps to, the re-check of what differs after
- * the replication lag, and the report.  checkside.c holds the two sides'
- * connections (the project's net.h connections; a cluster is one per
- * master, keys routed by slot).  checkval.c compares one key's value, type by type, in
- * chunks of at most CHECK_CHUNK members (CHECK_STRCHUNK bytes of a
- * string), so memory does not grow with the size of a key.
+ * every target db a source db maps to, and the re-check of what differs
+ * after the replication lag (its state in check_int.h); checkreport.c
+ * prints the report.  checkside.c holds the two sides' connections (the
+ * project's net.h connections; a cluster is one per master, keys routed
+ * by slot).  checkval.c compares one key's value, type by type, in chunks
+ * of at most CHECK_CHUNK members (CHECK_STRCHUNK bytes of a string), so
+ * memory does not grow with the size of a key.
  */
 #ifndef DF2REDIS_CHECK_H
 #define DF2REDIS_CHECK_H

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "check_int.h"
 #include "clock.h"
 #include "cmd.h"
 #include "config.h"
@@ -36,62 +37,6 @@
 #define CHECK_SUSPECTS		10000	/* held before a re-check round */
 #define CHECK_NDBS		16	/* source dbs when INFO names none */
 #define CHECK_MAXLAG_MS		60000	/* the longest re-check wait */
-
-enum kind { K_MISSING, K_EXTRA, K_DIFFERENT, K_UNSUPPORTED, K_NKINDS };
-static const char *const kind_names[K_NKINDS] = { "missing", "extra",
-    "different", "unsupported" };
-
-/* The types counted; the last one collects every other type. */
-static const char *const type_names[] = { "string", "list", "set", "zset",
-    "hash", "stream", "ReJSON-RL", "other" };
-#define NTYPES	(sizeof(type_names) / sizeof(type_names[0]))
-
-struct suspect {
-	enum kind	 kind;
-	int		 sdb, tdb;
-	int		 type;		/* type_names index, -1 unknown */
-	int		 rounds;
-	char		*key;
-	size_t		 klen;
-	char		 why[CHECK_WHYLEN];
-};
-
-struct tcount {
-	uint64_t	 keys, equal, different;
-};
-
-struct check {
-	struct config	 cfg;
-	struct target_opts topts, sopts;
-	struct side	 src, dst;
-	int		 json;
-	int		 show;
-	double		 sample;	/* percent, 100: every key */
-	uint64_t	 seed;
-	long		 max_ops;	/* per second over both sides, 0 none */
-	int		 recheck_ms;
-	int		 rechecks;
-	int		 ttl_tolerance_ms;
-	int		 target_json;	/* the target has a JSON module */
-	int		 src_dbs[CONFIG_MAXDB];	/* source dbs that hold keys */
-	int		 map[CONFIG_MAXDB];	/* source db -> target db */
-
-	struct suspect	*sus;
-	size_t		 nsus, capsus;
-	int64_t		 sus_since;
-
-	struct suspect	*shown;		/* the first --show differences */
-	size_t		 nshown;
-	struct tcount	 types[NTYPES];
-	uint64_t	 kinds[K_NKINDS];
-	uint64_t	 scanned, extra_scanned, vanished, rechecked_equal;
-	uint64_t	 own_keys;	/* df2redis's markers on the target */
-	uint64_t	 rechecks_done;
-	int		 last_delay;	/* ms, the last re-check's wait */
-	int		 lag_known;	/* the daemon told its lag */
-	uint64_t	 ops, throttle_ms;
-	int64_t		 started;
-};
 
 /* ------------------------------------------------------------ rate */
 
@@ -202,7 +147,7 @@ type_index(const char *type)
 	size_t	 i;
 
 	for (i = 0; i + 1 < NTYPES; i++)
-		if (strcmp(type, type_names[i]) == 0)
+		if (strcmp(type, check_type_names[i]) == 0)
 			return i;
 	return NTYPES - 1;
 }
@@ -887,165 +832,6 @@ run(struct check *ck, struct error *e)
 	return recheck_all(ck, e);
 }
 
-/* ------------------------------------------------------------ report */
-
-static void
-put_jstr(FILE *fp, const char *p, size_t n)
-{
-	size_t	 i;
-
-	putc('"', fp);
-	for (i = 0; i < n; i++) {
-		unsigned char c = p[i];
-
-		if (c == '"' || c == '\\')
-			fprintf(fp, "\\%c", c);
-		else if (c >= 0x20 && c < 0x7f)
-			putc(c, fp);
-		else
-			fprintf(fp, "\\u%04x", c);
-	}
-	putc('"', fp);
-}
-
-static void
-put_key(FILE *fp, const char *p, size_t n)
-{
-	size_t	 i;
-
-	putc('"', fp);
-	for (i = 0; i < n; i++) {
-		unsigned char c = p[i];
-
-		if (c == '"' || c == '\\')
-			fprintf(fp, "\\%c", c);
-		else if (c >= 0x20 && c < 0x7f)
-			putc(c, fp);
-		else
-			fprintf(fp, "\\x%02x", c);
-	}
-	putc('"', fp);
-}
-
-/* Whether the target differs: --unsupported fail counts those too. */
-static int
-differs(const struct check *ck)
-{
-	return ck->kinds[K_MISSING] + ck->kinds[K_EXTRA] +
-	    ck->kinds[K_DIFFERENT] > 0 || (ck->kinds[K_UNSUPPORTED] > 0 &&
-	    ck->cfg.unsupported == CONFIG_UNSUPPORTED_FAIL);
-}
-
-static void
-report_json(const struct check *ck, int64_t elapsed)
-{
-	const struct suspect	*su;
-	size_t			 i;
-
-	printf("{\"result\":\"%s\",\"source\":\"%s:%d\",\"target\":\"%s:%d\","
-	    "\"target_cluster\":%s,\"keys\":%" PRIu64 ",\"target_keys\":%"
-	    PRIu64 ",\"sample_percent\":%g,\"sample_seed\":%" PRIu64
-	    ",\"types\":{", differs(ck) ? "different" : "equal",
-	    ck->sopts.host, ck->sopts.port, ck->topts.host, ck->topts.port,
-	    ck->dst.cluster ? "true" : "false", ck->scanned, ck->extra_scanned,
-	    ck->sample, ck->seed);
-	for (i = 0; i < NTYPES; i++)
-		printf("%s\"%s\":{\"keys\":%" PRIu64 ",\"equal\":%" PRIu64
-		    ",\"different\":%" PRIu64 "}", i ? "," : "",
-		    i == 6 ? "json" : type_names[i], ck->types[i].keys,
-		    ck->types[i].equal, ck->types[i].different);
-	printf("}");
-	for (i = 0; i < K_NKINDS; i++)
-		printf(",\"%s\":%" PRIu64, kind_names[i], ck->kinds[i]);
-	printf(",\"vanished\":%" PRIu64 ",\"df2redis_keys\":%" PRIu64
-	    ",\"recheck_delay_ms\":%d,\"lag_from_daemon\":%s", ck->vanished,
-	    ck->own_keys, ck->last_delay,
-	    ck->lag_known ? "true" : "false");
-	printf(",\"recheck_rounds\":%" PRIu64
-	    ",\"rechecked_equal\":%" PRIu64 ",\"ops\":%" PRIu64 ",\"max_ops\":"
-	    "%ld,\"throttle_ms\":%" PRIu64 ",\"elapsed_ms\":%" PRId64
-	    ",\"diffs\":[", ck->rechecks_done,
-	    ck->rechecked_equal, ck->ops, ck->max_ops, ck->throttle_ms,
-	    elapsed);
-	for (i = 0; i < ck->nshown; i++) {
-		su = &ck->shown[i];
-		printf("%s{\"kind\":\"%s\",\"db\":", i ? "," : "",
-		    kind_names[su->kind]);
-		if (su->sdb < 0)
-			printf("null");
-		else
-			printf("%d", su->sdb);
-		printf(",\"target_db\":%d,\"key\":", su->tdb);
-		put_jstr(stdout, su->key, su->klen);
-		printf(",\"type\":");
-		if (su->type < 0)
-			printf("null");
-		else
-			put_jstr(stdout, su->type == 6 ? "json" :
-			    type_names[su->type], strlen(su->type == 6 ?
-			    "json" : type_names[su->type]));
-		printf(",\"why\":");
-		put_jstr(stdout, su->why, strlen(su->why));
-		printf("}");
-	}
-	printf("]}\n");
-}
-
-static void
-report_text(const struct check *ck, int64_t elapsed)
-{
-	const struct suspect	*su;
-	uint64_t		 nd;
-	size_t			 i;
-
-	printf("source %s:%d, target %s:%d%s\n", ck->sopts.host,
-	    ck->sopts.port, ck->topts.host, ck->topts.port,
-	    ck->dst.cluster ? " (cluster)" : "");
-	printf("%-10s %10s %10s %10s\n", "type", "keys", "equal", "different");
-	for (i = 0; i < NTYPES; i++)
-		if (ck->types[i].keys > 0)
-			printf("%-10s %10" PRIu64 " %10" PRIu64 " %10" PRIu64
-			    "\n", i == 6 ? "json" : type_names[i],
-			    ck->types[i].keys, ck->types[i].equal,
-			    ck->types[i].different);
-	printf("checked %" PRIu64 " source keys and %" PRIu64 " target keys",
-	    ck->scanned, ck->extra_scanned);
-	if (ck->sample < 100)
-		printf(" (a %g%% sample)", ck->sample);
-	printf("\nmissing %" PRIu64 ", extra %" PRIu64 ", different %" PRIu64
-	    ", unsupported %" PRIu64 "%s\n", ck->kinds[K_MISSING],
-	    ck->kinds[K_EXTRA], ck->kinds[K_DIFFERENT],
-	    ck->kinds[K_UNSUPPORTED], ck->cfg.unsupported ==
-	    CONFIG_UNSUPPORTED_SKIP ? " (skipped)" : "");
-	if (ck->rechecks_done > 0)
-		printf("re-checked after the replication lag: %" PRIu64
-		    " rounds, %" PRIu64 " keys equal then\n", ck->rechecks_done,
-		    ck->rechecked_equal);
-	printf("%" PRIu64 " commands in %" PRId64 " ms", ck->ops, elapsed);
-	if (ck->max_ops > 0)
-		printf(" (at most %ld/s: %" PRIu64 " ms waited)", ck->max_ops,
-		    ck->throttle_ms);
-	printf("\n");
-	for (i = 0; i < ck->nshown; i++) {
-		su = &ck->shown[i];
-		printf("%s: ", kind_names[su->kind]);
-		if (su->sdb >= 0 && su->sdb != su->tdb)
-			printf("db %d (target db %d) ", su->sdb, su->tdb);
-		else
-			printf("db %d ", su->tdb);
-		printf("key ");
-		put_key(stdout, su->key, su->klen);
-		printf(": %s\n", su->why);
-	}
-	nd = ck->kinds[K_MISSING] + ck->kinds[K_EXTRA] + ck->kinds[K_DIFFERENT] +
-	    ck->kinds[K_UNSUPPORTED];
-	if (nd > ck->nshown)
-		printf("(%" PRIu64 " more not named: --show N)\n",
-		    nd - ck->nshown);
-	printf("%s\n", differs(ck) ? "DIFFERENT: the target differs from "
-	    "the source" : "EQUAL: the target equals the source");
-}
-
 /* ------------------------------------------------------------ options */
 
 static const struct copt {
@@ -1274,10 +1060,10 @@ cmd_check(int argc, char **argv)
 		rc = 2;
 	} else {
 		if (ck->json)
-			report_json(ck, elapsed);
+			check_report_json(ck, elapsed);
 		else
-			report_text(ck, elapsed);
-		rc = differs(ck) ? 1 : 0;
+			check_report_text(ck, elapsed);
+		rc = check_differs(ck) ? 1 : 0;
 	}
 	side_close(&ck->src);
 	side_close(&ck->dst);
