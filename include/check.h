@@ -36,7 +36,7 @@ struct check;
 /* One server, or every master of a cluster. */
 struct side {
 	const char		*label;		/* "source" or "target" */
-	struct check		*ck;		/* counts the ops, limits them */
+	struct check		*ck;		/* counts and limits the ops */
 	int			 is_source;
 	const struct target_opts *opts;		/* address and credentials */
 	int			 timeout_ms;

@@ -10,8 +10,9 @@
  * are missing): those that do not are extra.  A key found different is
  * held as a suspect and compared again after the replication lag (the
  * daemon's, from its control socket, or --recheck-ms), up to --rechecks
- * times; only a key that differed every time is reported.  Suspects are bounded (CHECK_SUSPECTS): when that many wait,
- * they are re-checked before the SCAN goes on.
+ * times; only a key that differed every time is reported.  Suspects are
+ * bounded (CHECK_SUSPECTS): when that many wait, they are re-checked
+ * before the SCAN goes on.
  */
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -271,7 +272,8 @@ judge(struct check *ck, int sdb, int tdb, const char **keys,
 			    "target cannot hold it", st);
 		} else if (strcmp(tt, "none") == 0) {
 			v[i].kind = K_MISSING;
-			strlcpy(v[i].why, "not on the target", sizeof(v[i].why));
+			strlcpy(v[i].why, "not on the target",
+			    sizeof(v[i].why));
 		} else if (strcmp(st, tt) != 0)
 			snprintf(v[i].why, sizeof(v[i].why), "a %s on the "
 			    "source, a %s on the target", st, tt);
@@ -391,8 +393,8 @@ exists_on_source(struct check *ck, int tdb, const char **keys,
 		for (i = 0; i < m; i++) {
 			if (r[i]->type != REDIS_REPLY_INTEGER) {
 				err_set(e, ERR_PROTO, "source: EXISTS: %s",
-				    r[i]->type == REDIS_REPLY_ERROR ? r[i]->str :
-				    "unexpected reply");
+				    r[i]->type == REDIS_REPLY_ERROR ?
+				    r[i]->str : "unexpected reply");
 				free_replies(r, m);
 				return -1;
 			}
@@ -563,7 +565,8 @@ recheck_all(struct check *ck, struct error *e)
 		if (ck->cfg.verbose > 0)
 			fprintf(stderr, "df2redis check: re-checking %zu keys "
 			    "after %d ms (%s)\n", ck->nsus, ck->last_delay,
-			    ck->lag_known ? "the daemon's lag" : "--recheck-ms");
+			    ck->lag_known ? "the daemon's lag" :
+			    "--recheck-ms");
 		for (i = kept = 0; i < ck->nsus; i++) {
 			su = &ck->sus[i];
 			type = su->type;
@@ -578,7 +581,8 @@ recheck_all(struct check *ck, struct error *e)
 				r = v.res == V_DIFF;
 				if (r) {
 					su->kind = v.kind;
-					strlcpy(su->why, v.why, sizeof(su->why));
+					strlcpy(su->why, v.why,
+					    sizeof(su->why));
 				}
 			}
 			if (!r) {
@@ -749,7 +753,8 @@ keyspace(struct check *ck, struct side *s, int *dbs, struct error *e)
 	memset(dbs, 0, CONFIG_MAXDB * sizeof(*dbs));
 	for (i = 0; i < s->nconns; i++) {
 		check_ops(ck, 1);
-		if ((r = net_command_ok(&s->conns[i], 2, argv, NULL, e)) == NULL)
+		r = net_command_ok(&s->conns[i], 2, argv, NULL, e);
+		if (r == NULL)
 			return -1;
 		for (p = r->type == REDIS_REPLY_STRING ? r->str : "";
 		    (p = strstr(p, "db")) != NULL; p += 2)
@@ -846,7 +851,8 @@ static const struct copt {
 	    "limit)" },
 	{ "recheck-ms", 1, "MS before a differing key is checked again, "
 	    "when no daemon tells its lag (1000)" },
-	{ "rechecks", 1, "N times at most a differing key is checked again (3)" },
+	{ "rechecks", 1, "N times at most a differing key is checked again "
+	    "(3)" },
 	{ "ttl-tolerance-ms", 1, "MS two TTLs may differ by (2000)" },
 };
 #define NCOPTS	(sizeof(copts) / sizeof(copts[0]))

@@ -64,6 +64,7 @@ void
 check_report_json(const struct check *ck, int64_t elapsed)
 {
 	const struct suspect	*su;
+	const char		*tn;
 	size_t			 i;
 
 	printf("{\"result\":\"%s\",\"source\":\"%s:%d\",\"target\":\"%s:%d\","
@@ -76,7 +77,8 @@ check_report_json(const struct check *ck, int64_t elapsed)
 	for (i = 0; i < NTYPES; i++)
 		printf("%s\"%s\":{\"keys\":%" PRIu64 ",\"equal\":%" PRIu64
 		    ",\"different\":%" PRIu64 "}", i ? "," : "",
-		    i == TYPE_JSON ? "json" : check_type_names[i], ck->types[i].keys,
+		    i == TYPE_JSON ? "json" : check_type_names[i],
+		    ck->types[i].keys,
 		    ck->types[i].equal, ck->types[i].different);
 	printf("}");
 	for (i = 0; i < K_NKINDS; i++)
@@ -104,10 +106,11 @@ check_report_json(const struct check *ck, int64_t elapsed)
 		printf(",\"type\":");
 		if (su->type < 0)
 			printf("null");
-		else
-			put_jstr(stdout, su->type == TYPE_JSON ? "json" :
-			    check_type_names[su->type], strlen(su->type == TYPE_JSON ?
-			    "json" : check_type_names[su->type]));
+		else {
+			tn = su->type == TYPE_JSON ? "json" :
+			    check_type_names[su->type];
+			put_jstr(stdout, tn, strlen(tn));
+		}
 		printf(",\"why\":");
 		put_jstr(stdout, su->why, strlen(su->why));
 		printf("}");
@@ -161,8 +164,8 @@ check_report_text(const struct check *ck, int64_t elapsed)
 		put_key(stdout, su->key, su->klen);
 		printf(": %s\n", su->why);
 	}
-	nd = ck->kinds[K_MISSING] + ck->kinds[K_EXTRA] + ck->kinds[K_DIFFERENT] +
-	    ck->kinds[K_UNSUPPORTED];
+	nd = ck->kinds[K_MISSING] + ck->kinds[K_EXTRA] +
+	    ck->kinds[K_DIFFERENT] + ck->kinds[K_UNSUPPORTED];
 	if (nd > ck->nshown)
 		printf("(%" PRIu64 " more not named: --show N)\n",
 		    nd - ck->nshown);

@@ -64,8 +64,8 @@ side_load_slots(struct side *s, struct net_conn *seed, struct error *e)
 	nr = cluster_parse_slots(r, s->opts->host, &ranges, why, sizeof(why));
 	freeReplyObject(r);
 	if (nr <= 0)
-		return err_set(e, ERR_PROTO, "%s: CLUSTER SLOTS: %s", seed->name,
-		    nr == 0 ? "no masters" : why);
+		return err_set(e, ERR_PROTO, "%s: CLUSTER SLOTS: %s",
+		    seed->name, nr == 0 ? "no masters" : why);
 	if ((conns = calloc(nr, sizeof(*conns))) == NULL ||
 	    (idx = calloc(nr, sizeof(*idx))) == NULL) {
 		free(conns);

@@ -85,7 +85,8 @@ same_str(const redisReply *a, const redisReply *b)
 		return 0;
 	if (a->type != REDIS_REPLY_STRING && a->type != REDIS_REPLY_STATUS)
 		return a->type == REDIS_REPLY_NIL ||
-		    (a->type == REDIS_REPLY_INTEGER && a->integer == b->integer);
+		    (a->type == REDIS_REPLY_INTEGER &&
+		    a->integer == b->integer);
 	return a->len == b->len && memcmp(a->str, b->str, a->len) == 0;
 }
 
@@ -181,19 +182,23 @@ cmp_list(struct side *src, struct side *dst, const char *key, size_t klen,
 	size_t		 i;
 	int		 rc;
 
-	if ((rc = sizes(src, dst, "LLEN", key, klen, &len, why, whylen, e)) != 0)
+	if ((rc = sizes(src, dst, "LLEN", key, klen, &len, why, whylen,
+	    e)) != 0)
 		return rc;
 	for (off = 0; off < len; off += CHECK_CHUNK) {
 		lens[2] = snprintf(from, sizeof(from), "%lld", off);
-		lens[3] = snprintf(to, sizeof(to), "%lld", off + CHECK_CHUNK - 1);
+		lens[3] = snprintf(to, sizeof(to), "%lld",
+		    off + CHECK_CHUNK - 1);
 		argv[2] = from;
 		argv[3] = to;
 		if (both_command(src, dst, 4, argv, lens, 1, &rs, &rt,
 	    e) == -1)
 			return -1;
-		if (replies_bad(src, dst, "LRANGE", rs, rt, why, whylen, &rc, e))
+		if (replies_bad(src, dst, "LRANGE", rs, rt, why, whylen, &rc,
+		    e))
 			return rc;
-		if (rs->type != REDIS_REPLY_ARRAY || rt->type != REDIS_REPLY_ARRAY)
+		if (rs->type != REDIS_REPLY_ARRAY ||
+		    rt->type != REDIS_REPLY_ARRAY)
 			rc = proto(rs->type != REDIS_REPLY_ARRAY ? src : dst,
 			    "LRANGE", e);
 		else if (rs->elements != rt->elements) {
@@ -265,6 +270,31 @@ same_score(const redisReply *a, const redisReply *b)
 	return x == y || (isnan(x) && isnan(y));
 }
 
+/* One member of a source chunk against the target's answer for it. */
+static int
+member_differs(const char *type, const redisReply *val,
+    const redisReply *got, const char *name, size_t nlen, char *why,
+    size_t whylen)
+{
+	char	 buf[160];
+	int	 missing;
+
+	missing = got->type == REDIS_REPLY_NIL ||
+	    (got->type == REDIS_REPLY_INTEGER && got->integer == 0);
+	if (!missing && (*type == 's' || (*type == 'h' ? same_str(val, got) :
+	    same_score(val, got))))
+		return 0;
+	show(buf, sizeof(buf), name, nlen);
+	if (missing)
+		snprintf(why, whylen, "%s \"%s\" is not on the target",
+		    *type == 'h' ? "field" : "member", buf);
+	else if (*type == 'h')
+		snprintf(why, whylen, "field \"%s\" differs", buf);
+	else
+		snprintf(why, whylen, "the score of \"%s\" differs", buf);
+	return 1;
+}
+
 /*
  * Hashes, sets and sorted sets: every member the source's cursor yields
  * looked up on the target.  step is 2 for field/value and member/score
@@ -277,8 +307,8 @@ cmp_members(struct side *src, struct side *dst, const char *type,
 	const char	*sizecmd, *scancmd, *getcmd;
 	const char	**argv = NULL;
 	size_t		*lens = NULL, i, n, step;
-	redisReply	*rs, *rt, *m, *got;
-	char		 cursor[64] = "0", buf[160];
+	redisReply	*rs, *rt, *m;
+	char		 cursor[64] = "0";
 	long long	 len;
 	int		 rc;
 
@@ -332,29 +362,11 @@ cmp_members(struct side *src, struct side *dst, const char *type,
 		else if (rt->type != REDIS_REPLY_ARRAY || rt->elements != n)
 			rc = proto(dst, getcmd, e);
 		else
-			for (i = 0; i < n && rc == 0; i++) {
-				got = rt->element[i];
-				show(buf, sizeof(buf), argv[i + 2], lens[i + 2]);
-				if (got->type == REDIS_REPLY_NIL ||
-				    (got->type == REDIS_REPLY_INTEGER &&
-				    got->integer == 0)) {
-					snprintf(why, whylen, "%s \"%s\" is "
-					    "not on the target", step == 2 &&
-					    *type == 'h' ? "field" : "member",
-					    buf);
-					rc = 1;
-				} else if (*type == 'h' &&
-				    !same_str(m->element[i * 2 + 1], got)) {
-					snprintf(why, whylen, "field \"%s\" "
-					    "differs", buf);
-					rc = 1;
-				} else if (*type == 'z' &&
-				    !same_score(m->element[i * 2 + 1], got)) {
-					snprintf(why, whylen, "the score of "
-					    "\"%s\" differs", buf);
-					rc = 1;
-				}
-			}
+			for (i = 0; i < n && rc == 0; i++)
+				rc = member_differs(type, step == 2 ?
+				    m->element[i * 2 + 1] : NULL,
+				    rt->element[i], argv[i + 2], lens[i + 2],
+				    why, whylen);
 		freeReplyObject(rt);
 		freeReplyObject(rs);
 	} while (rc == 0 && strcmp(cursor, "0") != 0);
@@ -440,7 +452,8 @@ cmp_stream_entries(struct side *src, struct side *dst, const char *key,
     size_t klen, char *why, size_t whylen, struct error *e)
 {
 	char		 start[64] = "-", count[16];
-	const char	*argv[6] = { "XRANGE", key, start, "+", "COUNT", count };
+	const char	*argv[6] = { "XRANGE", key, start, "+", "COUNT",
+			    count };
 	size_t		 lens[6] = { 6, klen, 1, 1, 5, 0 };
 	redisReply	*rs, *rt;
 	size_t		 i, n;
@@ -452,10 +465,12 @@ cmp_stream_entries(struct side *src, struct side *dst, const char *key,
 		if (both_command(src, dst, 6, argv, lens, 1, &rs, &rt,
 	    e) == -1)
 			return -1;
-		if (replies_bad(src, dst, "XRANGE", rs, rt, why, whylen, &rc, e))
+		if (replies_bad(src, dst, "XRANGE", rs, rt, why, whylen, &rc,
+		    e))
 			return rc;
 		n = 0;
-		if (rs->type != REDIS_REPLY_ARRAY || rt->type != REDIS_REPLY_ARRAY)
+		if (rs->type != REDIS_REPLY_ARRAY ||
+		    rt->type != REDIS_REPLY_ARRAY)
 			rc = proto(rs->type != REDIS_REPLY_ARRAY ? src : dst,
 			    "XRANGE", e);
 		else if (rs->elements != rt->elements) {
@@ -464,7 +479,8 @@ cmp_stream_entries(struct side *src, struct side *dst, const char *key,
 			rc = 1;
 		} else {
 			for (i = 0; i < rs->elements; i++)
-				if (!same_entry(rs->element[i], rt->element[i])) {
+				if (!same_entry(rs->element[i],
+				    rt->element[i])) {
 					snprintf(why, whylen, "entry %zu after "
 					    "%s differs", i, start);
 					rc = 1;
@@ -680,8 +696,8 @@ check_strings(struct side *src, struct side *dst, const char **keys,
 			rc = diff[i] == -1 ? -1 : 0;
 		else if (rs[i]->type != REDIS_REPLY_INTEGER ||
 		    rt[i]->type != REDIS_REPLY_INTEGER)
-			rc = proto(rs[i]->type != REDIS_REPLY_INTEGER ? src : dst,
-			    "STRLEN", e);
+			rc = proto(rs[i]->type != REDIS_REPLY_INTEGER ? src :
+			    dst, "STRLEN", e);
 		else if (rs[i]->integer != rt[i]->integer) {
 			snprintf(why[i], CHECK_WHYLEN, "STRLEN %lld on the "
 			    "source, %lld on the target", rs[i]->integer,
@@ -716,8 +732,8 @@ check_strings(struct side *src, struct side *dst, const char **keys,
 	}
 	free_both(rs, rt, ns);
 	for (j = 0; j < n && rc == 0; j++)
-		if (diff[j] == -2 && (diff[j] = cmp_string(src, dst, keys[idx[j]],
-		    lens[idx[j]], why[j], CHECK_WHYLEN, e)) == -1)
+		if (diff[j] == -2 && (diff[j] = cmp_string(src, dst,
+		    keys[idx[j]], lens[idx[j]], why[j], CHECK_WHYLEN, e)) == -1)
 			rc = -1;
 	return rc;
 }

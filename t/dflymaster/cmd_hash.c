@@ -145,7 +145,8 @@ cmd_hmget(struct client *c, size_t argc, char **argv, size_t *lens)
 		return;
 	reply_array(c, (long long)(argc - 2));
 	for (i = 2; i < argc; i++)
-		if (o == NULL || (e = dict_find(o->d, argv[i], lens[i])) == NULL)
+		if (o == NULL ||
+		    (e = dict_find(o->d, argv[i], lens[i])) == NULL)
 			reply_null(c);
 		else
 			reply_bulk(c, ((struct str *)e->val)->p,

@@ -200,7 +200,8 @@ cmd_zmscore(struct client *c, size_t argc, char **argv, size_t *lens)
 		return;
 	reply_array(c, (long long)(argc - 2));
 	for (i = 2; i < argc; i++)
-		if (o == NULL || (e = dict_find(o->d, argv[i], lens[i])) == NULL)
+		if (o == NULL ||
+		    (e = dict_find(o->d, argv[i], lens[i])) == NULL)
 			reply_null(c);
 		else
 			reply_double(c, e->score);
