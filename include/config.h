@@ -85,6 +85,7 @@ struct config {
 	int	 verbose;			/* -v, repeatable */
 	char	 metrics_listen[128];		/* HOST:PORT, "" off */
 	int	 check_only;			/* -n */
+	int	 state_dir_optional;		/* set by the caller (check) */
 	char	 config_file[PATH_MAX];		/* -f */
 };
 

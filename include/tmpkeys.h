@@ -22,6 +22,12 @@
  */
 long	tmpkeys_cleanup(const struct target_opts *, struct error *);
 
+/*
+ * Whether a target key is one of df2redis's own names (temporary key,
+ * sequence or LSN marker), which no source holds.
+ */
+int	tmpkeys_is_ours(const char *, size_t);
+
 /* The LSN marker of flow for slot: "{<slot tag>}df2redis:lsn:FLOW". */
 size_t	tmpkeys_lsn_name(char *, size_t, unsigned int slot, int flow);
 

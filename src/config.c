@@ -534,6 +534,8 @@ config_finish(struct config *cfg, struct error *e)
 		return err_set(e, ERR_CONFIG, "--source HOST:PORT is required");
 	if (cfg->target_url[0] == '\0')
 		return err_set(e, ERR_CONFIG, "--target URL is required");
+	if (cfg->state_dir[0] == '\0' && cfg->state_dir_optional)
+		return 0;
 	if (cfg->state_dir[0] == '\0')
 		return err_set(e, ERR_CONFIG, "--state-dir DIR is required");
 	if (cfg->flush_on_resync && filter_spec_keyed(&cfg->filter) &&

@@ -31,6 +31,12 @@ static const struct subcommand {
 	    "migrate [-dnv] [-f FILE] [options]\n"
 	    "      --source HOST:PORT --target URL --state-dir DIR\n"
 	    "      (replicate --full-sync-only)" },
+	{ "check",	cmd_check,
+	    "check [-v] [-f FILE] [--json] [--show N] [--sample PERCENT] "
+	    "[--max-ops N]\n"
+	    "      [--recheck-ms MS] [--rechecks N] [options]\n"
+	    "      --source HOST:PORT --target URL "
+	    "(exit 0 equal, 1 different, 2 error)" },
 };
 
 static void
@@ -42,7 +48,7 @@ usage(FILE *out)
 	for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
 		fprintf(out, "  df2redis %s\n", subcommands[i].usage);
 	fprintf(out, "  df2redis -h | --help | -V | --version\n"
-	    "options of replicate and migrate (also in a -f file):\n");
+	    "options of replicate, migrate and check (also in a -f file):\n");
 	config_options(out);
 	fprintf(out, "Each command takes -h (--help) for its usage and -V "
 	    "(--version).\nSee df2redis(8).\n");

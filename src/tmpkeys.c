@@ -113,8 +113,8 @@ struct scan {
 	void		 *arg;
 };
 
-static int
-is_leftover(const char *p, size_t len)
+int
+tmpkeys_is_ours(const char *p, size_t len)
 {
 	return is_tmp_name(p, len) || is_seq_name(p, len) ||
 	    is_lsn_name(p, len);
@@ -150,7 +150,7 @@ cleanup_batch(void *arg, const struct scan_db *sd, const redisReply *keys,
 	for (i = 0; i < keys->elements; i++) {
 		k = keys->element[i];
 		if (k->type != REDIS_REPLY_STRING ||
-		    !is_leftover(k->str, k->len))
+		    !tmpkeys_is_ours(k->str, k->len))
 			continue;
 		if ((got = unlink_key(sd->c, k, e)) == -1)
 			return -1;

@@ -15,7 +15,7 @@ if not os.access(DF2REDIS, os.X_OK) or not os.access(DF2REDISCTL, os.X_OK):
     skip_all('bin/df2redis or bin/df2redisctl not built')
 
 COMMANDS = [('df2redis', [DF2REDIS])] + \
-    [('df2redis ' + c, [DF2REDIS, c]) for c in ('replicate', 'migrate', 'import', 'inspect')] + \
+    [('df2redis ' + c, [DF2REDIS, c]) for c in ('replicate', 'migrate', 'import', 'inspect', 'check')] + \
     [('df2redisctl', [DF2REDISCTL])]
 
 
@@ -44,7 +44,8 @@ is_(len(versions), 1, 'every command prints the same version')
 # missing arguments are usage errors too
 for name, argv in [('df2redis', [DF2REDIS]), ('df2redis replicate', [DF2REDIS, 'replicate']),
                    ('df2redis migrate', [DF2REDIS, 'migrate']), ('df2redis import', [DF2REDIS, 'import']),
-                   ('df2redis inspect', [DF2REDIS, 'inspect']), ('df2redisctl', [DF2REDISCTL])]:
+                   ('df2redis inspect', [DF2REDIS, 'inspect']), ('df2redis check', [DF2REDIS, 'check']),
+                   ('df2redisctl', [DF2REDISCTL])]:
     rc, out, err = cli(argv)
     ok(rc == 2 and out == '' and 'usage' in err,
        '%s with no arguments: usage on stderr, exit 2 (exit %d)' % (name, rc)) or diag(out + err)
@@ -66,7 +67,7 @@ ok(rc == 0 and out in versions, '`df2redis version` is --version')
 
 # the top-level usage: every command, every option of replicate and migrate
 rc, top, _ = cli([DF2REDIS, '--help'])
-for c in ('inspect', 'import', 'replicate', 'migrate'):
+for c in ('inspect', 'import', 'replicate', 'migrate', 'check'):
     ok(re.search(r'^  df2redis %s ' % c, top, re.M), 'df2redis --help shows %s' % c)
 rc, rep, _ = cli([DF2REDIS, 'replicate', '--help'])
 opts = re.findall(r'^  (--\S+)', rep, re.M)

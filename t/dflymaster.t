@@ -13,6 +13,8 @@ import subprocess
 import sys
 import time
 
+import redis
+
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), 'lib'))
 from dftest import *  # noqa
 
@@ -960,6 +962,46 @@ if have_fixtures():
     is_(m.stop(), 0, 'SIGTERM: the master exits 0')
 else:
     skip('streams compared with a real Dragonfly capture', NO_FIXTURES, 8)
+# ------------------------------------------------------------ member cursors
+# HSCAN/SSCAN/ZSCAN walk a container as SCAN walks the keyspace (a cursor,
+# COUNT, MATCH); HMGET, SMISMEMBER and ZMSCORE look members up
+m = Master(shards=2)
+r = redis.Redis(port=m.port)
+r.hset('h', mapping={'f%d' % i: 'v%d' % i for i in range(3000)})
+r.sadd('s', *('m%d' % i for i in range(3000)))
+r.zadd('z', {'m%d' % i: i + 0.5 for i in range(3000)})
+for cmd, scan in (('HSCAN', lambda c: r.hscan('h', c, count=100)),
+                  ('SSCAN', lambda c: r.sscan('s', c, count=100)),
+                  ('ZSCAN', lambda c: r.zscan('z', c, count=100))):
+    cur, seen, calls = 0, [], 0
+    while calls < 10000:
+        cur, items = scan(cur)
+        seen += list(items.items()) if isinstance(items, dict) else list(items)
+        calls += 1
+        if cur == 0:
+            break
+    ok(cur == 0 and calls > 10 and len(set(seen)) == 3000,
+       '%s: the cursor walk yields every member, in %d calls of COUNT 100' % (cmd, calls))
+ok(dict(seen)[b'm7'] == 7.5, 'ZSCAN: member and score')
+cur, items = r.hscan('h', 0, match='f12*', count=10000)
+ok(cur == 0 and len(items) == 111 and all(k.startswith(b'f12') for k in items),
+   'HSCAN MATCH f12*: the 111 fields that match')
+is_(r.hscan('nokey', 0), (0, {}), 'HSCAN of no key: cursor 0, nothing')
+is_(r.execute_command('HMGET', 'h', 'f1', 'nope', 'f2'), [b'v1', None, b'v2'], 'HMGET: nil for a missing field')
+is_(r.execute_command('SMISMEMBER', 's', 'm1', 'x', 'm2999'), [1, 0, 1], 'SMISMEMBER: 1 0 1')
+is_(r.zmscore('z', ['m1', 'x']), [1.5, None], 'ZMSCORE: a score, nil')
+is_(r.execute_command('ZMSCORE', 'nokey', 'm1'), [None], 'ZMSCORE of no key: nil')
+try:
+    r.execute_command('SSCAN', 'h', 0)
+    ok(False, 'SSCAN of a hash: WRONGTYPE')
+except redis.exceptions.ResponseError as e:
+    ok(str(e).startswith('WRONGTYPE'), 'SSCAN of a hash: WRONGTYPE')
+try:
+    r.execute_command('HSCAN', 'h', 'x')
+    ok(False, 'HSCAN bad cursor: an error')
+except redis.exceptions.ResponseError as e:
+    ok('invalid cursor' in str(e), 'HSCAN bad cursor: ERR invalid cursor')
+is_(m.stop(), 0, 'SIGTERM: the master exits 0')
 reports = [x.stderr() for x in Master.all]
 reports = [r for r in reports if re.search(r'(Address|Leak)Sanitizer|runtime error:', r)]
 if not ok(not reports, 'no sanitizer report in any of the %d masters\' logs' % len(Master.all)):

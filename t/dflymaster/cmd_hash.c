@@ -1,5 +1,6 @@
 /*
- * cmd_hash.c - hash commands: HSET, HDEL, HINCRBY, HGET, HGETALL, HLEN,
+ * cmd_hash.c - hash commands: HSET, HDEL, HINCRBY, HGET, HMGET, HGETALL,
+ * HLEN, HSCAN,
  * and field TTLs as Dragonfly has them (src/server/hset_family.cc):
  * HSETEX in both its forms, HEXPIRE, HPEXPIRETIME, HTTL, and FIELDEXPIRE
  * (generic_family.cc), which also takes a set.  Every one is journaled
@@ -17,6 +18,7 @@
 #include "keyspace.h"
 #include "client.h"
 #include "resp.h"
+#include "cmd_keys.h"
 #include "cmd_hash.h"
 
 /* common.h kMaxExpireDeadlineSec */
@@ -128,6 +130,38 @@ cmd_hget(struct client *c, size_t argc, char **argv, size_t *lens)
 	else
 		reply_bulk(c, ((struct str *)e->val)->p,
 		    ((struct str *)e->val)->len);
+}
+
+void
+cmd_hmget(struct client *c, size_t argc, char **argv, size_t *lens)
+{
+	struct obj	*o;
+	struct dent	*e;
+	size_t		 i;
+	int		 wt;
+
+	o = get_typed(c, argv[1], lens[1], OBJ_HASH, 0, &wt);
+	if (wt)
+		return;
+	reply_array(c, (long long)(argc - 2));
+	for (i = 2; i < argc; i++)
+		if (o == NULL ||
+		    (e = dict_find(o->d, argv[i], lens[i])) == NULL)
+			reply_null(c);
+		else
+			reply_bulk(c, ((struct str *)e->val)->p,
+			    ((struct str *)e->val)->len);
+}
+
+void
+cmd_hscan(struct client *c, size_t argc, char **argv, size_t *lens)
+{
+	struct obj	*o;
+	int		 wt;
+
+	o = get_typed(c, argv[1], lens[1], OBJ_HASH, 0, &wt);
+	if (!wt)
+		scan_members(c, argc, argv, lens, o ? o->d : NULL, OBJ_HASH);
 }
 
 void

@@ -1,6 +1,7 @@
 /*
  * cmd_keys.c - generic key commands: DEL, EXISTS, TYPE, EXPIRE and friends,
- * TTL, RENAME, SELECT, FLUSHDB/FLUSHALL, DBSIZE, SCAN.
+ * TTL, RENAME, SELECT, FLUSHDB/FLUSHALL, DBSIZE, SCAN, and the cursor walk
+ * of a container's members that HSCAN, SSCAN and ZSCAN share.
  */
 #include <fnmatch.h>
 #include <stdio.h>
@@ -359,4 +360,86 @@ cmd_scan(struct client *c, size_t argc, char **argv, size_t *lens)
 	for (i = 0; i < n; i++)
 		reply_bulk(c, keys[i]->key, keys[i]->klen);
 	free(keys);
+}
+
+/*
+ * HSCAN/SSCAN/ZSCAN key cursor [MATCH pattern] [COUNT n] over the members
+ * of d (NULL: no such key, an empty walk).  As SCAN: the cursor is the
+ * next bucket, buckets only grow, so a walk sees every member that
+ * existed when it began, some maybe twice; COUNT is the buckets' entries
+ * looked at, MATCH filters after.  A hash replies field and value, a
+ * zset member and score, a set the member alone.
+ */
+void
+scan_members(struct client *c, size_t argc, char **argv, size_t *lens,
+    struct dict *d, enum otype t)
+{
+	long long	 cur, count = 10;
+	char		 pat[512], num[32];
+	const char	*match = NULL;
+	size_t		 i, bucket, found = 0, n = 0, cap = 64;
+	struct dent	**m, *e;
+
+	if (parse_ll(argv[2], lens[2], &cur) == -1 || cur < 0) {
+		reply_error(c, "ERR invalid cursor");
+		return;
+	}
+	if ((argc - 3) % 2 != 0) {
+		reply_syntax(c);
+		return;
+	}
+	for (i = 3; i + 1 < argc; i += 2) {
+		if (arg_is(argv[i], lens[i], "match")) {
+			if (lens[i + 1] >= sizeof(pat)) {
+				reply_syntax(c);
+				return;
+			}
+			memcpy(pat, argv[i + 1], lens[i + 1]);
+			pat[lens[i + 1]] = '\0';
+			match = pat;
+		} else if (arg_is(argv[i], lens[i], "count")) {
+			if (parse_ll(argv[i + 1], lens[i + 1], &count) == -1 ||
+			    count < 1) {
+				reply_notint(c);
+				return;
+			}
+		} else {
+			reply_syntax(c);
+			return;
+		}
+	}
+	if ((m = calloc(cap, sizeof(*m))) == NULL)
+		fatal("calloc");
+	bucket = (size_t)cur;
+	for (; d != NULL && bucket <= d->mask && (long long)found < count;
+	    bucket++)
+		for (e = d->b[bucket]; e != NULL; e = e->next) {
+			found++;
+			if (match && fnmatch(match, e->key, 0) != 0)
+				continue;
+			if (n == cap) {
+				cap *= 2;
+				if ((m = reallocarray(m, cap, sizeof(*m))) ==
+				    NULL)
+					fatal("reallocarray");
+			}
+			m[n++] = e;
+		}
+	reply_array(c, 2);
+	if (d == NULL || bucket > d->mask)
+		reply_cstr(c, "0");
+	else {
+		snprintf(num, sizeof(num), "%zu", bucket);
+		reply_cstr(c, num);
+	}
+	reply_array(c, (long long)(t == OBJ_SET ? n : 2 * n));
+	for (i = 0; i < n; i++) {
+		reply_bulk(c, m[i]->key, m[i]->klen);
+		if (t == OBJ_HASH)
+			reply_bulk(c, ((struct str *)m[i]->val)->p,
+			    ((struct str *)m[i]->val)->len);
+		else if (t == OBJ_ZSET)
+			reply_double(c, m[i]->score);
+	}
+	free(m);
 }

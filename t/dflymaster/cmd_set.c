@@ -1,6 +1,6 @@
 /*
  * cmd_set.c - set commands: SADD, SADDEX, SREM, SPOP (journaled as SREM of
- * the popped members, journal.md 7), SMEMBERS, SCARD.
+ * the popped members, journal.md 7), SMEMBERS, SCARD, SMISMEMBER, SSCAN.
  */
 #include <stdlib.h>
 
@@ -9,6 +9,7 @@
 #include "keyspace.h"
 #include "client.h"
 #include "resp.h"
+#include "cmd_keys.h"
 #include "cmd_set.h"
 
 void
@@ -171,4 +172,31 @@ cmd_scard(struct client *c, size_t argc, char **argv, size_t *lens)
 	o = get_typed(c, argv[1], lens[1], OBJ_SET, 0, &wt);
 	if (!wt)
 		reply_int(c, o ? (long long)o->d->count : 0);
+}
+
+void
+cmd_smismember(struct client *c, size_t argc, char **argv, size_t *lens)
+{
+	struct obj	*o;
+	size_t		 i;
+	int		 wt;
+
+	o = get_typed(c, argv[1], lens[1], OBJ_SET, 0, &wt);
+	if (wt)
+		return;
+	reply_array(c, (long long)(argc - 2));
+	for (i = 2; i < argc; i++)
+		reply_int(c, o != NULL &&
+		    dict_find(o->d, argv[i], lens[i]) != NULL);
+}
+
+void
+cmd_sscan(struct client *c, size_t argc, char **argv, size_t *lens)
+{
+	struct obj	*o;
+	int		 wt;
+
+	o = get_typed(c, argv[1], lens[1], OBJ_SET, 0, &wt);
+	if (!wt)
+		scan_members(c, argc, argv, lens, o ? o->d : NULL, OBJ_SET);
 }

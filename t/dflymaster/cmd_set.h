@@ -7,5 +7,6 @@
 #include "command.h"
 
 cmd_fn	cmd_saddex, cmd_sadd, cmd_srem, cmd_spop, cmd_smembers, cmd_scard;
+cmd_fn	cmd_smismember, cmd_sscan;
 
 #endif

@@ -1,5 +1,6 @@
 /*
- * cmd_zset.c - sorted set commands: ZADD, ZINCRBY, ZREM, ZRANGE, ZSCORE, ZCARD.
+ * cmd_zset.c - sorted set commands: ZADD, ZINCRBY, ZREM, ZRANGE, ZSCORE, ZCARD,
+ * ZMSCORE, ZSCAN.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include "text.h"
 #include "resp.h"
 #include "cmd_list.h"
+#include "cmd_keys.h"
 #include "cmd_zset.h"
 
 void
@@ -183,4 +185,35 @@ cmd_zcard(struct client *c, size_t argc, char **argv, size_t *lens)
 	o = get_typed(c, argv[1], lens[1], OBJ_ZSET, 0, &wt);
 	if (!wt)
 		reply_int(c, o ? (long long)o->d->count : 0);
+}
+
+void
+cmd_zmscore(struct client *c, size_t argc, char **argv, size_t *lens)
+{
+	struct obj	*o;
+	struct dent	*e;
+	size_t		 i;
+	int		 wt;
+
+	o = get_typed(c, argv[1], lens[1], OBJ_ZSET, 0, &wt);
+	if (wt)
+		return;
+	reply_array(c, (long long)(argc - 2));
+	for (i = 2; i < argc; i++)
+		if (o == NULL ||
+		    (e = dict_find(o->d, argv[i], lens[i])) == NULL)
+			reply_null(c);
+		else
+			reply_double(c, e->score);
+}
+
+void
+cmd_zscan(struct client *c, size_t argc, char **argv, size_t *lens)
+{
+	struct obj	*o;
+	int		 wt;
+
+	o = get_typed(c, argv[1], lens[1], OBJ_ZSET, 0, &wt);
+	if (!wt)
+		scan_members(c, argc, argv, lens, o ? o->d : NULL, OBJ_ZSET);
 }
