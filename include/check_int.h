@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "config.h"
+#include "filter.h"
 #include "url.h"
 
 enum kind { K_MISSING, K_EXTRA, K_DIFFERENT, K_UNSUPPORTED, K_NKINDS };
@@ -37,6 +38,7 @@ struct tcount {
 struct check {
 	struct config	 cfg;
 	struct target_opts topts, sopts;
+	struct filter	*filter;	/* NULL: every key */
 	struct side	 src, dst;
 	int		 json;
 	int		 show;

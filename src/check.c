@@ -31,6 +31,8 @@
 #include "clock.h"
 #include "cmd.h"
 #include "config.h"
+#include "resync.h"
+#include "tls.h"
 #include "tmpkeys.h"
 #include "version.h"
 
@@ -102,8 +104,8 @@ sampled(const struct check *ck, const char *key, size_t klen)
 static int
 wanted(const struct check *ck, int sdb, const char *key, size_t klen)
 {
-	(void)sdb;
-	return sampled(ck, key, klen);
+	return filter_key(ck->filter, sdb, key, klen) &&
+	    sampled(ck, key, klen);
 }
 
 /*
@@ -1008,9 +1010,21 @@ configure(struct check *ck, int argc, char **argv)
 		fprintf(stderr, "df2redis check: %s\n", e.msg);
 		return 2;
 	}
-	if (ck->cfg.target_password[0] != '\0')
-		strlcpy(ck->topts.password, ck->cfg.target_password,
-		    sizeof(ck->topts.password));
+	/* the target's TLS settings and password, as replicate takes them */
+	if (resync_target_opts(&ck->cfg, &ck->topts, &e) == -1 ||
+	    (ck->cfg.source_tls.enabled &&
+	    tls_load(&ck->cfg.source_tls, "source", &e) == -1) ||
+	    (ck->topts.tls.enabled &&
+	    tls_load(&ck->topts.tls, "target", &e) == -1)) {
+		fprintf(stderr, "df2redis check: %s\n", e.msg);
+		return 2;
+	}
+	if (filter_spec_active(&ck->cfg.filter) &&
+	    (ck->filter = filter_new(&ck->cfg.filter, &e)) == NULL) {
+		fprintf(stderr, "df2redis check: %s\n", e.msg);
+		return 2;
+	}
+	ck->sopts.tls = ck->cfg.source_tls;
 	strlcpy(ck->sopts.host, ck->cfg.source_host, sizeof(ck->sopts.host));
 	ck->sopts.port = ck->cfg.source_port;
 	strlcpy(ck->sopts.user, ck->cfg.source_user, sizeof(ck->sopts.user));
@@ -1079,6 +1093,7 @@ cmd_check(int argc, char **argv)
 		free(ck->shown[i].key);
 	free(ck->sus);
 	free(ck->shown);
+	filter_free(ck->filter);
 	explicit_bzero(ck, sizeof(*ck));
 	free(ck);
 	return rc;

@@ -22,8 +22,8 @@ side_dial(struct side *s, struct net_conn *c, const char *host, int port,
 	char			 addr[NET_NAMELEN - 8];
 
 	if (s->is_source) {
-		if (dfly_connect(c, host, port, o->user, o->password,
-		    s->timeout_ms, e) == -1)
+		if (net_connect_tls(c, "", host, port, s->timeout_ms,
+		    o->user, o->password, &o->tls, e) == -1)
 			return err_prefix(e, "source");
 		/* dfly.c names it by the address alone, as the daemon's log */
 		net_format_addr(addr, sizeof(addr), host, port);

@@ -17,7 +17,7 @@ from repltest import *  # noqa: E402,F401
 if not HAVE_MASTER:
     skip_all('t/dflymaster/dflymaster not built')
 
-plan(51)
+plan(56)
 
 BIGN = 12000
 
@@ -210,6 +210,27 @@ ok(rc == 1 and d.get((1, 'db1:s'), {}).get('kind') == 'missing' and
    any(x['kind'] == 'extra' and x['target_db'] == 2 and x['key'] == 'db1:s' for x in out['diffs']),
    'without the map: db 1\'s keys missing from target db 1, extra in target db 2')
 t5.stop()
+
+# ------------------------------------------------------------ filters
+t7 = RedisServer()
+r = migrate(m, t7.url, ['--key-prefix', 'big:'])
+ran_ok(r, 'migrate with --key-prefix big:')
+t7.client().set('other:key', 'not the master\'s')
+nbig = sum(1 for k in m.client().scan_iter(match='big:*', count=1000))
+rc, out, _ = check(m, t7.url, '--key-prefix', 'big:')
+ok(rc == 0 and out['keys'] == nbig and out['target_keys'] == nbig,
+   '--key-prefix big:: the %d keys copied checked, equal; the rest of both sides left alone' % nbig) or \
+    diag(str(out)[:500])
+rc, out, _ = check(m, t7.url, '--key-prefix', 'big:', '--key-exclude-regex', 'big:(list|set)$')
+ok(rc == 0 and out['keys'] == nbig - 2, 'an exclude regex narrows what is checked')
+rc, out, _ = check(m, t7.url, '--unsupported', 'skip', '--show', '10000')
+d = out['diffs'] if out else []
+ok(rc == 1 and any(x['kind'] == 'missing' and x['key'] == 'pop:1' for x in d) and
+   any(x['kind'] == 'extra' and x['key'] == 'other:key' for x in d),
+   'without the filter: the keys it left out are missing, the target\'s own extra')
+rc, out, err = check(m, t7.url, '--key-regex', '(')
+ok(rc == 2 and 'regex' in err, 'a bad --key-regex: exit 2, naming it (%s)' % err.strip()[:100])
+t7.stop()
 
 # ------------------------------------------------------------ cluster
 cl = RedisCluster()

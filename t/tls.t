@@ -166,6 +166,11 @@ for i in range(100):
     c.set('after:%d' % i, i)
 same(m, tgt, 'after the resume over TLS: the target equals the master, INCR exactly once')
 ok(replicate_stop(p) == 0, 'SIGTERM: exit 0')
+r = df2redis('check', ['--source', Source(m).addr, '--target', tgt.url(), '--json'] + SRC_TLS + TGT_TLS)
+ok(r.returncode == 0 and '"keys":' in r.stdout,
+   'df2redis check over TLS on both sides: equal, exit 0') or diag(r.stdout[-500:] + r.stderr[-800:])
+r = df2redis('check', ['--source', Source(m).addr, '--target', tgt.url()] + TGT_TLS)
+expect_fail(r, r'source .*TLS', 'df2redis check: plain to the TLS master is an error naming the source', rc=2)
 
 # ---------------------------------------------------------------- import
 
