@@ -208,7 +208,7 @@ ok(stable(p, timeout=90) is not None, 're-created keys: resync in stable sync')
 time.sleep(0.5)
 load.stop()
 log = proc_log(p)[before:]
-during = sum(int(x) for x in re.findall(r'skipped\), (\d+) journal commands', log))
+during = sum(int(x) for x in re.findall(r'filtered\), (\d+) journal commands', log))
 diag('%d writes; %d journal commands came inside the snapshots' % (load.n, during))
 ok(during > 0, 'writes in place came inside the snapshot (%d journal commands)' % during)
 equal('re-created keys: the target equals the master, no old element or count left',
