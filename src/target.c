@@ -3,7 +3,8 @@
  * the masters of a Redis Cluster (see target.h): routing by slot, the
  * redirections and retries, and what is resent where.  One node's
  * connection and its buffer of unacknowledged commands are node.c's; the
- * slot map is cluster.c's.
+ * slot map is cluster.c's; waiting for the replicas (target_durable()) is
+ * durable.c's.  What they share is in target_int.h.
  *
  * A command redirected elsewhere (MOVED, ASK) or retried (TRYAGAIN,
  * CLUSTERDOWN, LOADING) goes to the tail of its new node together with
@@ -33,6 +34,7 @@
 #include "net.h"
 #include "node.h"
 #include "target.h"
+#include "target_int.h"
 
 #define WRITE_BATCH		(64 * 1024)	/* write once this much is queued */
 #define READ_CHUNK		(256 * 1024)
@@ -42,50 +44,12 @@
 #define RECONNECT_MAX_MS	2000
 #define REFRESH_MIN_MS		100	/* between two CLUSTER SLOTS */
 #define MAX_REDIRECTS		16
-#define MAX_MODULES		64
-#define DURABLE_WAIT_MS		1000	/* one WAIT's timeout */
-#define DURABLE_LOG_MS		5000	/* between two "replicas behind" */
-
-/* Tags of target_durable()'s commands. */
-#define DURABLE_TOUCH		1
-#define DURABLE_WAIT		2
-
-/*
- * A write of our own that leaves nothing: WAIT counts from the offset of
- * the connection's last write, and a new connection has none, so after a
- * reconnect this makes it count from everything the master ran so far.
- */
-static const char lua_touch[] =
-    "redis.call('SET',KEYS[1],'1') return redis.call('DEL',KEYS[1])";
 
 /* One target_send_all(): its callback runs once, when every master answered. */
 struct tgroup {
 	LIST_ENTRY(tgroup)	 entry;
 	size_t			 remaining;
 	int			 delivered;
-};
-
-struct target {
-	struct target_opts	 opts;
-	int			 cluster;
-	int			 version;
-	char			*modules[MAX_MODULES];
-	size_t			 nmodules;
-	target_reply_fn		 cb;
-	void			*cbarg;
-	struct nodes		 nodes;
-	LIST_HEAD(, tgroup)	 groups;
-	size_t			 nnodes;
-	struct cluster_map	 map;
-	struct pollfd		*pfd;
-	struct node		**pnode;
-	size_t			 pfdsz;
-	char			*rbuf;
-	uint64_t		 last_refresh;
-	int			 failed;
-	int			 in_cb;
-	struct target_stats	 stats;
-	struct error		 err;
 };
 
 void
@@ -112,8 +76,8 @@ target_error_kind(const struct target *t)
 }
 
 /* The first failure sticks: later ones are its consequences. */
-static int
-fail(struct target *t, enum err_kind kind, const char *fmt, ...)
+int
+tfail(struct target *t, enum err_kind kind, const char *fmt, ...)
 {
 	va_list	ap;
 
@@ -202,10 +166,10 @@ node_get(void *arg, const char *host, int port)
 }
 
 /* nd's last error (a command it could not queue or read) fails the target. */
-static int
-fail_node(struct target *t, const struct node *nd)
+int
+tfail_node(struct target *t, const struct node *nd)
 {
-	return fail(t, nd->err.kind, "%s", nd->err.msg);
+	return tfail(t, nd->err.kind, "%s", nd->err.msg);
 }
 
 static int
@@ -267,7 +231,7 @@ requeue(struct target *t, struct node *src, size_t n, struct node *dst,
 				continue;
 		}
 		if (node_copy(src, i, dst, asking, fresh) == -1)
-			return fail_node(t, dst);
+			return tfail_node(t, dst);
 		if (i == 0 && probe && dst->probe_end == 0) {
 			e = NODE_CMD(dst, dst->n - 1);
 			e->flags |= CMD_PROBE;
@@ -289,8 +253,8 @@ requeue(struct target *t, struct node *src, size_t n, struct node *dst,
  * after that too.  Called where no reply is being handled, so no node's
  * head is half-processed.
  */
-static int
-remap(struct target *t)
+int
+target_remap(struct target *t)
 {
 	struct node	*nd, *dst;
 	struct node_cmd	*c;
@@ -306,7 +270,7 @@ remap(struct target *t)
 			if (dst == NULL || dst == nd)
 				continue;
 			if (node_copy(nd, i, dst, 0, 0) == -1)
-				return fail_node(t, dst);
+				return tfail_node(t, dst);
 			node_tomb(nd, i);
 		}
 	}
@@ -328,8 +292,8 @@ load_slots(struct target *t, const char *host, int port, struct error *e)
 }
 
 /* CLUSTER SLOTS from prefer, or any known node, or the seed. */
-static int
-cluster_refresh(struct target *t, struct node *prefer, int force)
+int
+target_refresh(struct target *t, struct node *prefer, int force)
 {
 	struct node	*nd;
 	struct error	 e;
@@ -407,15 +371,15 @@ redirect(struct target *t, struct node *nd, const redisReply *r)
 	if (kind == REDIRECT_NONE)
 		return 0;
 	if (++c->redirects > MAX_REDIRECTS)
-		return fail(t, ERR_TARGET, "target %s: key \"%s\": more than %d "
+		return tfail(t, ERR_TARGET, "target %s: key \"%s\": more than %d "
 		    "redirections, last: %s", nd->name, key_repr(node_cmd_key(nd, c),
 		    c->keylen, key, sizeof(key)), MAX_REDIRECTS, r->str);
 	if ((dst = node_get(t, host, port)) == NULL)
-		return fail(t, ERR_SYS, "target: out of memory");
+		return tfail(t, ERR_SYS, "target: out of memory");
 	if (kind == REDIRECT_MOVED) {
 		t->stats.moved++;
 		nd->moved++;
-		cluster_refresh(t, dst, 0);
+		target_refresh(t, dst, 0);
 		cluster_map_set(&t->map, slot, dst);
 		if (requeue(t, nd, nd->n, dst, 0, MATCH_SLOT, 0, 0) == -1)
 			return -1;
@@ -442,7 +406,7 @@ select_again(struct target *t, struct node *nd)
 	argvlen[0] = 6;
 	argvlen[1] = strlen(num);
 	if ((c = node_append(nd, 2, argv, argvlen, -1)) == NULL)
-		return fail_node(t, nd);
+		return tfail_node(t, nd);
 	c->flags = CMD_KEYLESS | CMD_SELECT | CMD_INTERNAL;
 	c->selectdb = nd->db;
 	return 0;
@@ -469,7 +433,7 @@ retry(struct target *t, struct node *nd, const redisReply *r)
 	if (c->retry_since == 0)
 		c->retry_since = now;
 	else if (now - c->retry_since > (uint64_t)t->opts.retry_ms)
-		return fail(t, ERR_TARGET, "target %s: key \"%s\": still \"%s\" after %d ms",
+		return tfail(t, ERR_TARGET, "target %s: key \"%s\": still \"%s\" after %d ms",
 		    nd->name, key_repr(node_cmd_key(nd, c), c->keylen, key,
 		    sizeof(key)), r->str, t->opts.retry_ms);
 	if (c->tries < UINT8_MAX)
@@ -488,7 +452,7 @@ retry(struct target *t, struct node *nd, const redisReply *r)
 	asking = (c->flags & CMD_ASKING) != 0;
 	if (t->cluster && !(c->flags & CMD_KEYLESS) && !asking) {
 		if (strncmp(r->str, "CLUSTERDOWN", 11) == 0)
-			cluster_refresh(t, NULL, 0);
+			target_refresh(t, NULL, 0);
 		if (t->map.slots[c->slot] != NULL)
 			dst = t->map.slots[c->slot];
 	}
@@ -513,7 +477,7 @@ deliver(struct target *t, struct node *nd, uint64_t tag, const redisReply *r)
 
 	if (t->cb == NULL) {
 		if (r->type == REDIS_REPLY_ERROR)
-			return fail(t, ERR_TARGET, "target %s: %s", nd->name, r->str);
+			return tfail(t, ERR_TARGET, "target %s: %s", nd->name, r->str);
 		return 0;
 	}
 	t->in_cb = 1;
@@ -529,25 +493,6 @@ deliver(struct target *t, struct node *nd, uint64_t tag, const redisReply *r)
 	return 0;
 }
 
-/* What target_durable() asked nd: a WAIT's count, or why not. */
-static int
-durable_reply(struct node *nd, const redisReply *r)
-{
-	const struct node_cmd	*c = NODE_CMD(nd, 0);
-	const char		*what = c->tag == DURABLE_WAIT ? "WAIT" : "EVAL";
-
-	if (r->type == REDIS_REPLY_ERROR)
-		snprintf(nd->wait_err, sizeof(nd->wait_err), "%s: %s", what,
-		    r->str);
-	else if (c->tag == DURABLE_WAIT && r->type == REDIS_REPLY_INTEGER)
-		nd->wait_acked = r->integer;
-	else if (c->tag == DURABLE_WAIT)
-		snprintf(nd->wait_err, sizeof(nd->wait_err), "WAIT: reply "
-		    "of type %d", r->type);
-	node_done(nd);
-	return 0;
-}
-
 static int
 handle_reply(void *arg, struct node *nd, const redisReply *r)
 {
@@ -559,7 +504,7 @@ handle_reply(void *arg, struct node *nd, const redisReply *r)
 	char		 key[300];
 
 	if (nd->n == 0 || NODE_CMD(nd, 0)->off >= nd->wpos)
-		return fail(t, ERR_PROTO, "target %s: a reply that matches no command "
+		return tfail(t, ERR_PROTO, "target %s: a reply that matches no command "
 		    "sent", nd->name);
 	c = NODE_CMD(nd, 0);
 	if ((c->flags & (CMD_ASKING | CMD_ASKED)) == CMD_ASKING) {
@@ -574,7 +519,7 @@ handle_reply(void *arg, struct node *nd, const redisReply *r)
 		nd->db = c->selectdb;
 	if (c->flags & CMD_TOMB) {
 		if ((c->flags & CMD_NORESEND) && r->type != REDIS_REPLY_ERROR)
-			return fail(t, ERR_TARGET, "target %s: key \"%s\": a command that is "
+			return tfail(t, ERR_TARGET, "target %s: key \"%s\": a command that is "
 			    "not safe to run twice ran here after it was "
 			    "redirected, and its copy would run it again",
 			    nd->name, key_repr(node_cmd_key(nd, c), c->keylen, key,
@@ -592,14 +537,14 @@ handle_reply(void *arg, struct node *nd, const redisReply *r)
 			return -1;
 		if (rc == 1) {
 			node_done(nd);
-			return t->map.changed ? remap(t) : 0;
+			return t->map.changed ? target_remap(t) : 0;
 		}
 	}
 	tag = c->tag;
 	if (c->flags & CMD_INTERNAL) {
 		node_done(nd);
 		if (r->type == REDIS_REPLY_ERROR)
-			return fail(t, ERR_TARGET, "target %s: SELECT: %s", nd->name,
+			return tfail(t, ERR_TARGET, "target %s: SELECT: %s", nd->name,
 			    r->str);
 		return 0;
 	}
@@ -632,7 +577,7 @@ lost(void *arg, struct node *nd, const char *why)
 	uint64_t	 now = node_now();
 
 	if (unsafe > 0)
-		fail(t, ERR_IO, "target: connection to %s lost (%s) with %zu "
+		tfail(t, ERR_IO, "target: connection to %s lost (%s) with %zu "
 		    "unacknowledged commands that are not safe to resend",
 		    nd->name, why, unsafe);
 	else
@@ -640,27 +585,11 @@ lost(void *arg, struct node *nd, const char *why)
 		    "resend", nd->name, why, nd->live);
 	if (nd->down_since != 0 &&
 	    now - nd->down_since >= (uint64_t)t->opts.retry_ms)
-		fail(t, ERR_IO, "target %s: %s; gave up after %d ms with %zu commands "
+		tfail(t, ERR_IO, "target %s: %s; gave up after %d ms with %zu commands "
 		    "unacknowledged", nd->name, why, t->opts.retry_ms,
 		    nd->live);
 	node_reset(nd, why, now);
 	return t->failed ? -1 : 0;
-}
-
-/*
- * nd was lost with writes its replicas had not all acknowledged, and its
- * slots are served by another master now: a replica promoted in its
- * place, which may lack some of them.  Nothing the channel still holds
- * can bring them back; the caller resumes from its last checkpoint,
- * which target_durable() kept behind what the replicas hold.
- */
-static int
-failover(struct target *t, struct node *nd)
-{
-	return fail(t, ERR_IO, "target %s: lost, and its slots are served by "
-	    "another master now (a failover): writes it acknowledged after "
-	    "the last checkpoint may be missing there; resuming from the "
-	    "checkpoint", nd->name);
 }
 
 /*
@@ -684,7 +613,7 @@ node_migrate(struct target *t, struct node *nd)
 		if (dst == NULL || dst == nd)
 			return 0;
 		if (node_copy(nd, 0, dst, 0, 0) == -1)
-			return fail_node(t, dst);
+			return tfail_node(t, dst);
 		node_done(nd);
 	}
 	return 0;
@@ -706,12 +635,13 @@ node_reconnect(struct target *t, struct node *nd, uint64_t now)
 		return 0;
 	}
 	if (!err_retryable(nd->err.kind))
-		return fail(t, nd->err.kind, "%s", nd->err.msg);
+		return tfail(t, nd->err.kind, "%s", nd->err.msg);
 	if (nd->down_since == 0)
 		nd->down_since = now;
-	if (t->cluster && cluster_refresh(t, NULL, 1) == 0 &&
-	    ((t->map.changed && remap(t) == -1) ||
-	    (nd->nslots == 0 && nd->lost_dirty && failover(t, nd) == -1) ||
+	if (t->cluster && target_refresh(t, NULL, 1) == 0 &&
+	    ((t->map.changed && target_remap(t) == -1) ||
+	    (nd->nslots == 0 && nd->lost_dirty &&
+	    durable_failover(t, nd) == -1) ||
 	    (nd->nslots == 0 && node_migrate(t, nd) == -1)))
 		return -1;
 	if (nd->n == 0) {
@@ -719,7 +649,7 @@ node_reconnect(struct target *t, struct node *nd, uint64_t now)
 		return 0;
 	}
 	if (now - nd->down_since >= (uint64_t)t->opts.retry_ms)
-		return fail(t, ERR_IO, "%s; gave up after %d ms with %zu "
+		return tfail(t, ERR_IO, "%s; gave up after %d ms with %zu "
 		    "commands unacknowledged", nd->err.msg, t->opts.retry_ms, nd->live);
 	wait = RECONNECT_FIRST_MS << (nd->attempts < 6 ? nd->attempts : 6);
 	if (wait > RECONNECT_MAX_MS)
@@ -745,7 +675,7 @@ pump(struct target *t, int maxwait)
 
 	if (t->failed)
 		return -1;
-	if (t->map.changed && remap(t) == -1)
+	if (t->map.changed && target_remap(t) == -1)
 		return -1;
 	if (t->pfdsz < t->nnodes) {
 		free(t->pfd);
@@ -754,7 +684,7 @@ pump(struct target *t, int maxwait)
 		t->pnode = calloc(t->nnodes, sizeof(*t->pnode));
 		if (t->pfd == NULL || t->pnode == NULL) {
 			t->pfdsz = 0;
-			return fail(t, ERR_SYS, "target: out of memory");
+			return tfail(t, ERR_SYS, "target: out of memory");
 		}
 		t->pfdsz = t->nnodes;
 	}
@@ -795,7 +725,7 @@ pump(struct target *t, int maxwait)
 		timeout = maxwait;
 	rc = poll(t->pfd, np, timeout);
 	if (rc == -1 && errno != EINTR)
-		return fail(t, ERR_SYS, "target: poll: %s", strerror(errno));
+		return tfail(t, ERR_SYS, "target: poll: %s", strerror(errno));
 	if (rc == -1)
 		return 0;
 	/*
@@ -807,7 +737,7 @@ pump(struct target *t, int maxwait)
 		nd = t->pnode[i];
 		if (net_ready(&nd->conn, POLLIN, t->pfd[i].revents) &&
 		    node_read(nd, t->rbuf, READ_CHUNK) == -1)
-			return fail_node(t, nd);
+			return tfail_node(t, nd);
 		if (nd->conn.fd == -1 || nd->conn.fd != t->pfd[i].fd)
 			continue;
 		if ((t->pfd[i].events & POLLOUT || nd->conn.wwant != 0) &&
@@ -1066,7 +996,7 @@ enqueue(struct target *t, struct node *nd, int argc, const char **argv,
 	struct node_cmd	*c;
 
 	if ((c = node_append(nd, argc, argv, argvlen, keyidx)) == NULL)
-		return fail_node(t, nd);
+		return tfail_node(t, nd);
 	c->tag = tag;
 	c->group = group;
 	c->slot = (uint16_t)slot;
@@ -1098,7 +1028,7 @@ target_send_flags(struct target *t, int argc, const char **argv,
 	if (t->failed)
 		return -1;
 	if (argc < 1 || keyidx >= argc || keyidx < -1)
-		return fail(t, ERR_TARGET, "target: bad command (argc %d, key index %d)",
+		return tfail(t, ERR_TARGET, "target: bad command (argc %d, key index %d)",
 		    argc, keyidx);
 	if (keyidx >= 0)
 		slot = cluster_keyslot(argv[keyidx], argvlen[keyidx]);
@@ -1108,11 +1038,11 @@ target_send_flags(struct target *t, int argc, const char **argv,
 	 */
 	for (;;) {
 		if ((nd = route(t, slot, keyidx < 0)) == NULL) {
-			cluster_refresh(t, NULL, 1);
-			if (t->map.changed && remap(t) == -1)
+			target_refresh(t, NULL, 1);
+			if (t->map.changed && target_remap(t) == -1)
 				return -1;
 			if ((nd = route(t, slot, keyidx < 0)) == NULL)
-				return fail(t, ERR_TARGET, "target %s:%d: no master serves "
+				return tfail(t, ERR_TARGET, "target %s:%d: no master serves "
 				    "slot %u", t->opts.host, t->opts.port, slot);
 		}
 		/* a reply handler may queue more, but not wait */
@@ -1136,15 +1066,15 @@ target_send_all(struct target *t, int argc, const char **argv,
 	if (t->failed)
 		return -1;
 	if (argc < 1)
-		return fail(t, ERR_TARGET, "target: empty command");
+		return tfail(t, ERR_TARGET, "target: empty command");
 	TAILQ_FOREACH(nd, &t->nodes, entry)
 		if (!t->cluster || nd->nslots > 0)
 			n++;
 	if (n == 0)
-		return fail(t, ERR_TARGET, "target %s:%d: no master to send to",
-		    t->opts.host, t->opts.port);
+		return tfail(t, ERR_TARGET, "target %s:%d: no master to send "
+		    "to", t->opts.host, t->opts.port);
 	if ((g = calloc(1, sizeof(*g))) == NULL)
-		return fail(t, ERR_SYS, "target: out of memory");
+		return tfail(t, ERR_SYS, "target: out of memory");
 	g->remaining = n;
 	LIST_INSERT_HEAD(&t->groups, g, entry);
 	TAILQ_FOREACH(nd, &t->nodes, entry) {
@@ -1167,161 +1097,6 @@ target_flush(struct target *t)
 		if (pump(t, 1000) == -1)
 			return -1;
 	return t->failed ? -1 : 0;
-}
-
-/* A slot nd serves, for a key of ours there; -1 when it serves none. */
-static int
-served_slot(const struct target *t, const struct node *nd)
-{
-	unsigned int	s;
-
-	for (s = 0; s < CLUSTER_NSLOTS; s++)
-		if (t->map.slots[s] == nd)
-			return (int)s;
-	return -1;
-}
-
-static int
-queue_internal(struct target *t, struct node *nd, int argc,
-    const char **argv, uint64_t tag)
-{
-	struct node_cmd	*c;
-	size_t		 argvlen[8];
-	int		 i;
-
-	for (i = 0; i < argc; i++)
-		argvlen[i] = strlen(argv[i]);
-	if ((c = node_append(nd, argc, argv, argvlen, -1)) == NULL)
-		return fail_node(t, nd);
-	c->flags = CMD_KEYLESS | CMD_INTERNAL | CMD_DURABLE;
-	c->tag = tag;
-	return 0;
-}
-
-/* WAIT on nd for its replicas, after a write of ours if it reconnected. */
-static int
-ask_replicas(struct target *t, struct node *nd)
-{
-	const char	*touch[] = { "EVAL", lua_touch, "1", NULL };
-	const char	*wait[] = { "WAIT", NULL, NULL };
-	char		 key[64], need[16], ms[16];
-	int		 slot, tmo = DURABLE_WAIT_MS;
-
-	if (nd->lost_dirty) {
-		if ((slot = served_slot(t, nd)) == -1)
-			return 0;
-		snprintf(key, sizeof(key), "{%s}df2redis:durable",
-		    cluster_slottag((unsigned int)slot));
-		touch[3] = key;
-		if (queue_internal(t, nd, 4, touch, DURABLE_TOUCH) == -1)
-			return -1;
-	}
-	/* a WAIT blocks the connection: never as long as a reply timeout */
-	if (t->opts.reply_timeout_ms > 0 && t->opts.reply_timeout_ms / 2 < tmo)
-		tmo = t->opts.reply_timeout_ms / 2;
-	snprintf(need, sizeof(need), "%d", nd->nreplicas);
-	snprintf(ms, sizeof(ms), "%d", tmo > 0 ? tmo : 1);
-	wait[1] = need;
-	wait[2] = ms;
-	if (queue_internal(t, nd, 3, wait, DURABLE_WAIT) == -1)
-		return -1;
-	nd->wait_asked = 1;
-	nd->wait_need = nd->nreplicas;
-	nd->wait_acked = -1;
-	nd->wait_err[0] = '\0';
-	return 0;
-}
-
-/*
- * One round: WAIT on every master written since its replicas last
- * acknowledged.  1 when every one is covered, 0 when one is short (its
- * name and why in why), -1 on failure.
- */
-static int
-durable_round(struct target *t, char *why, size_t whysz)
-{
-	struct node	*nd;
-	size_t		 asked = 0;
-	int		 rc = 1;
-
-	TAILQ_FOREACH(nd, &t->nodes, entry) {
-		if (!nd->dirty)
-			continue;
-		if (nd->nslots == 0) {
-			if (nd->lost_dirty)
-				return failover(t, nd);
-			/*
-			 * Its slots left while it answered: keys migrated
-			 * with their values, or a manual failover, which
-			 * waits for the replica to catch up.
-			 */
-			nd->dirty = 0;
-			continue;
-		}
-		if (nd->nreplicas == 0) {
-			/* nothing to fail over to */
-			nd->dirty = nd->lost_dirty = 0;
-			continue;
-		}
-		if (ask_replicas(t, nd) == -1)
-			return -1;
-		asked++;
-	}
-	if (asked == 0)
-		return 1;
-	if (target_flush(t) == -1)
-		return -1;
-	TAILQ_FOREACH(nd, &t->nodes, entry) {
-		if (!nd->wait_asked)
-			continue;
-		nd->wait_asked = 0;
-		if (nd->wait_err[0] == '\0' && nd->wait_acked >= nd->wait_need) {
-			nd->dirty = nd->lost_dirty = 0;
-			continue;
-		}
-		if (rc == 0)
-			continue;
-		rc = 0;
-		if (nd->wait_err[0] != '\0')
-			snprintf(why, whysz, "target %s: %s", nd->name,
-			    nd->wait_err);
-		else
-			snprintf(why, whysz, "target %s: %lld of %d replicas "
-			    "acknowledged the writes", nd->name,
-			    nd->wait_acked < 0 ? 0 : nd->wait_acked,
-			    nd->wait_need);
-	}
-	return rc;
-}
-
-int
-target_durable(struct target *t)
-{
-	uint64_t	 start = node_now(), now, last_log = 0;
-	char		 why[512];
-	int		 rc;
-
-	if (target_flush(t) == -1)
-		return -1;
-	if (!t->cluster)
-		return 0;
-	for (;;) {
-		if ((rc = durable_round(t, why, sizeof(why))) != 0)
-			return rc == 1 ? 0 : -1;
-		now = node_now();
-		if (now - start >= (uint64_t)t->opts.retry_ms)
-			return fail(t, ERR_TARGET, "%s (WAIT), still after %d ms: "
-			    "no checkpoint covers writes a failover could lose",
-			    why, t->opts.retry_ms);
-		if (now - last_log >= DURABLE_LOG_MS) {
-			last_log = now;
-			log_warnx("%s (WAIT); the checkpoint waits", why);
-		}
-		/* replicas marked failed drop out, a promoted one shows */
-		cluster_refresh(t, NULL, 1);
-		if (t->map.changed && remap(t) == -1)
-			return -1;
-	}
 }
 
 int
