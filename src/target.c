@@ -635,7 +635,7 @@ node_reconnect(struct target *t, struct node *nd, uint64_t now)
 		return 0;
 	}
 	if (!err_retryable(nd->err.kind))
-		return tfail(t, nd->err.kind, "%s", nd->err.msg);
+		return tfail_node(t, nd);
 	if (nd->down_since == 0)
 		nd->down_since = now;
 	if (t->cluster && target_refresh(t, NULL, 1) == 0 &&
