@@ -136,7 +136,9 @@ else:
     p = spawn(['strace', '-f', '-qq', '-o', trace, binary, 'replicate', '-d', '--source', m.addr,
                '--target', tgt.url, '--state-dir', sd, '--retry-delay-ms', '50',
                '--metrics-listen', '127.0.0.1:%d' % mport],
-              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+              stdout=subprocess.DEVNULL, stderr=open(os.path.join(sd, 'log'), 'w'),
+              # LeakSanitizer cannot run under ptrace: it would fail the exit
+              env=dict(os.environ, ASAN_OPTIONS=os.environ.get('ASAN_OPTIONS', '') + ':detect_leaks=0'))
     st = wait_status(sock, lambda t: flows_stable(t, 2), proc=p)
     import urllib.request
     with urllib.request.urlopen('http://127.0.0.1:%d/metrics' % mport, timeout=10) as resp:
@@ -147,7 +149,8 @@ else:
     ctl(sock, 'restart-flow 1')
     st2 = wait_status(sock, lambda t: flows_stable(t, 2) and 'resyncs_partial 1' in t, proc=p)
     ctl(sock, 'stop')
-    p.wait(60)
+    p.wait(120)
+    err = open(os.path.join(sd, 'log'), errors='replace').read()
     used = set()
     with open(trace) as f:
         for line in f:
@@ -161,7 +164,7 @@ else:
        'df2redis_flow_lsn' in scraped,
        'under strace: stable sync, a metrics scrape, a flow restarted by partial sync, a clean stop '
        '(%d distinct calls)'
-       % len(used)) or diag('%s %s %s' % (st, st2, p.returncode))
+       % len(used)) or diag('%s %s exit %s %s' % (st, st2, p.returncode, err[-1500:]))
     is_(extra, [], 'every system call df2redis made is allowed by the unit\'s SystemCallFilter')
     m.stop()
     tgt.stop()
