@@ -79,5 +79,7 @@ obuf_putc(struct obuf *b, char c)
  * error is the stream's to report.
  */
 void	json_fputstr(FILE *, const char *);
+/* The same for n bytes, which may hold any byte (a key). */
+void	json_fputstrn(FILE *, const char *, size_t);
 
 #endif

@@ -8,30 +8,12 @@
 #include <string.h>
 
 #include "check_int.h"
+#include "json.h"
 
 const char *const check_kind_names[K_NKINDS] = { "missing", "extra",
     "different", "unsupported" };
 const char *const check_type_names[NTYPES] = { "string", "list", "set",
     "zset", "hash", "stream", "ReJSON-RL", "other" };
-
-static void
-put_jstr(FILE *fp, const char *p, size_t n)
-{
-	size_t	 i;
-
-	putc('"', fp);
-	for (i = 0; i < n; i++) {
-		unsigned char c = p[i];
-
-		if (c == '"' || c == '\\')
-			fprintf(fp, "\\%c", c);
-		else if (c >= 0x20 && c < 0x7f)
-			putc(c, fp);
-		else
-			fprintf(fp, "\\u%04x", c);
-	}
-	putc('"', fp);
-}
 
 static void
 put_key(FILE *fp, const char *p, size_t n)
@@ -102,17 +84,17 @@ check_report_json(const struct check *ck, int64_t elapsed)
 		else
 			printf("%d", su->sdb);
 		printf(",\"target_db\":%d,\"key\":", su->tdb);
-		put_jstr(stdout, su->key, su->klen);
+		json_fputstrn(stdout, su->key, su->klen);
 		printf(",\"type\":");
 		if (su->type < 0)
 			printf("null");
 		else {
 			tn = su->type == TYPE_JSON ? "json" :
 			    check_type_names[su->type];
-			put_jstr(stdout, tn, strlen(tn));
+			json_fputstr(stdout, tn);
 		}
 		printf(",\"why\":");
-		put_jstr(stdout, su->why, strlen(su->why));
+		json_fputstr(stdout, su->why);
 		printf("}");
 	}
 	printf("]}\n");

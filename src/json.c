@@ -208,22 +208,30 @@ obuf_esc(struct obuf *b, const char *s, size_t n)
 }
 
 void
-json_fputstr(FILE *fp, const char *s)
+json_fputstrn(FILE *fp, const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
+	size_t i;
 
+	putc('"', fp);
+	for (i = 0; i < n; i++) {
+		if (plain[p[i]])
+			putc(p[i], fp);
+		else
+			fprintf(fp, "\\u00%c%c", hexdig[p[i] >> 4],
+			    hexdig[p[i] & 15]);
+	}
+	putc('"', fp);
+}
+
+void
+json_fputstr(FILE *fp, const char *s)
+{
 	if (s == NULL) {
 		fputs("null", fp);
 		return;
 	}
-	putc('"', fp);
-	for (; *p != '\0'; p++) {
-		if (plain[*p])
-			putc(*p, fp);
-		else
-			fprintf(fp, "\\u00%c%c", hexdig[*p >> 4], hexdig[*p & 15]);
-	}
-	putc('"', fp);
+	json_fputstrn(fp, s, strlen(s));
 }
 
 void
