@@ -266,6 +266,47 @@ cmd_dbsize(struct client *c, size_t argc, char **argv, size_t *lens)
 	reply_int(c, (long long)ks_dbsize(c->db));
 }
 
+/*
+ * SCAN's options from argv[first] on, in Redis's order: [MATCH pattern]
+ * [COUNT n] and, where type is not NULL, [TYPE name].  0, or -1 with the
+ * error replied.
+ */
+static int
+scan_options(struct client *c, size_t first, size_t argc, char **argv,
+    size_t *lens, char *pat, size_t patlen, const char **match,
+    long long *count, const char **type)
+{
+	size_t	 i;
+
+	for (i = first; i < argc; i += 2) {
+		if (i + 1 == argc) {
+			reply_syntax(c);
+			return -1;
+		}
+		if (arg_is(argv[i], lens[i], "match")) {
+			if (lens[i + 1] >= patlen) {
+				reply_syntax(c);
+				return -1;
+			}
+			memcpy(pat, argv[i + 1], lens[i + 1]);
+			pat[lens[i + 1]] = '\0';
+			*match = pat;
+		} else if (arg_is(argv[i], lens[i], "count")) {
+			if (parse_ll(argv[i + 1], lens[i + 1], count) == -1 ||
+			    *count < 1) {
+				reply_notint(c);
+				return -1;
+			}
+		} else if (type != NULL && arg_is(argv[i], lens[i], "type"))
+			*type = argv[i + 1];
+		else {
+			reply_syntax(c);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* cursor = bucket << 6 | shard; the tables only grow, so nothing is missed */
 void
 cmd_scan(struct client *c, size_t argc, char **argv, size_t *lens)
@@ -281,32 +322,9 @@ cmd_scan(struct client *c, size_t argc, char **argv, size_t *lens)
 		reply_error(c, "ERR invalid cursor");
 		return;
 	}
-	for (i = 2; i + 1 < argc; i += 2) {
-		if (arg_is(argv[i], lens[i], "match")) {
-			if (lens[i + 1] >= sizeof(pat)) {
-				reply_syntax(c);
-				return;
-			}
-			memcpy(pat, argv[i + 1], lens[i + 1]);
-			pat[lens[i + 1]] = '\0';
-			match = pat;
-		} else if (arg_is(argv[i], lens[i], "count")) {
-			if (parse_ll(argv[i + 1], lens[i + 1], &count) == -1 ||
-			    count < 1) {
-				reply_notint(c);
-				return;
-			}
-		} else if (arg_is(argv[i], lens[i], "type"))
-			type = argv[i + 1];
-		else {
-			reply_syntax(c);
-			return;
-		}
-	}
-	if ((argc - 2) % 2 != 0) {
-		reply_syntax(c);
+	if (scan_options(c, 2, argc, argv, lens, pat, sizeof(pat), &match,
+	    &count, &type) == -1)
 		return;
-	}
 	if ((keys = calloc(cap, sizeof(*keys))) == NULL)
 		fatal("calloc");
 	sh = (int)(cur & 63);
@@ -384,30 +402,9 @@ scan_members(struct client *c, size_t argc, char **argv, size_t *lens,
 		reply_error(c, "ERR invalid cursor");
 		return;
 	}
-	if ((argc - 3) % 2 != 0) {
-		reply_syntax(c);
+	if (scan_options(c, 3, argc, argv, lens, pat, sizeof(pat), &match,
+	    &count, NULL) == -1)
 		return;
-	}
-	for (i = 3; i + 1 < argc; i += 2) {
-		if (arg_is(argv[i], lens[i], "match")) {
-			if (lens[i + 1] >= sizeof(pat)) {
-				reply_syntax(c);
-				return;
-			}
-			memcpy(pat, argv[i + 1], lens[i + 1]);
-			pat[lens[i + 1]] = '\0';
-			match = pat;
-		} else if (arg_is(argv[i], lens[i], "count")) {
-			if (parse_ll(argv[i + 1], lens[i + 1], &count) == -1 ||
-			    count < 1) {
-				reply_notint(c);
-				return;
-			}
-		} else {
-			reply_syntax(c);
-			return;
-		}
-	}
 	if ((m = calloc(cap, sizeof(*m))) == NULL)
 		fatal("calloc");
 	bucket = (size_t)cur;
