@@ -26,18 +26,8 @@ if not os.access(APPLY, os.X_OK):
 TMP = tmpdir('jfilter')
 
 
-def pu(n):
-    if n < 64:
-        return bytes([n])
-    if n < 16384:
-        return bytes([0x40 | (n >> 8), n & 0xff])
-    return b'\x80' + n.to_bytes(4, 'big')
-
-
 def jcmd(db, *args):
-    args = [a if isinstance(a, bytes) else str(a).encode() for a in args]
-    return (b'\x06' + pu(db) + b'\x0a' + pu(7) + pu(1) + pu(len(args)) +
-            pu(sum(map(len, args))) + b''.join(pu(len(a)) + a for a in args))
+    return journal_cmd(args, db)
 
 
 def apply(url, cmds, filt):

@@ -20,18 +20,7 @@ if not os.access(APPLY, os.X_OK):
 TMP = tmpdir('wjournal')
 
 
-def pu(n):
-    if n < 64:
-        return bytes([n])
-    if n < 16384:
-        return bytes([0x40 | (n >> 8), n & 0xff])
-    return b'\x80' + n.to_bytes(4, 'big')
-
-
-def jcmd(args, db=0):
-    args = [a if isinstance(a, bytes) else str(a).encode() for a in args]
-    return (b'\x06' + pu(db) + b'\x0a' + pu(7) + pu(1) + pu(len(args)) +
-            pu(sum(map(len, args))) + b''.join(pu(len(a)) + a for a in args))
+jcmd = journal_cmd
 
 
 def journal(cmds):

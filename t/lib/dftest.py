@@ -538,6 +538,14 @@ def rdb_len(n):
     return b'\x81' + n.to_bytes(8, 'big')
 
 
+def journal_cmd(args, db=0):
+    """A Dragonfly journal record: SELECT db, then COMMAND (txid 7, one
+    shard) of args, as journalapply reads them."""
+    args = [a if isinstance(a, bytes) else str(a).encode() for a in args]
+    return (b'\x06' + rdb_len(db) + b'\x0a' + rdb_len(7) + rdb_len(1) + rdb_len(len(args)) +
+            rdb_len(sum(map(len, args))) + b''.join(rdb_len(len(a)) + a for a in args))
+
+
 def rdb_module_id(name, encver):
     """A module type id: its 9-character name and encoding version."""
     chars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
